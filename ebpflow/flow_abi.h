@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * flow_abi.h - the one definition of what the in-kernel meter (ebpflow) and
+ * user space (lib/, flowctl) share: map names, pin layout, key and value
+ * layouts, counters and enums.  Included by the BPF template (rendered
+ * inline) and by user space.  Nothing here may depend on libc.
+ *
+ * Do not reorder fields: the layouts are the ABI of the pinned maps.  A
+ * change of any struct here must change FLOW_ABI_VERSION; user space checks
+ * the key and value sizes of pinned maps against these structs.
+ */
+#ifndef FLOWCTL_FLOW_ABI_H
+#define FLOWCTL_FLOW_ABI_H
+
+#include <linux/types.h>
+
+#define FLOW_ABI_VERSION 1
+
+/* Pin layout: /sys/fs/bpf/flowctl/<NETNS>/tc/globals/<map> */
+#define FLOW_PIN_ROOT		"/sys/fs/bpf/flowctl"
+#define FLOW_PIN_GLOBALS	"tc/globals"
+#define FLOW_ROOT_NETNS		"DEFAULT"	/* pin dir of the root netns */
+
+/* Map names (as pinned by tc's loader with LIBBPF_PIN_BY_NAME). */
+#define FLOW_MAP_FLOWS_0	"flows_0"
+#define FLOW_MAP_FLOWS_1	"flows_1"
+#define FLOW_MAP_CTL		"flow_ctl"
+#define FLOW_MAP_IFSTATS	"flow_ifstats"
+#define FLOW_MAP_COUNTERS	"flow_counters"
+#define FLOW_MAP_EVENTS		"flow_events"
+
+/* Program sections. */
+#define FLOW_SEC_INGRESS	"tc-ingress"
+#define FLOW_SEC_EGRESS		"tc-egress"
+
+/* Default number of flows per netns and per buffer (knob -l). */
+#define FLOW_DEFAULT_MAX_FLOWS	65536
+#define FLOW_IFSTATS_MAX	4096
+
+enum flow_direction {
+	FLOW_DIR_INGRESS = 0,	/* same values as IPFIX flowDirection */
+	FLOW_DIR_EGRESS = 1,
+};
+
+/*
+ * Flow key.  Zeroed as a whole before it is filled: the padding is part of
+ * the hashed bytes.
+ * Addresses: IPv6 as is, IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d).
+ * Ports in network byte order.  ICMP and ICMPv6: sport is 0 and dport holds
+ * type * 256 + code (network byte order), the value of icmpTypeCodeIPv4/6.
+ * Later IPv4 fragments and protocols without ports: both ports 0.
+ */
+struct flow_key {
+	__u32 ingress_ifindex;	/* 0 when unknown */
+	__u32 egress_ifindex;	/* 0 at the ingress hook */
+	__u8 src_addr[16];
+	__u8 dst_addr[16];
+	__be16 sport;
+	__be16 dport;
+	__u16 vlan_id;		/* host order, 0 when untagged */
+	__u8 proto;		/* IP protocol / IPv6 upper-layer header */
+	__u8 tos;		/* IPv4 TOS / IPv6 traffic class */
+	__u8 direction;		/* enum flow_direction: the hook */
+	__u8 ip_version;	/* 4 or 6 */
+	__u8 pad[2];
+	__u32 mark;		/* skb->mark */
+};
+
+/* Value flags. */
+#define FLOW_F_END_SEEN		(1U << 0)	/* TCP FIN or RST seen */
+#define FLOW_F_FRAGMENT		(1U << 1)	/* an IPv4/IPv6 fragment seen */
+
+struct flow_value {
+	__u64 packets;
+	__u64 octets;		/* IP header + payload (octetDeltaCount) */
+	__u64 first_seen_ns;	/* bpf_ktime_get_ns() */
+	__u64 last_seen_ns;
+	__u32 tcp_flags;	/* OR of TCP flags, low 12 bits used */
+	__u32 flags;		/* FLOW_F_* */
+	__u8 min_ttl;		/* TTL / hop limit */
+	__u8 max_ttl;
+	__u8 pad[6];
+};
+
+/* flow_ctl: ARRAY of one entry; which of flows_0/flows_1 the program fills. */
+struct flow_ctl {
+	__u32 active;		/* 0 or 1 */
+	__u32 pad;
+	__u64 flips;		/* incremented by user space at each flip */
+};
+
+/* flow_ifstats: HASH, per (ingress, egress, direction) totals. */
+struct flow_ifstats_key {
+	__u32 ingress_ifindex;
+	__u32 egress_ifindex;
+	__u8 direction;
+	__u8 pad[3];
+};
+
+struct flow_ifstats_value {
+	__u64 packets;		/* everything metered (flows + overflow) */
+	__u64 octets;
+	__u64 overflow_packets;	/* not in a flow: the flow map was full */
+	__u64 overflow_octets;
+};
+
+/* flow_counters: PERCPU_ARRAY of one struct flow_counters. */
+enum flow_counter {
+	FLOW_CNT_UNPARSED_PKTS = 0,	/* not IP, truncated, malformed */
+	FLOW_CNT_UNPARSED_OCTETS,	/* skb->len of those */
+	FLOW_CNT_OVERFLOW_PKTS,		/* flow map full */
+	FLOW_CNT_OVERFLOW_OCTETS,
+	FLOW_CNT_IFSTATS_FULL,		/* flow_ifstats itself full */
+	FLOW_CNT_EVENTS_SENT,
+	FLOW_CNT_EVENTS_LOST,
+	FLOW_CNT_LAST_EVENT_NS,		/* rate limit of map-full events */
+	FLOW_CNT_MAX,
+};
+
+struct flow_counters {
+	__u64 c[FLOW_CNT_MAX];
+};
+
+/* flow_events: RINGBUF; records sent to wake the agent. */
+enum flow_event_type {
+	FLOW_EV_MAP_FULL = 1,
+};
+
+struct flow_event {
+	__u32 type;		/* enum flow_event_type */
+	__u32 active;		/* buffer that was full */
+	__u64 ts_ns;
+};
+
+#define FLOW_EVENTS_RING_SIZE	4096
+#define FLOW_EVENT_MIN_GAP_NS	10000000ULL	/* at most 100 events/s/cpu */
+
+/* TCP flag bits as in the TCP header (tcpControlBits, RFC 9293). */
+#define FLOW_TCP_FIN	0x001
+#define FLOW_TCP_SYN	0x002
+#define FLOW_TCP_RST	0x004
+#define FLOW_TCP_PSH	0x008
+#define FLOW_TCP_ACK	0x010
+#define FLOW_TCP_URG	0x020
+#define FLOW_TCP_ECE	0x040
+#define FLOW_TCP_CWR	0x080
+#define FLOW_TCP_NS	0x100
+
+_Static_assert(sizeof(struct flow_key) == 56, "flow_key layout");
+_Static_assert(sizeof(struct flow_value) == 48, "flow_value layout");
+_Static_assert(sizeof(struct flow_ctl) == 16, "flow_ctl layout");
+_Static_assert(sizeof(struct flow_ifstats_key) == 12, "ifstats key layout");
+_Static_assert(sizeof(struct flow_ifstats_value) == 32, "ifstats layout");
+_Static_assert(sizeof(struct flow_counters) == 8 * FLOW_CNT_MAX, "counters");
+_Static_assert(sizeof(struct flow_event) == 16, "flow_event layout");
+
+#endif /* FLOWCTL_FLOW_ABI_H */

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The BPF object: render templates/ebpflow.bpf.c with its knobs into one
+ * self-contained source, hash it (digest), compile it once per digest with
+ * clang into the cache directory, reuse it for every interface.
+ */
+#ifndef FLOWCTL_EBPF_BUILD_H
+#define FLOWCTL_EBPF_BUILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define EBPF_CACHE_DIR		"/var/run/flowctl/obj"
+#define EBPF_DIGEST_LEN		64	/* hex SHA-256 */
+
+struct ebpf_knobs {
+	unsigned int max_flows;		/* per netns and buffer (-l) */
+};
+
+void ebpf_knobs_default(struct ebpf_knobs *k);
+
+/*
+ * Render the template with K: one C source in which the project's own
+ * headers are inlined and the knobs are #defines.  *SRC is malloc'ed.
+ */
+int ebpf_render(const struct ebpf_knobs *k, char **src, size_t *len);
+
+/* Digest of a rendered source and the compiler command that builds it. */
+int ebpf_digest(const char *src, size_t len, char digest[EBPF_DIGEST_LEN + 1]);
+
+/*
+ * Render, digest and, unless CACHE_DIR/<digest>.bpf.o exists, compile.
+ * OBJ receives the object path.  On a clang failure clang's own output and
+ * the command line are printed and -EINVAL returned.
+ */
+int ebpf_build(const struct ebpf_knobs *k, const char *cache_dir,
+	       char *obj, size_t obj_size,
+	       char digest[EBPF_DIGEST_LEN + 1]);
+
+#endif

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static int buf_read(struct buf *b, int fd)
+{
+	ssize_t n;
+
+	if (b->cap - b->len < 4096) {
+		size_t cap = b->cap ? b->cap * 2 : 8192;
+		char *p = realloc(b->p, cap);
+
+		if (!p)
+			return -ENOMEM;
+		b->p = p;
+		b->cap = cap;
+	}
+	n = read(fd, b->p + b->len, b->cap - b->len - 1);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 1 : -errno;
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n == 0 ? 0 : 1;
+}
+
+int exec_run(char *const argv[], char *const env[], const char *in,
+	     size_t in_len, int timeout_ms, struct exec_result *res)
+{
+	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
+	struct buf out = { 0 }, err = { 0 };
+	long long deadline = timeout_ms ? now_ms() + timeout_ms : 0;
+	size_t in_off = 0;
+	bool timed_out = false;
+	int status, ret = 0;
+	pid_t pid;
+
+	memset(res, 0, sizeof(*res));
+	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) ||
+	    pipe2(perr, O_CLOEXEC)) {
+		ret = -errno;
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (pid == 0) {
+		int i;
+
+		dup2(pin[0], 0);
+		dup2(pout[1], 1);
+		dup2(perr[1], 2);
+		for (i = 0; env && env[i]; i++)
+			putenv(env[i]);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(argv[0], argv);
+		fprintf(stderr, "cannot execute %s: %s\n", argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	close(pin[0]);
+	pin[0] = -1;
+	close(pout[1]);
+	pout[1] = -1;
+	close(perr[1]);
+	perr[1] = -1;
+	if (!in || !in_len) {
+		close(pin[1]);
+		pin[1] = -1;
+	} else {
+		fcntl(pin[1], F_SETFL, O_NONBLOCK);
+	}
+
+	while (pout[0] >= 0 || perr[0] >= 0) {
+		struct pollfd pfd[3];
+		int n = 0, wait = -1, r;
+
+		if (pout[0] >= 0)
+			pfd[n++] = (struct pollfd){ .fd = pout[0], .events = POLLIN };
+		if (perr[0] >= 0)
+			pfd[n++] = (struct pollfd){ .fd = perr[0], .events = POLLIN };
+		if (pin[1] >= 0)
+			pfd[n++] = (struct pollfd){ .fd = pin[1], .events = POLLOUT };
+		if (deadline) {
+			wait = deadline - now_ms();
+			if (wait <= 0) {
+				timed_out = true;
+				kill(pid, SIGKILL);
+				break;
+			}
+		}
+		r = poll(pfd, n, wait);
+		if (r < 0 && errno != EINTR) {
+			ret = -errno;
+			kill(pid, SIGKILL);
+			break;
+		}
+		for (int i = 0; r > 0 && i < n; i++) {
+			if (!pfd[i].revents)
+				continue;
+			if (pfd[i].fd == pin[1]) {
+				ssize_t w = write(pin[1], in + in_off,
+						  in_len - in_off);
+				if (w > 0)
+					in_off += w;
+				if ((w < 0 && errno != EAGAIN) ||
+				    in_off >= in_len) {
+					close(pin[1]);
+					pin[1] = -1;
+				}
+				continue;
+			}
+			struct buf *b = pfd[i].fd == pout[0] ? &out : &err;
+			int rr = buf_read(b, pfd[i].fd);
+
+			if (rr < 0) {
+				ret = rr;
+			}
+			if (rr <= 0) {
+				if (pfd[i].fd == pout[0]) {
+					close(pout[0]);
+					pout[0] = -1;
+				} else {
+					close(perr[0]);
+					perr[0] = -1;
+				}
+			}
+		}
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			ret = ret ? ret : -errno;
+			status = 0;
+			break;
+		}
+	}
+	if (WIFEXITED(status))
+		res->status = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		res->status = 128 + WTERMSIG(status);
+	if (timed_out)
+		ret = -ETIMEDOUT;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (pin[i] >= 0)
+			close(pin[i]);
+		if (pout[i] >= 0)
+			close(pout[i]);
+		if (perr[i] >= 0)
+			close(perr[i]);
+	}
+	res->out = out.p ? out.p : strdup("");
+	res->out_len = out.len;
+	res->err = err.p ? err.p : strdup("");
+	res->err_len = err.len;
+	return ret;
+}
+
+void exec_result_free(struct exec_result *res)
+{
+	free(res->out);
+	free(res->err);
+	res->out = res->err = NULL;
+}
+
+char *exec_argv_str(char *const argv[])
+{
+	size_t len = 1;
+	char *s, *p;
+	int i;
+
+	for (i = 0; argv[i]; i++)
+		len += strlen(argv[i]) * 4 + 3;
+	s = p = malloc(len);
+	if (!s)
+		return NULL;
+	for (i = 0; argv[i]; i++) {
+		const char *a = argv[i];
+		bool quote = !*a || strpbrk(a, " \t\n'\"\\$*?;&|<>()[]{}#~!`");
+
+		if (i)
+			*p++ = ' ';
+		if (!quote) {
+			p = stpcpy(p, a);
+			continue;
+		}
+		*p++ = '\'';
+		for (; *a; a++) {
+			if (*a == '\'') {
+				p = stpcpy(p, "'\\''");
+			} else {
+				*p++ = *a;
+			}
+		}
+		*p++ = '\'';
+	}
+	*p = '\0';
+	return s;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Child processes: fork + execvp(argv) + waitpid, never a shell string.
+ */
+#ifndef FLOWCTL_EXEC_H
+#define FLOWCTL_EXEC_H
+
+#include <stddef.h>
+
+struct exec_result {
+	int status;		/* exit code, or 128 + signal */
+	char *out;		/* captured stdout (NUL-terminated), or NULL */
+	size_t out_len;
+	char *err;		/* captured stderr (NUL-terminated), or NULL */
+	size_t err_len;
+};
+
+/*
+ * Run ARGV (argv[0] looked up in PATH).  ENV: extra "NAME=value" strings
+ * (NULL-terminated) added to the environment, or NULL.  IN: bytes written to
+ * the child's stdin (or NULL: /dev/null).  TIMEOUT_MS: kill the child after
+ * this long (0: no limit).  Returns 0 when the child ran (see res->status),
+ * -errno when it could not be started or timed out (-ETIMEDOUT).
+ */
+int exec_run(char *const argv[], char *const env[], const char *in,
+	     size_t in_len, int timeout_ms, struct exec_result *res);
+void exec_result_free(struct exec_result *res);
+
+/* "a b 'c d'": ARGV as one line for messages and --dry output. */
+char *exec_argv_str(char *const argv[]);
+
+#endif

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Run the test suites and print one closing line "N passed, N failed, N
+# skipped".  Usage: test/run.sh [unit|bpf|integration]...  (default: all)
+#
+# Every test prints lines "PASS name", "FAIL name: why" or "SKIP name: why";
+# Check suites are counted from their own summary.  Under CI (CI=true) a skip
+# counts as a failure: there the tests must run.
+set -u
+cd "$(dirname "$0")/.."
+B=${FLOWCTL_BUILD:-build/default}
+export FLOWCTL_BUILD=$B
+export FLOWCTL="$PWD/$B/flowctl"
+LOG=${FLOWCTL_TEST_LOG:-$B/test-logs}
+mkdir -p "$LOG"
+
+pass=0 fail=0 skip=0
+failed_names=()
+
+count_lines() { # file
+	local p f s
+	p=$(grep -c '^PASS' "$1")
+	f=$(grep -c '^FAIL' "$1")
+	s=$(grep -c '^SKIP' "$1")
+	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+	while IFS= read -r l; do failed_names+=("$l"); done < <(grep '^FAIL' "$1")
+}
+
+run_unit() {
+	local t out n f e
+	for t in "$B"/test/check_*; do
+		[ -x "$t" ] || continue
+		out="$LOG/$(basename "$t").log"
+		echo "== unit: $(basename "$t")"
+		CK_FORK=yes CK_VERBOSITY=normal "$t" >"$out" 2>&1
+		local rc=$?
+		cat "$out"
+		# "100%: Checks: 12, Failures: 0, Errors: 0"
+		read -r n f e < <(sed -n 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' "$out" | tail -1)
+		if [ -z "${n:-}" ]; then
+			fail=$((fail + 1))
+			failed_names+=("FAIL $(basename "$t"): no Check summary (exit $rc)")
+			continue
+		fi
+		pass=$((pass + n - f - e)); fail=$((fail + f + e))
+		if [ $((f + e)) -gt 0 ]; then
+			while IFS= read -r l; do failed_names+=("FAIL $l"); done \
+				< <(grep -E ':[FE]:' "$out")
+		fi
+	done
+}
+
+run_bpf() {
+	local t out
+	for t in "$B"/test/bpf_*; do
+		[ -x "$t" ] || continue
+		out="$LOG/$(basename "$t").log"
+		echo "== bpf: $(basename "$t")"
+		"$t" 2>&1 | tee "$out"
+		local rc=${PIPESTATUS[0]}
+		count_lines "$out"
+		if [ "$rc" -ne 0 ] && ! grep -q '^FAIL' "$out"; then
+			fail=$((fail + 1)); failed_names+=("FAIL $(basename "$t"): exit $rc")
+		fi
+	done
+}
+
+run_integration() {
+	local t out
+	for t in test/integration/test-*.sh; do
+		[ -f "$t" ] || continue
+		out="$LOG/$(basename "$t" .sh).log"
+		echo "== integration: $(basename "$t")"
+		timeout 600 bash "$t" 2>&1 | tee "$out"
+		local rc=${PIPESTATUS[0]}
+		count_lines "$out"
+		if [ "$rc" -ne 0 ] && ! grep -q '^FAIL' "$out"; then
+			fail=$((fail + 1)); failed_names+=("FAIL $(basename "$t"): exit $rc")
+		fi
+	done
+}
+
+suites=("$@")
+[ ${#suites[@]} -eq 0 ] && suites=(unit bpf integration)
+for s in "${suites[@]}"; do
+	case "$s" in
+	unit) run_unit ;;
+	bpf) run_bpf ;;
+	integration) run_integration ;;
+	*) echo "unknown suite: $s" >&2; exit 2 ;;
+	esac
+done
+
+if [ "${CI:-}" = "true" ] && [ "$skip" -gt 0 ]; then
+	echo "CI: $skip test(s) skipped; under CI every test must run:" >&2
+	grep -h '^SKIP' "$LOG"/*.log >&2
+	fail=$((fail + skip))
+fi
+echo
+if [ ${#failed_names[@]} -gt 0 ]; then
+	echo "Failures:"
+	printf '  %s\n' "${failed_names[@]}"
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
