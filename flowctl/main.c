@@ -19,8 +19,6 @@
 #pragma weak cmd_ipfix
 #pragma weak cmd_agent
 #pragma weak cmd_ebpf
-#pragma weak cmd_meter
-#pragma weak cmd_dependency_check
 
 static const struct cmd {
 	const char *name;

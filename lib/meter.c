@@ -1,0 +1,1153 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * flowctl meter attach | detach | status.
+ *
+ * Everything that changes the kernel goes through iproute2 (tc, ip), as the
+ * original tool did: `ip netns exec NS tc filter add ... bpf da obj OBJ`
+ * with TC_BPF_MNT pointing into the bind-mounted bpffs, so that the maps of
+ * every program of a namespace are pinned once, by name, under
+ * /sys/fs/bpf/flowctl/NS/tc/globals/ and shared by all its interfaces.
+ *
+ * A request is all or nothing: every step that changed something is
+ * recorded, and on a failure the steps are undone in reverse order.
+ */
+#include "meter.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include <bpf/bpf.h>
+
+#include "bpffs.h"
+#include "exec.h"
+#include "flow_abi.h"
+#include "lock.h"
+#include "log.h"
+
+#define NETNS_RUN_DIR "/run/netns"
+#define LOCK_TIMEOUT_S 60
+
+void meter_opts_default(struct meter_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->id.pref = 100;
+	o->id.chain = 0;
+	o->id.handle = 1;
+}
+
+/* ---- running iproute2 ---------------------------------------------- */
+
+/* Last LINES lines of S (for verifier logs). */
+static const char *tail_lines(const char *s, int lines)
+{
+	const char *p = s + strlen(s);
+
+	while (p > s && (p[-1] == '\n' || p[-1] == ' '))
+		p--;
+	while (p > s) {
+		if (p[-1] == '\n' && --lines == 0)
+			break;
+		p--;
+	}
+	return p;
+}
+
+/*
+ * Run C; on failure print WHAT with the command and its stderr tail.
+ * Returns 0 or -EIO (-ENOENT when the program is missing).
+ */
+static int run_cmd(const struct tc_cmd *c, const char *what, int tail,
+		   struct exec_result *out)
+{
+	struct exec_result res;
+	int err;
+
+	err = tc_cmd_run(c, &res);
+	if (err || res.status) {
+		char *line = tc_cmd_str(c);
+
+		if (err)
+			pr_err("%s: cannot run %s: %s", what, line,
+			       strerror(-err));
+		else
+			pr_err("%s: `%s` failed (exit %d):\n%s", what, line,
+			       res.status, tail_lines(res.err, tail));
+		free(line);
+		if (!err)
+			err = res.status == 127 ? -ENOENT : -EIO;
+		exec_result_free(&res);
+		return err;
+	}
+	if (out)
+		*out = res;
+	else
+		exec_result_free(&res);
+	return 0;
+}
+
+/* ---- namespaces and devices ------------------------------------------ */
+
+struct dev_entry {
+	char name[IFNAMSIZ];
+	int ifindex;
+};
+
+static bool netns_exists(const char *netns)
+{
+	char path[256];
+	struct stat st;
+
+	if (!netns[0])
+		return true;
+	snprintf(path, sizeof(path), "%s/%s", NETNS_RUN_DIR, netns);
+	return stat(path, &st) == 0;
+}
+
+/* The devices of a namespace, from `ip -j link show`. */
+static int netns_devices(const char *netns, struct dev_entry **devs, int *n)
+{
+	struct exec_result res;
+	struct json_object *arr;
+	struct tc_cmd c;
+	int err, i, len;
+
+	*devs = NULL;
+	*n = 0;
+	ip_cmd_link_show(&c, netns);
+	err = run_cmd(&c, netns[0] ? netns : "root namespace", 5, &res);
+	if (err)
+		return err;
+	arr = json_tokener_parse(res.out);
+	exec_result_free(&res);
+	if (!arr || !json_object_is_type(arr, json_type_array)) {
+		pr_err("cannot parse the output of `ip -j link show`");
+		json_object_put(arr);
+		return -EIO;
+	}
+	len = json_object_array_length(arr);
+	*devs = calloc(len ? len : 1, sizeof(**devs));
+	if (!*devs) {
+		json_object_put(arr);
+		return -ENOMEM;
+	}
+	for (i = 0; i < len; i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i), *v;
+		struct dev_entry *d = &(*devs)[*n];
+
+		if (!json_object_object_get_ex(o, "ifname", &v))
+			continue;
+		snprintf(d->name, sizeof(d->name), "%s",
+			 json_object_get_string(v));
+		if (json_object_object_get_ex(o, "ifindex", &v))
+			d->ifindex = json_object_get_int(v);
+		(*n)++;
+	}
+	json_object_put(arr);
+	return 0;
+}
+
+/* ---- state of one hook ------------------------------------------------ */
+
+struct hook_state {
+	bool present;		/* a filter at pref/chain/handle */
+	bool ours;		/* ... and it is an ebpflow object */
+	char bpf_name[256];	/* "<digest>.bpf.o:[tc-ingress]" */
+	char digest[EBPF_DIGEST_LEN + 1];
+	unsigned int prog_id;
+};
+
+/* Is NAME "<64 hex>.bpf.o:[tc-...]"?  Then copy the digest. */
+static bool parse_bpf_name(const char *name, char *digest)
+{
+	int i;
+
+	for (i = 0; i < EBPF_DIGEST_LEN; i++) {
+		char ch = name[i];
+
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return false;
+	}
+	if (strncmp(name + EBPF_DIGEST_LEN, ".bpf.o:[tc-", 11))
+		return false;
+	memcpy(digest, name, EBPF_DIGEST_LEN);
+	digest[EBPF_DIGEST_LEN] = '\0';
+	return true;
+}
+
+static unsigned int json_uint(struct json_object *o, const char *key,
+			      unsigned int def)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return def;
+	if (json_object_is_type(v, json_type_string))
+		return strtoul(json_object_get_string(v), NULL, 0);
+	return json_object_get_int64(v);
+}
+
+/*
+ * Query the filter at ID (or, with ID NULL, the first ebpflow filter at any
+ * pref) on NETNS:DEV HOOK.
+ */
+static int hook_query(const char *netns, const char *dev, enum tc_hook hook,
+		      const struct tc_filter_id *id, struct hook_state *st,
+		      struct tc_filter_id *found)
+{
+	struct exec_result res;
+	struct json_object *arr;
+	struct tc_cmd c;
+	char what[128];
+	int err, i, len;
+
+	memset(st, 0, sizeof(*st));
+	tc_cmd_filter_show(&c, netns, dev, hook);
+	snprintf(what, sizeof(what), "%s%s%s:%s", netns, netns[0] ? ":" : "",
+		 dev, tc_hook_name(hook));
+	err = run_cmd(&c, what, 5, &res);
+	if (err)
+		return err;
+	arr = json_tokener_parse(res.out);
+	exec_result_free(&res);
+	if (!arr) /* no clsact qdisc: tc prints nothing */
+		return 0;
+	if (!json_object_is_type(arr, json_type_array)) {
+		json_object_put(arr);
+		return 0;
+	}
+	len = json_object_array_length(arr);
+	for (i = 0; i < len; i++) {
+		struct json_object *f = json_object_array_get_idx(arr, i);
+		struct json_object *opt, *v, *prog;
+		struct tc_filter_id fid;
+
+		if (!json_object_object_get_ex(f, "options", &opt))
+			continue;	/* the pref/chain header entry */
+		fid.pref = json_uint(f, "pref", 0);
+		fid.chain = json_uint(f, "chain", 0);
+		fid.handle = json_uint(opt, "handle", 0);
+		if (id && (fid.pref != id->pref || fid.chain != id->chain ||
+			   fid.handle != id->handle))
+			continue;
+		if (json_object_object_get_ex(f, "kind", &v) &&
+		    !strcmp(json_object_get_string(v), "bpf") &&
+		    json_object_object_get_ex(opt, "bpf_name", &v)) {
+			snprintf(st->bpf_name, sizeof(st->bpf_name), "%s",
+				 json_object_get_string(v));
+			st->ours = parse_bpf_name(st->bpf_name, st->digest);
+			if (json_object_object_get_ex(opt, "prog", &prog))
+				st->prog_id = json_uint(prog, "id", 0);
+		}
+		if (!id && !st->ours)
+			continue;
+		st->present = true;
+		if (found)
+			*found = fid;
+		break;
+	}
+	json_object_put(arr);
+	return 0;
+}
+
+static int qdisc_has_clsact(const char *netns, const char *dev, bool *has)
+{
+	struct exec_result res;
+	struct json_object *arr;
+	struct tc_cmd c;
+	int err, i, len;
+
+	*has = false;
+	tc_cmd_qdisc_show(&c, netns, dev);
+	err = run_cmd(&c, dev, 5, &res);
+	if (err)
+		return err;
+	arr = json_tokener_parse(res.out);
+	exec_result_free(&res);
+	if (!arr || !json_object_is_type(arr, json_type_array)) {
+		json_object_put(arr);
+		return 0;
+	}
+	len = json_object_array_length(arr);
+	for (i = 0; i < len; i++) {
+		struct json_object *v;
+
+		if (json_object_object_get_ex(json_object_array_get_idx(arr, i),
+					      "kind", &v) &&
+		    !strcmp(json_object_get_string(v), "clsact"))
+			*has = true;
+	}
+	json_object_put(arr);
+	return 0;
+}
+
+/* ---- pinned maps of a namespace ---------------------------------------- */
+
+struct map_expect {
+	const char *name;
+	__u32 type, key_size, value_size, max_entries;
+};
+
+static void expected_maps(unsigned int max_flows, struct map_expect *m)
+{
+	m[0] = (struct map_expect){ FLOW_MAP_FLOWS_0, BPF_MAP_TYPE_HASH,
+		sizeof(struct flow_key), sizeof(struct flow_value), max_flows };
+	m[1] = (struct map_expect){ FLOW_MAP_FLOWS_1, BPF_MAP_TYPE_HASH,
+		sizeof(struct flow_key), sizeof(struct flow_value), max_flows };
+	m[2] = (struct map_expect){ FLOW_MAP_CTL, BPF_MAP_TYPE_ARRAY,
+		sizeof(__u32), sizeof(struct flow_ctl), 1 };
+	m[3] = (struct map_expect){ FLOW_MAP_IFSTATS, BPF_MAP_TYPE_HASH,
+		sizeof(struct flow_ifstats_key),
+		sizeof(struct flow_ifstats_value), FLOW_IFSTATS_MAX };
+	m[4] = (struct map_expect){ FLOW_MAP_COUNTERS,
+		BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+		sizeof(struct flow_counters), 1 };
+	m[5] = (struct map_expect){ FLOW_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF,
+		0, 0, FLOW_EVENTS_RING_SIZE };
+}
+#define N_MAPS 6
+
+static int pinned_map_info(const char *netns, const char *map,
+			   struct bpf_map_info *info)
+{
+	__u32 len = sizeof(*info);
+	char path[512];
+	int fd, err = 0;
+
+	pin_map_path(netns, map, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	memset(info, 0, sizeof(*info));
+	if (bpf_obj_get_info_by_fd(fd, info, &len))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* The flow limit of a namespace's pinned maps (0 when none). */
+static unsigned int pinned_flow_limit(const char *netns)
+{
+	struct bpf_map_info info;
+
+	if (pinned_map_info(netns, FLOW_MAP_FLOWS_0, &info))
+		return 0;
+	return info.max_entries;
+}
+
+/*
+ * Do the pinned maps of NETNS (if any) fit an object built for MAX_FLOWS?
+ * Returns 0 when they do (or there are none), else -EEXIST with REASON.
+ */
+static int pins_compatible(const char *netns, unsigned int max_flows,
+			   char *reason, int size)
+{
+	struct map_expect m[N_MAPS];
+	int i;
+
+	expected_maps(max_flows, m);
+	for (i = 0; i < N_MAPS; i++) {
+		struct bpf_map_info info;
+		int err = pinned_map_info(netns, m[i].name, &info);
+
+		if (err == -ENOENT)
+			continue;
+		if (err) {
+			snprintf(reason, size, "cannot read pinned map %s: %s",
+				 m[i].name, strerror(-err));
+			return -EEXIST;
+		}
+		if (i < 2 && info.max_entries != m[i].max_entries) {
+			snprintf(reason, size,
+				 "its pinned maps hold at most %u flows, the request asks for %u",
+				 info.max_entries, m[i].max_entries);
+			return -EEXIST;
+		}
+		if (info.type != m[i].type || info.key_size != m[i].key_size ||
+		    info.value_size != m[i].value_size ||
+		    info.max_entries != m[i].max_entries) {
+			snprintf(reason, size,
+				 "pinned map %s has type %u key %u value %u entries %u, this flowctl expects %u/%u/%u/%u (pins of another version?)",
+				 m[i].name, info.type, info.key_size,
+				 info.value_size, info.max_entries, m[i].type,
+				 m[i].key_size, m[i].value_size,
+				 m[i].max_entries);
+			return -EEXIST;
+		}
+	}
+	return 0;
+}
+
+/* ---- the request: targets and undo log ------------------------------ */
+
+struct target {
+	char netns[NETNS_NAME_MAX];
+	char dev[IFNAMSIZ];
+	int ifindex;
+	int ns;			/* index into the namespaces of the request */
+};
+
+struct ns_plan {
+	char netns[NETNS_NAME_MAX];
+	unsigned int max_flows;
+	bool pins_existed;
+	bool replace_pins;	/* --force over incompatible pins */
+	char obj[512];
+	char digest[EBPF_DIGEST_LEN + 1];
+};
+
+struct request {
+	struct target *t;
+	int nt;
+	struct ns_plan *ns;
+	int nns;
+};
+
+enum undo_kind {
+	UNDO_QDISC_ADDED,	/* tc qdisc del clsact */
+	UNDO_FILTER_ADDED,	/* tc filter del */
+	UNDO_FILTER_REPLACED,	/* tc filter replace with the old object */
+};
+
+struct undo {
+	enum undo_kind kind;
+	int target;
+	enum tc_hook hook;
+	char old_obj[512];
+};
+
+static void request_free(struct request *r)
+{
+	free(r->t);
+	free(r->ns);
+}
+
+static int request_ns(struct request *r, const char *netns)
+{
+	int i;
+	struct ns_plan *p;
+
+	for (i = 0; i < r->nns; i++)
+		if (!strcmp(r->ns[i].netns, netns))
+			return i;
+	p = realloc(r->ns, (r->nns + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	r->ns = p;
+	memset(&p[r->nns], 0, sizeof(*p));
+	snprintf(p[r->nns].netns, sizeof(p->netns), "%s", netns);
+	return r->nns++;
+}
+
+static int request_add(struct request *r, const char *netns,
+		       const struct dev_entry *d)
+{
+	struct target *t;
+	int i, ns;
+
+	for (i = 0; i < r->nt; i++)
+		if (!strcmp(r->t[i].netns, netns) && !strcmp(r->t[i].dev, d->name))
+			return 0;	/* named twice: once is enough */
+	ns = request_ns(r, netns);
+	if (ns < 0)
+		return ns;
+	t = realloc(r->t, (r->nt + 1) * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	r->t = t;
+	memset(&t[r->nt], 0, sizeof(*t));
+	snprintf(t[r->nt].netns, sizeof(t->netns), "%s", netns);
+	snprintf(t[r->nt].dev, sizeof(t->dev), "%s", d->name);
+	t[r->nt].ifindex = d->ifindex;
+	t[r->nt].ns = ns;
+	r->nt++;
+	return 0;
+}
+
+/* Resolve SPECS into targets: namespaces exist, devices exist, NS:* expanded. */
+static int request_resolve(const struct ifspec *specs, int n,
+			   struct request *r, bool need_devices)
+{
+	int i, j, err = 0;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < n; i++) {
+		const struct ifspec *s = &specs[i];
+		struct dev_entry *devs;
+		char name[128];
+		int nd;
+		bool found = false;
+
+		ifspec_str(s, name, sizeof(name));
+		if (!netns_exists(s->netns)) {
+			pr_err("%s: network namespace '%s' does not exist (see `ip netns list`)",
+			       name, s->netns);
+			return -METER_EUSAGE;
+		}
+		err = netns_devices(s->netns, &devs, &nd);
+		if (err)
+			return err;
+		for (j = 0; j < nd && !err; j++) {
+			if (s->all ? !strcmp(devs[j].name, "lo")
+				   : strcmp(devs[j].name, s->dev))
+				continue;
+			found = true;
+			err = request_add(r, s->netns, &devs[j]);
+		}
+		free(devs);
+		if (err)
+			return err;
+		if (!found && !s->all) {
+			pr_err("%s: no device '%s' in %s", name, s->dev,
+			       s->netns[0] ? s->netns : "the root namespace");
+			return -METER_EUSAGE;
+		}
+		if (!found && need_devices)
+			pr_warn("%s: the namespace has no device but lo", name);
+	}
+	return 0;
+}
+
+static const char *target_name(const struct target *t, enum tc_hook hook,
+			       char *buf, int size)
+{
+	if (t->netns[0])
+		snprintf(buf, size, "%s:%s:%s", t->netns, t->dev,
+			 tc_hook_name(hook));
+	else
+		snprintf(buf, size, "%s:%s", t->dev, tc_hook_name(hook));
+	return buf;
+}
+
+/* ---- attach ------------------------------------------------------------ */
+
+static void print_dry(const struct tc_cmd *c, const char *comment)
+{
+	char *line = tc_cmd_str(c);
+
+	printf("%s%s%s\n", line ? line : "?", comment ? "    # " : "",
+	       comment ? comment : "");
+	free(line);
+}
+
+static void undo_all(struct request *r, struct undo *u, int nu,
+		     const struct tc_filter_id *id)
+{
+	struct tc_cmd c;
+	char name[160];
+	int i;
+
+	for (i = nu - 1; i >= 0; i--) {
+		struct target *t = &r->t[u[i].target];
+
+		switch (u[i].kind) {
+		case UNDO_FILTER_ADDED:
+			tc_cmd_filter_del(&c, t->netns, t->dev, u[i].hook, id);
+			break;
+		case UNDO_FILTER_REPLACED:
+			if (access(u[i].old_obj, R_OK) == 0)
+				tc_cmd_filter_set(&c, "replace", t->netns,
+						  t->dev, u[i].hook, id,
+						  u[i].old_obj);
+			else
+				tc_cmd_filter_del(&c, t->netns, t->dev,
+						  u[i].hook, id);
+			break;
+		case UNDO_QDISC_ADDED:
+			tc_cmd_qdisc_del(&c, t->netns, t->dev);
+			break;
+		}
+		target_name(t, u[i].hook, name, sizeof(name));
+		if (run_cmd(&c, "rollback", 5, NULL))
+			pr_warn("rollback of %s incomplete", name);
+		else
+			pr_info("%s: rolled back", name);
+	}
+	for (i = 0; i < r->nns; i++)
+		if (!r->ns[i].pins_existed && pin_dir_exists(r->ns[i].netns))
+			pin_dir_remove(r->ns[i].netns);
+}
+
+/* Every ebpflow hook (at ID) on any device of NETNS. */
+static int netns_our_hooks(const char *netns, const struct tc_filter_id *id,
+			   struct request *out)
+{
+	struct dev_entry *devs;
+	int nd, j, err;
+
+	err = netns_devices(netns, &devs, &nd);
+	if (err)
+		return err;
+	for (j = 0; j < nd && !err; j++) {
+		struct hook_state st;
+		int h;
+
+		for (h = 0; h < 2 && !err; h++) {
+			err = hook_query(netns, devs[j].name, h, id, &st, NULL);
+			if (!err && st.present && st.ours)
+				err = request_add(out, netns, &devs[j]);
+		}
+	}
+	free(devs);
+	return err;
+}
+
+/*
+ * --force over pins that do not fit: take every flowctl filter of the
+ * namespace off, drop the pins, and put the filters back with the new
+ * object (so no interface of the namespace is left unmetered).
+ */
+static int replace_pins(struct request *r, int ns,
+			const struct tc_filter_id *id)
+{
+	struct request old = { 0 };
+	struct tc_cmd c;
+	int i, err;
+
+	err = netns_our_hooks(r->ns[ns].netns, id, &old);
+	for (i = 0; !err && i < old.nt; i++) {
+		struct dev_entry d = { .ifindex = old.t[i].ifindex };
+		int h;
+
+		snprintf(d.name, sizeof(d.name), "%s", old.t[i].dev);
+		for (h = 0; h < 2; h++) {
+			tc_cmd_filter_del(&c, old.t[i].netns, old.t[i].dev, h,
+					  id);
+			run_cmd(&c, "detach before replacing pins", 5, NULL);
+		}
+		err = request_add(r, old.t[i].netns, &d);
+	}
+	request_free(&old);
+	if (err)
+		return err;
+	pr_warn("%s: replacing its pinned maps (flows not yet exported are lost)",
+		ifspec_pin_name(r->ns[ns].netns));
+	err = pin_dir_remove(r->ns[ns].netns);
+	r->ns[ns].pins_existed = false;
+	return err;
+}
+
+static int attach_target(struct request *r, int ti, const struct meter_opts *o,
+			 struct undo *u, int *nu)
+{
+	struct target *t = &r->t[ti];
+	struct ns_plan *p = &r->ns[t->ns];
+	struct tc_cmd c;
+	char name[160];
+	bool clsact;
+	int h, err;
+
+	err = qdisc_has_clsact(t->netns, t->dev, &clsact);
+	if (err)
+		return err;
+	if (!clsact) {
+		tc_cmd_qdisc_add(&c, t->netns, t->dev);
+		err = run_cmd(&c, t->dev, 5, NULL);
+		if (err)
+			return err;
+		u[*nu] = (struct undo){ .kind = UNDO_QDISC_ADDED, .target = ti };
+		(*nu)++;
+	}
+	for (h = 0; h < 2; h++) {
+		struct hook_state st;
+		const char *state, *op;
+
+		target_name(t, h, name, sizeof(name));
+		err = hook_query(t->netns, t->dev, h, &o->id, &st, NULL);
+		if (err)
+			return err;
+		if (st.present && !st.ours) {
+			pr_err("%s: pref %u chain %u handle %u holds a filter that is not flowctl's (%s); choose another --pref/--handle",
+			       name, o->id.pref, o->id.chain, o->id.handle,
+			       st.bpf_name[0] ? st.bpf_name : "not bpf");
+			return -METER_EUSAGE;
+		}
+		if (st.present && !strcmp(st.digest, p->digest) && !o->force) {
+			printf("%s (unchanged)\n", name);
+			continue;
+		}
+		op = st.present ? "replace" : "add";
+		tc_cmd_filter_set(&c, op, t->netns, t->dev, h, &o->id, p->obj);
+		err = run_cmd(&c, name, 25, NULL);
+		if (err) {
+			pr_err("%s: attach failed (see the loader's message above)",
+			       name);
+			return err;
+		}
+		u[*nu] = (struct undo){ .target = ti, .hook = h };
+		if (st.present) {
+			char *colon;
+
+			u[*nu].kind = UNDO_FILTER_REPLACED;
+			snprintf(u[*nu].old_obj, sizeof(u[*nu].old_obj),
+				 "%s/%s", EBPF_CACHE_DIR, st.bpf_name);
+			colon = strrchr(u[*nu].old_obj, ':');
+			if (colon)
+				*colon = '\0';
+			state = "changed";
+		} else {
+			u[*nu].kind = UNDO_FILTER_ADDED;
+			state = "attached";
+		}
+		(*nu)++;
+		printf("%s (%s)\n", name, state);
+	}
+	return 0;
+}
+
+static int attach_dry(struct request *r, const struct meter_opts *o)
+{
+	struct tc_cmd c;
+	int i, h;
+
+	printf("# dry run: nothing is executed\n");
+	printf("mount -t bpf bpf /sys/fs/bpf    # if not mounted\n");
+	printf("mount --bind /sys/fs/bpf %s    # if not mounted\n",
+	       BPFFS_BIND_DIR);
+	for (i = 0; i < r->nns; i++) {
+		struct ns_plan *p = &r->ns[i];
+
+		printf("mkdir -p %s/%s\n", FLOW_PIN_ROOT,
+		       ifspec_pin_name(p->netns));
+		printf("clang ... -o %s    # if not cached (flowctl ebpf code-dump -l %u)\n",
+		       p->obj, p->max_flows);
+	}
+	for (i = 0; i < r->nt; i++) {
+		struct target *t = &r->t[i];
+
+		tc_cmd_qdisc_add(&c, t->netns, t->dev);
+		print_dry(&c, "if clsact is missing");
+		for (h = 0; h < 2; h++) {
+			tc_cmd_filter_set(&c, "add", t->netns, t->dev, h,
+					  &o->id, r->ns[t->ns].obj);
+			print_dry(&c, NULL);
+		}
+	}
+	return 0;
+}
+
+int meter_attach(const struct ifspec *specs, int n,
+		 const struct meter_opts *o)
+{
+	struct request r;
+	struct undo *u = NULL;
+	int lock = -1, nu = 0, i, err;
+	char reason[256];
+
+	lock = o->dry ? -1 : flowctl_lock(LOCK_TIMEOUT_S);
+	if (lock < 0 && !o->dry)
+		return lock;
+	err = request_resolve(specs, n, &r, true);
+	if (err)
+		goto out;
+	if (!r.nt) {
+		pr_err("no interface to attach to");
+		err = -METER_EUSAGE;
+		goto out;
+	}
+	if (!o->dry) {
+		err = bpffs_ensure();
+		if (err)
+			goto out;
+	}
+
+	/* Plan each namespace: its flow limit, its object, its pins. */
+	for (i = 0; i < r.nns; i++) {
+		struct ns_plan *p = &r.ns[i];
+		unsigned int pinned = pinned_flow_limit(p->netns);
+		struct ebpf_knobs k;
+		char *src;
+		size_t len;
+
+		ebpf_knobs_default(&k);
+		p->pins_existed = pin_dir_exists(p->netns);
+		/* no -l: keep the namespace's limit (or the default) */
+		p->max_flows = o->max_flows ? o->max_flows :
+			       pinned ? pinned : k.max_flows;
+		k.max_flows = p->max_flows;
+		if (pins_compatible(p->netns, p->max_flows, reason,
+				    sizeof(reason))) {
+			if (!o->force) {
+				pr_err("%s: %s; run again with --force to replace them (flows not yet exported are lost)",
+				       ifspec_pin_name(p->netns), reason);
+				err = -METER_EUSAGE;
+				goto out;
+			}
+			p->replace_pins = true;
+		}
+		if (o->dry) {
+			err = ebpf_render(&k, &src, &len);
+			if (!err) {
+				err = ebpf_digest(src, len, p->digest);
+				free(src);
+			}
+			snprintf(p->obj, sizeof(p->obj), "%s/%s.bpf.o",
+				 EBPF_CACHE_DIR, p->digest);
+		} else {
+			err = ebpf_build(&k, EBPF_CACHE_DIR, p->obj,
+					 sizeof(p->obj), p->digest);
+		}
+		if (err)
+			goto out;
+	}
+	if (o->dry) {
+		err = attach_dry(&r, o);
+		goto out;
+	}
+
+	for (i = 0; i < r.nns; i++) {
+		if (!r.ns[i].replace_pins)
+			continue;
+		err = replace_pins(&r, i, &o->id);
+		if (err)
+			goto out;
+	}
+	for (i = 0; i < r.nns; i++) {
+		err = pin_dir_create(r.ns[i].netns);
+		if (err)
+			goto out;
+	}
+	u = calloc(r.nt * 3 + 1, sizeof(*u));
+	if (!u) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < r.nt; i++) {
+		err = attach_target(&r, i, o, u, &nu);
+		if (err) {
+			pr_err("rolling back the %d change(s) of this request",
+			       nu);
+			undo_all(&r, u, nu, &o->id);
+			goto out;
+		}
+	}
+out:
+	free(u);
+	request_free(&r);
+	flowctl_unlock(lock);
+	return err;
+}
+
+/* ---- detach ------------------------------------------------------------ */
+
+/* Does any device of NETNS still carry an ebpflow filter (any pref)? */
+static bool netns_has_meter(const char *netns)
+{
+	struct dev_entry *devs;
+	int nd, j, h;
+	bool any = false;
+
+	if (netns_devices(netns, &devs, &nd))
+		return true;	/* unknown: keep the pins */
+	for (j = 0; j < nd && !any; j++) {
+		for (h = 0; h < 2 && !any; h++) {
+			struct hook_state st;
+
+			if (hook_query(netns, devs[j].name, h, NULL, &st, NULL))
+				any = true;
+			else if (st.present)
+				any = true;
+		}
+	}
+	free(devs);
+	return any;
+}
+
+/* Remove clsact when nothing at all is left on it (ours or anyone's). */
+static void qdisc_remove_if_empty(const char *netns, const char *dev)
+{
+	struct tc_cmd c;
+	int h;
+
+	for (h = 0; h < 2; h++) {
+		struct exec_result res;
+		struct json_object *arr;
+		int len;
+
+		tc_cmd_filter_show(&c, netns, dev, h);
+		if (tc_cmd_run(&c, &res))
+			return;
+		arr = json_tokener_parse(res.out);
+		exec_result_free(&res);
+		len = arr && json_object_is_type(arr, json_type_array) ?
+		      (int)json_object_array_length(arr) : 0;
+		json_object_put(arr);
+		if (len)
+			return;
+	}
+	tc_cmd_qdisc_del(&c, netns, dev);
+	run_cmd(&c, dev, 3, NULL);
+}
+
+int meter_detach(const struct ifspec *specs, int n,
+		 const struct meter_opts *o)
+{
+	struct request r;
+	int lock, i, h, err, failed = 0;
+
+	lock = o->dry ? -1 : flowctl_lock(LOCK_TIMEOUT_S);
+	if (lock < 0 && !o->dry)
+		return lock;
+	err = request_resolve(specs, n, &r, false);
+	if (err)
+		goto out;
+	for (i = 0; i < r.nt; i++) {
+		struct target *t = &r.t[i];
+
+		for (h = 0; h < 2; h++) {
+			struct hook_state st;
+			struct tc_cmd c;
+			char name[160];
+
+			target_name(t, h, name, sizeof(name));
+			tc_cmd_filter_del(&c, t->netns, t->dev, h, &o->id);
+			if (o->dry) {
+				print_dry(&c, "if attached");
+				continue;
+			}
+			err = hook_query(t->netns, t->dev, h, &o->id, &st, NULL);
+			if (err) {
+				failed++;
+				continue;
+			}
+			if (!st.present) {
+				printf("%s (not attached)\n", name);
+				continue;
+			}
+			if (!st.ours) {
+				pr_warn("%s: the filter at pref %u handle %u is not flowctl's (%s); left alone",
+					name, o->id.pref, o->id.handle,
+					st.bpf_name);
+				continue;
+			}
+			if (run_cmd(&c, name, 5, NULL)) {
+				failed++;
+				continue;
+			}
+			printf("%s (detached)\n", name);
+		}
+		if (!o->dry)
+			qdisc_remove_if_empty(t->netns, t->dev);
+	}
+	for (i = 0; i < r.nns && !o->dry; i++) {
+		const char *ns = r.ns[i].netns;
+
+		if (pin_dir_exists(ns) && !netns_has_meter(ns)) {
+			if (pin_dir_remove(ns) == 0)
+				printf("%s: no meter left, pins removed\n",
+				       ifspec_pin_name(ns));
+			else
+				failed++;
+		}
+	}
+	err = failed ? -EIO : 0;
+out:
+	request_free(&r);
+	flowctl_unlock(lock);
+	return err;
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+/* Wall-clock time (unix seconds) of a program's load. */
+static long long prog_load_time(unsigned int id)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	struct timespec rt, bt;
+	int fd;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	/* load_time is in CLOCK_BOOTTIME nanoseconds */
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	return rt.tv_sec - (bt.tv_sec - (long long)(info.load_time / 1000000000ULL));
+}
+
+static void fmt_time(long long t, char *buf, int size)
+{
+	struct tm tm;
+	time_t tt = t;
+
+	if (!t) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	gmtime_r(&tt, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Named namespaces (/run/netns) plus pin dirs of vanished ones. */
+static int list_netns(char ***names, int *n)
+{
+	const char *dirs[] = { NETNS_RUN_DIR, FLOW_PIN_ROOT };
+	char **v = NULL;
+	int cnt = 0, i, k;
+
+	for (k = 0; k < 2; k++) {
+		struct dirent *de;
+		DIR *d = opendir(dirs[k]);
+
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			bool dup = false;
+			char **nv;
+
+			if (de->d_name[0] == '.' ||
+			    !strcmp(de->d_name, FLOW_ROOT_NETNS))
+				continue;
+			for (i = 0; i < cnt; i++)
+				dup |= !strcmp(v[i], de->d_name);
+			if (dup)
+				continue;
+			nv = realloc(v, (cnt + 1) * sizeof(*v));
+			if (!nv)
+				break;
+			v = nv;
+			v[cnt++] = strdup(de->d_name);
+		}
+		closedir(d);
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_str);
+	*names = v;
+	*n = cnt;
+	return 0;
+}
+
+static void status_ns(const char *netns, bool json, struct json_object *jarr)
+{
+	const char *pin = ifspec_pin_name(netns);
+	bool pinned = pin_dir_exists(netns);
+	unsigned int limit = pinned_flow_limit(netns);
+	struct json_object *jns = NULL, *jifs = NULL;
+	struct dev_entry *devs = NULL;
+	int nd = 0, j, h;
+
+	if (json) {
+		jns = json_object_new_object();
+		json_object_object_add(jns, "netns", json_object_new_string(pin));
+		json_object_object_add(jns, "exists",
+				       json_object_new_boolean(netns_exists(netns)));
+		json_object_object_add(jns, "pinned", json_object_new_boolean(pinned));
+		json_object_object_add(jns, "flowLimit", json_object_new_int64(limit));
+		jifs = json_object_new_array();
+		json_object_object_add(jns, "interfaces", jifs);
+		json_object_array_add(jarr, jns);
+	}
+	if (!netns_exists(netns)) {
+		if (!json)
+			printf("%-12s -            -        stale pins (the namespace is gone; `flowctl meter detach -i %s:*` cannot reach it, remove %s/%s)\n",
+			       pin, pin, FLOW_PIN_ROOT, pin);
+		return;
+	}
+	if (netns_devices(netns, &devs, &nd))
+		return;
+	for (j = 0; j < nd; j++) {
+		struct json_object *jif = NULL;
+
+		if (!strcmp(devs[j].name, "lo"))
+			continue;
+		if (json) {
+			jif = json_object_new_object();
+			json_object_object_add(jif, "device",
+					       json_object_new_string(devs[j].name));
+			json_object_object_add(jif, "ifindex",
+					       json_object_new_int(devs[j].ifindex));
+			json_object_array_add(jifs, jif);
+		}
+		for (h = 0; h < 2; h++) {
+			struct hook_state st;
+			struct tc_filter_id fid = { 0 };
+			long long at = 0;
+			char when[32];
+
+			if (hook_query(netns, devs[j].name, h, NULL, &st, &fid))
+				st.present = false;
+			if (st.present)
+				at = prog_load_time(st.prog_id);
+			fmt_time(at, when, sizeof(when));
+			if (json) {
+				struct json_object *jh = json_object_new_object();
+
+				json_object_object_add(jh, "attached",
+						       json_object_new_boolean(st.present));
+				if (st.present) {
+					json_object_object_add(jh, "digest", json_object_new_string(st.digest));
+					json_object_object_add(jh, "flowLimit", json_object_new_int64(limit));
+					json_object_object_add(jh, "progId", json_object_new_int64(st.prog_id));
+					json_object_object_add(jh, "pref", json_object_new_int64(fid.pref));
+					json_object_object_add(jh, "chain", json_object_new_int64(fid.chain));
+					json_object_object_add(jh, "handle", json_object_new_int64(fid.handle));
+					json_object_object_add(jh, "attachedAt", json_object_new_string(when));
+				}
+				json_object_object_add(jif, tc_hook_name(h), jh);
+				continue;
+			}
+			if (!st.present) {
+				printf("%-12s %-12s %-8s %-9s\n", pin, devs[j].name,
+				       tc_hook_name(h), "-");
+				continue;
+			}
+			printf("%-12s %-12s %-8s %-9s %-12.12s %-10u %-7u %-20s %u/%u/%u\n",
+			       pin, devs[j].name, tc_hook_name(h), "attached",
+			       st.digest, limit, st.prog_id, when, fid.pref,
+			       fid.chain, fid.handle);
+		}
+	}
+	free(devs);
+}
+
+int meter_status(const char *netns, bool json)
+{
+	struct json_object *jarr = json ? json_object_new_array() : NULL;
+	char **names = NULL;
+	int n = 0, i;
+
+	if (netns && netns[0] && !netns_exists(netns) && !pin_dir_exists(netns)) {
+		pr_err("network namespace '%s' does not exist", netns);
+		json_object_put(jarr);
+		return -METER_EUSAGE;
+	}
+	if (!json)
+		printf("%-12s %-12s %-8s %-9s %-12s %-10s %-7s %-20s %s\n",
+		       "NETNS", "DEVICE", "HOOK", "STATE", "DIGEST",
+		       "FLOWLIMIT", "PROGID", "ATTACHED", "PREF/CHAIN/HANDLE");
+	if (netns) {
+		status_ns(strcmp(netns, FLOW_ROOT_NETNS) ? netns : "", json,
+			  jarr);
+	} else {
+		status_ns("", json, jarr);
+		list_netns(&names, &n);
+		for (i = 0; i < n; i++) {
+			status_ns(names[i], json, jarr);
+			free(names[i]);
+		}
+		free(names);
+	}
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(jarr,
+			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(jarr);
+	}
+	return 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The meter's lifecycle: attach, detach and status of the ebpflow programs
+ * on tc clsact hooks, through iproute2, with one set of pinned maps per
+ * network namespace.
+ */
+#ifndef FLOWCTL_METER_H
+#define FLOWCTL_METER_H
+
+#include <stdbool.h>
+
+#include "ebpf_build.h"
+#include "ifspec.h"
+#include "tc.h"
+
+/* Return codes beyond -errno: a request the user must change. */
+#define METER_EUSAGE 1000
+
+struct meter_opts {
+	struct tc_filter_id id;		/* pref 100, chain 0, handle 1 */
+	unsigned int max_flows;		/* -l; 0: keep the namespace's own */
+	bool force;			/* -f: re-attach, replace pins */
+	bool dry;			/* print the commands, run nothing */
+};
+
+void meter_opts_default(struct meter_opts *o);
+
+/*
+ * Attach to every interface of SPECS, both hooks.  All or nothing: on a
+ * failure what this call did is undone.  Prints NETNS:DEV:HOOK (state) per
+ * hook.  Returns 0, -METER_EUSAGE for a request to change (bad interface,
+ * flow limit conflict without --force), or -errno.
+ */
+int meter_attach(const struct ifspec *specs, int n,
+		 const struct meter_opts *o);
+
+/* Remove the filters flowctl added (matching pref/chain/handle); remove a
+ * namespace's pins when no meter is left in it. */
+int meter_detach(const struct ifspec *specs, int n,
+		 const struct meter_opts *o);
+
+/* Print every namespace and interface, per hook attached or not. */
+int meter_status(const char *netns, bool json);
+
+#endif

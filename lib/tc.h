@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Command lines for iproute2 (tc, ip), built as argv arrays (never shell
+ * strings).  A command in a named namespace runs as `ip netns exec NS tc ...`;
+ * one in the root namespace as `tc ...`.
+ */
+#ifndef FLOWCTL_TC_H
+#define FLOWCTL_TC_H
+
+#include <stdbool.h>
+
+#include "exec.h"
+
+#define BPFFS_BIND_DIR "/run/flowctl/bpffs"	/* bind of /sys/fs/bpf */
+
+enum tc_hook {
+	TC_HOOK_INGRESS = 0,
+	TC_HOOK_EGRESS = 1,
+};
+
+const char *tc_hook_name(enum tc_hook hook);	/* "ingress" / "egress" */
+const char *tc_hook_sec(enum tc_hook hook);	/* "tc-ingress" / ... */
+
+struct tc_filter_id {
+	unsigned int pref;	/* --pref, default 100 */
+	unsigned int chain;	/* --chain, default 0 */
+	unsigned int handle;	/* --handle, default 1 */
+};
+
+#define TC_CMD_MAX_ARGS 40
+
+struct tc_cmd {
+	char *argv[TC_CMD_MAX_ARGS];
+	char *env[2];		/* TC_BPF_MNT=... for filter add/replace */
+	int argc;
+	char store[1024];	/* backing store of the numbers and env */
+	int used;
+};
+
+void tc_cmd_qdisc_add(struct tc_cmd *c, const char *netns, const char *dev);
+void tc_cmd_qdisc_del(struct tc_cmd *c, const char *netns, const char *dev);
+void tc_cmd_qdisc_show(struct tc_cmd *c, const char *netns, const char *dev);
+void tc_cmd_filter_show(struct tc_cmd *c, const char *netns, const char *dev,
+			enum tc_hook hook);
+/* OP: "add" or "replace".  OBJ: object path.  */
+void tc_cmd_filter_set(struct tc_cmd *c, const char *op, const char *netns,
+		       const char *dev, enum tc_hook hook,
+		       const struct tc_filter_id *id, const char *obj);
+void tc_cmd_filter_del(struct tc_cmd *c, const char *netns, const char *dev,
+		       enum tc_hook hook, const struct tc_filter_id *id);
+void ip_cmd_link_show(struct tc_cmd *c, const char *netns);
+
+/* TC_BPF_MNT of a namespace: where tc pins tc/globals/ maps. */
+void tc_pin_mnt(const char *netns, char *buf, int size);
+
+/* Run it; 0 when it ran (res->status says how), -errno otherwise. */
+int tc_cmd_run(const struct tc_cmd *c, struct exec_result *res);
+
+/* Printable line ("TC_BPF_MNT=... ip netns exec ..."), malloc'ed. */
+char *tc_cmd_str(const struct tc_cmd *c);
+
+#endif
