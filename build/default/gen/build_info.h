@@ -1,2 +1,0 @@
-#define FLOWCTL_GIT_COMMIT "unknown"
-#define FLOWCTL_BUILD_DATE "2026-11-26T00:18:57Z"
