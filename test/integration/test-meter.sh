@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# flowctl meter attach | detach | status on the netns testbed, with real
+# traffic: every packet delivered, exact counts in the pinned maps,
+# idempotence, transactional rollback, limits, root-namespace form.
+. "$(dirname "$0")/lib.sh"
+require_root
+require_cmd tc ip bpftool clang ping
+
+FLOWS="$PY $TOP/test/integration/flows.py"
+UDP="$PY $TOP/test/integration/udpsend.py"
+PIN=/sys/fs/bpf/flowctl
+
+testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; }
+
+# sum of a field over the flows matching a jq filter
+flowsum() { # PINDIR FIELD JQ-SELECT
+	$FLOWS "$1" | jq -s "[.[] | select($3) | .$2] | add // 0"
+}
+
+# --- attach -------------------------------------------------------------
+out=$("$FLOWCTL" meter attach -i "$NS0:*" 2>&1); rc=$?
+check_eq "attach exit code" 0 "$rc"
+n=$(grep -c '(attached)$' <<<"$out")
+check_eq "attach prints 6 hooks attached" 6 "$n"
+for m in flows_0 flows_1 flow_ctl flow_ifstats flow_counters flow_events; do
+	[ -e "$PIN/$NS0/tc/globals/$m" ] || fail "pin $m" "missing $PIN/$NS0/tc/globals/$m"
+done
+pass "maps pinned under $PIN/$NS0/tc/globals"
+mode=$(stat -c %a "$PIN")
+check_eq "pin root mode" 700 "$mode"
+ids=$(bpftool -j prog show | jq '[.[] | select(.name=="tc_ingress" or .name=="tc_egress" or (.name|test("ingress|egress")))] | length')
+[ "${ids:-0}" -ge 6 ] && pass "programs loaded" || fail "programs loaded" "$ids"
+
+# the same maps are shared by every program of the namespace
+maps=$(for d in eth1 eth2 eth3; do for h in ingress egress; do
+	ip netns exec "$NS0" tc -j filter show dev $d $h | jq -r '.[].options.prog.id // empty'
+done; done | while read -r id; do bpftool -j prog show id "$id" | jq -c '.map_ids|sort'; done | sort -u | wc -l)
+check_eq "all six programs share one set of maps" 1 "$maps"
+
+out=$("$FLOWCTL" meter attach -i "$NS0:*" 2>&1); rc=$?
+check_eq "re-attach exit code" 0 "$rc"
+check_eq "re-attach prints unchanged" 6 "$(grep -c '(unchanged)$' <<<"$out")"
+
+out=$("$FLOWCTL" meter attach -i "$NS0:eth1" --force 2>&1)
+check_eq "--force re-attaches" 2 "$(grep -c '(changed)$' <<<"$out")"
+
+# --- traffic: every packet delivered, exact counts ------------------------
+if ip netns exec "$NS1" ping -c 5 -i 0.2 -q 10.2.0.2 | grep -q ' 0% packet loss'; then
+	pass "ping through the meter: 0% loss"
+else
+	fail "ping through the meter" "loss"
+fi
+if ip netns exec "$NS1" ping -6 -c 4 -i 0.2 -q fd00:3::2 | grep -q ' 0% packet loss'; then
+	pass "ping -6 through the meter: 0% loss"
+else
+	fail "ping -6 through the meter" "loss"
+fi
+ip netns exec "$NS2" $UDP --recv 10.2.0.2 7000 10 > "$T_TMP/udp.count" &
+rpid=$!
+T_PIDS+=($rpid)
+sleep 0.5
+ip netns exec "$NS1" $UDP 10.2.0.2 7000 300 100 40000 1
+wait $rpid
+check_eq "300 UDP datagrams delivered" 300 "$(cat "$T_TMP/udp.count")"
+
+# TCP: a 2 MB transfer with iperf3 (segments as counted on the wire)
+ip netns exec "$NS3" iperf3 -s -1 -B 10.3.0.2 -p 5201 >/dev/null 2>&1 &
+T_PIDS+=($!)
+sleep 0.5
+if ip netns exec "$NS1" iperf3 -c 10.3.0.2 -p 5201 -n 2M -J > "$T_TMP/iperf.json" 2>&1; then
+	pass "TCP transfer through the meter"
+else
+	fail "TCP transfer through the meter" "$(tail -3 "$T_TMP/iperf.json")"
+fi
+
+P0=$PIN/$NS0
+ifi() { ip -n "$NS0" -j link show "$1" | jq '.[0].ifindex'; }
+I1=$(ifi eth1); I2=$(ifi eth2); I3=$(ifi eth3)
+$FLOWS "$P0" > "$T_TMP/flows.json"
+
+icmp_sel='.proto==1 and .src=="10.1.0.2" and .dst=="10.2.0.2"'
+check_eq "ICMP echo: 5 packets at eth1 ingress" 5 \
+	"$(flowsum "$P0" pkts "$icmp_sel and .dir==\"ingress\" and .iif==$I1")"
+check_eq "ICMP echo: 5 packets at eth2 egress (iif eth1, oif eth2)" 5 \
+	"$(flowsum "$P0" pkts "$icmp_sel and .dir==\"egress\" and .iif==$I1 and .oif==$I2")"
+check_eq "ICMP echo: type 8 code 0 in dport" 2048 \
+	"$($FLOWS "$P0" | jq -s "[.[] | select($icmp_sel)][0].dport")"
+check_eq "ICMP echo: 84 bytes per packet (IP length)" 420 \
+	"$(flowsum "$P0" bytes "$icmp_sel and .dir==\"ingress\"")"
+check_eq "ICMP echo reply: 5 packets at eth2 ingress" 5 \
+	"$(flowsum "$P0" pkts ".proto==1 and .src==\"10.2.0.2\" and .dst==\"10.1.0.2\" and .dir==\"ingress\" and .iif==$I2")"
+check_eq "ICMPv6 echo: 4 packets at eth1 ingress" 4 \
+	"$(flowsum "$P0" pkts ".proto==58 and .src==\"fd00:1::2\" and .dst==\"fd00:3::2\" and .dir==\"ingress\" and .dport==32768")"
+check_eq "ICMPv6 echo reply: 4 packets at eth1 egress" 4 \
+	"$(flowsum "$P0" pkts ".proto==58 and .src==\"fd00:3::2\" and .dst==\"fd00:1::2\" and .dir==\"egress\" and .oif==$I1 and .dport==33024")"
+udp_sel='.proto==17 and .sport==40000 and .dport==7000'
+check_eq "UDP: 300 packets at eth1 ingress" 300 \
+	"$(flowsum "$P0" pkts "$udp_sel and .dir==\"ingress\"")"
+check_eq "UDP: 300 packets at eth2 egress" 300 \
+	"$(flowsum "$P0" pkts "$udp_sel and .dir==\"egress\" and .oif==$I2")"
+check_eq "UDP: octets = 300 x (20 + 8 + 100)" 38400 \
+	"$(flowsum "$P0" bytes "$udp_sel and .dir==\"ingress\"")"
+check_eq "UDP: TTL seen at the router's ingress is 64" 64 \
+	"$($FLOWS "$P0" | jq -s "[.[] | select($udp_sel and .dir==\"ingress\")][0].maxttl")"
+check_eq "UDP: TTL at egress is 63 (decremented)" 63 \
+	"$($FLOWS "$P0" | jq -s "[.[] | select($udp_sel and .dir==\"egress\")][0].minttl")"
+
+# TCP: the receiver's byte count plus headers must match what the meter saw
+tcp_sel='.proto==6 and .src=="10.1.0.2" and .dst=="10.3.0.2" and .dport==5201'
+syn=$($FLOWS "$P0" | jq -s "[.[] | select($tcp_sel and .dir==\"ingress\") | .flags] | reduce .[] as \$f (0; . + 0) ")
+flags=$($FLOWS "$P0" | jq -s "[.[] | select($tcp_sel and .dir==\"ingress\" and .pkts > 100)][0].flags")
+if [ $((flags & 0x13)) -eq $((0x13)) ]; then
+	pass "TCP: SYN, ACK and FIN seen on the data flow"
+else
+	fail "TCP flags" "flags=$flags"
+fi
+end=$($FLOWS "$P0" | jq -s "[.[] | select($tcp_sel and .dir==\"ingress\" and .pkts > 100)][0].end")
+check_eq "TCP: end of flow flagged" 1 "$end"
+tcp_in=$(flowsum "$P0" pkts "$tcp_sel and .dir==\"ingress\"")
+tcp_out=$(flowsum "$P0" pkts "$tcp_sel and .dir==\"egress\"")
+check_eq "TCP: same packet count at ingress and egress (GSO counted as segments)" "$tcp_in" "$tcp_out"
+: "$syn"
+
+# --- status --------------------------------------------------------------
+st=$("$FLOWCTL" meter status -o json --netns "$NS0")
+check_eq "status: 6 hooks attached" 6 \
+	"$(jq '[.[0].interfaces[] | .ingress.attached, .egress.attached | select(.)] | length' <<<"$st")"
+check_eq "status: flow limit" 65536 "$(jq '.[0].flowLimit' <<<"$st")"
+"$FLOWCTL" meter status | grep -q "^$NS0 .*eth2 .*egress .*attached" &&
+	pass "status text lists $NS0 eth2 egress" || fail "status text" "no line"
+
+# --- limits ----------------------------------------------------------------
+out=$("$FLOWCTL" meter attach -i "$NS0:eth1" -l 1024 2>&1); rc=$?
+check_eq "other flow limit without --force: exit 2" 2 "$rc"
+grep -q -- "--force" <<<"$out" && pass "limit conflict names --force" ||
+	fail "limit conflict message" "$out"
+out=$("$FLOWCTL" meter attach -i "$NS0:eth1" -l 1024 --force 2>&1); rc=$?
+check_eq "--force with a new limit: exit 0" 0 "$rc"
+lim=$(bpftool -j map show pinned "$P0/tc/globals/flows_0" | jq .max_entries)
+check_eq "new limit pinned" 1024 "$lim"
+# the other interfaces of the namespace were re-attached to the new maps
+n=$("$FLOWCTL" meter status -o json --netns "$NS0" | jq '[.[0].interfaces[] | .ingress.attached, .egress.attached | select(.)] | length')
+check_eq "every hook of the namespace still attached after the pin swap" 6 "$n"
+if ip netns exec "$NS1" ping -c 2 -i 0.2 -q 10.2.0.2 | grep -q ' 0% packet loss'; then
+	pass "traffic after the pin swap"
+else
+	fail "traffic after the pin swap" "loss"
+fi
+check_eq "the new maps count it" 2 \
+	"$(flowsum "$P0" pkts "$icmp_sel and .dir==\"ingress\" and .iif==$I1")"
+
+# --- errors: nothing half-attached ---------------------------------------
+"$FLOWCTL" meter detach -i "$NS0:*" >/dev/null 2>&1
+out=$("$FLOWCTL" meter attach -i "$NS0:eth1" -i "$NS0:nope0" 2>&1); rc=$?
+check_eq "missing device: exit 2" 2 "$rc"
+grep -q "$NS0:nope0" <<<"$out" && pass "missing device named" || fail "missing device message" "$out"
+out=$("$FLOWCTL" meter attach -i "${T_PREFIX}none:eth0" 2>&1); rc=$?
+check_eq "missing namespace: exit 2" 2 "$rc"
+grep -q "does not exist" <<<"$out" && pass "missing namespace named" || fail "missing namespace message" "$out"
+[ -e "$P0" ] && fail "no pins after refused requests" "$P0 exists" || pass "no pins after refused requests"
+
+# a foreign filter at our pref/handle on eth3: eth1 and eth2 are rolled back
+ip netns exec "$NS0" tc qdisc add dev eth3 clsact
+ip netns exec "$NS0" tc filter add dev eth3 egress pref 100 handle 1 matchall action pass
+out=$("$FLOWCTL" meter attach -i "$NS0:*" 2>&1); rc=$?
+check_eq "foreign filter: exit 2" 2 "$rc"
+grep -q "not flowctl's" <<<"$out" && pass "foreign filter named" || fail "foreign filter message" "$out"
+grep -q "rolled back" <<<"$out" && pass "rollback reported" || fail "rollback message" "$out"
+left=0
+for d in eth1 eth2; do for h in ingress egress; do
+	left=$((left + $(ip netns exec "$NS0" tc -j filter show dev $d $h 2>/dev/null | jq 'length')))
+done; done
+check_eq "rollback left no filter on eth1/eth2" 0 "$left"
+[ -e "$P0" ] && fail "rollback removed the new pins" "$P0 exists" || pass "rollback removed the new pins"
+check_eq "the foreign filter is untouched" 1 \
+	"$(ip netns exec "$NS0" tc -j filter show dev eth3 egress | jq '[.[] | select(.kind=="matchall" and .options)] | length')"
+ip netns exec "$NS0" tc qdisc del dev eth3 clsact
+
+# --- dry run -----------------------------------------------------------------
+out=$("$FLOWCTL" meter attach -i "$NS0:eth2" --dry 2>&1); rc=$?
+check_eq "--dry exit 0" 0 "$rc"
+grep -q "TC_BPF_MNT=/run/flowctl/bpffs/flowctl/$NS0 ip netns exec $NS0 tc filter add dev eth2 ingress pref 100 chain 0 handle 0x1 bpf da obj" <<<"$out" &&
+	pass "--dry prints the tc command" || fail "--dry output" "$out"
+n=$(ip netns exec "$NS0" tc -j filter show dev eth2 ingress 2>/dev/null | jq 'length')
+check_eq "--dry attached nothing" 0 "${n:-0}"
+
+# --- concurrent invocations are serialised --------------------------------
+"$FLOWCTL" meter attach -i "$NS0:eth1" > "$T_TMP/c1" 2>&1 &
+c1=$!
+"$FLOWCTL" meter attach -i "$NS0:eth1" > "$T_TMP/c2" 2>&1 &
+c2=$!
+wait $c1; r1=$?; wait $c2; r2=$?
+check_eq "two concurrent attaches both succeed" "0 0" "$r1 $r2"
+check_eq "one attached, the other found it unchanged" "2 2" \
+	"$(cat "$T_TMP/c1" "$T_TMP/c2" | grep -c '(attached)$') $(cat "$T_TMP/c1" "$T_TMP/c2" | grep -c '(unchanged)$')"
+
+# --- detach ------------------------------------------------------------------
+"$FLOWCTL" meter attach -i "$NS0:*" >/dev/null 2>&1
+out=$("$FLOWCTL" meter detach -i "$NS0:*" 2>&1); rc=$?
+check_eq "detach exit code" 0 "$rc"
+check_eq "detach prints 6 hooks" 6 "$(grep -c '(detached)$' <<<"$out")"
+left=0
+for d in eth1 eth2 eth3; do for h in ingress egress; do
+	left=$((left + $(ip netns exec "$NS0" tc -j filter show dev $d $h 2>/dev/null | jq 'length')))
+done; done
+check_eq "detach left no filter" 0 "$left"
+[ -e "$P0" ] && fail "detach removed the pins" "$P0 exists" || pass "detach removed the pins"
+q=$(ip netns exec "$NS0" tc -j qdisc show dev eth1 | jq '[.[] | select(.kind=="clsact")] | length')
+check_eq "detach removed the empty clsact" 0 "$q"
+
+# --- the older form and the root namespace -----------------------------
+out=$("$FLOWCTL" meter attach --netns "$NS0" -n eth1 2>&1)
+check_eq "older form --netns NS -n DEV" 2 "$(grep -c "^$NS0:eth1:.*(attached)$" <<<"$out")"
+"$FLOWCTL" meter detach --netns "$NS0" -n eth1 >/dev/null 2>&1
+
+if [ -e "$PIN/DEFAULT" ]; then
+	skip "root namespace form" "$PIN/DEFAULT is in use on this machine"
+else
+	RA=${T_PREFIX}a
+	ip link add "$RA" type veth peer name eth9 netns "$NS3"
+	on_cleanup "ip link del $RA"
+	ip addr add 192.0.2.1/30 dev "$RA"
+	ip link set "$RA" up
+	ip -n "$NS3" addr add 192.0.2.2/30 dev eth9
+	ip -n "$NS3" link set eth9 up
+	on_cleanup "$FLOWCTL meter detach -i $RA"
+	out=$("$FLOWCTL" meter attach -i "$RA" 2>&1); rc=$?
+	check_eq "root form: attach exit 0" 0 "$rc"
+	check_eq "root form: prints DEV:hook" 2 "$(grep -c "^$RA:.*(attached)$" <<<"$out")"
+	ping -c 3 -i 0.2 -q 192.0.2.2 >/dev/null
+	check_eq "root form: 3 echo requests at egress" 3 \
+		"$(flowsum "$PIN/DEFAULT" pkts '.proto==1 and .dst=="192.0.2.2" and .dir=="egress"')"
+	"$FLOWCTL" meter detach -i "$RA" >/dev/null 2>&1
+	[ -e "$PIN/DEFAULT" ] && fail "root form: pins removed" "still there" ||
+		pass "root form: pins removed"
+fi
+
+finish
