@@ -81,6 +81,12 @@ int bpffs_ensure(void)
 		pr_err("cannot create %s: %s", FLOW_PIN_ROOT, strerror(errno));
 		return err;
 	}
+	/* the pin tree is root's alone, whoever created it first */
+	if (chmod(FLOW_PIN_ROOT, 0700)) {
+		err = -errno;
+		pr_err("cannot chmod %s: %s", FLOW_PIN_ROOT, strerror(errno));
+		return err;
+	}
 	return 0;
 }
 

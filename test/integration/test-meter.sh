@@ -162,8 +162,16 @@ grep -q "does not exist" <<<"$out" && pass "missing namespace named" || fail "mi
 [ -e "$P0" ] && fail "no pins after refused requests" "$P0 exists" || pass "no pins after refused requests"
 
 # a foreign filter at our pref/handle on eth3: eth1 and eth2 are rolled back
+cat > "$T_TMP/foreign.c" <<'EOF2'
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+SEC("classifier") int foreign(struct __sk_buff *skb) { return TC_ACT_UNSPEC; }
+char _license[] SEC("license") = "GPL";
+EOF2
+clang -target bpf -O2 -I/usr/include/$(gcc -print-multiarch) -c "$T_TMP/foreign.c" -o "$T_TMP/foreign.o"
 ip netns exec "$NS0" tc qdisc add dev eth3 clsact
-ip netns exec "$NS0" tc filter add dev eth3 egress pref 100 handle 1 matchall action pass
+ip netns exec "$NS0" tc filter add dev eth3 egress pref 100 handle 1 bpf da obj "$T_TMP/foreign.o" sec classifier
 out=$("$FLOWCTL" meter attach -i "$NS0:*" 2>&1); rc=$?
 check_eq "foreign filter: exit 2" 2 "$rc"
 grep -q "not flowctl's" <<<"$out" && pass "foreign filter named" || fail "foreign filter message" "$out"
@@ -175,7 +183,7 @@ done; done
 check_eq "rollback left no filter on eth1/eth2" 0 "$left"
 [ -e "$P0" ] && fail "rollback removed the new pins" "$P0 exists" || pass "rollback removed the new pins"
 check_eq "the foreign filter is untouched" 1 \
-	"$(ip netns exec "$NS0" tc -j filter show dev eth3 egress | jq '[.[] | select(.kind=="matchall" and .options)] | length')"
+	"$(ip netns exec "$NS0" tc -j filter show dev eth3 egress | jq '[.[] | select(.options.bpf_name=="foreign.o:[classifier]")] | length')"
 ip netns exec "$NS0" tc qdisc del dev eth3 clsact
 
 # --- dry run -----------------------------------------------------------------
@@ -221,17 +229,20 @@ else
 	RA=${T_PREFIX}a
 	ip link add "$RA" type veth peer name eth9 netns "$NS3"
 	on_cleanup "ip link del $RA"
-	ip addr add 192.0.2.1/30 dev "$RA"
+	ip addr add 198.51.100.1/30 dev "$RA"
 	ip link set "$RA" up
-	ip -n "$NS3" addr add 192.0.2.2/30 dev eth9
+	ip -n "$NS3" addr add 198.51.100.2/30 dev eth9
 	ip -n "$NS3" link set eth9 up
+	if ! ip route get 198.51.100.2 | grep -q "dev $RA"; then
+		fail "root form" "198.51.100.2 is not routed to $RA on this host"
+	fi
 	on_cleanup "$FLOWCTL meter detach -i $RA"
 	out=$("$FLOWCTL" meter attach -i "$RA" 2>&1); rc=$?
 	check_eq "root form: attach exit 0" 0 "$rc"
 	check_eq "root form: prints DEV:hook" 2 "$(grep -c "^$RA:.*(attached)$" <<<"$out")"
-	ping -c 3 -i 0.2 -q 192.0.2.2 >/dev/null
+	ping -c 3 -i 0.2 -q 198.51.100.2 >/dev/null
 	check_eq "root form: 3 echo requests at egress" 3 \
-		"$(flowsum "$PIN/DEFAULT" pkts '.proto==1 and .dst=="192.0.2.2" and .dir=="egress"')"
+		"$(flowsum "$PIN/DEFAULT" pkts '.proto==1 and .dst=="198.51.100.2" and .dir=="egress"')"
 	"$FLOWCTL" meter detach -i "$RA" >/dev/null 2>&1
 	[ -e "$PIN/DEFAULT" ] && fail "root form: pins removed" "still there" ||
 		pass "root form: pins removed"
