@@ -863,8 +863,11 @@ static bool netns_has_meter(const char *netns)
 static void qdisc_remove_if_empty(const char *netns, const char *dev)
 {
 	struct tc_cmd c;
+	bool clsact;
 	int h;
 
+	if (qdisc_has_clsact(netns, dev, &clsact) || !clsact)
+		return;
 	for (h = 0; h < 2; h++) {
 		struct exec_result res;
 		struct json_object *arr;
