@@ -14,11 +14,6 @@
  * Families another part of the tree may not provide yet are weak: the table
  * says so instead of failing to link.
  */
-#pragma weak cmd_dump
-#pragma weak cmd_flush
-#pragma weak cmd_ipfix
-#pragma weak cmd_agent
-#pragma weak cmd_ebpf
 
 static const struct cmd {
 	const char *name;

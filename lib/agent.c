@@ -1,0 +1,679 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * flowctl agent: drains the pinned flow tables, keeps the flow cache and
+ * feeds the outputs.
+ *
+ *   timerfd (scan interval) --+
+ *   flow_events ring buffers -+--> scan: rescan namespaces, flip + drain,
+ *                             |    merge, expire -> emit -> IPFIX, logs
+ *   exporter sockets ---------+--> ipfix_exporter_tick
+ *   signalfd -----------------+--> TERM/INT: final drain, forced end,
+ *                                  flush, exit 0; HUP: reload, reopen logs
+ *
+ * Nothing in the loop waits on a collector or a hook: the exporter never
+ * blocks and the flow log runs its hooks and writes in its own thread.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "flow_cache.h"
+#include "flow_table.h"
+#include "flowlog.h"
+#include "ifspec.h"
+#include "ipfix_export.h"
+#include "log.h"
+#include "meter.h"
+#include "metrics.h"
+
+#define EXIT_USAGE 2
+#define SHUTDOWN_FLUSH_MS 3000
+
+/* One configuration and the outputs built from it (swapped on SIGHUP). */
+struct agent_outputs {
+	struct flowctl_config *cfg;
+	struct ipfix_exporter *ex;	/* NULL when no collector */
+	struct flowlog **logs;
+	size_t n_logs;
+	/* metric series of the outputs */
+	struct metric **m_coll_msgs, **m_coll_errs, **m_coll_notsent,
+		      **m_coll_flows;
+	struct metric **m_log_flows, **m_log_errs, **m_log_dropped;
+};
+
+struct agent {
+	const struct agent_opts *opts;
+	struct agent_outputs out;
+	struct flow_table *ft;
+	struct flow_cache *fc;
+	struct metrics *metrics;
+	struct flowctl_metrics mf;
+	struct metric *m_cache_flows, *m_drain;
+	int epfd, sfd, tfd, evfd, exfd;
+	uint64_t scans, records;
+	bool stop;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* ---- outputs ------------------------------------------------------------- */
+
+static void outputs_free(struct agent_outputs *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->n_logs; i++)
+		flowlog_close(o->logs[i]);
+	free(o->logs);
+	if (o->ex)
+		ipfix_exporter_destroy(o->ex);
+	free(o->m_coll_msgs);
+	free(o->m_coll_errs);
+	free(o->m_coll_notsent);
+	free(o->m_coll_flows);
+	free(o->m_log_flows);
+	free(o->m_log_errs);
+	free(o->m_log_dropped);
+	config_free(o->cfg);
+	memset(o, 0, sizeof(*o));
+}
+
+static int open_log(struct agent *a, const struct flowctl_config *cfg,
+		    const struct config_log *lc, struct flowlog **fl)
+{
+	struct hook_spec *hooks = NULL;
+	struct flowlog_config c = { 0 };
+	size_t i;
+	int err;
+
+	if (lc->n_hooks) {
+		hooks = calloc(lc->n_hooks, sizeof(*hooks));
+		if (!hooks)
+			return -ENOMEM;
+	}
+	for (i = 0; i < lc->n_hooks; i++) {
+		hooks[i].name = lc->hooks[i].name;
+		hooks[i].kind = lc->hooks[i].shell ? HOOK_SHELL : HOOK_COMMAND;
+		hooks[i].argv = lc->hooks[i].argv;
+		hooks[i].shell = lc->hooks[i].shell;
+	}
+	c.path = lc->file;
+	c.hooks = hooks;
+	c.n_hooks = lc->n_hooks;
+	c.hook_timeout_ms = cfg->hook_timeout_s * 1000;
+	c.async = true;
+	err = flowlog_open(fl, &c);
+	free(hooks);
+	(void)a;
+	return err;
+}
+
+/* Build the outputs of CFG (taken over: freed with the outputs). */
+static int outputs_open(struct agent *a, struct flowctl_config *cfg,
+			struct agent_outputs *o)
+{
+	size_t i, n;
+	int err;
+
+	memset(o, 0, sizeof(*o));
+	o->cfg = cfg;
+	if (cfg->n_collectors) {
+		err = ipfix_exporter_create(cfg, &o->ex);
+		if (err) {
+			pr_err("cannot set up the IPFIX exporter: %s",
+			       strerror(-err));
+			goto fail;
+		}
+	}
+	if (cfg->n_logs) {
+		o->logs = calloc(cfg->n_logs, sizeof(*o->logs));
+		if (!o->logs) {
+			err = -ENOMEM;
+			goto fail;
+		}
+	}
+	for (i = 0; i < cfg->n_logs; i++) {
+		err = open_log(a, cfg, &cfg->logs[i], &o->logs[i]);
+		if (err)
+			goto fail;
+		o->n_logs++;
+	}
+
+	/* metric series of these outputs */
+	n = o->ex ? ipfix_exporter_n_collectors(o->ex) : 0;
+	o->m_coll_msgs = calloc(n + 1, sizeof(void *));
+	o->m_coll_errs = calloc(n + 1, sizeof(void *));
+	o->m_coll_notsent = calloc(n + 1, sizeof(void *));
+	o->m_coll_flows = calloc(n + 1, sizeof(void *));
+	o->m_log_flows = calloc(o->n_logs + 1, sizeof(void *));
+	o->m_log_errs = calloc(o->n_logs + 1, sizeof(void *));
+	o->m_log_dropped = calloc(o->n_logs + 1, sizeof(void *));
+	if (!o->m_coll_msgs || !o->m_coll_errs || !o->m_coll_notsent ||
+	    !o->m_coll_flows || !o->m_log_flows || !o->m_log_errs ||
+	    !o->m_log_dropped) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		struct ipfix_collector_stats st;
+		char label[300];
+
+		ipfix_exporter_stats(o->ex, i, &st);
+		snprintf(label, sizeof(label), "%s/%s", st.address,
+			 config_transport_name(st.transport));
+		o->m_coll_msgs[i] = metric_get(a->mf.ipfix_messages, label, NULL);
+		o->m_coll_errs[i] = metric_get(a->mf.ipfix_send_errors, label, NULL);
+		o->m_coll_notsent[i] = metric_get(a->mf.ipfix_not_sent, label, NULL);
+		snprintf(label, sizeof(label), "ipfix:%s/%s", st.address,
+			 config_transport_name(st.transport));
+		o->m_coll_flows[i] = metric_get(a->mf.flows_exported, label, NULL);
+	}
+	for (i = 0; i < o->n_logs; i++) {
+		char label[300];
+
+		snprintf(label, sizeof(label), "log:%s", flowlog_name(o->logs[i]));
+		o->m_log_flows[i] = metric_get(a->mf.flows_exported, label, NULL);
+		o->m_log_errs[i] = metric_get(a->mf.log_write_errors, label, NULL);
+		o->m_log_dropped[i] = metric_get(a->mf.log_dropped, label,
+						 "queue_full", NULL);
+	}
+	return 0;
+fail:
+	o->cfg = NULL;	/* the caller still owns CFG on failure */
+	outputs_free(o);
+	return err;
+}
+
+/* Mirror the outputs' counters into the metrics. */
+static void outputs_metrics(struct agent *a)
+{
+	struct agent_outputs *o = &a->out;
+	size_t i, j;
+	int w;
+
+	for (i = 0; o->ex && i < ipfix_exporter_n_collectors(o->ex); i++) {
+		struct ipfix_collector_stats st;
+
+		ipfix_exporter_stats(o->ex, i, &st);
+		if (o->m_coll_msgs[i])
+			metric_counter_set(o->m_coll_msgs[i], st.messages);
+		if (o->m_coll_errs[i])
+			metric_counter_set(o->m_coll_errs[i], st.send_errors);
+		if (o->m_coll_notsent[i])
+			metric_counter_set(o->m_coll_notsent[i],
+					   st.records_not_sent);
+		if (o->m_coll_flows[i])
+			metric_counter_set(o->m_coll_flows[i], st.records);
+	}
+	for (i = 0; i < o->n_logs; i++) {
+		const struct hook_chain *hc = flowlog_hooks(o->logs[i]);
+		struct flowlog_stats st;
+
+		flowlog_get_stats(o->logs[i], &st);
+		if (o->m_log_flows[i])
+			metric_counter_set(o->m_log_flows[i], st.lines_written);
+		if (o->m_log_errs[i])
+			metric_counter_set(o->m_log_errs[i], st.write_errors);
+		if (o->m_log_dropped[i])
+			metric_counter_set(o->m_log_dropped[i],
+					   st.records_dropped);
+		for (j = 0; hc && j < hook_chain_len(hc); j++) {
+			for (w = 0; w < HOOK_FAIL__MAX; w++) {
+				uint64_t v = hook_chain_failures(hc, j, w);
+				struct metric *s;
+
+				if (!v)
+					continue;
+				s = metric_get(a->mf.hook_failures,
+					       hook_chain_name(hc, j),
+					       hook_failure_name(w), NULL);
+				if (s)
+					metric_counter_set(s, v);
+			}
+		}
+	}
+}
+
+/* ---- the flow pipeline ------------------------------------------------- */
+
+/* Expired records: to every output. */
+static void agent_emit(void *ctx, const struct flow_record *recs, size_t n)
+{
+	struct agent *a = ctx;
+	size_t i;
+
+	a->records += n;
+	if (a->out.ex)
+		ipfix_exporter_export(a->out.ex, recs, n);
+	for (i = 0; i < a->out.n_logs; i++)
+		flowlog_submit(a->out.logs[i], recs, n);
+}
+
+static uint32_t agent_domain(void *ctx, const char *netns)
+{
+	struct agent *a = ctx;
+
+	return config_obs_domain_id(a->out.cfg, netns);
+}
+
+static void ops_begin(void *ctx, const struct flow_clock *clk)
+{
+	struct agent *a = ctx;
+
+	flow_cache_drain_ops.begin(a->fc, clk);
+}
+
+static void ops_flows(void *ctx, const struct flow_ns *ns,
+		      const struct flow_key *keys,
+		      const struct flow_value *vals, size_t n)
+{
+	struct agent *a = ctx;
+
+	flow_cache_drain_ops.flows(a->fc, ns, keys, vals, n);
+}
+
+static void ops_ifstats(void *ctx, const struct flow_ns *ns,
+			const struct flow_ifstats_key *key,
+			const struct flow_ifstats_value *total,
+			const struct flow_ifstats_value *delta)
+{
+	struct agent *a = ctx;
+	char iif[16], oif[16];
+	struct metric *s;
+
+	flow_cache_drain_ops.ifstats(a->fc, ns, key, total, delta);
+	if (!delta->packets && !delta->overflow_packets)
+		return;
+	snprintf(iif, sizeof(iif), "%u", key->ingress_ifindex);
+	snprintf(oif, sizeof(oif), "%u", key->egress_ifindex);
+	if ((s = metric_get(a->mf.total_pkts, iif, oif, flow_ns_name(ns), NULL)))
+		metric_add(s, delta->packets);
+	if ((s = metric_get(a->mf.total_bytes, iif, oif, flow_ns_name(ns), NULL)))
+		metric_add(s, delta->octets);
+	if ((s = metric_get(a->mf.overflow_pkts, iif, oif, flow_ns_name(ns), NULL)))
+		metric_add(s, delta->overflow_packets);
+	if ((s = metric_get(a->mf.overflow_bytes, iif, oif, flow_ns_name(ns), NULL)))
+		metric_add(s, delta->overflow_octets);
+}
+
+static void ops_counters(void *ctx, const struct flow_ns *ns,
+			 const struct flow_counters *total,
+			 const struct flow_counters *delta)
+{
+	struct agent *a = ctx;
+	struct metric *s;
+
+	if (flow_cache_drain_ops.counters)
+		flow_cache_drain_ops.counters(a->fc, ns, total, delta);
+	s = metric_get(a->mf.unparsed_packets, flow_ns_name(ns), NULL);
+	if (s)
+		metric_add(s, delta->c[FLOW_CNT_UNPARSED_PKTS]);
+	/* packets the meter saw but could not put in any flow */
+	if (a->out.ex)
+		ipfix_exporter_set_metering(a->out.ex,
+					    flow_ns_obs_domain_id(ns),
+					    total->c[FLOW_CNT_UNPARSED_PKTS],
+					    total->c[FLOW_CNT_UNPARSED_OCTETS]);
+}
+
+static void ops_end(void *ctx)
+{
+	struct agent *a = ctx;
+
+	if (flow_cache_drain_ops.end)
+		flow_cache_drain_ops.end(a->fc);
+}
+
+static const struct flow_drain_ops agent_drain_ops = {
+	.begin = ops_begin,
+	.flows = ops_flows,
+	.ifstats = ops_ifstats,
+	.counters = ops_counters,
+	.end = ops_end,
+};
+
+/* One scan: pick up namespaces, drain, expire, tick the exporter. */
+static void agent_scan(struct agent *a, bool final)
+{
+	struct flow_drain_stats st;
+	struct flow_cache_stats cs;
+	uint64_t now;
+
+	flow_table_rescan(a->ft);
+	if (flow_table_drain(a->ft, &agent_drain_ops, a, &st) == 0 &&
+	    a->m_drain)
+		metric_observe(a->m_drain, st.total_ns / 1e9);
+	now = mono_ns();
+	if (final)
+		flow_cache_flush(a->fc, now);
+	else
+		flow_cache_expire(a->fc, now);
+	if (a->out.ex)
+		ipfix_exporter_tick(a->out.ex);
+	flow_cache_get_stats(a->fc, &cs);
+	if (a->m_cache_flows)
+		metric_set(a->m_cache_flows, cs.flows);
+	outputs_metrics(a);
+	a->scans++;
+	pr_debug("scan %llu: %llu segments drained from %u namespace(s) in %.3f ms (grace %.3f ms), %llu flows cached",
+		 (unsigned long long)a->scans, (unsigned long long)st.flows,
+		 st.namespaces, st.total_ns / 1e6, st.grace_ns / 1e6,
+		 (unsigned long long)cs.flows);
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+static int load_config(const char *path, struct flowctl_config **cfg)
+{
+	int err;
+
+	if (path)
+		err = config_load_file(path, cfg, NULL);
+	else
+		err = config_load_default(cfg, NULL);
+	return err;
+}
+
+static int cache_params(struct agent *a, const struct flowctl_config *cfg,
+			struct flow_cache_params *p)
+{
+	struct flow_cache_config cc = {
+		.timer_finished_drain_s = cfg->timer_finished_drain_s,
+		.timer_force_drain_s = cfg->timer_force_drain_s,
+		.idle_timeout_s = cfg->idle_timeout_s,
+		.active_timeout_s = cfg->active_timeout_s,
+		.scan_interval_ms = cfg->scan_interval_ms,
+	};
+
+	flow_cache_params_init(p);
+	flow_cache_params_from_config(p, &cc);
+	p->emit = agent_emit;
+	p->emit_ctx = a;
+	return 0;
+}
+
+static int attach_interfaces(const struct flowctl_config *cfg)
+{
+	struct ifspec *specs;
+	struct meter_opts o;
+	size_t i;
+	int err;
+
+	if (!cfg->n_interfaces)
+		return 0;
+	specs = calloc(cfg->n_interfaces, sizeof(*specs));
+	if (!specs)
+		return -ENOMEM;
+	for (i = 0; i < cfg->n_interfaces; i++) {
+		const char *why;
+
+		if (ifspec_parse(cfg->interfaces[i], &specs[i], &why)) {
+			pr_err("%s: interfaces: '%s': %s", cfg->file,
+			       cfg->interfaces[i], why);
+			free(specs);
+			return -METER_EUSAGE;
+		}
+	}
+	meter_opts_default(&o);
+	err = meter_attach(specs, cfg->n_interfaces, &o);
+	free(specs);
+	return err;
+}
+
+static int set_timer(int tfd, uint32_t ms)
+{
+	struct itimerspec its = {
+		.it_interval = { ms / 1000, (ms % 1000) * 1000000L },
+		.it_value = { ms / 1000, (ms % 1000) * 1000000L },
+	};
+
+	return timerfd_settime(tfd, 0, &its, NULL) ? -errno : 0;
+}
+
+static int epoll_add(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (fd < 0)
+		return 0;
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/* SIGHUP: reopen the logs (logrotate), load the config again. */
+static void agent_reload(struct agent *a)
+{
+	struct flowctl_config *cfg = NULL;
+	struct agent_outputs next;
+	const struct flowctl_config *old = a->out.cfg;
+	int err;
+
+	pr_info("SIGHUP: reloading %s", a->opts->config ? a->opts->config :
+		"the embedded default config");
+	err = load_config(a->opts->config, &cfg);
+	if (err) {
+		size_t i;
+
+		pr_err("reload failed, keeping the running config");
+		for (i = 0; i < a->out.n_logs; i++)
+			flowlog_reopen(a->out.logs[i]);
+		return;
+	}
+	if (cfg->idle_timeout_s != old->idle_timeout_s ||
+	    cfg->active_timeout_s != old->active_timeout_s ||
+	    cfg->timer_force_drain_s != old->timer_force_drain_s ||
+	    cfg->timer_finished_drain_s != old->timer_finished_drain_s)
+		pr_warn("reload: flow timeouts apply to flows from a restart on; the running cache keeps its timeouts");
+	if (strcmp(cfg->metrics_address ? cfg->metrics_address : "",
+		   old->metrics_address ? old->metrics_address : ""))
+		pr_warn("reload: metricsAddress changes at the next restart");
+	/*
+	 * Send what the old outputs hold, then swap: records expired from
+	 * now on go to the new outputs.
+	 */
+	err = outputs_open(a, cfg, &next);
+	if (err) {
+		config_free(cfg);
+		pr_err("reload: cannot build the new outputs; keeping the running config");
+		return;
+	}
+	if (a->out.ex)
+		ipfix_exporter_flush(a->out.ex, 1000);
+	outputs_free(&a->out);
+	a->out = next;
+	if (a->out.cfg->scan_interval_ms)
+		set_timer(a->tfd, a->out.cfg->scan_interval_ms);
+	pr_info("reload: %zu collector(s), %zu log(s)", a->out.cfg->n_collectors,
+		a->out.n_logs);
+}
+
+static void agent_free(struct agent *a)
+{
+	if (a->epfd >= 0)
+		close(a->epfd);
+	if (a->sfd >= 0)
+		close(a->sfd);
+	if (a->tfd >= 0)
+		close(a->tfd);
+	outputs_free(&a->out);
+	if (a->fc)
+		flow_cache_free(a->fc);
+	if (a->ft)
+		flow_table_close(a->ft);
+	metrics_destroy(a->metrics);
+}
+
+int agent_run(const struct agent_opts *opts)
+{
+	struct agent a = {
+		.opts = opts, .epfd = -1, .sfd = -1, .tfd = -1, .evfd = -1,
+		.exfd = -1,
+	};
+	struct flow_table_opts fto = { 0 };
+	struct flow_cache_params fcp;
+	struct flowctl_config *cfg = NULL;
+	const char *maddr;
+	sigset_t sigs;
+	int err, rc = 1;
+
+	err = load_config(opts->config, &cfg);
+	if (err)
+		return err == -EINVAL ? EXIT_USAGE : 1;
+
+	/* signals first: a TERM during setup still ends cleanly */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	a.sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	if (metrics_create(&a.metrics) ||
+	    metrics_register_flowctl(a.metrics, &a.mf)) {
+		pr_err("cannot set up metrics");
+		config_free(cfg);
+		goto out;
+	}
+	a.m_cache_flows = metric_get(a.mf.cache_flows, NULL);
+	a.m_drain = metric_get(a.mf.drain_duration, "all", NULL);
+	maddr = opts->metrics_address ? opts->metrics_address :
+		cfg->metrics_address;
+	err = metrics_serve(a.metrics, maddr);
+	if (err) {
+		rc = err == -EINVAL ? EXIT_USAGE : 1;
+		config_free(cfg);
+		goto out;
+	}
+
+	if (!opts->no_attach) {
+		err = attach_interfaces(cfg);
+		if (err) {
+			rc = err == -METER_EUSAGE ? EXIT_USAGE : 1;
+			config_free(cfg);
+			goto out;
+		}
+	}
+
+	err = outputs_open(&a, cfg, &a.out);
+	if (err) {
+		rc = err == -EINVAL ? EXIT_USAGE : 1;
+		config_free(cfg);
+		goto out;
+	}
+	cache_params(&a, cfg, &fcp);
+	err = flow_cache_new(&fcp, &a.fc);
+	if (err) {
+		pr_err("cannot create the flow cache: %s", strerror(-err));
+		goto out;
+	}
+	fto.pin_root = opts->pin_root;
+	fto.state_dir = opts->state_dir ? opts->state_dir :
+			FLOW_TABLE_STATE_DIR;
+	fto.obs_domain_id = agent_domain;
+	fto.obs_domain_ctx = &a;
+	err = flow_table_open(&fto, &a.ft);
+	if (err) {
+		pr_err("cannot open the flow tables: %s", strerror(-err));
+		goto out;
+	}
+
+	a.epfd = epoll_create1(EPOLL_CLOEXEC);
+	a.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (a.epfd < 0 || a.tfd < 0 || a.sfd < 0 ||
+	    set_timer(a.tfd, fcp.scan_interval_ms)) {
+		pr_err("cannot set up the event loop: %s", strerror(errno));
+		goto out;
+	}
+	a.evfd = flow_table_events_fd(a.ft);
+	if (epoll_add(a.epfd, a.sfd) || epoll_add(a.epfd, a.tfd) ||
+	    epoll_add(a.epfd, a.evfd)) {
+		pr_err("cannot set up the event loop: %s", strerror(errno));
+		goto out;
+	}
+	a.exfd = a.out.ex ? ipfix_exporter_fd(a.out.ex) : -1;
+	epoll_add(a.epfd, a.exfd);
+
+	pr_info("agent started: config %s, %zu collector(s), %zu log(s), metrics on %s (port %u), scan every %u ms, %zu namespace(s) metered",
+		cfg->file ? cfg->file : "(embedded default)",
+		cfg->n_collectors, a.out.n_logs, maddr ? maddr : "default",
+		metrics_port(a.metrics), fcp.scan_interval_ms,
+		flow_table_ns_count(a.ft));
+
+	while (!a.stop) {
+		struct epoll_event evs[8];
+		int n, i;
+
+		n = epoll_wait(a.epfd, evs, 8, 1000);
+		if (n < 0 && errno != EINTR) {
+			pr_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == a.sfd) {
+				struct signalfd_siginfo si;
+
+				while (read(a.sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						int oldfd = a.exfd;
+
+						agent_reload(&a);
+						a.exfd = a.out.ex ? ipfix_exporter_fd(a.out.ex) : -1;
+						if (oldfd != a.exfd) {
+							epoll_ctl(a.epfd, EPOLL_CTL_DEL, oldfd, NULL);
+							epoll_add(a.epfd, a.exfd);
+						}
+					} else {
+						pr_info("%s: draining and exporting everything before exit",
+							strsignal(si.ssi_signo));
+						a.stop = true;
+					}
+				}
+			} else if (fd == a.tfd) {
+				uint64_t ticks;
+
+				if (read(a.tfd, &ticks, sizeof(ticks)) > 0)
+					agent_scan(&a, false);
+			} else if (fd == a.evfd) {
+				/* map full: drain now */
+				if (flow_table_events_consume(a.ft) > 0) {
+					pr_debug("map-full event: draining at once");
+					agent_scan(&a, false);
+				}
+			} else if (fd == a.exfd && a.out.ex) {
+				ipfix_exporter_tick(a.out.ex);
+			}
+		}
+		if (n == 0 && a.out.ex)
+			ipfix_exporter_tick(a.out.ex);
+	}
+
+	/* shutdown: everything counted so far leaves with a forced end */
+	agent_scan(&a, true);
+	if (a.out.ex && ipfix_exporter_flush(a.out.ex, SHUTDOWN_FLUSH_MS))
+		pr_warn("some IPFIX records could not be sent before exit (counted as not sent)");
+	outputs_metrics(&a);
+	pr_info("agent stopped: %llu records exported over %llu scans",
+		(unsigned long long)a.records, (unsigned long long)a.scans);
+	rc = 0;
+out:
+	agent_free(&a);
+	return rc;
+}

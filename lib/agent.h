@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * flowctl agent: the exporter daemon.  One event loop (epoll) over a scan
+ * timer, the meter's map-full events, the IPFIX exporter's sockets and the
+ * signals; the flow log writes from its own worker thread and the metrics
+ * server answers from libmicrohttpd's.
+ */
+#ifndef FLOWCTL_AGENT_H
+#define FLOWCTL_AGENT_H
+
+#include <stdbool.h>
+
+struct agent_opts {
+	const char *config;	/* path, or NULL: the embedded default */
+	const char *pin_root;	/* NULL: FLOW_PIN_ROOT ($FLOWCTL_PIN_ROOT) */
+	const char *state_dir;	/* NULL: FLOW_TABLE_STATE_DIR */
+	const char *metrics_address;	/* overrides the config's, or NULL */
+	bool no_attach;		/* ignore the config's interfaces */
+};
+
+/* Run until SIGTERM/SIGINT.  Returns the exit code (0, 1, 2). */
+int agent_run(const struct agent_opts *opts);
+
+#endif
