@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +20,48 @@ static long long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Kill the child and whatever it started: it leads its own process group,
+ * so a "/bin/sh script" that runs "sleep 30" does not leave the sleep behind.
+ */
+static void kill_child(pid_t pid)
+{
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+}
+
+/*
+ * Reap PID, but stop waiting at DEADLINE (0: no limit) and kill it: a child
+ * that closed its stdout and stderr can still hang.  Returns 0, -ETIMEDOUT
+ * (killed and reaped) or -errno from waitpid.
+ */
+static int wait_child(pid_t pid, long long deadline, int *status)
+{
+	struct timespec nap = { .tv_nsec = 20000 };
+	bool timed_out = false;
+	pid_t r;
+
+	*status = 0;
+	for (;;) {
+		r = waitpid(pid, status, deadline && !timed_out ? WNOHANG : 0);
+		if (r == pid)
+			return timed_out ? -ETIMEDOUT : 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r != 0)
+			continue;
+		if (now_ms() >= deadline) {
+			timed_out = true;
+			kill_child(pid);
+			continue;
+		}
+		/* usually it is exiting right now: start with short naps */
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 5000000)
+			nap.tv_nsec *= 2;
+	}
 }
 
 struct buf {
@@ -54,11 +97,22 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 	struct buf out = { 0 }, err = { 0 };
 	long long deadline = timeout_ms ? now_ms() + timeout_ms : 0;
 	size_t in_off = 0;
-	bool timed_out = false;
-	int status, ret = 0;
+	bool timed_out = false, sigpipe_was_pending;
+	sigset_t sigpipe_set, old_mask, pending;
+	int status, wr, ret = 0;
 	pid_t pid;
 
 	memset(res, 0, sizeof(*res));
+	/*
+	 * A child that exits without reading its stdin makes our write raise
+	 * SIGPIPE, which would kill the caller: keep it blocked (for this
+	 * thread) while we feed the child and discard it afterwards.
+	 */
+	sigemptyset(&sigpipe_set);
+	sigaddset(&sigpipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &sigpipe_set, &old_mask);
+	sigpending(&pending);
+	sigpipe_was_pending = sigismember(&pending, SIGPIPE);
 	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) ||
 	    pipe2(perr, O_CLOEXEC)) {
 		ret = -errno;
@@ -70,8 +124,14 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 		goto out;
 	}
 	if (pid == 0) {
+		sigset_t none;
 		int i;
 
+		/* own process group (killed as one); the caller's signal
+		 * mask (signalfd, worker threads) is not the child's business */
+		setpgid(0, 0);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		dup2(pin[0], 0);
 		dup2(pout[1], 1);
 		dup2(perr[1], 2);
@@ -83,6 +143,7 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 			strerror(errno));
 		_exit(127);
 	}
+	setpgid(pid, pid);	/* both sides: no race with kill_child() */
 	close(pin[0]);
 	pin[0] = -1;
 	close(pout[1]);
@@ -110,14 +171,14 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 			wait = deadline - now_ms();
 			if (wait <= 0) {
 				timed_out = true;
-				kill(pid, SIGKILL);
+				kill_child(pid);
 				break;
 			}
 		}
 		r = poll(pfd, n, wait);
 		if (r < 0 && errno != EINTR) {
 			ret = -errno;
-			kill(pid, SIGKILL);
+			kill_child(pid);
 			break;
 		}
 		for (int i = 0; r > 0 && i < n; i++) {
@@ -152,13 +213,11 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 			}
 		}
 	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			ret = ret ? ret : -errno;
-			status = 0;
-			break;
-		}
-	}
+	wr = wait_child(pid, timed_out ? 0 : deadline, &status);
+	if (wr == -ETIMEDOUT)
+		timed_out = true;
+	else if (wr < 0 && !ret)
+		ret = wr;
 	if (WIFEXITED(status))
 		res->status = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
@@ -174,6 +233,13 @@ out:
 		if (perr[i] >= 0)
 			close(perr[i]);
 	}
+	sigpending(&pending);
+	if (!sigpipe_was_pending && sigismember(&pending, SIGPIPE)) {
+		struct timespec zero = { 0 };
+
+		sigtimedwait(&sigpipe_set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	res->out = out.p ? out.p : strdup("");
 	res->out_len = out.len;
 	res->err = err.p ? err.p : strdup("");

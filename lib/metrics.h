@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Prometheus metrics: a small registry of counters, gauges and histograms
+ * with label sets, rendered in the text exposition format 0.0.4 and served
+ * on /metrics by libmicrohttpd in its own thread.
+ *
+ * Threading: register families and look up series (struct metric *) at
+ * setup or on a cold path; then update through the handles from any thread:
+ * counters and gauges are lock-free atomics, a histogram observation takes
+ * that series' own mutex.  Families and series are append-only (never
+ * freed before metrics_destroy()), so rendering walks them without a lock:
+ * a scrape never stalls the agent, and the agent never stalls a scrape.
+ * Handles stay valid until metrics_destroy().
+ */
+#ifndef FLOWCTL_METRICS_H
+#define FLOWCTL_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define METRICS_DEFAULT_ADDR	"127.0.0.1:9999"
+#define METRICS_PATH		"/metrics"
+#define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+
+enum metric_type {
+	METRIC_COUNTER,
+	METRIC_GAUGE,
+	METRIC_HISTOGRAM,
+};
+
+struct metrics;			/* the registry (and its HTTP server) */
+struct metric_family;		/* a name, type, help and label names */
+struct metric;			/* one series: a family + label values */
+
+int metrics_create(struct metrics **out);
+/* Stop the server, free every family and series.  NULL is fine. */
+void metrics_destroy(struct metrics *m);
+
+/*
+ * Register a family.  LABELS: NULL-terminated label names, or NULL for
+ * none.  Registering the same name again with the same type and labels
+ * returns the existing family.  A family without labels gets its one
+ * series (value 0) at once.  Returns NULL with errno set: EINVAL (bad name
+ * or label, or the name taken by another shape), ENOMEM.
+ */
+struct metric_family *metrics_register(struct metrics *m, const char *name,
+				       enum metric_type type,
+				       const char *help,
+				       const char *const *labels);
+/* A histogram with N_BOUNDS increasing upper bounds (+Inf is implied). */
+struct metric_family *metrics_register_histogram(struct metrics *m,
+						 const char *name,
+						 const char *help,
+						 const char *const *labels,
+						 const double *bounds,
+						 size_t n_bounds);
+/* A family by name, or NULL. */
+struct metric_family *metrics_family(struct metrics *m, const char *name);
+
+/*
+ * The series of F for label VALUES (one per label name, in order; NULL for
+ * a family without labels): created on first use.  Returns NULL with errno
+ * EINVAL (wrong count) or ENOMEM.  Takes a mutex and hashes the values:
+ * keep the handle, do not call this per flow.
+ */
+struct metric *metric_series(struct metric_family *f,
+			     const char *const *values);
+/* Same, values as NULL-terminated arguments: metric_get(f, "2", "3", NULL). */
+struct metric *metric_get(struct metric_family *f, ...)
+	__attribute__((sentinel));
+
+/* Counters (monotonic): add, or mirror a total kept elsewhere. */
+void metric_add(struct metric *s, uint64_t v);
+void metric_inc(struct metric *s);
+void metric_counter_set(struct metric *s, uint64_t total);
+/* Gauges. */
+void metric_set(struct metric *s, double v);
+void metric_gauge_add(struct metric *s, double delta);
+/* Histograms. */
+void metric_observe(struct metric *s, double v);
+
+/* Current values (tests, and the agent's own use). */
+uint64_t metric_counter_value(const struct metric *s);
+double metric_gauge_value(const struct metric *s);
+
+/*
+ * The whole registry in the text format 0.0.4: "# HELP", "# TYPE", then
+ * the samples of each family, in registration and creation order.
+ * *TEXT is malloc'd (NUL-terminated).  0 or -ENOMEM.
+ */
+int metrics_render(struct metrics *m, char **text, size_t *len);
+
+/*
+ * Parse "HOST:PORT": an IPv4 address, "[IPv6]", "localhost", or an empty
+ * host or "*" (all IPv4 addresses); PORT 0..65535 (0: any free port).
+ * 0 or -EINVAL (message printed).
+ */
+int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss,
+		       socklen_t *len);
+
+/*
+ * Listen on ADDR (NULL: METRICS_DEFAULT_ADDR) and serve /metrics from a
+ * libmicrohttpd thread (404 elsewhere, 405 for methods other than GET and
+ * HEAD).  Errors are printed with the address; returns 0, -EINVAL (bad
+ * address: a config error), -EADDRINUSE, -EADDRNOTAVAIL, -EACCES or other
+ * -errno (runtime), -EALREADY when already serving.
+ */
+int metrics_serve(struct metrics *m, const char *addr);
+/* The port actually bound (useful with port 0), 0 when not serving. */
+uint16_t metrics_port(const struct metrics *m);
+/* Stop serving (the registry stays).  Safe when not serving. */
+void metrics_stop(struct metrics *m);
+
+/*
+ * The families flowctl exports.  The original exporter's four keep their
+ * exact names and TYPE counter (they lack the _total suffix).
+ */
+struct flowctl_metrics {
+	/*
+	 * linux_flow_exporter_{total,overflow}_{pkts,bytes}: counters,
+	 * labels ingressIfindex, egressIfindex, netns
+	 */
+	struct metric_family *total_pkts;
+	struct metric_family *total_bytes;
+	struct metric_family *overflow_pkts;
+	struct metric_family *overflow_bytes;
+	/* flowctl_flows_exported_total {output}: records handed to it */
+	struct metric_family *flows_exported;
+	/* flowctl_ipfix_messages_total {collector} */
+	struct metric_family *ipfix_messages;
+	/* flowctl_ipfix_send_errors_total {collector} */
+	struct metric_family *ipfix_send_errors;
+	/* flowctl_ipfix_records_not_sent_total {collector} */
+	struct metric_family *ipfix_not_sent;
+	/* flowctl_drain_duration_seconds {netns}: histogram, one drain */
+	struct metric_family *drain_duration;
+	/* flowctl_flow_cache_flows: gauge, flows in the user-space cache */
+	struct metric_family *cache_flows;
+	/* flowctl_hook_failures_total {hook, reason=hook_failure_name()} */
+	struct metric_family *hook_failures;
+	/* flowctl_unparsed_packets_total {netns} */
+	struct metric_family *unparsed_packets;
+	/* flowctl_log_write_errors_total {output} */
+	struct metric_family *log_write_errors;
+	/* flowctl_log_records_dropped_total {output, reason}: reason
+	 * "queue_full" or "write_error" */
+	struct metric_family *log_dropped;
+	/* flowctl_build_info {version}: gauge, always 1 */
+	struct metric_family *build_info;
+};
+
+/* Register all of the above into M; 0 or -errno. */
+int metrics_register_flowctl(struct metrics *m, struct flowctl_metrics *f);
+
+#endif
