@@ -16,6 +16,7 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +52,23 @@ struct agent_outputs {
 	struct metric **m_log_flows, **m_log_errs, **m_log_dropped;
 };
 
+/*
+ * Per (namespace, ingress, egress) packet and octet totals of one drain,
+ * summed from the drained flows (the meter keeps no per-packet interface
+ * totals by default: it would cost a second map update per packet).
+ */
+#define IFACC_SIZE 4096		/* power of two */
+
+struct ifacc {
+	const struct flow_ns *ns;	/* NULL: free slot */
+	uint32_t iif, oif;
+	uint64_t packets, octets;
+};
+
 struct agent {
 	const struct agent_opts *opts;
+	struct ifacc ifacc[IFACC_SIZE];
+	unsigned int ifacc_used;
 	struct agent_outputs out;
 	struct flow_table *ft;
 	struct flow_cache *fc;
@@ -279,13 +295,80 @@ static void ops_begin(void *ctx, const struct flow_clock *clk)
 	flow_cache_drain_ops.begin(a->fc, clk);
 }
 
+/* Add to the interface totals metrics (and forget) one accumulator. */
+static void ifacc_publish(struct agent *a, const struct flow_ns *ns,
+			  uint32_t iif, uint32_t oif, uint64_t packets,
+			  uint64_t octets)
+{
+	char si[16], so[16];
+	struct metric *s;
+
+	snprintf(si, sizeof(si), "%u", iif);
+	snprintf(so, sizeof(so), "%u", oif);
+	if ((s = metric_get(a->mf.total_pkts, si, so, flow_ns_name(ns), NULL)))
+		metric_add(s, packets);
+	if ((s = metric_get(a->mf.total_bytes, si, so, flow_ns_name(ns), NULL)))
+		metric_add(s, octets);
+}
+
+static void ifacc_add(struct agent *a, const struct flow_ns *ns,
+		      uint32_t iif, uint32_t oif, uint64_t packets,
+		      uint64_t octets)
+{
+	uint64_t h = ((uint64_t)iif * 0x9e3779b97f4a7c15ULL) ^
+		     ((uint64_t)oif * 0xc2b2ae3d27d4eb4fULL) ^
+		     (uint64_t)(uintptr_t)ns;
+	unsigned int i, probe;
+
+	h ^= h >> 29;
+	for (probe = 0; probe < 16; probe++) {
+		struct ifacc *e;
+
+		i = (h + probe) & (IFACC_SIZE - 1);
+		e = &a->ifacc[i];
+		if (!e->ns) {
+			*e = (struct ifacc){ ns, iif, oif, 0, 0 };
+			a->ifacc_used++;
+		} else if (e->ns != ns || e->iif != iif || e->oif != oif) {
+			continue;
+		}
+		e->packets += packets;
+		e->octets += octets;
+		return;
+	}
+	/* crowded: straight to the metrics */
+	ifacc_publish(a, ns, iif, oif, packets, octets);
+}
+
+static void ifacc_flush(struct agent *a)
+{
+	unsigned int i;
+
+	if (!a->ifacc_used)
+		return;
+	for (i = 0; i < IFACC_SIZE; i++) {
+		struct ifacc *e = &a->ifacc[i];
+
+		if (!e->ns)
+			continue;
+		ifacc_publish(a, e->ns, e->iif, e->oif, e->packets, e->octets);
+		e->ns = NULL;
+	}
+	a->ifacc_used = 0;
+}
+
 static void ops_flows(void *ctx, const struct flow_ns *ns,
 		      const struct flow_key *keys,
 		      const struct flow_value *vals, size_t n)
 {
 	struct agent *a = ctx;
+	size_t i;
 
 	flow_cache_drain_ops.flows(a->fc, ns, keys, vals, n);
+	for (i = 0; i < n; i++)
+		ifacc_add(a, ns, keys[i].ingress_ifindex,
+			  keys[i].egress_ifindex, vals[i].packets,
+			  vals[i].octets);
 }
 
 static void ops_ifstats(void *ctx, const struct flow_ns *ns,
@@ -298,14 +381,13 @@ static void ops_ifstats(void *ctx, const struct flow_ns *ns,
 	struct metric *s;
 
 	flow_cache_drain_ops.ifstats(a->fc, ns, key, total, delta);
-	if (!delta->packets && !delta->overflow_packets)
+	if (!delta->overflow_packets)
 		return;
+	/* what overflowed is metered too: it counts in the totals */
+	ifacc_add(a, ns, key->ingress_ifindex, key->egress_ifindex,
+		  delta->overflow_packets, delta->overflow_octets);
 	snprintf(iif, sizeof(iif), "%u", key->ingress_ifindex);
 	snprintf(oif, sizeof(oif), "%u", key->egress_ifindex);
-	if ((s = metric_get(a->mf.total_pkts, iif, oif, flow_ns_name(ns), NULL)))
-		metric_add(s, delta->packets);
-	if ((s = metric_get(a->mf.total_bytes, iif, oif, flow_ns_name(ns), NULL)))
-		metric_add(s, delta->octets);
 	if ((s = metric_get(a->mf.overflow_pkts, iif, oif, flow_ns_name(ns), NULL)))
 		metric_add(s, delta->overflow_packets);
 	if ((s = metric_get(a->mf.overflow_bytes, iif, oif, flow_ns_name(ns), NULL)))
@@ -338,6 +420,7 @@ static void ops_end(void *ctx)
 
 	if (flow_cache_drain_ops.end)
 		flow_cache_drain_ops.end(a->fc);
+	ifacc_flush(a);
 }
 
 static const struct flow_drain_ops agent_drain_ops = {

@@ -13,8 +13,14 @@
 #define EBPF_CACHE_DIR		"/var/run/flowctl/obj"
 #define EBPF_DIGEST_LEN		64	/* hex SHA-256 */
 
+#define EBPF_MAX_FLOWS_LIMIT	(1U << 24)	/* largest max_flows accepted */
+
 struct ebpf_knobs {
 	unsigned int max_flows;		/* per netns and buffer (-l) */
+	bool ifstats;			/* per-packet totals in flow_ifstats
+					 * (overflow is counted either way) */
+	bool coarse_time;		/* bpf_ktime_get_coarse_ns (tick
+					 * resolution, cheaper) */
 };
 
 void ebpf_knobs_default(struct ebpf_knobs *k);
@@ -36,5 +42,15 @@ int ebpf_digest(const char *src, size_t len, char digest[EBPF_DIGEST_LEN + 1]);
 int ebpf_build(const struct ebpf_knobs *k, const char *cache_dir,
 	       char *obj, size_t obj_size,
 	       char digest[EBPF_DIGEST_LEN + 1]);
+
+/*
+ * Compile SRC (any BPF C source) with the same clang command as ebpf_build,
+ * cached under CACHE_DIR by its digest.  ebpf_build() is ebpf_render() +
+ * this; tests and benchmarks use it for their own programs and variants.
+ * DIGEST (may be NULL) is filled as soon as it is known, on failure too.
+ */
+int ebpf_compile_source(const char *src, size_t len, const char *cache_dir,
+			char *obj, size_t obj_size,
+			char digest[EBPF_DIGEST_LEN + 1]);
 
 #endif
