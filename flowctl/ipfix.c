@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * flowctl ipfix: send a flow file to the collectors of a config (the
+ * original's dummy-data transmitter), show the compiled templates.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "config.h"
+#include "flowfile.h"
+#include "ipfix.h"
+#include "ipfix_export.h"
+#include "log.h"
+
+#define FILE_FLUSH_TIMEOUT_MS	5000
+
+static int load_config(const char *path, struct flowctl_config **cfg)
+{
+	int ret;
+
+	ret = path ? config_load_file(path, cfg, NULL) :
+		     config_load_default(cfg, NULL);
+	return ret ? EXIT_USAGE : 0;
+}
+
+static void file_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: flowctl ipfix file -c CONFIG -f FLOWFILE [ -t TIMEOUT_MS ]\n"
+		"\n"
+		"Send the templates of CONFIG, then the flows of FLOWFILE, to every\n"
+		"collector of CONFIG.  Exit code 0 when every record was sent, 1 when\n"
+		"any record was not sent (collector down, refused), 2 for a bad\n"
+		"config or flow file.\n");
+}
+
+static int ipfix_file(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "flow-file", required_argument, NULL, 'f' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *config_path = NULL, *flow_path = NULL;
+	struct ipfix_exporter *ex = NULL;
+	struct flowctl_config *cfg = NULL;
+	struct flowfile *ff = NULL;
+	uint64_t records = 0, not_sent = 0, errors = 0;
+	int timeout_ms = FILE_FLUSH_TIMEOUT_MS;
+	uint32_t domain;
+	size_t i, j;
+	int c, ret;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:f:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'f':
+			flow_path = optarg;
+			break;
+		case 't':
+			timeout_ms = atoi(optarg);
+			break;
+		case 'h':
+			file_usage(stdout);
+			return 0;
+		default:
+			file_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!config_path || !flow_path || optind != argc || timeout_ms < 0) {
+		file_usage(stderr);
+		return EXIT_USAGE;
+	}
+	ret = load_config(config_path, &cfg);
+	if (ret)
+		return ret;
+	ret = EXIT_USAGE;
+	if (!cfg->n_collectors) {
+		pr_err("%s: no collector (outputs: - collector: or collectors:)",
+		       config_path);
+		goto out;
+	}
+	if (flowfile_load(flow_path, cfg, &ff, NULL))
+		goto out;
+	ret = 1;
+	if (ipfix_exporter_create(cfg, &ex)) {
+		pr_err("cannot set up the IPFIX exporter");
+		goto out;
+	}
+	domain = config_obs_domain_id(cfg, NULL);
+	for (i = 0; i < ff->n_sets; i++) {
+		const struct flowfile_set *s = &ff->sets[i];
+
+		for (j = 0; j < s->n_records; j++)
+			ipfix_exporter_export_encoded(ex, domain,
+						      s->template_id,
+						      s->records[j].data,
+						      s->records[j].len);
+		records += s->n_records;
+	}
+	ipfix_exporter_flush(ex, timeout_ms);
+	for (i = 0; i < ipfix_exporter_n_collectors(ex); i++) {
+		struct ipfix_collector_stats st;
+
+		ipfix_exporter_stats(ex, i, &st);
+		printf("collector %s (%s): %llu messages, %llu of %llu records sent, %llu not sent, %llu send errors\n",
+		       st.address, config_transport_name(st.transport),
+		       (unsigned long long)st.messages,
+		       (unsigned long long)st.records,
+		       (unsigned long long)records,
+		       (unsigned long long)st.records_not_sent,
+		       (unsigned long long)st.send_errors);
+		not_sent += st.records_not_sent;
+		errors += st.send_errors;
+	}
+	ret = not_sent || errors ? 1 : 0;
+	if (ret)
+		pr_warn("%llu record(s) not sent, %llu send error(s)",
+			(unsigned long long)not_sent,
+			(unsigned long long)errors);
+out:
+	ipfix_exporter_destroy(ex);
+	flowfile_free(ff);
+	config_free(cfg);
+	return ret;
+}
+
+static void print_plan(const struct ipfix_plan *p, const char *role,
+		       uint32_t max_msg_len)
+{
+	unsigned int i, room = max_msg_len - IPFIX_MSG_HDR_LEN -
+			       IPFIX_SET_HDR_LEN;
+
+	printf("template %u (%s): %u fields", p->id, role, p->n_fields);
+	if (p->n_scope)
+		printf(", %u scope", p->n_scope);
+	if (p->variable)
+		printf(", record %u..%u octets, %u..%u records per message\n",
+		       p->min_record_len, p->max_record_len,
+		       room / p->max_record_len, room / p->min_record_len);
+	else
+		printf(", record %u octets, %u records per message\n",
+		       p->min_record_len, room / p->min_record_len);
+	printf("  %-3s %-32s %5s %10s %6s  %s\n", "#", "element", "id", "pen",
+	       "length", "type");
+	for (i = 0; i < p->n_fields; i++) {
+		const struct ipfix_field *f = &p->fields[i];
+		char len[8], pen[12];
+
+		if (f->length == IPFIX_VARLEN)
+			snprintf(len, sizeof(len), "var");
+		else
+			snprintf(len, sizeof(len), "%u", f->length);
+		if (f->ie->pen)
+			snprintf(pen, sizeof(pen), "%u", f->ie->pen);
+		else
+			snprintf(pen, sizeof(pen), "-");
+		printf("  %-3u %-32s %5u %10s %6s  %s%s%s\n", i + 1,
+		       f->ie->name, f->ie->id, pen, len,
+		       ipfix_type_name(f->ie->type),
+		       i < p->n_scope ? " (scope)" : "",
+		       f->ie->source == IPFIX_SRC_NONE && !p->n_scope ?
+		       " (not measured: zero)" : "");
+	}
+}
+
+static void template_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: flowctl ipfix template [ -c CONFIG ]\n"
+		"\n"
+		"Print the templates CONFIG compiles to (without -c: the built-in\n"
+		"default config): elements, ids, lengths, record size, records per\n"
+		"message, and which template IPv4 and IPv6 flows use.\n");
+}
+
+static int ipfix_template(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *config_path = NULL;
+	struct flowctl_config *cfg = NULL;
+	struct ipfix_plan *plan = NULL;
+	uint16_t v4 = 0, v6 = 0;
+	size_t i;
+	int c, ret;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'h':
+			template_usage(stdout);
+			return 0;
+		default:
+			template_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		template_usage(stderr);
+		return EXIT_USAGE;
+	}
+	ret = load_config(config_path, &cfg);
+	if (ret)
+		return ret;
+	plan = malloc(sizeof(*plan));
+	if (!plan) {
+		ret = 1;
+		goto out;
+	}
+	printf("config %s: maxIpfixMessageLen %u, template refresh %u s\n\n",
+	       cfg->file, cfg->max_ipfix_message_len,
+	       cfg->timer_template_flush_s);
+	/* the exporter's choice: first template without the other
+	 * version's addresses */
+	for (i = 0; i < cfg->n_templates; i++) {
+		config_template_plan(cfg, cfg->templates[i].id, plan);
+		if (!v4 && !(plan->addr_versions & IPFIX_ADDR_V6))
+			v4 = plan->id;
+		if (!v6 && !(plan->addr_versions & IPFIX_ADDR_V4))
+			v6 = plan->id;
+	}
+	for (i = 0; i < cfg->n_templates; i++) {
+		uint16_t id = cfg->templates[i].id;
+		const char *role = id == v4 && id == v6 ? "IPv4 and IPv6 flows" :
+				   id == v4 ? "IPv4 flows" :
+				   id == v6 ? "IPv6 flows" : "flow file only";
+
+		config_template_plan(cfg, id, plan);
+		print_plan(plan, role, cfg->max_ipfix_message_len);
+		printf("\n");
+	}
+	if (!v4) {
+		ipfix_plan_default_v4(plan);
+		print_plan(plan, "built-in, IPv4 flows",
+			   cfg->max_ipfix_message_len);
+		printf("\n");
+	}
+	if (!v6) {
+		ipfix_plan_default_v6(plan);
+		print_plan(plan, "built-in, IPv6 flows",
+			   cfg->max_ipfix_message_len);
+		printf("\n");
+	}
+	ipfix_plan_exporting_stats(plan);
+	print_plan(plan, "options: Exporting Process Reliability Statistics",
+		   cfg->max_ipfix_message_len);
+	printf("\n");
+	ipfix_plan_metering_stats(plan);
+	print_plan(plan, "options: Metering Process Reliability Statistics",
+		   cfg->max_ipfix_message_len);
+	ret = 0;
+out:
+	free(plan);
+	config_free(cfg);
+	return ret;
+}
+
+static const struct subcmd ipfix_cmds[] = {
+	{ "file", ipfix_file, "send the flows of a YAML flow file to the collectors" },
+	{ "template", ipfix_template, "print the templates a config compiles to" },
+	{}
+};
+
+int cmd_ipfix(int argc, char **argv)
+{
+	return subcmd_dispatch("ipfix", ipfix_cmds, argc, argv);
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's YAML configuration (docs/config.md): the original tool's keys
+ * unchanged (maxIpfixMessageLen, timer*, outputs, templates, and the older
+ * collectors/template-as-names form) plus flowctl's own optional keys.
+ * Loading checks everything it can; a bad file gives one message
+ * "FILE:LINE:COL: what was expected".
+ */
+#ifndef FLOWCTL_CONFIG_H
+#define FLOWCTL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipfix.h"
+#include "ipfix_ie.h"
+#include "yaml_doc.h"
+
+/* Defaults (docs/config.md). */
+#define CONFIG_DEFAULT_MAX_MSG_LEN		1400
+#define CONFIG_DEFAULT_TEMPLATE_FLUSH_S		60
+#define CONFIG_DEFAULT_FINISHED_DRAIN_S		1
+#define CONFIG_DEFAULT_IDLE_TIMEOUT_S		15
+#define CONFIG_DEFAULT_ACTIVE_TIMEOUT_S		60
+#define CONFIG_DEFAULT_SCAN_INTERVAL_MS		1000
+#define CONFIG_DEFAULT_HOOK_TIMEOUT_S		10
+#define CONFIG_DEFAULT_RECONNECT_S		60
+#define CONFIG_DEFAULT_METRICS_ADDRESS		"127.0.0.1:9999"
+#define CONFIG_DEFAULT_FILE			"templates/config.yaml"
+
+enum config_transport {
+	CONFIG_TRANSPORT_UDP = 0,
+	CONFIG_TRANSPORT_TCP,
+};
+
+struct config_collector {
+	char *remote_address;		/* "host:port", "[v6]:port" */
+	char *local_address;		/* or NULL */
+	enum config_transport transport;
+	uint32_t reconnect_interval_s;	/* TCP */
+	int line;			/* where it was declared */
+};
+
+struct config_hook {
+	char *name;			/* or NULL */
+	char **argv;			/* command: NULL-terminated, or NULL */
+	char *shell;			/* shell: script body, or NULL */
+};
+
+struct config_log {
+	char *file;
+	struct config_hook *hooks;
+	size_t n_hooks;
+};
+
+struct config_template {
+	uint16_t id;
+	unsigned int n_fields;
+	struct ipfix_field fields[IPFIX_MAX_FIELDS];
+	int line;
+	int col;
+};
+
+struct flowctl_config {
+	char *file;			/* as given (messages) */
+
+	/* the original's keys */
+	uint32_t max_ipfix_message_len;
+	uint32_t timer_finished_drain_s;
+	uint32_t timer_force_drain_s;	/* 0 when not given */
+	uint32_t timer_template_flush_s;
+
+	/* flowctl's own keys */
+	uint32_t idle_timeout_s;
+	uint32_t active_timeout_s;
+	uint32_t scan_interval_ms;
+	uint32_t hook_timeout_s;
+	bool obs_domain_id_set;		/* observationDomainId given */
+	uint32_t obs_domain_id;
+	uint32_t exporting_process_id;	/* default: the process id */
+	bool exporting_process_id_set;
+	char *metrics_address;
+	char **interfaces;		/* "NETNS:DEV" strings */
+	size_t n_interfaces;
+
+	struct config_collector *collectors;
+	size_t n_collectors;
+	struct config_log *logs;
+	size_t n_logs;
+	struct config_template *templates;
+	size_t n_templates;
+	/* enterprise-specific elements declared in enterpriseElements */
+	struct ipfix_ie *enterprise_ies;
+	size_t n_enterprise_ies;
+};
+
+/*
+ * Load a config.  ERR (optional) receives the message of a bad file; when
+ * ERR is NULL the message is printed with pr_err.  Returns 0, -EINVAL for
+ * a bad file, or -errno when it cannot be read.  Free with config_free().
+ */
+int config_load_file(const char *path, struct flowctl_config **out,
+		     struct yaml_error *err);
+int config_load_string(const char *name, const char *text, size_t len,
+		       struct flowctl_config **out, struct yaml_error *err);
+/* The embedded default (templates/config.yaml compiled into flowctl). */
+int config_load_default(struct flowctl_config **out, struct yaml_error *err);
+void config_free(struct flowctl_config *cfg);
+
+/* An element by name for this config: its enterprise elements first, then
+ * the IANA registry (case-insensitive); NULL when unknown. */
+const struct ipfix_ie *config_ie_by_name(const struct flowctl_config *cfg,
+					 const char *name);
+
+/*
+ * The observation domain of flows metered in network namespace NETNS
+ * (NULL or "DEFAULT": the root namespace): observationDomainId when the
+ * config sets it, else a stable id derived from the namespace name.
+ */
+uint32_t config_obs_domain_id(const struct flowctl_config *cfg,
+			      const char *netns);
+
+/*
+ * Split "host:port" / "[v6]:port" / "port"-less forms.  HOST gets the host
+ * part (brackets removed), PORT the port.  -EINVAL when malformed.
+ */
+int config_split_address(const char *addr, char *host, size_t host_size,
+			 uint16_t *port);
+
+/*
+ * Compile template ID of CFG into PLAN, as the exporter does: a configured
+ * template, or one of the built-in ones (IPFIX_TID_*).  -ENOENT when CFG
+ * has no such template.
+ */
+int config_template_plan(const struct flowctl_config *cfg, uint16_t id,
+			 struct ipfix_plan *plan);
+
+/* The name of a transport ("udp", "tcp"). */
+const char *config_transport_name(enum config_transport t);
+
+#endif

@@ -1,0 +1,1144 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The IPFIX exporting process (RFC 7011 10): per collector a socket, a
+ * message being filled, sequence numbers per observation domain, and for
+ * TCP a bounded queue of messages the kernel has not taken yet.
+ */
+#include "ipfix_export.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ipfix.h"
+#include "log.h"
+
+#define NS_PER_SEC	1000000000ULL
+
+enum coll_state {
+	COLL_DEAD = 0,		/* could not be set up: every record lost */
+	COLL_DOWN,		/* TCP: waiting to reconnect */
+	COLL_CONNECTING,	/* TCP: connect() in progress */
+	COLL_UP,
+};
+
+struct domain_state {
+	uint32_t id;
+	uint32_t seq;			/* data records sent in this session */
+	bool templates_sent;		/* in this session */
+	uint64_t last_refresh_ns;	/* templates (UDP) / options records */
+};
+
+/* A message in the TCP queue: where it ends and what it carries. */
+struct queued_msg {
+	size_t end;			/* offset after its last octet */
+	uint32_t len;
+	uint32_t records;		/* flow records */
+	uint64_t packets;
+	uint64_t octets;
+};
+
+struct collector {
+	struct ipfix_exporter *ex;
+	const struct config_collector *cfg;
+	enum coll_state state;
+	int fd;
+	struct sockaddr_storage remote;
+	socklen_t remote_len;
+	struct sockaddr_storage local;
+	socklen_t local_len;
+	uint64_t next_connect_ns;
+
+	struct domain_state *domains;
+	size_t n_domains;
+	size_t cap_domains;
+	struct domain_state *last_domain;
+
+	/* the message being filled */
+	uint8_t *buf;
+	struct ipfix_msg msg;
+	bool msg_open;
+	struct domain_state *msg_domain;
+	uint32_t msg_records;
+	uint64_t msg_packets;
+	uint64_t msg_octets;
+	uint32_t last_export_time;
+	uint32_t last_msg_records;	/* UDP: for a refusal of the last one */
+	uint64_t last_msg_packets;
+	uint64_t last_msg_octets;
+
+	/* TCP queue */
+	uint8_t *q;
+	size_t q_head;			/* first octet not yet written */
+	size_t q_len;			/* end of queued data */
+	struct queued_msg *qm;
+	size_t qm_head, qm_n, qm_cap;
+	bool want_out;			/* EPOLLOUT registered */
+
+	bool failing;			/* in a burst of send errors */
+	uint64_t burst_errors;
+	uint64_t last_error_ns;
+	struct ipfix_collector_stats st;
+};
+
+struct metering {
+	uint32_t obs_domain_id;
+	uint64_t packets;
+	uint64_t octets;
+};
+
+struct ipfix_exporter {
+	const struct flowctl_config *cfg;
+	uint16_t max_msg_len;
+	uint64_t refresh_ns;
+	struct ipfix_plan *plans;	/* data templates */
+	size_t n_plans;
+	const struct ipfix_plan *plan_v4;
+	const struct ipfix_plan *plan_v6;
+	struct ipfix_plan opt_exporting;
+	struct ipfix_plan opt_metering;
+	struct metering *meter;
+	size_t n_meter;
+	struct collector *colls;
+	size_t n_colls;
+	int epfd;
+	uint64_t (*clock)(void);
+	bool warned_no_plan[2];
+};
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+static uint64_t now_real(const struct ipfix_exporter *ex)
+{
+	return ex->clock ? ex->clock() : clock_ns(CLOCK_REALTIME);
+}
+
+static uint64_t now_mono(const struct ipfix_exporter *ex)
+{
+	return ex->clock ? ex->clock() : clock_ns(CLOCK_MONOTONIC);
+}
+
+void ipfix_exporter_set_clock(struct ipfix_exporter *ex,
+			      uint64_t (*now_ns)(void))
+{
+	ex->clock = now_ns;
+}
+
+static const char *coll_name(const struct collector *c)
+{
+	return c->cfg->remote_address;
+}
+
+/* ---- errors and counters ---- */
+
+static void count_not_sent(struct collector *c, uint64_t records,
+			   uint64_t packets, uint64_t octets)
+{
+	c->st.records_not_sent += records;
+	c->st.packets_not_sent += packets;
+	c->st.octets_not_sent += octets;
+}
+
+/*
+ * One warning per burst of errors, one note when it ends.  A UDP collector
+ * that is down makes every other send fail (the kernel reports the ICMP
+ * error of one datagram on the next send), so a burst ends only after
+ * BURST_QUIET_NS without an error.
+ */
+#define BURST_QUIET_NS	(10 * NS_PER_SEC)
+
+static void send_failed(struct collector *c, int err, const char *what)
+{
+	c->st.send_errors++;
+	c->burst_errors++;
+	c->last_error_ns = now_mono(c->ex);
+	if (c->failing)
+		return;
+	c->failing = true;
+	pr_warn("collector %s (%s): %s: %s; records are counted as not sent until it recovers",
+		coll_name(c), config_transport_name(c->cfg->transport), what,
+		strerror(err));
+}
+
+static void send_ok(struct collector *c)
+{
+	if (!c->failing ||
+	    now_mono(c->ex) - c->last_error_ns < BURST_QUIET_NS)
+		return;
+	pr_info("collector %s: sending again after %llu error(s)",
+		coll_name(c), (unsigned long long)c->burst_errors);
+	c->failing = false;
+	c->burst_errors = 0;
+}
+
+/* ---- domains ---- */
+
+static struct domain_state *coll_domain(struct collector *c, uint32_t id)
+{
+	struct domain_state *d;
+	size_t i;
+
+	if (c->last_domain && c->last_domain->id == id)
+		return c->last_domain;
+	for (i = 0; i < c->n_domains; i++) {
+		if (c->domains[i].id == id) {
+			c->last_domain = &c->domains[i];
+			return c->last_domain;
+		}
+	}
+	if (c->n_domains == c->cap_domains) {
+		size_t cap = c->cap_domains ? c->cap_domains * 2 : 8;
+
+		d = realloc(c->domains, cap * sizeof(*d));
+		if (!d)
+			return NULL;
+		c->last_domain = NULL;
+		/* the message in progress points into the array */
+		if (c->msg_domain)
+			c->msg_domain = d + (c->msg_domain - c->domains);
+		c->domains = d;
+		c->cap_domains = cap;
+	}
+	d = &c->domains[c->n_domains++];
+	memset(d, 0, sizeof(*d));
+	d->id = id;
+	c->last_domain = d;
+	return d;
+}
+
+/* A new transport session: sequence numbers restart, templates resent. */
+static void coll_new_session(struct collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_domains; i++) {
+		c->domains[i].seq = 0;
+		c->domains[i].templates_sent = false;
+		c->domains[i].last_refresh_ns = 0;
+	}
+}
+
+/* ---- TCP queue ---- */
+
+static void epoll_update(struct collector *c)
+{
+	struct epoll_event ev = { .data.ptr = c };
+	bool want = c->state == COLL_CONNECTING || c->q_head < c->q_len;
+
+	if (c->cfg->transport != CONFIG_TRANSPORT_TCP || c->fd < 0 ||
+	    want == c->want_out)
+		return;
+	ev.events = EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0);
+	if (epoll_ctl(c->ex->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->want_out = want;
+}
+
+static void tcp_close(struct collector *c, int err, const char *what)
+{
+	size_t i;
+
+	/* everything still queued is lost with the session */
+	for (i = 0; i < c->qm_n; i++) {
+		struct queued_msg *m = &c->qm[(c->qm_head + i) % c->qm_cap];
+
+		count_not_sent(c, m->records, m->packets, m->octets);
+	}
+	c->qm_head = c->qm_n = 0;
+	c->q_head = c->q_len = 0;
+	if (c->fd >= 0) {
+		epoll_ctl(c->ex->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		c->fd = -1;
+	}
+	c->want_out = false;
+	c->state = COLL_DOWN;
+	c->st.up = false;
+	c->next_connect_ns = now_mono(c->ex) +
+		(uint64_t)c->cfg->reconnect_interval_s * NS_PER_SEC;
+	send_failed(c, err, what);
+	if (c->failing && c->burst_errors == 1)
+		pr_info("collector %s: next connection attempt in %u s",
+			coll_name(c), c->cfg->reconnect_interval_s);
+}
+
+/* Slide the unwritten part of the queue to its front. */
+static void tcp_compact(struct collector *c)
+{
+	size_t i;
+
+	if (!c->q_head)
+		return;
+	memmove(c->q, c->q + c->q_head, c->q_len - c->q_head);
+	for (i = 0; i < c->qm_n; i++)
+		c->qm[(c->qm_head + i) % c->qm_cap].end -= c->q_head;
+	c->q_len -= c->q_head;
+	c->q_head = 0;
+}
+
+static void tcp_write(struct collector *c)
+{
+	while (c->q_head < c->q_len) {
+		ssize_t n = send(c->fd, c->q + c->q_head, c->q_len - c->q_head,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			tcp_close(c, errno, "connection lost");
+			return;
+		}
+		c->q_head += n;
+		while (c->qm_n) {
+			struct queued_msg *m = &c->qm[c->qm_head];
+
+			if (m->end > c->q_head)
+				break;
+			c->st.messages++;
+			c->st.records += m->records;
+			c->st.octets += m->len;
+			c->qm_head = (c->qm_head + 1) % c->qm_cap;
+			c->qm_n--;
+		}
+		send_ok(c);
+	}
+	if (c->q_head == c->q_len) {
+		c->q_head = c->q_len = 0;
+		c->qm_head = 0;
+	} else if (c->q_head > IPFIX_TCP_QUEUE_MAX / 2) {
+		tcp_compact(c);
+	}
+	epoll_update(c);
+}
+
+/* Queue a finished message; false when it does not fit (not sent). */
+static bool tcp_queue(struct collector *c, const uint8_t *msg, size_t len,
+		      uint32_t records, uint64_t packets, uint64_t octets)
+{
+	struct queued_msg *m;
+
+	if (c->q_len + len > IPFIX_TCP_QUEUE_MAX)
+		tcp_compact(c);
+	if (c->q_len + len > IPFIX_TCP_QUEUE_MAX)
+		return false;
+	if (c->qm_n == c->qm_cap) {
+		size_t cap = c->qm_cap ? c->qm_cap * 2 : 64, i;
+		struct queued_msg *n = malloc(cap * sizeof(*n));
+
+		if (!n)
+			return false;
+		for (i = 0; i < c->qm_n; i++)
+			n[i] = c->qm[(c->qm_head + i) % c->qm_cap];
+		free(c->qm);
+		c->qm = n;
+		c->qm_cap = cap;
+		c->qm_head = 0;
+	}
+	memcpy(c->q + c->q_len, msg, len);
+	c->q_len += len;
+	m = &c->qm[(c->qm_head + c->qm_n) % c->qm_cap];
+	m->end = c->q_len;
+	m->len = len;
+	m->records = records;
+	m->packets = packets;
+	m->octets = octets;
+	c->qm_n++;
+	return true;
+}
+
+static void tcp_connect(struct collector *c)
+{
+	struct epoll_event ev = { .data.ptr = c };
+	int fd, one = 1;
+
+	fd = socket(c->remote.ss_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		c->next_connect_ns = now_mono(c->ex) +
+			(uint64_t)c->cfg->reconnect_interval_s * NS_PER_SEC;
+		send_failed(c, errno, "socket");
+		return;
+	}
+	if (c->local_len) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&c->local, c->local_len)) {
+			int err = errno;
+
+			close(fd);
+			c->next_connect_ns = now_mono(c->ex) +
+				(uint64_t)c->cfg->reconnect_interval_s *
+				NS_PER_SEC;
+			send_failed(c, err, "bind to localAddress");
+			return;
+		}
+	}
+	c->fd = fd;
+	c->state = COLL_CONNECTING;
+	coll_new_session(c);
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLOUT;
+	c->want_out = true;
+	if (epoll_ctl(c->ex->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		tcp_close(c, errno, "epoll");
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&c->remote, c->remote_len) == 0) {
+		c->state = COLL_UP;
+		c->st.up = true;
+		c->st.connects++;
+	} else if (errno != EINPROGRESS) {
+		tcp_close(c, errno, "connect");
+	}
+}
+
+/* The socket reported something: connect finished, writable, reset. */
+static void tcp_event(struct collector *c, uint32_t events)
+{
+	char sink[256];
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (c->fd < 0)
+		return;
+	if (c->state == COLL_CONNECTING) {
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err || (events & EPOLLHUP)) {
+			tcp_close(c, err ?: ECONNREFUSED, "connect");
+			return;
+		}
+		c->state = COLL_UP;
+		c->st.up = true;
+		c->st.connects++;
+		pr_info("collector %s (tcp): connected", coll_name(c));
+	}
+	if (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLIN)) {
+		ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+			tcp_close(c, n == 0 ? (err ?: ECONNRESET) : errno,
+				  "connection closed by the collector");
+			return;
+		}
+	}
+	tcp_write(c);
+}
+
+/* ---- delivery ---- */
+
+static void udp_send(struct collector *c, const uint8_t *msg, size_t len,
+		     struct domain_state *d, uint32_t n_data,
+		     uint32_t records, uint64_t packets, uint64_t octets)
+{
+	ssize_t n;
+
+	do {
+		n = send(c->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		/* ECONNREFUSED: the kernel refused this datagram after an
+		 * ICMP port unreachable for an earlier one */
+		count_not_sent(c, records, packets, octets);
+		send_failed(c, errno, "send");
+		c->last_msg_records = 0;
+		return;
+	}
+	d->seq += n_data;
+	c->st.messages++;
+	c->st.records += records;
+	c->st.octets += len;
+	c->last_msg_records = records;
+	c->last_msg_packets = packets;
+	c->last_msg_octets = octets;
+	send_ok(c);
+}
+
+static bool coll_can_send(const struct collector *c)
+{
+	return c->state == COLL_UP ||
+	       (c->state == COLL_CONNECTING &&
+		c->cfg->transport == CONFIG_TRANSPORT_TCP);
+}
+
+/* Finish the open message and hand it to the transport. */
+static void coll_send_msg(struct collector *c)
+{
+	struct domain_state *d = c->msg_domain;
+	uint64_t now_s = now_real(c->ex) / NS_PER_SEC;
+	uint32_t t = now_s > c->last_export_time ? now_s : c->last_export_time;
+	uint16_t len;
+
+	if (!c->msg_open)
+		return;
+	c->msg_open = false;
+	if (ipfix_msg_empty(&c->msg))
+		return;
+	/* export time never goes backwards within a session */
+	c->last_export_time = t;
+	len = ipfix_msg_finish(&c->msg, t, d->seq);
+	if (c->cfg->transport == CONFIG_TRANSPORT_UDP) {
+		udp_send(c, c->buf, len, d, c->msg.n_data, c->msg_records,
+			 c->msg_packets, c->msg_octets);
+		return;
+	}
+	if (!coll_can_send(c)) {
+		/* the connection went down while this message was built */
+		count_not_sent(c, c->msg_records, c->msg_packets,
+			       c->msg_octets);
+		return;
+	}
+	if (!tcp_queue(c, c->buf, len, c->msg_records, c->msg_packets,
+		       c->msg_octets)) {
+		count_not_sent(c, c->msg_records, c->msg_packets,
+			       c->msg_octets);
+		send_failed(c, ENOBUFS, "queue full");
+		return;
+	}
+	d->seq += c->msg.n_data;
+	if (c->state == COLL_UP)
+		tcp_write(c);
+	else
+		epoll_update(c);
+}
+
+static void coll_begin_msg(struct collector *c, struct domain_state *d)
+{
+	ipfix_msg_begin(&c->msg, c->buf, c->ex->max_msg_len, d->id);
+	c->msg_open = true;
+	c->msg_domain = d;
+	c->msg_records = 0;
+	c->msg_packets = 0;
+	c->msg_octets = 0;
+}
+
+/* Options data records: exporting and metering process statistics. */
+static void coll_add_options_data(struct collector *c, struct domain_state *d)
+{
+	struct ipfix_exporter *ex = c->ex;
+	struct ipfix_exporting_stats es = {
+		.exporting_process_id = ex->cfg->exporting_process_id,
+		.messages = c->st.messages,
+		.records = c->st.records,
+		.octets = c->st.octets,
+		.not_sent_flows = c->st.records_not_sent,
+		.not_sent_packets = c->st.packets_not_sent,
+		.not_sent_octets = c->st.octets_not_sent,
+	};
+	struct ipfix_metering_stats ms = { .obs_domain_id = d->id };
+	uint8_t rec[64];
+	size_t i, len;
+
+	for (i = 0; i < ex->n_meter; i++) {
+		if (ex->meter[i].obs_domain_id == d->id) {
+			ms.ignored_packets = ex->meter[i].packets;
+			ms.ignored_octets = ex->meter[i].octets;
+		}
+	}
+	len = ipfix_encode_exporting_stats(&es, rec);
+	if (ipfix_msg_add_encoded(&c->msg, &ex->opt_exporting, rec, len)) {
+		coll_send_msg(c);
+		coll_begin_msg(c, d);
+		ipfix_msg_add_encoded(&c->msg, &ex->opt_exporting, rec, len);
+	}
+	len = ipfix_encode_metering_stats(&ms, rec);
+	if (ipfix_msg_add_encoded(&c->msg, &ex->opt_metering, rec, len)) {
+		coll_send_msg(c);
+		coll_begin_msg(c, d);
+		ipfix_msg_add_encoded(&c->msg, &ex->opt_metering, rec, len);
+	}
+}
+
+static void coll_add_template(struct collector *c, struct domain_state *d,
+			      const struct ipfix_plan *plan)
+{
+	if (ipfix_msg_add_template(&c->msg, plan) == 0)
+		return;
+	coll_send_msg(c);
+	coll_begin_msg(c, d);
+	/* the config check guarantees one template fits a message */
+	ipfix_msg_add_template(&c->msg, plan);
+}
+
+/*
+ * Templates of domain D (data templates, then the options templates and
+ * their records), in messages of their own.  With TEMPLATES false (TCP
+ * refresh) only the options records.
+ */
+static void coll_send_templates(struct collector *c, struct domain_state *d,
+				bool templates)
+{
+	struct ipfix_exporter *ex = c->ex;
+	size_t i;
+
+	coll_send_msg(c);
+	coll_begin_msg(c, d);
+	if (templates) {
+		for (i = 0; i < ex->n_plans; i++)
+			coll_add_template(c, d, &ex->plans[i]);
+		coll_add_template(c, d, &ex->opt_exporting);
+		coll_add_template(c, d, &ex->opt_metering);
+		d->templates_sent = true;
+	}
+	coll_add_options_data(c, d);
+	coll_send_msg(c);
+	d->last_refresh_ns = now_mono(ex);
+}
+
+/* Make the open message one of domain DOMAIN, templates sent first. */
+static struct domain_state *coll_prepare(struct collector *c, uint32_t domain)
+{
+	struct domain_state *d;
+
+	if (c->msg_open && c->msg_domain->id == domain)
+		return c->msg_domain;
+	coll_send_msg(c);
+	d = coll_domain(c, domain);
+	if (!d)
+		return NULL;
+	if (!d->templates_sent)
+		coll_send_templates(c, d, true);
+	coll_begin_msg(c, d);
+	return d;
+}
+
+static void coll_export(struct collector *c, const struct ipfix_plan *plan,
+			const struct flow_record *r)
+{
+	struct domain_state *d;
+
+	if (!coll_can_send(c) || !plan) {
+		count_not_sent(c, 1, r->packets, r->octets);
+		return;
+	}
+	d = coll_prepare(c, r->obs_domain_id);
+	if (!d) {
+		count_not_sent(c, 1, r->packets, r->octets);
+		return;
+	}
+	if (ipfix_msg_add_record(&c->msg, plan, r)) {
+		coll_send_msg(c);
+		coll_begin_msg(c, d);
+		if (ipfix_msg_add_record(&c->msg, plan, r)) {
+			count_not_sent(c, 1, r->packets, r->octets);
+			return;
+		}
+	}
+	c->msg_records++;
+	c->msg_packets += r->packets;
+	c->msg_octets += r->octets;
+}
+
+void ipfix_exporter_export(struct ipfix_exporter *ex,
+			   const struct flow_record *recs, size_t n)
+{
+	size_t i, k;
+
+	for (k = 0; k < ex->n_colls; k++) {
+		struct collector *c = &ex->colls[k];
+
+		for (i = 0; i < n; i++) {
+			const struct flow_record *r = &recs[i];
+			const struct ipfix_plan *plan =
+				r->ip_version == 6 ? ex->plan_v6 : ex->plan_v4;
+
+			coll_export(c, plan, r);
+		}
+		coll_send_msg(c);
+	}
+}
+
+static const struct ipfix_plan *plan_by_id(const struct ipfix_exporter *ex,
+					   uint16_t id)
+{
+	size_t i;
+
+	for (i = 0; i < ex->n_plans; i++)
+		if (ex->plans[i].id == id)
+			return &ex->plans[i];
+	return NULL;
+}
+
+void ipfix_exporter_add_domain(struct ipfix_exporter *ex,
+			       uint32_t obs_domain_id)
+{
+	size_t k;
+
+	for (k = 0; k < ex->n_colls; k++) {
+		struct collector *c = &ex->colls[k];
+
+		if (!coll_can_send(c))
+			continue;
+		/* templates (and options records) go out now, if new */
+		coll_prepare(c, obs_domain_id);
+		coll_send_msg(c);
+	}
+}
+
+int ipfix_exporter_export_encoded(struct ipfix_exporter *ex,
+				  uint32_t obs_domain_id, uint16_t template_id,
+				  const uint8_t *rec, uint16_t len)
+{
+	const struct ipfix_plan *plan = plan_by_id(ex, template_id);
+	size_t k;
+
+	if (!plan)
+		return -ENOENT;
+	for (k = 0; k < ex->n_colls; k++) {
+		struct collector *c = &ex->colls[k];
+		struct domain_state *d;
+
+		if (!coll_can_send(c)) {
+			count_not_sent(c, 1, 0, 0);
+			continue;
+		}
+		d = coll_prepare(c, obs_domain_id);
+		if (!d) {
+			count_not_sent(c, 1, 0, 0);
+			continue;
+		}
+		if (ipfix_msg_add_encoded(&c->msg, plan, rec, len)) {
+			coll_send_msg(c);
+			coll_begin_msg(c, d);
+			if (ipfix_msg_add_encoded(&c->msg, plan, rec, len)) {
+				count_not_sent(c, 1, 0, 0);
+				continue;
+			}
+		}
+		c->msg_records++;
+	}
+	return 0;
+}
+
+void ipfix_exporter_end_batch(struct ipfix_exporter *ex)
+{
+	size_t k;
+
+	for (k = 0; k < ex->n_colls; k++)
+		coll_send_msg(&ex->colls[k]);
+}
+
+/* ---- setup ---- */
+
+static int resolve(const char *addr, int socktype, bool passive,
+		   struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo hints = {
+		.ai_socktype = socktype,
+		.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0),
+	};
+	struct addrinfo *res;
+	char host[256], port[8];
+	uint16_t p;
+	int ret;
+
+	if (config_split_address(addr, host, sizeof(host), &p))
+		return -EINVAL;
+	snprintf(port, sizeof(port), "%u", p);
+	ret = getaddrinfo(host, port, &hints, &res);
+	if (ret) {
+		pr_err("cannot resolve '%s': %s", addr, gai_strerror(ret));
+		return -EHOSTUNREACH;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int udp_open(struct collector *c)
+{
+	int fd;
+
+	fd = socket(c->remote.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (c->local_len &&
+	    bind(fd, (struct sockaddr *)&c->local, c->local_len)) {
+		int err = -errno;
+
+		pr_err("collector %s: cannot bind to localAddress %s: %s",
+		       coll_name(c), c->cfg->local_address, strerror(-err));
+		close(fd);
+		return err;
+	}
+	/* connected: send() without an address, and ICMP errors reported */
+	if (connect(fd, (struct sockaddr *)&c->remote, c->remote_len)) {
+		int err = -errno;
+
+		pr_err("collector %s: cannot connect UDP socket: %s",
+		       coll_name(c), strerror(-err));
+		close(fd);
+		return err;
+	}
+	c->fd = fd;
+	c->state = COLL_UP;
+	c->st.up = true;
+	return 0;
+}
+
+static int coll_init(struct ipfix_exporter *ex, struct collector *c,
+		     const struct config_collector *cc)
+{
+	bool tcp = cc->transport == CONFIG_TRANSPORT_TCP;
+
+	c->ex = ex;
+	c->cfg = cc;
+	c->fd = -1;
+	c->state = COLL_DEAD;
+	c->st.address = cc->remote_address;
+	c->st.transport = cc->transport;
+	c->buf = malloc(ex->max_msg_len);
+	if (!c->buf)
+		return -ENOMEM;
+	if (tcp) {
+		c->q = malloc(IPFIX_TCP_QUEUE_MAX);
+		if (!c->q)
+			return -ENOMEM;
+	}
+	if (resolve(cc->remote_address, tcp ? SOCK_STREAM : SOCK_DGRAM, false,
+		    &c->remote, &c->remote_len))
+		return 0;	/* dead: counted, not fatal */
+	if (cc->local_address) {
+		if (resolve(cc->local_address, tcp ? SOCK_STREAM : SOCK_DGRAM,
+			    true, &c->local, &c->local_len))
+			return 0;
+		if (c->local.ss_family != c->remote.ss_family) {
+			pr_err("collector %s: localAddress %s is of another address family",
+			       cc->remote_address, cc->local_address);
+			return 0;
+		}
+	}
+	if (tcp) {
+		c->state = COLL_DOWN;
+		tcp_connect(c);
+		return 0;
+	}
+	udp_open(c);
+	return 0;
+}
+
+/* The first configured template with no address of the other version. */
+static const struct ipfix_plan *pick_plan(struct ipfix_exporter *ex,
+					  size_t n_cfg, uint8_t other)
+{
+	size_t i;
+
+	for (i = 0; i < n_cfg; i++)
+		if (!(ex->plans[i].addr_versions & other))
+			return &ex->plans[i];
+	return NULL;
+}
+
+static bool plan_fits(const struct ipfix_exporter *ex,
+		      const struct ipfix_plan *p)
+{
+	unsigned int rec = p->max_record_len > p->template_record_len ?
+			   p->max_record_len : p->template_record_len;
+
+	return IPFIX_MSG_HDR_LEN + IPFIX_SET_HDR_LEN + rec <= ex->max_msg_len;
+}
+
+static int setup_plans(struct ipfix_exporter *ex)
+{
+	const struct flowctl_config *cfg = ex->cfg;
+	size_t i, n_cfg = cfg->n_templates;
+	int ret;
+
+	ex->plans = calloc(n_cfg + 2, sizeof(*ex->plans));
+	if (!ex->plans)
+		return -ENOMEM;
+	for (i = 0; i < n_cfg; i++) {
+		ret = config_template_plan(cfg, cfg->templates[i].id,
+					   &ex->plans[i]);
+		if (ret)
+			return ret;
+	}
+	ex->n_plans = n_cfg;
+	ex->plan_v4 = pick_plan(ex, n_cfg, IPFIX_ADDR_V6);
+	ex->plan_v6 = pick_plan(ex, n_cfg, IPFIX_ADDR_V4);
+	if (!ex->plan_v4) {
+		struct ipfix_plan *p = &ex->plans[ex->n_plans];
+
+		ipfix_plan_default_v4(p);
+		p->exporting_process_id = cfg->exporting_process_id;
+		if (plan_fits(ex, p)) {
+			ex->plan_v4 = p;
+			ex->n_plans++;
+		} else {
+			pr_warn("no template for IPv4 flows fits maxIpfixMessageLen %u: IPv4 flows are not exported",
+				ex->max_msg_len);
+		}
+	}
+	if (!ex->plan_v6) {
+		struct ipfix_plan *p = &ex->plans[ex->n_plans];
+
+		ipfix_plan_default_v6(p);
+		p->exporting_process_id = cfg->exporting_process_id;
+		if (plan_fits(ex, p)) {
+			ex->plan_v6 = p;
+			ex->n_plans++;
+		} else {
+			pr_warn("no template for IPv6 flows fits maxIpfixMessageLen %u: IPv6 flows are not exported",
+				ex->max_msg_len);
+		}
+	}
+	ret = ipfix_plan_exporting_stats(&ex->opt_exporting);
+	ret = ret ?: ipfix_plan_metering_stats(&ex->opt_metering);
+	return ret;
+}
+
+int ipfix_exporter_create(const struct flowctl_config *cfg,
+			  struct ipfix_exporter **out)
+{
+	struct ipfix_exporter *ex;
+	size_t i;
+	int ret;
+
+	*out = NULL;
+	ex = calloc(1, sizeof(*ex));
+	if (!ex)
+		return -ENOMEM;
+	ex->cfg = cfg;
+	ex->max_msg_len = cfg->max_ipfix_message_len;
+	ex->refresh_ns = (uint64_t)cfg->timer_template_flush_s * NS_PER_SEC;
+	ex->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (ex->epfd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = setup_plans(ex);
+	if (ret)
+		goto fail;
+	ex->colls = calloc(cfg->n_collectors ?: 1, sizeof(*ex->colls));
+	if (!ex->colls) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < cfg->n_collectors; i++) {
+		ex->n_colls++;
+		ret = coll_init(ex, &ex->colls[i], &cfg->collectors[i]);
+		if (ret)
+			goto fail;
+	}
+	/* a configured domain is known now: templates at start */
+	if (cfg->obs_domain_id_set)
+		ipfix_exporter_add_domain(ex, cfg->obs_domain_id);
+	*out = ex;
+	return 0;
+fail:
+	ipfix_exporter_destroy(ex);
+	return ret;
+}
+
+void ipfix_exporter_destroy(struct ipfix_exporter *ex)
+{
+	size_t i;
+
+	if (!ex)
+		return;
+	for (i = 0; i < ex->n_colls; i++) {
+		struct collector *c = &ex->colls[i];
+
+		if (c->fd >= 0)
+			close(c->fd);
+		free(c->buf);
+		free(c->q);
+		free(c->qm);
+		free(c->domains);
+	}
+	free(ex->colls);
+	free(ex->plans);
+	free(ex->meter);
+	if (ex->epfd >= 0)
+		close(ex->epfd);
+	free(ex);
+}
+
+/* ---- periodic work ---- */
+
+static void process_events(struct ipfix_exporter *ex, int timeout_ms)
+{
+	struct epoll_event ev[16];
+	int n, i;
+
+	n = epoll_wait(ex->epfd, ev, 16, timeout_ms);
+	for (i = 0; i < n; i++)
+		tcp_event(ev[i].data.ptr, ev[i].events);
+}
+
+void ipfix_exporter_tick(struct ipfix_exporter *ex)
+{
+	uint64_t now;
+	size_t k, i;
+
+	process_events(ex, 0);
+	now = now_mono(ex);
+	for (k = 0; k < ex->n_colls; k++) {
+		struct collector *c = &ex->colls[k];
+		bool tcp = c->cfg->transport == CONFIG_TRANSPORT_TCP;
+
+		if (tcp && c->state == COLL_DOWN && now >= c->next_connect_ns)
+			tcp_connect(c);
+		if (c->state != COLL_UP)
+			continue;
+		for (i = 0; i < c->n_domains; i++) {
+			struct domain_state *d = &c->domains[i];
+
+			if (!d->templates_sent ||
+			    now - d->last_refresh_ns < ex->refresh_ns)
+				continue;
+			/* TCP: templates once per connection (RFC 7011
+			 * 8.1); the statistics are refreshed anyway */
+			coll_send_templates(c, d, !tcp);
+		}
+		if (tcp)
+			tcp_write(c);
+	}
+}
+
+int ipfix_exporter_fd(const struct ipfix_exporter *ex)
+{
+	return ex->epfd;
+}
+
+void ipfix_exporter_set_metering(struct ipfix_exporter *ex,
+				 uint32_t obs_domain_id,
+				 uint64_t ignored_packets,
+				 uint64_t ignored_octets)
+{
+	struct metering *m;
+	size_t i;
+
+	for (i = 0; i < ex->n_meter; i++)
+		if (ex->meter[i].obs_domain_id == obs_domain_id)
+			break;
+	if (i == ex->n_meter) {
+		m = realloc(ex->meter, (ex->n_meter + 1) * sizeof(*m));
+		if (!m)
+			return;
+		ex->meter = m;
+		ex->n_meter++;
+		ex->meter[i].obs_domain_id = obs_domain_id;
+	}
+	ex->meter[i].packets = ignored_packets;
+	ex->meter[i].octets = ignored_octets;
+}
+
+size_t ipfix_exporter_n_collectors(const struct ipfix_exporter *ex)
+{
+	return ex->n_colls;
+}
+
+void ipfix_exporter_stats(const struct ipfix_exporter *ex, size_t i,
+			  struct ipfix_collector_stats *st)
+{
+	*st = ex->colls[i].st;
+}
+
+static bool tcp_pending(const struct ipfix_exporter *ex)
+{
+	size_t k;
+
+	for (k = 0; k < ex->n_colls; k++) {
+		const struct collector *c = &ex->colls[k];
+
+		if (c->cfg->transport == CONFIG_TRANSPORT_TCP &&
+		    (c->state == COLL_CONNECTING ||
+		     (c->state == COLL_UP && c->q_head < c->q_len)))
+			return true;
+	}
+	return false;
+}
+
+/* An ICMP port unreachable for the last datagram shows up as a pending
+ * socket error: its records did not arrive. */
+static void udp_check_refused(struct ipfix_exporter *ex, int timeout_ms)
+{
+	struct pollfd pfd[64];
+	struct collector *cs[64];
+	size_t k, n = 0;
+	int i;
+
+	for (k = 0; k < ex->n_colls && n < 64; k++) {
+		struct collector *c = &ex->colls[k];
+
+		if (c->cfg->transport == CONFIG_TRANSPORT_UDP && c->fd >= 0 &&
+		    c->st.messages) {
+			pfd[n].fd = c->fd;
+			pfd[n].events = 0;	/* POLLERR is always reported */
+			cs[n++] = c;
+		}
+	}
+	if (!n || poll(pfd, n, timeout_ms) <= 0)
+		return;
+	for (i = 0; i < (int)n; i++) {
+		struct collector *c = cs[i];
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (!(pfd[i].revents & POLLERR))
+			continue;
+		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (!err)
+			continue;
+		send_failed(c, err, "last message refused");
+		if (c->last_msg_records) {
+			c->st.records -= c->last_msg_records;
+			count_not_sent(c, c->last_msg_records,
+				       c->last_msg_packets,
+				       c->last_msg_octets);
+			c->last_msg_records = 0;
+		}
+	}
+}
+
+int ipfix_exporter_flush(struct ipfix_exporter *ex, int timeout_ms)
+{
+	uint64_t deadline = clock_ns(CLOCK_MONOTONIC) +
+			    (uint64_t)timeout_ms * 1000000ULL;
+	size_t k;
+	int ret = 0;
+
+	ipfix_exporter_end_batch(ex);
+	for (k = 0; k < ex->n_colls; k++)
+		if (ex->colls[k].state == COLL_UP &&
+		    ex->colls[k].cfg->transport == CONFIG_TRANSPORT_TCP)
+			tcp_write(&ex->colls[k]);
+	while (tcp_pending(ex)) {
+		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+
+		if (now >= deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		process_events(ex, (deadline - now) / 1000000ULL + 1);
+	}
+	udp_check_refused(ex, timeout_ms < 50 ? timeout_ms : 50);
+	if (ret) {
+		for (k = 0; k < ex->n_colls; k++) {
+			struct collector *c = &ex->colls[k];
+
+			if (c->cfg->transport == CONFIG_TRANSPORT_TCP &&
+			    (c->q_len > c->q_head || c->state == COLL_CONNECTING))
+				tcp_close(c, ETIMEDOUT, "flush timed out");
+		}
+	}
+	return ret;
+}

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * YAML documents with positions: libyaml's document loader, plus the
+ * checks and conversions the config and flow file readers share, each
+ * failing with one "FILE:LINE:COL: what was expected" message.
+ */
+#include "yaml_doc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int yaml_read_file(const char *path, char **text, size_t *len)
+{
+	size_t n = 0, cap = 0;
+	char *buf = NULL;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t r;
+
+		if (n + 4096 > cap) {
+			char *t;
+
+			cap = cap ? cap * 2 : 16384;
+			if (cap > (64U << 20)) {
+				ret = -EFBIG;
+				goto out;
+			}
+			t = realloc(buf, cap);
+			if (!t) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			buf = t;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += r;
+	}
+	buf[n] = 0;
+	*text = buf;
+	*len = n;
+	buf = NULL;
+out:
+	close(fd);
+	free(buf);
+	return ret;
+}
+
+int yaml_doc_load(struct yaml_doc *d, const char *file, const char *text,
+		  size_t len, struct yaml_error *err)
+{
+	yaml_parser_t parser;
+	yaml_document_t extra;
+	int ret = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->file = file;
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &d->doc)) {
+		err->line = parser.problem_mark.line + 1;
+		err->col = parser.problem_mark.column + 1;
+		snprintf(err->text, sizeof(err->text),
+			 "%s:%d:%d: invalid YAML: %s%s%s", file, err->line,
+			 err->col, parser.problem ? parser.problem : "error",
+			 parser.context ? " " : "",
+			 parser.context ? parser.context : "");
+		ret = -EINVAL;
+		goto out;
+	}
+	d->loaded = true;
+	/* a second document in the same file is a mistake, not a feature */
+	if (!yaml_parser_load(&parser, &extra)) {
+		err->line = parser.problem_mark.line + 1;
+		err->col = parser.problem_mark.column + 1;
+		snprintf(err->text, sizeof(err->text),
+			 "%s:%d:%d: invalid YAML: %s", file, err->line,
+			 err->col, parser.problem ? parser.problem : "error");
+		ret = -EINVAL;
+		goto out;
+	}
+	if (yaml_document_get_root_node(&extra)) {
+		err->line = extra.start_mark.line + 1;
+		err->col = extra.start_mark.column + 1;
+		snprintf(err->text, sizeof(err->text),
+			 "%s:%d:%d: expected one YAML document, found a second",
+			 file, err->line, err->col);
+		ret = -EINVAL;
+	}
+	yaml_document_delete(&extra);
+out:
+	yaml_parser_delete(&parser);
+	if (ret)
+		yaml_doc_free(d);
+	return ret;
+}
+
+void yaml_doc_free(struct yaml_doc *d)
+{
+	if (d->loaded)
+		yaml_document_delete(&d->doc);
+	d->loaded = false;
+}
+
+yaml_node_t *yaml_doc_root(struct yaml_doc *d)
+{
+	yaml_node_t *root = yaml_document_get_root_node(&d->doc);
+
+	if (root && yaml_is_null(root))
+		return NULL;
+	return root;
+}
+
+yaml_node_t *yaml_doc_node(struct yaml_doc *d, int index)
+{
+	return yaml_document_get_node(&d->doc, index);
+}
+
+int yaml_doc_error(struct yaml_doc *d, struct yaml_error *err,
+		   const yaml_node_t *node, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (node) {
+		err->line = node->start_mark.line + 1;
+		err->col = node->start_mark.column + 1;
+		snprintf(err->text, sizeof(err->text), "%s:%d:%d: %s",
+			 d->file, err->line, err->col, msg);
+	} else {
+		err->line = 0;
+		err->col = 0;
+		snprintf(err->text, sizeof(err->text), "%s: %s", d->file, msg);
+	}
+	return -EINVAL;
+}
+
+bool yaml_is_null(const yaml_node_t *n)
+{
+	const char *s;
+
+	if (!yaml_is_scalar(n) ||
+	    (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE &&
+	     n->data.scalar.style != YAML_ANY_SCALAR_STYLE))
+		return false;
+	s = yaml_str(n);
+	return !*s || !strcmp(s, "~") || !strcmp(s, "null") ||
+	       !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+const char *yaml_describe(const yaml_node_t *n, char *buf, size_t size)
+{
+	if (!n)
+		return "nothing";
+	if (n->type == YAML_MAPPING_NODE)
+		return "a mapping";
+	if (n->type == YAML_SEQUENCE_NODE)
+		return "a list";
+	if (yaml_is_null(n))
+		return "no value";
+	snprintf(buf, size, "'%.60s'", yaml_str(n));
+	return buf;
+}
+
+int parse_u64(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int base = 10;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	}
+	/* strtoull accepts leading blanks and signs: refuse them here */
+	if (!((*s >= '0' && *s <= '9') ||
+	      (base == 16 && ((*s >= 'a' && *s <= 'f') ||
+			      (*s >= 'A' && *s <= 'F')))))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int yaml_get_u64(struct yaml_doc *d, struct yaml_error *err,
+		 const yaml_node_t *n, const char *what, uint64_t min,
+		 uint64_t max, uint64_t *out)
+{
+	char buf[80];
+	uint64_t v;
+
+	if (!yaml_is_scalar(n) || yaml_is_null(n) ||
+	    parse_u64(yaml_str(n), &v) || v < min || v > max)
+		return yaml_doc_error(d, err, n,
+				      "%s: expected an integer in %llu..%llu, found %s",
+				      what, (unsigned long long)min,
+				      (unsigned long long)max,
+				      yaml_describe(n, buf, sizeof(buf)));
+	*out = v;
+	return 0;
+}
+
+int yaml_get_u32(struct yaml_doc *d, struct yaml_error *err,
+		 const yaml_node_t *n, const char *what, uint32_t min,
+		 uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+	int ret;
+
+	ret = yaml_get_u64(d, err, n, what, min, max, &v);
+	if (!ret)
+		*out = v;
+	return ret;
+}
+
+int yaml_get_str(struct yaml_doc *d, struct yaml_error *err,
+		 const yaml_node_t *n, const char *what, char **out)
+{
+	char buf[80];
+
+	if (!yaml_is_scalar(n) || yaml_is_null(n))
+		return yaml_doc_error(d, err, n,
+				      "%s: expected a string, found %s", what,
+				      yaml_describe(n, buf, sizeof(buf)));
+	*out = strdup(yaml_str(n));
+	return *out ? 0 : -ENOMEM;
+}
+
+int yaml_check_keys(struct yaml_doc *d, struct yaml_error *err,
+		    const yaml_node_t *map, const char *what,
+		    const char *const *keys)
+{
+	yaml_node_pair_t *pair, *p2;
+	yaml_node_t *key, *val;
+	char expected[400], buf[80];
+	const char *const *k;
+	size_t off = 0;
+
+	yaml_map_for_each(d, map, pair, key, val) {
+		if (!yaml_is_scalar(key))
+			return yaml_doc_error(d, err, key,
+					      "%s: expected a key name, found %s",
+					      what, yaml_describe(key, buf,
+								  sizeof(buf)));
+		for (p2 = map->data.mapping.pairs.start; p2 < pair; p2++) {
+			yaml_node_t *k2 = yaml_doc_node(d, p2->key);
+
+			if (yaml_is_scalar(k2) &&
+			    !strcmp(yaml_str(k2), yaml_str(key)))
+				return yaml_doc_error(d, err, key,
+						      "%s: duplicate key '%s' (first at line %zu)",
+						      what, yaml_str(key),
+						      k2->start_mark.line + 1);
+		}
+		for (k = keys; *k; k++)
+			if (!strcmp(*k, yaml_str(key)))
+				break;
+		if (*k)
+			continue;
+		for (k = keys; *k && off < sizeof(expected) - 1; k++)
+			off += snprintf(expected + off, sizeof(expected) - off,
+					"%s%s", k == keys ? "" : ", ", *k);
+		return yaml_doc_error(d, err, key,
+				      "unknown key '%s' in %s (expected one of: %s)",
+				      yaml_str(key), what, expected);
+	}
+	return 0;
+}

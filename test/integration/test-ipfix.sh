@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# `flowctl ipfix file` against real decoders on 127.0.0.1:
+#   - nfcapd (UDP) stores every record; nfdump -r shows the exact values,
+#     nfcapd counts no sequence error;
+#   - tshark decodes every record of the same run (UDP) and of a TCP
+#     session: nothing malformed, no expert warning;
+#   - collectors down (UDP and TCP): the command completes, reports what
+#     was not sent, exits 1;
+#   - a bad config exits 2 with FILE:LINE:COL.
+. "$(dirname "$0")/lib.sh"
+
+require_root
+require_cmd nfcapd nfdump tshark
+
+PY=/usr/bin/python3
+export TZ=UTC
+
+free_port() { # udp|tcp
+	$PY -c 'import socket, sys
+t = socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM
+s = socket.socket(socket.AF_INET, t); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])' "$1"
+}
+
+# wait_for N CMD...: retry CMD every 0.1 s, at most N times
+wait_for() {
+	local n=$1 i
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+stop_pid() { # pid: SIGTERM, wait (bounded), SIGKILL
+	local p=$1 i
+	kill -TERM "$p" 2>/dev/null || return 0
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	return 0
+}
+
+D=$T_TMP
+UDP_PORT=$(free_port udp)
+TCP_PORT=$(free_port tcp)
+
+write_config() { # file remote transport
+	cat >"$1" <<EOF
+maxIpfixMessageLen: 1400
+observationDomainId: 4242
+enterpriseElements:
+- {name: netnsName, enterpriseNumber: 99999, id: 1, source: netns}
+outputs:
+- collector:
+    remoteAddress: $2
+    transport: $3
+templates:
+- id: 1024
+  template: [sourceIPv4Address, destinationIPv4Address, sourceTransportPort,
+             destinationTransportPort, protocolIdentifier, octetDeltaCount,
+             packetDeltaCount, flowStartMilliseconds, flowEndMilliseconds,
+             ingressInterface, egressInterface]
+- id: 1025
+  template: [sourceIPv6Address, destinationIPv6Address, sourceTransportPort,
+             destinationTransportPort, protocolIdentifier, octetDeltaCount,
+             packetDeltaCount, flowStartMilliseconds, flowEndMilliseconds]
+- id: 1026
+  template: [sourceIPv4Address, destinationIPv4Address, protocolIdentifier,
+             icmpTypeCodeIPv4, octetDeltaCount, packetDeltaCount,
+             flowStartNanoseconds, flowEndNanoseconds, flowEndReason,
+             tcpControlBits, netnsName]
+EOF
+}
+
+# 40 IPv4 TCP flows, 20 IPv6 UDP flows, 5 IPv4 ICMP flows: several
+# messages of 1400 octets, every value derived from the flow's number.
+N4=40 N6=20 NI=5
+{
+	echo "flowsets:"
+	echo "- templateId: 1024"
+	echo "  flows:"
+	for ((i = 1; i <= N4; i++)); do
+		echo "  - {sourceIPv4Address: 10.1.0.$i, destinationIPv4Address: 10.2.0.1, sourceTransportPort: $((40000 + i)), destinationTransportPort: 443, protocolIdentifier: 6, octetDeltaCount: $((1000 * i)), packetDeltaCount: $i, flowStartMilliseconds: $((1700000000000 + i)), flowEndMilliseconds: $((1700000005000 + i)), ingressInterface: 2, egressInterface: 3}"
+	done
+	echo "- templateId: 1025"
+	echo "  flows:"
+	for ((i = 1; i <= N6; i++)); do
+		echo "  - {sourceIPv6Address: \"fd00:1::$(printf %x "$i")\", destinationIPv6Address: \"fd00:2::1\", sourceTransportPort: $((5000 + i)), destinationTransportPort: 53, protocolIdentifier: 17, octetDeltaCount: $((100 * i)), packetDeltaCount: $((2 * i)), flowStartMilliseconds: $((1700000001000 + i)), flowEndMilliseconds: $((1700000002000 + i))}"
+	done
+	echo "- templateId: 1026"
+	echo "  flows:"
+	for ((i = 1; i <= NI; i++)); do
+		echo "  - {sourceIPv4Address: 10.3.0.$i, destinationIPv4Address: 10.2.0.1, protocolIdentifier: 1, icmpTypeCodeIPv4: 0x0800, octetDeltaCount: $((84 * i)), packetDeltaCount: $i, flowStartNanoseconds: $((1700000000123456789 + i)), flowEndNanoseconds: 1700000009000000000, flowEndReason: 1, netnsName: ns$i}"
+	done
+} >"$D/flows.yaml"
+NALL=$((N4 + N6 + NI))
+
+# --- UDP: nfcapd stores, tshark decodes the same datagrams ---
+write_config "$D/udp.yaml" "127.0.0.1:$UDP_PORT" udp
+mkdir -p "$D/nf"
+nfcapd -p "$UDP_PORT" -b 127.0.0.1 -w "$D/nf" -t 3600 >"$D/nfcapd.log" 2>&1 &
+NFCAPD=$!
+T_PIDS+=("$NFCAPD")
+tshark -i lo -f "udp port $UDP_PORT" -w "$D/udp.pcap" -a duration:30 \
+	>"$D/tshark-udp.log" 2>&1 &
+TSHARK=$!
+T_PIDS+=("$TSHARK")
+udp_listening() { ss -Hlun "sport = :$UDP_PORT" | grep -q .; }
+tshark_ready() { grep -q "Capturing on" "$1"; }
+if ! wait_for 100 udp_listening || ! wait_for 100 tshark_ready "$D/tshark-udp.log"; then
+	fail udp-setup "nfcapd or tshark did not start: $(cat "$D/nfcapd.log" "$D/tshark-udp.log")"
+fi
+sleep 0.5
+if "$FLOWCTL" ipfix file -c "$D/udp.yaml" -f "$D/flows.yaml" >"$D/udp.out" 2>&1; then
+	pass udp-file-exit-0
+else
+	fail udp-file-exit-0 "$(cat "$D/udp.out")"
+fi
+check_eq udp-file-report "$NALL of $NALL records sent, 0 not sent" \
+	"$(grep -o '[0-9]* of [0-9]* records sent, [0-9]* not sent' "$D/udp.out")"
+sleep 1
+stop_pid "$TSHARK"
+stop_pid "$NFCAPD"
+
+# nfdump: every record, exact values (-N: numbers; ICMP dport "type.code")
+nfdump -R "$D/nf" -q -N -o "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%ts|%te" 2>&1 |
+	tr -d ' ' | sort >"$D/nfdump.txt"
+{
+	for ((i = 1; i <= N4; i++)); do
+		printf '10.1.0.%d|10.2.0.1|%d|443|6|%d|%d|2023-11-1422:13:20.%03d|2023-11-1422:13:25.%03d\n' \
+			"$i" $((40000 + i)) "$i" $((1000 * i)) "$i" "$i"
+	done
+	for ((i = 1; i <= N6; i++)); do
+		printf 'fd00:1::%x|fd00:2::1|%d|53|17|%d|%d|2023-11-1422:13:21.%03d|2023-11-1422:13:22.%03d\n' \
+			"$i" $((5000 + i)) $((2 * i)) $((100 * i)) "$i" "$i"
+	done
+} | sort >"$D/nfdump.want"
+if diff -u "$D/nfdump.want" <(grep -v '^10\.3\.' "$D/nfdump.txt") >"$D/nfdump.diff"; then
+	pass nfdump-values-v4-v6
+else
+	fail nfdump-values-v4-v6 "$(head -20 "$D/nfdump.diff")"
+fi
+check_eq nfdump-icmp-records "$NI" "$(grep -c '^10\.3\.0\.[0-9]*|10\.2\.0\.1|0|8\.0|1|' "$D/nfdump.txt")"
+check_eq nfdump-total "$NALL" "$(wc -l <"$D/nfdump.txt")"
+if grep -q "Sequence Errors: 0, Bad Packets: 0" "$D/nfcapd.log"; then
+	pass nfcapd-no-sequence-error
+else
+	fail nfcapd-no-sequence-error "$(grep -i 'sequence\|bad' "$D/nfcapd.log" | head -5)"
+fi
+grep -q "Observation domain 4242" "$D/nfcapd.log" &&
+	pass nfcapd-observation-domain ||
+	fail nfcapd-observation-domain "$(head -5 "$D/nfcapd.log")"
+
+# tshark on the same datagrams
+tshark_checks() { # name pcap decode-as
+	local name=$1 pcap=$2 da=$3 v
+	tshark -r "$pcap" -d "$da" -V >"$D/$name.txt" 2>&1
+	tshark -r "$pcap" -d "$da" -q -z expert,note >"$D/$name.expert" 2>&1
+	check_eq "$name-v4-records" "$N4" "$(grep -c 'SrcAddr: 10\.1\.0\.' "$D/$name.txt")"
+	check_eq "$name-v6-records" "$N6" "$(grep -c 'SrcAddr: fd00:1::' "$D/$name.txt")"
+	check_eq "$name-ntp-records" "$NI" "$(grep -c 'StartTime: Nov 14, 2023 22:13:20.1234567' "$D/$name.txt")"
+	check_eq "$name-options-templates" 2 "$(grep -c 'Set [0-9]* \[id=3\] (Options Template)' "$D/$name.txt")"
+	v=$(grep -ci 'malformed' "$D/$name.txt")
+	check_eq "$name-not-malformed" 0 "$v"
+	# expert info: nothing above "note" (sequence, malformed, length)
+	if grep -qE '^(Errors|Warns) \(' "$D/$name.expert"; then
+		fail "$name-expert" "$(grep -A5 -E '^(Errors|Warns)' "$D/$name.expert")"
+	else
+		pass "$name-expert"
+	fi
+}
+tshark_checks tshark-udp "$D/udp.pcap" "udp.port==$UDP_PORT,cflow"
+
+# --- TCP: a collector that reads the stream; tshark decodes it ---
+write_config "$D/tcp.yaml" "127.0.0.1:$TCP_PORT" tcp
+$PY -c 'import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); s.settimeout(20)
+c, _ = s.accept(); c.settimeout(20); n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    n += len(b)
+print(n)' "$TCP_PORT" >"$D/tcp-collector.out" 2>&1 &
+COLL=$!
+T_PIDS+=("$COLL")
+tshark -i lo -f "tcp port $TCP_PORT" -w "$D/tcp.pcap" -a duration:30 \
+	>"$D/tshark-tcp.log" 2>&1 &
+TSHARK=$!
+T_PIDS+=("$TSHARK")
+tcp_listening() { ss -Hltn "sport = :$TCP_PORT" | grep -q .; }
+if ! wait_for 100 tcp_listening || ! wait_for 100 tshark_ready "$D/tshark-tcp.log"; then
+	fail tcp-setup "collector or tshark did not start"
+fi
+sleep 0.5
+if "$FLOWCTL" ipfix file -c "$D/tcp.yaml" -f "$D/flows.yaml" >"$D/tcp.out" 2>&1; then
+	pass tcp-file-exit-0
+else
+	fail tcp-file-exit-0 "$(cat "$D/tcp.out")"
+fi
+check_eq tcp-file-report "$NALL of $NALL records sent, 0 not sent" \
+	"$(grep -o '[0-9]* of [0-9]* records sent, [0-9]* not sent' "$D/tcp.out")"
+wait_for 50 test -s "$D/tcp-collector.out"
+sleep 0.5
+stop_pid "$TSHARK"
+tshark_checks tshark-tcp "$D/tcp.pcap" "tcp.port==$TCP_PORT,cflow"
+
+# --- collectors down: complete, report, exit 1 ---
+collector_down() { # name transport port
+	local rc=0 t0=$SECONDS
+	write_config "$D/down-$1.yaml" "127.0.0.1:$3" "$2"
+	timeout 30 "$FLOWCTL" ipfix file -c "$D/down-$1.yaml" -f "$D/flows.yaml" \
+		>"$D/down-$1.out" 2>&1 || rc=$?
+	check_eq "$1-down-exit-1" 1 "$rc"
+	if grep -qE '[1-9][0-9]* not sent' "$D/down-$1.out"; then
+		pass "$1-down-reports-not-sent"
+	else
+		fail "$1-down-reports-not-sent" "$(cat "$D/down-$1.out")"
+	fi
+	[ $((SECONDS - t0)) -le 10 ] && pass "$1-down-completes" ||
+		fail "$1-down-completes" "took $((SECONDS - t0)) s"
+}
+collector_down udp udp "$(free_port udp)"
+collector_down tcp tcp "$(free_port tcp)"
+
+# --- a bad config: exit 2, FILE:LINE:COL ---
+printf 'outputs:\n- collector:\n    remoteAddress: 127.0.0.1\n' >"$D/bad.yaml"
+rc=0
+"$FLOWCTL" ipfix file -c "$D/bad.yaml" -f "$D/flows.yaml" >"$D/bad.out" 2>&1 || rc=$?
+check_eq bad-config-exit-2 2 "$rc"
+if grep -q "bad.yaml:3:20: remoteAddress: bad address" "$D/bad.out"; then
+	pass bad-config-position
+else
+	fail bad-config-position "$(cat "$D/bad.out")"
+fi
+
+# --- the compiled templates ---
+"$FLOWCTL" ipfix template -c "$D/udp.yaml" >"$D/template.out" 2>&1
+if grep -q "template 1026 (flow file only): 11 fields, record 47..301 octets" "$D/template.out" &&
+	grep -q "template 1024 (IPv4 flows): 11 fields, record 53 octets, 26 records per message" "$D/template.out"; then
+	pass ipfix-template
+else
+	fail ipfix-template "$(head -20 "$D/template.out")"
+fi
+
+finish
