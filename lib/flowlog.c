@@ -544,26 +544,57 @@ static void *flowlog_worker(void *arg)
 
 	pthread_mutex_lock(&fl->q_lock);
 	for (;;) {
+		struct batch *list;
+		size_t len = 0, n = 0;
+		char *text;
+
 		while (!fl->head && !fl->stop)
 			pthread_cond_wait(&fl->q_wake, &fl->q_lock);
-		b = fl->head;
-		if (!b)
+		list = fl->head;
+		if (!list)
 			break;		/* stopping and nothing left */
-		fl->head = b->next;
-		if (!fl->head)
-			fl->tail = NULL;
+		/*
+		 * Take everything queued: when the hooks or the output fell
+		 * behind, the backlog goes through the hooks as one batch, so
+		 * a slow hook costs one run per wake-up, not one per drain.
+		 */
+		fl->head = fl->tail = NULL;
 		fl->busy = true;
 		pthread_mutex_unlock(&fl->q_lock);
 
-		process_batch(fl, b->text, b->len, b->n, &scratch);
+		for (b = list; b; b = b->next) {
+			len += b->len;
+			n += b->n;
+		}
+		text = list->next ? malloc(len + 1) : NULL;
+		if (text) {
+			size_t off = 0;
+
+			for (b = list; b; b = b->next) {
+				memcpy(text + off, b->text, b->len);
+				off += b->len;
+			}
+			text[len] = '\0';
+			process_batch(fl, text, len, n, &scratch);
+			free(text);
+		} else {
+			/* one batch, or no memory to join them */
+			for (b = list; b; b = b->next)
+				process_batch(fl, b->text, b->len, b->n,
+					      &scratch);
+		}
 
 		pthread_mutex_lock(&fl->q_lock);
-		atomic_fetch_sub_explicit(&fl->queued_bytes, b->len,
+		atomic_fetch_sub_explicit(&fl->queued_bytes, len,
 					  memory_order_relaxed);
 		fl->busy = false;
 		pthread_cond_broadcast(&fl->q_idle);
-		free(b->text);
-		free(b);
+		while (list) {
+			b = list->next;
+			free(list->text);
+			free(list);
+			list = b;
+		}
 	}
 	pthread_mutex_unlock(&fl->q_lock);
 	flowlog_buf_free(&scratch);

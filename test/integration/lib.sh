@@ -26,7 +26,7 @@ skip() { echo "SKIP $1: ${2:-}"; }
 # Assert helpers: check NAME CMD...  (pass when CMD succeeds)
 check() {
 	local name=$1; shift
-	if "$@"; then pass "$name"; else fail "$name" "command failed: $*"; fi
+	if "$@" >/dev/null; then pass "$name"; else fail "$name" "command failed: $*"; fi
 }
 check_eq() { # NAME EXPECTED ACTUAL
 	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi
@@ -93,4 +93,29 @@ NS3=${T_PREFIX}3
 finish() {
 	echo "$(basename "$0"): $T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" -eq 0 ]
+}
+
+# A TCP and UDP port free on this host (bounded tries).
+free_port() {
+	local p i
+	for i in $(seq 1 50); do
+		p=$((20000 + RANDOM % 30000))
+		if ! ss -Hlnu "sport = :$p" | grep -q . &&
+		   ! ss -Hlnt "sport = :$p" | grep -q .; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Wait (bounded, 0.1 s steps) until a command succeeds.
+wait_for() { # TENTHS CMD...
+	local n=$1 i
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
 }
