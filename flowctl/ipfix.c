@@ -9,8 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "commands.h"
 #include "config.h"
+#include "flow_cache.h"
+#include "flow_table.h"
 #include "flowfile.h"
 #include "ipfix.h"
 #include "ipfix_export.h"
@@ -272,7 +276,145 @@ out:
 	return ret;
 }
 
+/* ---- ipfix dump: one-shot export of the kernel flow tables ---------- */
+
+struct dump_ctx {
+	struct ipfix_exporter *ex;
+	uint64_t records;
+};
+
+static void dump_emit(void *ctx, const struct flow_record *recs, size_t n)
+{
+	struct dump_ctx *d = ctx;
+
+	ipfix_exporter_export(d->ex, recs, n);
+	d->records += n;
+}
+
+static uint32_t dump_domain(void *ctx, const char *netns)
+{
+	return config_obs_domain_id(ctx, netns);
+}
+
+static void dump_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: flowctl ipfix dump -c CONFIG [ -t TIMEOUT_MS ]\n"
+		"\n"
+		"Drain the flow tables of every metered namespace once (the same exact\n"
+		"flip-and-drain as the agent: each packet is exported once, by this\n"
+		"command or by a running agent, never by both) and send the flows, with\n"
+		"flowEndReason forcedEnd (4), to the collectors of CONFIG.  Exit code 0\n"
+		"when every record was sent, 1 when none is metered or any record was\n"
+		"not sent, 2 for a bad config.\n");
+}
+
+static int ipfix_dump(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct flow_table_opts fto = { 0 };
+	struct flow_cache_params fcp;
+	struct flow_cache_config cc;
+	struct flow_table *ft = NULL;
+	struct flow_cache *fc = NULL;
+	struct flowctl_config *cfg = NULL;
+	struct dump_ctx d = { 0 };
+	const char *config_path = NULL;
+	int timeout_ms = FILE_FLUSH_TIMEOUT_MS;
+	uint64_t not_sent = 0;
+	size_t i;
+	int c, ret;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 't':
+			timeout_ms = atoi(optarg);
+			break;
+		case 'h':
+			dump_usage(stdout);
+			return 0;
+		default:
+			dump_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!config_path || optind != argc || timeout_ms < 0) {
+		dump_usage(stderr);
+		return EXIT_USAGE;
+	}
+	ret = load_config(config_path, &cfg);
+	if (ret)
+		return ret;
+	ret = EXIT_USAGE;
+	if (!cfg->n_collectors) {
+		pr_err("%s: no collector (outputs: - collector: or collectors:)",
+		       config_path);
+		goto out;
+	}
+	ret = 1;
+	if (geteuid() != 0) {
+		pr_err("reading the pinned flow tables needs root");
+		goto out;
+	}
+	fto.state_dir = FLOW_TABLE_STATE_DIR;
+	fto.obs_domain_id = dump_domain;
+	fto.obs_domain_ctx = cfg;
+	if (flow_table_open(&fto, &ft))
+		goto out;
+	if (!flow_table_ns_count(ft)) {
+		pr_err("no meter is attached (no pinned flow table under %s); see flowctl meter attach",
+		       flow_table_pin_root(ft));
+		goto out;
+	}
+	if (ipfix_exporter_create(cfg, &d.ex)) {
+		pr_err("cannot set up the IPFIX exporter");
+		goto out;
+	}
+	memset(&cc, 0, sizeof(cc));
+	flow_cache_params_init(&fcp);
+	flow_cache_params_from_config(&fcp, &cc);
+	fcp.emit = dump_emit;
+	fcp.emit_ctx = &d;
+	if (flow_cache_new(&fcp, &fc))
+		goto out;
+	if (flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL))
+		pr_warn("a namespace could not be drained completely");
+	flow_cache_flush(fc, flow_mono_ns());
+	ipfix_exporter_flush(d.ex, timeout_ms);
+	for (i = 0; i < ipfix_exporter_n_collectors(d.ex); i++) {
+		struct ipfix_collector_stats st;
+
+		ipfix_exporter_stats(d.ex, i, &st);
+		printf("collector %s (%s): %llu of %llu records sent, %llu not sent\n",
+		       st.address, config_transport_name(st.transport),
+		       (unsigned long long)st.records,
+		       (unsigned long long)d.records,
+		       (unsigned long long)st.records_not_sent);
+		not_sent += st.records_not_sent;
+	}
+	printf("%llu flow record(s) from %zu namespace(s)\n",
+	       (unsigned long long)d.records, flow_table_ns_count(ft));
+	ret = not_sent ? 1 : 0;
+out:
+	flow_cache_free(fc);
+	if (d.ex)
+		ipfix_exporter_destroy(d.ex);
+	flow_table_close(ft);
+	config_free(cfg);
+	return ret;
+}
+
 static const struct subcmd ipfix_cmds[] = {
+	{ "dump", ipfix_dump, "export the flows in the kernel maps once" },
 	{ "file", ipfix_file, "send the flows of a YAML flow file to the collectors" },
 	{ "template", ipfix_template, "print the templates a config compiles to" },
 	{}
