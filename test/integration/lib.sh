@@ -119,3 +119,14 @@ wait_for() { # TENTHS CMD...
 	done
 	return 1
 }
+
+# The observation domain flowctl gives a namespace by default (FNV-1a, 32
+# bits, of its name; docs/config.md).
+obs_domain() {
+	$PY -c '
+import sys
+h = 2166136261
+for b in sys.argv[1].encode():
+    h = ((h ^ b) * 16777619) & 0xffffffff
+print(h or 1)' "$1"
+}

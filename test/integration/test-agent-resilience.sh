@@ -18,6 +18,7 @@ testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; 
 on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
 ifi() { ip -n "$NS0" -j link show "$1" | jq '.[0].ifindex'; }
 I1=$(ifi eth1); I2=$(ifi eth2)
+D=$(obs_domain "$NS0")
 
 start_collector() { # NAME UDPPORT TCPPORT [OPTION]
 	rm -f "$T_TMP/$1.ready"
@@ -61,8 +62,9 @@ stop_agent() {
 }
 
 # sum of packetDeltaCount over the records of a collector run
+# (only our router's domain: other metered namespaces go through the agent)
 psum() { # RUN TRANSPORT JQ-SELECT
-	jq -s "[.[] | select((._session|tostring|startswith(\"$2\")) and ($3)) | .packetDeltaCount // 0] | add // 0" "$T_TMP/$1.jsonl"
+	jq -s "[.[] | select(._domain == $D and (._session|tostring|startswith(\"$2\")) and ($3)) | .packetDeltaCount // 0] | add // 0" "$T_TMP/$1.jsonl"
 }
 
 # --- 1. SIGTERM at a random moment, restart mid-traffic ---------------------

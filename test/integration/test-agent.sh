@@ -182,11 +182,14 @@ nsess=$(sessions | wc -l)
 [ "$nsess" -ge 2 ] && pass "records over UDP and TCP ($nsess sessions)" || fail "sessions" "$nsess"
 
 # sums per transport session and hook for a selection of records
+# (only the records of our router's domain: other metered namespaces on
+# this machine export through the same agent)
+D=$(obs_domain "$NS0")
 sum() { # SESSION-PREFIX JQ-SELECT FIELD
-	jq -s "[.[] | select((._session|tostring|startswith(\"$1\")) and ($2)) | .$3] | add // 0" "$R"
+	jq -s "[.[] | select(._domain == $D and (._session|tostring|startswith(\"$1\")) and ($2)) | .$3] | add // 0" "$R"
 }
 count() {
-	jq -s "[.[] | select((._session|tostring|startswith(\"$1\")) and ($2))] | length" "$R"
+	jq -s "[.[] | select(._domain == $D and (._session|tostring|startswith(\"$1\")) and ($2))] | length" "$R"
 }
 for tr in udp tcp; do
 	u4="(.protocolIdentifier==17 and .destinationTransportPort==7000 and .sourceIPv4Address==\"10.1.0.2\")"

@@ -34,7 +34,8 @@ check_eq "second dump: exit 0" 0 "$rc"
 sleep 0.5
 kill -TERM $CP; wait $CP
 R=$T_TMP/c.jsonl
-s() { jq -s "[.[] | select($1) | .packetDeltaCount] | add // 0" "$R"; }
+D=$(obs_domain "$NS0")
+s() { jq -s "[.[] | select(._domain == $D and ($1)) | .packetDeltaCount] | add // 0" "$R"; }
 check_eq "ICMP echo: 5 per hook" "5 5" \
 	"$(s '.protocolIdentifier==1 and .icmpTypeCodeIPv4==2048 and .flowDirection==0') $(s '.protocolIdentifier==1 and .icmpTypeCodeIPv4==2048 and .flowDirection==1')"
 check_eq "UDP: 100 per hook, over both dumps (drained once)" "100 100" \
