@@ -138,7 +138,7 @@ START_TEST(render_knobs_and_inlining)
 
 	ck_assert_ptr_nonnull(strstr(src, "#define FLOWCTL_MAX_FLOWS 1234\n"));
 	ck_assert_ptr_nonnull(strstr(src, "#define FLOWCTL_IFSTATS 0\n"));
-	ck_assert_ptr_nonnull(strstr(src, "#define FLOWCTL_COARSE_TIME 0\n"));
+	ck_assert_ptr_nonnull(strstr(src, "#define FLOWCTL_COARSE_TIME 1\n"));
 	/* the knobs come before the template's own text */
 	ck_assert(strstr(src, "#define FLOWCTL_MAX_FLOWS") <
 		  strstr(src, "SEC(\"tc-ingress\")"));
@@ -169,8 +169,9 @@ START_TEST(render_defaults_and_range)
 
 	ebpf_knobs_default(&k);
 	ck_assert_uint_eq(k.max_flows, 65536);
-	ck_assert(k.ifstats);
-	ck_assert(!k.coarse_time);
+	/* the defaults that keep the meter within its cost budget */
+	ck_assert(!k.ifstats);
+	ck_assert(k.coarse_time);
 	k.max_flows = 0;
 	ck_assert_int_eq(ebpf_render(&k, &src, &len), -EINVAL);
 	k.max_flows = EBPF_MAX_FLOWS_LIMIT + 1;
