@@ -97,6 +97,7 @@ static int run_cmd(const struct tc_cmd *c, const char *what, int tail,
 struct dev_entry {
 	char name[IFNAMSIZ];
 	int ifindex;
+	char link_type[24];	/* "ether", "loopback", "none" (tun), ... */
 };
 
 static bool netns_exists(const char *netns)
@@ -147,6 +148,9 @@ static int netns_devices(const char *netns, struct dev_entry **devs, int *n)
 			 json_object_get_string(v));
 		if (json_object_object_get_ex(o, "ifindex", &v))
 			d->ifindex = json_object_get_int(v);
+		if (json_object_object_get_ex(o, "link_type", &v))
+			snprintf(d->link_type, sizeof(d->link_type), "%s",
+				 json_object_get_string(v));
 		(*n)++;
 	}
 	json_object_put(arr);
@@ -494,10 +498,28 @@ static int request_resolve(const struct ifspec *specs, int n,
 		if (err)
 			return err;
 		for (j = 0; j < nd && !err; j++) {
+			bool ether = !strcmp(devs[j].link_type, "ether");
+
 			if (s->all ? !strcmp(devs[j].name, "lo")
 				   : strcmp(devs[j].name, s->dev))
 				continue;
 			found = true;
+			/*
+			 * The meter parses Ethernet frames: an L3 device (tun,
+			 * WireGuard, ...) would see every packet as unparsed.
+			 */
+			if (!ether && need_devices && s->all) {
+				pr_info("%s%s%s: skipped (link type %s, not Ethernet)",
+					s->netns, s->netns[0] ? ":" : "",
+					devs[j].name, devs[j].link_type);
+				continue;
+			}
+			if (!ether && need_devices) {
+				pr_err("%s: link type %s is not Ethernet; the meter parses Ethernet frames only",
+				       name, devs[j].link_type);
+				free(devs);
+				return -METER_EUSAGE;
+			}
 			err = request_add(r, s->netns, &devs[j]);
 		}
 		free(devs);

@@ -19,11 +19,18 @@ flowsum() { # PINDIR FIELD JQ-SELECT
 	$FLOWS "$1" | jq -s "[.[] | select($3) | .$2] | add // 0"
 }
 
+# an L3 device (no Ethernet header) in the router: refused by name, skipped by *
+ip -n "$NS0" tuntap add mode tun name tun0
+out=$("$FLOWCTL" meter attach -i "$NS0:tun0" 2>&1); rc=$?
+check_eq "a tun device is refused: exit 2" 2 "$rc"
+grep -q "not Ethernet" <<<"$out" && pass "tun refusal says why" || fail "tun refusal message" "$out"
+
 # --- attach -------------------------------------------------------------
 out=$("$FLOWCTL" meter attach -i "$NS0:*" 2>&1); rc=$?
 check_eq "attach exit code" 0 "$rc"
 n=$(grep -c '(attached)$' <<<"$out")
 check_eq "attach prints 6 hooks attached" 6 "$n"
+grep -q "$NS0:tun0: skipped" <<<"$out" && pass "NS:* skips the tun device" || fail "tun skipped" "$out"
 for m in flows_0 flows_1 flow_ctl flow_ifstats flow_counters flow_events; do
 	[ -e "$PIN/$NS0/tc/globals/$m" ] || fail "pin $m" "missing $PIN/$NS0/tc/globals/$m"
 done
