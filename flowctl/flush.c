@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * flowctl flush { -A | -i IFINDEX -p PROTO -s SADDR -S SPORT -d DADDR
+ *                 -D DPORT } [ --netns NS ]
+ *
+ * Remove flows from the meter's maps (both buffers, both hooks).  The
+ * packets they held are not exported.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "commands.h"
+#include "flow_table.h"
+#include "log.h"
+
+static void flush_usage(FILE *f)
+{
+	fprintf(f,
+"Usage: flowctl flush { -A | [ -i IFINDEX ] [ -p PROTO ] [ -s SADDR ]\n"
+"                     [ -S SPORT ] [ -d DADDR ] [ -D DPORT ] } [ --netns NS ]\n"
+"Remove flows from the meter's maps (both buffers, both hooks); their\n"
+"packets are not exported.  Fields left out match every value.\n"
+"  -A, --all             every flow\n"
+"  -i, --ifindex N       ingress interface index\n"
+"  -p, --proto P         number, or tcp, udp, icmp, icmpv6, sctp\n"
+"  -s, --src ADDR        source address (IPv4 or IPv6)\n"
+"  -S, --sport N         source port\n"
+"  -d, --dst ADDR        destination address\n"
+"  -D, --dport N         destination port\n"
+"      --netns NS        only namespace NS (pin directory name; DEFAULT is\n"
+"                        the root namespace)\n"
+"A key that matches nothing is an error (exit 1).\n");
+}
+
+static int parse_num(const char *opt, const char *s, unsigned long max,
+		     unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || !*s || *end || *s == '-' || v > max) {
+		pr_err("%s: '%s' is not a number in [0, %lu]", opt, s, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_proto(const char *s, uint8_t *proto)
+{
+	static const struct { const char *name; uint8_t num; } names[] = {
+		{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP },
+		{ "icmp", IPPROTO_ICMP }, { "icmpv6", IPPROTO_ICMPV6 },
+		{ "ipv6-icmp", IPPROTO_ICMPV6 }, { "sctp", IPPROTO_SCTP },
+	};
+	unsigned long v;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcasecmp(s, names[i].name)) {
+			*proto = names[i].num;
+			return 0;
+		}
+	}
+	if (parse_num("-p", s, 255, &v))
+		return -EINVAL;
+	*proto = v;
+	return 0;
+}
+
+/* IPv4 as IPv4-mapped IPv6, as the meter keys it. */
+static int parse_addr(const char *opt, const char *s, uint8_t addr[16],
+		      int *family)
+{
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		memset(addr, 0, 16);
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &a4, 4);
+		*family = 4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, addr) == 1) {
+		*family = 6;
+		return 0;
+	}
+	pr_err("%s: '%s' is not an IPv4 or IPv6 address", opt, s);
+	return -EINVAL;
+}
+
+enum { OPT_NETNS = 1000 };
+
+int cmd_flush(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "all", no_argument, NULL, 'A' },
+		{ "ifindex", required_argument, NULL, 'i' },
+		{ "proto", required_argument, NULL, 'p' },
+		{ "src", required_argument, NULL, 's' },
+		{ "sport", required_argument, NULL, 'S' },
+		{ "dst", required_argument, NULL, 'd' },
+		{ "dport", required_argument, NULL, 'D' },
+		{ "netns", required_argument, NULL, OPT_NETNS },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct flow_table_opts topts = { .no_drain = true };
+	struct flow_match m = { 0 };
+	struct flow_table *ft = NULL;
+	const char *netns = NULL;
+	uint64_t total = 0;
+	unsigned long v;
+	int c, err, ret = 0, sfam = 0, dfam = 0;
+	bool all = false;
+	size_t i;
+
+	while ((c = getopt_long(argc, argv, "Ai:p:s:S:d:D:h", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'A':
+			all = true;
+			break;
+		case 'i':
+			if (parse_num("-i", optarg, UINT32_MAX, &v))
+				return EXIT_USAGE;
+			m.key.ingress_ifindex = v;
+			m.fields |= FLOW_MATCH_IIF;
+			break;
+		case 'p':
+			if (parse_proto(optarg, &m.key.proto))
+				return EXIT_USAGE;
+			m.fields |= FLOW_MATCH_PROTO;
+			break;
+		case 's':
+			if (parse_addr("-s", optarg, m.key.src_addr, &sfam))
+				return EXIT_USAGE;
+			m.fields |= FLOW_MATCH_SADDR;
+			break;
+		case 'S':
+			if (parse_num("-S", optarg, 65535, &v))
+				return EXIT_USAGE;
+			m.key.sport = htons(v);
+			m.fields |= FLOW_MATCH_SPORT;
+			break;
+		case 'd':
+			if (parse_addr("-d", optarg, m.key.dst_addr, &dfam))
+				return EXIT_USAGE;
+			m.fields |= FLOW_MATCH_DADDR;
+			break;
+		case 'D':
+			if (parse_num("-D", optarg, 65535, &v))
+				return EXIT_USAGE;
+			m.key.dport = htons(v);
+			m.fields |= FLOW_MATCH_DPORT;
+			break;
+		case OPT_NETNS:
+			netns = optarg;
+			break;
+		case 'h':
+			flush_usage(stdout);
+			return 0;
+		default:
+			flush_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		pr_err("unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (all == !!m.fields) {
+		pr_err(all ? "-A flushes everything: no key options with it" :
+		       "give a key (-i, -p, -s, -S, -d, -D) or -A");
+		flush_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (sfam && dfam && sfam != dfam) {
+		pr_err("-s and -d: one IPv4 and one IPv6 address match nothing");
+		return EXIT_USAGE;
+	}
+	topts.netns = netns;
+	err = flow_table_open(&topts, &ft);
+	if (err) {
+		pr_err("cannot open the flow table: %s", strerror(-err));
+		return 1;
+	}
+	if (netns && !flow_table_ns_find(ft, netns)) {
+		pr_err("namespace %s is not metered (no pins under %s/%s)",
+		       netns, flow_table_pin_root(ft), netns);
+		ret = 1;
+		goto out;
+	}
+	if (!flow_table_ns_count(ft)) {
+		printf("no meter attached (no pinned maps under %s): nothing "
+		       "to flush\n", flow_table_pin_root(ft));
+		ret = all ? 0 : 1;
+		goto out;
+	}
+	for (i = 0; i < flow_table_ns_count(ft); i++) {
+		struct flow_ns *ns = flow_table_ns(ft, i);
+		uint64_t removed = 0;
+
+		if (netns && strcmp(netns, flow_ns_name(ns)))
+			continue;
+		err = flow_table_flush(ft, ns, all ? NULL : &m, &removed);
+		if (err)
+			ret = 1;
+		if (removed)
+			printf("%s: removed %llu entr%s\n", flow_ns_name(ns),
+			       (unsigned long long)removed,
+			       removed == 1 ? "y" : "ies");
+		total += removed;
+	}
+	if (all) {
+		printf("removed %llu entr%s in all\n",
+		       (unsigned long long)total, total == 1 ? "y" : "ies");
+	} else if (!total && !ret) {
+		printf("no flow matches the key: nothing removed\n");
+		ret = 1;
+	}
+out:
+	flow_table_close(ft);
+	return ret;
+}

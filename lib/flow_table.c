@@ -1,0 +1,1664 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Flow table: the pinned maps of every metered namespace (flow_table.h).
+ */
+#include "flow_table.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524	/* kernel-internal, returned by the bpf syscall */
+#endif
+
+enum {
+	M_FLOWS0,
+	M_FLOWS1,
+	M_CTL,
+	M_IFSTATS,
+	M_COUNTERS,
+	M_EVENTS,
+	M_NR,
+};
+
+static const struct map_spec {
+	const char *name;
+	enum bpf_map_type type;
+	const char *type_name;
+	uint32_t key_size;
+	uint32_t value_size;
+	const char *layout;	/* what flow_abi.h calls the layout */
+} map_specs[M_NR] = {
+	[M_FLOWS0] = { FLOW_MAP_FLOWS_0, BPF_MAP_TYPE_HASH, "hash",
+		       sizeof(struct flow_key), sizeof(struct flow_value),
+		       "struct flow_key / struct flow_value" },
+	[M_FLOWS1] = { FLOW_MAP_FLOWS_1, BPF_MAP_TYPE_HASH, "hash",
+		       sizeof(struct flow_key), sizeof(struct flow_value),
+		       "struct flow_key / struct flow_value" },
+	[M_CTL] = { FLOW_MAP_CTL, BPF_MAP_TYPE_ARRAY, "array",
+		    sizeof(__u32), sizeof(struct flow_ctl),
+		    "__u32 / struct flow_ctl" },
+	[M_IFSTATS] = { FLOW_MAP_IFSTATS, BPF_MAP_TYPE_HASH, "hash",
+			sizeof(struct flow_ifstats_key),
+			sizeof(struct flow_ifstats_value),
+			"struct flow_ifstats_key / struct flow_ifstats_value" },
+	[M_COUNTERS] = { FLOW_MAP_COUNTERS, BPF_MAP_TYPE_PERCPU_ARRAY,
+			 "percpu_array", sizeof(__u32),
+			 sizeof(struct flow_counters),
+			 "__u32 / struct flow_counters" },
+	[M_EVENTS] = { FLOW_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF, "ringbuf",
+		       0, 0, "ring buffer" },
+};
+
+/* Previous cumulative values of one flow_ifstats entry. */
+struct ifstats_prev {
+	struct flow_ifstats_key key;
+	bool used;
+	struct flow_ifstats_value v;
+};
+
+struct flow_ns {
+	char *name;
+	char dir[PATH_MAX];		/* <root>/<name>/tc/globals */
+	int dir_fd;			/* flock()ed while draining */
+	int fd[M_NR];
+	ino_t ino[M_NR];		/* pins replaced -> new meter */
+	uint32_t max_flows;
+	uint32_t ifstats_id;		/* map id: is the saved state ours? */
+	uint32_t obs_domain_id;
+	bool gone;			/* pins vanished: drain both, forget */
+	bool flipped;			/* in the drain under way */
+	unsigned int idle;		/* buffer to drain (after the flip) */
+	uint64_t prev_drain_ns;
+	uint64_t this_drain_ns;
+	struct ifstats_prev *prev;
+	size_t prev_cap;
+	size_t prev_n;
+	struct flow_counters cnt_prev;
+	bool state_dirty;
+	struct ring_buffer *rb;
+};
+
+/* A namespace that could not be opened, so its error is printed once. */
+struct ns_failure {
+	char *name;
+	uint64_t sig;
+};
+
+struct flow_table {
+	char *pin_root;
+	char *state_dir;
+	char *only_netns;
+	uint32_t (*obs_domain_id)(void *ctx, const char *netns);
+	void *obs_domain_ctx;
+	struct flow_ns **ns;
+	size_t nns;
+	size_t ns_cap;
+	struct ns_failure *fail;
+	size_t nfail;
+	int gp_outer;			/* ARRAY_OF_MAPS: update = sync */
+	int gp_inner;
+	bool gp_warned;
+	bool batch_broken;
+	bool del_broken;
+	unsigned int batch;		/* entries per batch syscall */
+	/*
+	 * Two batch buffers: while the worker thread hands one to the
+	 * consumer (ops->flows), the kernel fills the other.
+	 */
+	struct drain_buf {
+		struct flow_key *keys;
+		struct flow_value *vals;
+		unsigned int cap;
+		size_t n;
+		const struct flow_ns *ns;
+		bool full;		/* owned by the worker */
+	} buf[2];
+	unsigned int cur;		/* buffer the kernel fills next */
+	bool worker_on;
+	bool worker_stop;
+	pthread_t worker;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const struct flow_drain_ops *wops;
+	void *wctx;
+	int ncpus;
+	void *pcpu;
+	int epfd;
+	int events;
+};
+
+/* ---- clocks ---------------------------------------------------------- */
+
+static uint64_t ts_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000ULL + ts->tv_nsec;
+}
+
+uint64_t flow_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts_ns(&ts);
+}
+
+void flow_clock_now(struct flow_clock *clk)
+{
+	struct timespec r1, m, r2;
+
+	/* the monotonic read sits between two realtime reads: average them */
+	clock_gettime(CLOCK_REALTIME, &r1);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r2);
+	clk->real_ns = ts_ns(&r1) + (ts_ns(&r2) - ts_ns(&r1)) / 2;
+	clk->mono_ns = ts_ns(&m);
+}
+
+uint64_t flow_clock_to_unix_ns(const struct flow_clock *clk, uint64_t mono_ns)
+{
+	if (!mono_ns)
+		return 0;
+	return clk->real_ns + (int64_t)(mono_ns - clk->mono_ns);
+}
+
+uint32_t flow_ns_default_domain(const char *netns)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *netns; netns++) {
+		h ^= (unsigned char)*netns;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* ---- small helpers --------------------------------------------------- */
+
+/* snprintf for paths and messages: truncation is acceptable there */
+static void __attribute__((format(printf, 3, 4)))
+fmt(char *buf, size_t size, const char *f, ...)
+{
+	va_list ap;
+
+	va_start(ap, f);
+	vsnprintf(buf, size, f, ap);
+	va_end(ap);
+}
+
+static bool err_unsupported(int err)
+{
+	return err == -EINVAL || err == -ENOTSUPP || err == -EOPNOTSUPP;
+}
+
+/* Make B hold at least ft->batch entries (B is not the worker's now). */
+static int buf_reserve(struct flow_table *ft, struct drain_buf *b)
+{
+	struct flow_key *k;
+	struct flow_value *v;
+
+	if (b->cap >= ft->batch)
+		return 0;
+	k = realloc(b->keys, (size_t)ft->batch * sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	b->keys = k;
+	v = realloc(b->vals, (size_t)ft->batch * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	b->vals = v;
+	b->cap = ft->batch;
+	return 0;
+}
+
+/* ---- the worker thread: consumer callbacks beside the kernel's work -- */
+
+static void *drain_worker(void *arg)
+{
+	struct flow_table *ft = arg;
+	unsigned int w = 0;
+
+	pthread_mutex_lock(&ft->mu);
+	for (;;) {
+		struct drain_buf *b = &ft->buf[w];
+
+		while (!b->full && !ft->worker_stop)
+			pthread_cond_wait(&ft->cv, &ft->mu);
+		if (!b->full)
+			break;
+		pthread_mutex_unlock(&ft->mu);
+		ft->wops->flows(ft->wctx, b->ns, b->keys, b->vals, b->n);
+		pthread_mutex_lock(&ft->mu);
+		b->full = false;
+		pthread_cond_broadcast(&ft->cv);
+		w ^= 1;
+	}
+	pthread_mutex_unlock(&ft->mu);
+	return NULL;
+}
+
+static void worker_start(struct flow_table *ft)
+{
+	int err;
+
+	if (libbpf_num_possible_cpus() < 2)
+		return;		/* nothing to overlap with */
+	pthread_mutex_init(&ft->mu, NULL);
+	pthread_cond_init(&ft->cv, NULL);
+	err = pthread_create(&ft->worker, NULL, drain_worker, ft);
+	if (err) {
+		pr_warn("no drain worker thread (%s): the consumer runs "
+			"between batches", strerror(err));
+		pthread_cond_destroy(&ft->cv);
+		pthread_mutex_destroy(&ft->mu);
+		return;
+	}
+	ft->worker_on = true;
+}
+
+static void worker_stop(struct flow_table *ft)
+{
+	if (!ft->worker_on)
+		return;
+	pthread_mutex_lock(&ft->mu);
+	ft->worker_stop = true;
+	pthread_cond_broadcast(&ft->cv);
+	pthread_mutex_unlock(&ft->mu);
+	pthread_join(ft->worker, NULL);
+	pthread_cond_destroy(&ft->cv);
+	pthread_mutex_destroy(&ft->mu);
+	ft->worker_on = false;
+}
+
+/* The buffer to fill next, once the worker is done with it. */
+static struct drain_buf *buf_next(struct flow_table *ft)
+{
+	struct drain_buf *b = &ft->buf[ft->cur];
+
+	if (ft->worker_on) {
+		pthread_mutex_lock(&ft->mu);
+		while (b->full)
+			pthread_cond_wait(&ft->cv, &ft->mu);
+		pthread_mutex_unlock(&ft->mu);
+	}
+	return b;
+}
+
+/* Give N entries of B to the consumer: to the worker, or right here. */
+static void buf_hand_over(struct flow_table *ft, struct drain_buf *b,
+			  const struct flow_ns *ns, size_t n,
+			  const struct flow_drain_ops *ops, void *ctx)
+{
+	if (!ops || !ops->flows || !n)
+		return;
+	if (!ft->worker_on) {
+		ops->flows(ctx, ns, b->keys, b->vals, n);
+		return;
+	}
+	pthread_mutex_lock(&ft->mu);
+	ft->wops = ops;
+	ft->wctx = ctx;
+	b->ns = ns;
+	b->n = n;
+	b->full = true;
+	pthread_cond_broadcast(&ft->cv);
+	pthread_mutex_unlock(&ft->mu);
+	ft->cur ^= 1;
+}
+
+/* Wait until the consumer has everything handed over so far. */
+static void worker_wait_idle(struct flow_table *ft)
+{
+	if (!ft->worker_on)
+		return;
+	pthread_mutex_lock(&ft->mu);
+	while (ft->buf[0].full || ft->buf[1].full)
+		pthread_cond_wait(&ft->cv, &ft->mu);
+	pthread_mutex_unlock(&ft->mu);
+}
+
+void flow_value_merge(struct flow_value *dst, const struct flow_value *src)
+{
+	if (!src->packets && !src->first_seen_ns)
+		return;
+	if (!dst->packets && !dst->first_seen_ns) {
+		*dst = *src;
+		return;
+	}
+	dst->packets += src->packets;
+	dst->octets += src->octets;
+	if (src->first_seen_ns &&
+	    (!dst->first_seen_ns || src->first_seen_ns < dst->first_seen_ns))
+		dst->first_seen_ns = src->first_seen_ns;
+	if (src->last_seen_ns > dst->last_seen_ns)
+		dst->last_seen_ns = src->last_seen_ns;
+	dst->tcp_flags |= src->tcp_flags;
+	dst->flags |= src->flags;
+	if (src->min_ttl < dst->min_ttl)
+		dst->min_ttl = src->min_ttl;
+	if (src->max_ttl > dst->max_ttl)
+		dst->max_ttl = src->max_ttl;
+}
+
+/*
+ * Read every entry of a hash map without changing it, into growing arrays
+ * of KSIZE / VSIZE elements.  Batch first; get_next_key + lookup where the
+ * kernel has no batch operations.
+ */
+static int read_all(struct flow_table *ft, int fd, size_t ksize,
+		    size_t vsize, void **keysp, void **valsp, size_t *np)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	unsigned char in_tok[64], out_tok[64];
+	size_t n = 0, cap = 0;
+	void *keys = NULL, *vals = NULL;
+	bool first = true;
+	unsigned int chunk = ft->batch;
+	int err = 0;
+
+	for (;;) {
+		__u32 count;
+
+		if (cap - n < chunk) {
+			void *k2, *v2;
+
+			cap = n + chunk * 2;
+			k2 = realloc(keys, cap * ksize);
+			if (!k2) {
+				err = -ENOMEM;
+				goto out;
+			}
+			keys = k2;
+			v2 = realloc(vals, cap * vsize);
+			if (!v2) {
+				err = -ENOMEM;
+				goto out;
+			}
+			vals = v2;
+		}
+		if (ft->batch_broken)
+			break;
+		count = chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : in_tok, out_tok,
+					   (char *)keys + n * ksize,
+					   (char *)vals + n * vsize, &count, &bo);
+		n += count;
+		if (err == -ENOENT) {
+			err = 0;
+			goto out;
+		}
+		if (err == -ENOSPC && !count) {
+			chunk *= 2;	/* a bucket larger than the batch */
+			continue;
+		}
+		if (err && first && err_unsupported(err)) {
+			ft->batch_broken = true;
+			pr_warn("the kernel has no batch map operations (%s): "
+				"reading maps key by key (slow, ~10x)",
+				strerror(-err));
+			break;
+		}
+		if (err)
+			goto out;
+		memcpy(in_tok, out_tok, sizeof(in_tok));
+		first = false;
+	}
+
+	/* key by key (no batch operations in this kernel) */
+	n = 0;
+	{
+		unsigned char *prev = NULL;
+
+		for (;;) {
+			if (n == cap) {
+				void *k2, *v2;
+
+				cap = cap ? cap * 2 : 1024;
+				k2 = realloc(keys, cap * ksize);
+				if (!k2) {
+					err = -ENOMEM;
+					goto out;
+				}
+				keys = k2;
+				v2 = realloc(vals, cap * vsize);
+				if (!v2) {
+					err = -ENOMEM;
+					goto out;
+				}
+				vals = v2;
+				if (n)
+					prev = (unsigned char *)keys +
+					       (n - 1) * ksize;
+			}
+			err = bpf_map_get_next_key(fd, prev,
+						   (char *)keys + n * ksize);
+			if (err == -ENOENT) {
+				err = 0;
+				break;
+			}
+			if (err)
+				goto out;
+			prev = (unsigned char *)keys + n * ksize;
+			if (bpf_map_lookup_elem(fd, prev,
+						(char *)vals + n * vsize))
+				continue;	/* deleted meanwhile */
+			n++;
+		}
+	}
+out:
+	if (err) {
+		free(keys);
+		free(vals);
+		return err;
+	}
+	*keysp = keys;
+	*valsp = vals;
+	*np = n;
+	return 0;
+}
+
+/* ---- ifstats baselines and the saved overflow state ----------------- */
+
+static uint32_t ifstats_hash(const struct flow_ifstats_key *k)
+{
+	uint64_t h = ((uint64_t)k->ingress_ifindex << 32 | k->egress_ifindex) *
+		     0x9e3779b97f4a7c15ULL;
+
+	h ^= (uint64_t)k->direction * 0xc2b2ae3d27d4eb4fULL;
+	return (uint32_t)(h >> 32);
+}
+
+static bool ifstats_key_eq(const struct flow_ifstats_key *a,
+			   const struct flow_ifstats_key *b)
+{
+	return a->ingress_ifindex == b->ingress_ifindex &&
+	       a->egress_ifindex == b->egress_ifindex &&
+	       a->direction == b->direction;
+}
+
+/* Find KEY in the baselines of NS, adding it (zeroed) when new. */
+static struct ifstats_prev *ifstats_slot(struct flow_ns *ns,
+					 const struct flow_ifstats_key *key,
+					 bool *added)
+{
+	struct ifstats_prev *p;
+	size_t i, mask;
+
+	if ((ns->prev_n + 1) * 2 > ns->prev_cap) {
+		size_t ncap = ns->prev_cap ? ns->prev_cap * 2 : 64;
+		struct ifstats_prev *np = calloc(ncap, sizeof(*np));
+
+		if (!np)
+			return NULL;
+		for (i = 0; i < ns->prev_cap; i++) {
+			size_t j;
+
+			if (!ns->prev[i].used)
+				continue;
+			j = ifstats_hash(&ns->prev[i].key) & (ncap - 1);
+			while (np[j].used)
+				j = (j + 1) & (ncap - 1);
+			np[j] = ns->prev[i];
+		}
+		free(ns->prev);
+		ns->prev = np;
+		ns->prev_cap = ncap;
+	}
+	mask = ns->prev_cap - 1;
+	for (i = ifstats_hash(key) & mask;; i = (i + 1) & mask) {
+		p = &ns->prev[i];
+		if (!p->used)
+			break;
+		if (ifstats_key_eq(&p->key, key)) {
+			*added = false;
+			return p;
+		}
+	}
+	memset(p, 0, sizeof(*p));
+	p->used = true;
+	p->key.ingress_ifindex = key->ingress_ifindex;
+	p->key.egress_ifindex = key->egress_ifindex;
+	p->key.direction = key->direction;
+	ns->prev_n++;
+	*added = true;
+	return p;
+}
+
+static void state_path(const struct flow_table *ft, const struct flow_ns *ns,
+		       char *buf, size_t size, const char *suffix)
+{
+	fmt(buf, size, "%s/%s.overflow%s", ft->state_dir, ns->name,
+		 suffix);
+}
+
+/*
+ * The overflow totals already handed over, saved by a previous agent for
+ * the same flow_ifstats map (same map id): they are the baseline, so what
+ * overflowed while no agent ran is handed over once, and nothing twice.
+ */
+static void state_load(struct flow_table *ft, struct flow_ns *ns)
+{
+	char path[PATH_MAX];
+	unsigned long long pk, oc;
+	unsigned int iif, oif, dir, id;
+	bool added;
+	FILE *f;
+
+	if (!ft->state_dir)
+		return;
+	state_path(ft, ns, path, sizeof(path), "");
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fscanf(f, "flowctl-overflow 1 map %u\n", &id) != 1 ||
+	    id != ns->ifstats_id) {
+		pr_info("%s: saved overflow totals belong to another meter "
+			"instance: ignored", path);
+		goto out;
+	}
+	while (fscanf(f, "%u %u %u %llu %llu\n", &iif, &oif, &dir, &pk,
+		      &oc) == 5) {
+		struct flow_ifstats_key k = {
+			.ingress_ifindex = iif,
+			.egress_ifindex = oif,
+			.direction = dir,
+		};
+		struct ifstats_prev *p = ifstats_slot(ns, &k, &added);
+
+		if (!p)
+			break;
+		p->v.overflow_packets = pk;
+		p->v.overflow_octets = oc;
+	}
+out:
+	fclose(f);
+}
+
+static int state_save(struct flow_table *ft, struct flow_ns *ns)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	size_t i;
+	FILE *f;
+	int err = 0;
+
+	if (!ft->state_dir)
+		return 0;
+	state_path(ft, ns, path, sizeof(path), "");
+	state_path(ft, ns, tmp, sizeof(tmp), ".tmp");
+	f = fopen(tmp, "we");
+	if (!f) {
+		err = -errno;
+		goto out;
+	}
+	fprintf(f, "flowctl-overflow 1 map %u\n", ns->ifstats_id);
+	for (i = 0; i < ns->prev_cap; i++) {
+		const struct ifstats_prev *p = &ns->prev[i];
+
+		if (!p->used || (!p->v.overflow_packets &&
+				 !p->v.overflow_octets))
+			continue;
+		fprintf(f, "%u %u %u %llu %llu\n", p->key.ingress_ifindex,
+			p->key.egress_ifindex, p->key.direction,
+			(unsigned long long)p->v.overflow_packets,
+			(unsigned long long)p->v.overflow_octets);
+	}
+	if (fclose(f)) {
+		err = -errno;
+		goto out;
+	}
+	if (rename(tmp, path))
+		err = -errno;
+out:
+	if (err)
+		pr_warn("cannot save the overflow totals in %s: %s", path,
+			strerror(-err));
+	else
+		ns->state_dirty = false;
+	return err;
+}
+
+static int read_counters(struct flow_table *ft, struct flow_ns *ns,
+			 struct flow_counters *sum)
+{
+	const struct flow_counters *c = ft->pcpu;
+	__u32 zero = 0;
+	int cpu, i;
+
+	if (bpf_map_lookup_elem(ns->fd[M_COUNTERS], &zero, ft->pcpu))
+		return -errno;
+	memset(sum, 0, sizeof(*sum));
+	for (cpu = 0; cpu < ft->ncpus; cpu++)
+		for (i = 0; i < FLOW_CNT_MAX; i++)
+			sum->c[i] += c[cpu].c[i];
+	return 0;
+}
+
+/* Baselines at open: metering totals from now, overflow from the state. */
+static int ns_baselines(struct flow_table *ft, struct flow_ns *ns)
+{
+	struct flow_ifstats_key *keys = NULL;
+	struct flow_ifstats_value *vals = NULL;
+	size_t i, n = 0;
+	bool added;
+	int err;
+
+	state_load(ft, ns);
+	err = read_all(ft, ns->fd[M_IFSTATS], sizeof(*keys), sizeof(*vals),
+		       (void **)&keys, (void **)&vals, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		struct ifstats_prev *p = ifstats_slot(ns, &keys[i], &added);
+
+		if (!p) {
+			err = -ENOMEM;
+			break;
+		}
+		p->v.packets = vals[i].packets;
+		p->v.octets = vals[i].octets;
+		/* more handed over than the map holds: not our map */
+		if (p->v.overflow_packets > vals[i].overflow_packets ||
+		    p->v.overflow_octets > vals[i].overflow_octets) {
+			p->v.overflow_packets = 0;
+			p->v.overflow_octets = 0;
+		}
+	}
+	free(keys);
+	free(vals);
+	if (!err)
+		err = read_counters(ft, ns, &ns->cnt_prev);
+	return err;
+}
+
+/* ---- namespaces ----------------------------------------------------- */
+
+static void ns_free(struct flow_table *ft, struct flow_ns *ns)
+{
+	int i;
+
+	if (!ns)
+		return;
+	if (ns->rb) {
+		epoll_ctl(ft->epfd, EPOLL_CTL_DEL,
+			  ring_buffer__epoll_fd(ns->rb), NULL);
+		ring_buffer__free(ns->rb);
+	}
+	for (i = 0; i < M_NR; i++)
+		if (ns->fd[i] >= 0)
+			close(ns->fd[i]);
+	if (ns->dir_fd >= 0)
+		close(ns->dir_fd);
+	free(ns->prev);
+	free(ns->name);
+	free(ns);
+}
+
+static uint64_t pins_signature(const char *dir)
+{
+	char path[PATH_MAX];
+	uint64_t sig = 1469598103934665603ULL;
+	struct stat st;
+	int i;
+
+	for (i = 0; i < M_NR; i++) {
+		fmt(path, sizeof(path), "%s/%s", dir, map_specs[i].name);
+		sig ^= stat(path, &st) ? 0 : (uint64_t)st.st_ino;
+		sig *= 1099511628211ULL;
+	}
+	return sig;
+}
+
+static int ring_event(void *ctx, void *data, size_t size)
+{
+	struct flow_table *ft = ctx;
+	const struct flow_event *ev = data;
+
+	if (size >= sizeof(*ev) && ev->type == FLOW_EV_MAP_FULL)
+		ft->events++;
+	return 0;
+}
+
+/* Open and check the pins of one namespace; an error is put into MSG. */
+static int ns_open(struct flow_table *ft, const char *name,
+		   struct flow_ns **nsp, char *msg, size_t msg_size)
+{
+	struct flow_ns *ns;
+	char path[PATH_MAX];
+	int i, err = 0;
+
+	ns = calloc(1, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	ns->dir_fd = -1;
+	for (i = 0; i < M_NR; i++)
+		ns->fd[i] = -1;
+	ns->name = strdup(name);
+	if (!ns->name) {
+		err = -ENOMEM;
+		goto out;
+	}
+	fmt(ns->dir, sizeof(ns->dir), "%s/%s/%s", ft->pin_root, name,
+		 FLOW_PIN_GLOBALS);
+	for (i = 0; i < M_NR; i++) {
+		const struct map_spec *s = &map_specs[i];
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		struct stat st;
+
+		fmt(path, sizeof(path), "%s/%s", ns->dir, s->name);
+		if (stat(path, &st)) {
+			err = -errno;
+			fmt(msg, msg_size, "%s: %s (the meter of "
+				 "namespace %s is incomplete: attach it again)",
+				 path, strerror(errno), name);
+			goto out;
+		}
+		ns->ino[i] = st.st_ino;
+		ns->fd[i] = bpf_obj_get(path);
+		if (ns->fd[i] < 0) {
+			err = ns->fd[i];
+			fmt(msg, msg_size, "%s: cannot open the pinned "
+				 "map: %s", path, strerror(-err));
+			goto out;
+		}
+		err = bpf_obj_get_info_by_fd(ns->fd[i], &info, &len);
+		if (err) {
+			fmt(msg, msg_size, "%s: cannot read the map "
+				 "info: %s", path, strerror(-err));
+			goto out;
+		}
+		if (info.type != s->type) {
+			err = -EPROTO;
+			fmt(msg, msg_size, "%s: map type %u, expected %u "
+				 "(%s) of flow_abi.h v%d: pins of another "
+				 "flowctl version? detach and attach the meter "
+				 "again", path, info.type, s->type,
+				 s->type_name, FLOW_ABI_VERSION);
+			goto out;
+		}
+		if (info.key_size != s->key_size ||
+		    info.value_size != s->value_size) {
+			err = -EPROTO;
+			fmt(msg, msg_size, "%s: key size %u, value size "
+				 "%u; flow_abi.h v%d expects key size %u, "
+				 "value size %u (%s): pins of another flowctl "
+				 "version? detach and attach the meter again",
+				 path, info.key_size, info.value_size,
+				 FLOW_ABI_VERSION, s->key_size, s->value_size,
+				 s->layout);
+			goto out;
+		}
+		if (i == M_FLOWS0)
+			ns->max_flows = info.max_entries;
+		if (i == M_IFSTATS)
+			ns->ifstats_id = info.id;
+	}
+	ns->dir_fd = open(ns->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ns->dir_fd < 0) {
+		err = -errno;
+		fmt(msg, msg_size, "%s: %s", ns->dir, strerror(errno));
+		goto out;
+	}
+	ns->obs_domain_id = ft->obs_domain_id ?
+		ft->obs_domain_id(ft->obs_domain_ctx, name) :
+		flow_ns_default_domain(name);
+	err = ns_baselines(ft, ns);
+	if (err) {
+		fmt(msg, msg_size, "%s: cannot read the counters: %s",
+			 ns->dir, strerror(-err));
+		goto out;
+	}
+	ns->prev_drain_ns = flow_mono_ns();
+	if (ft->epfd >= 0) {
+		ns->rb = ring_buffer__new(ns->fd[M_EVENTS], ring_event, ft,
+					  NULL);
+		if (!ns->rb) {
+			pr_warn("%s/%s: cannot read map-full events (%s): full "
+				"maps are seen at the next scan only", ns->dir,
+				FLOW_MAP_EVENTS, strerror(errno));
+		} else {
+			struct epoll_event ev = { .events = EPOLLIN };
+
+			ev.data.ptr = ns;
+			if (epoll_ctl(ft->epfd, EPOLL_CTL_ADD,
+				      ring_buffer__epoll_fd(ns->rb), &ev))
+				pr_warn("epoll: %s", strerror(errno));
+		}
+	}
+out:
+	if (err) {
+		ns_free(ft, ns);
+		return err;
+	}
+	*nsp = ns;
+	return 0;
+}
+
+/* Are the pins of NS still those we opened? */
+static bool ns_pins_intact(const struct flow_ns *ns)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int i;
+
+	for (i = 0; i < M_NR; i++) {
+		fmt(path, sizeof(path), "%s/%s", ns->dir,
+			 map_specs[i].name);
+		if (stat(path, &st) || st.st_ino != ns->ino[i])
+			return false;
+	}
+	return true;
+}
+
+static bool ns_known(const struct flow_table *ft, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ft->nns; i++)
+		if (!ft->ns[i]->gone && !strcmp(ft->ns[i]->name, name))
+			return true;
+	return false;
+}
+
+/* Print an open error once per state of the pins (not every scan). */
+static void report_failure(struct flow_table *ft, const char *name,
+			   uint64_t sig, const char *msg)
+{
+	struct ns_failure *f;
+	size_t i;
+
+	for (i = 0; i < ft->nfail; i++) {
+		f = &ft->fail[i];
+		if (strcmp(f->name, name))
+			continue;
+		if (f->sig != sig) {
+			f->sig = sig;
+			pr_err("%s", msg);
+		}
+		return;
+	}
+	pr_err("%s", msg);
+	f = realloc(ft->fail, (ft->nfail + 1) * sizeof(*f));
+	if (!f)
+		return;
+	ft->fail = f;
+	f[ft->nfail].name = strdup(name);
+	f[ft->nfail].sig = sig;
+	if (f[ft->nfail].name)
+		ft->nfail++;
+}
+
+static void forget_failure(struct flow_table *ft, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ft->nfail; i++) {
+		if (strcmp(ft->fail[i].name, name))
+			continue;
+		free(ft->fail[i].name);
+		ft->fail[i] = ft->fail[--ft->nfail];
+		return;
+	}
+}
+
+int flow_table_rescan(struct flow_table *ft)
+{
+	char path[PATH_MAX], msg[1024];
+	struct dirent *de;
+	struct stat st;
+	int ret = 0, err;
+	size_t i;
+	DIR *d;
+
+	for (i = 0; i < ft->nns; i++) {
+		struct flow_ns *ns = ft->ns[i];
+
+		if (!ns->gone && !ns_pins_intact(ns)) {
+			pr_info("namespace %s: the meter was detached or "
+				"replaced: last drain of its maps", ns->name);
+			ns->gone = true;
+		}
+	}
+	d = opendir(ft->pin_root);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		struct flow_ns *ns;
+		uint64_t sig;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (ft->only_netns && strcmp(ft->only_netns, de->d_name))
+			continue;
+		fmt(path, sizeof(path), "%s/%s/%s/%s", ft->pin_root,
+			 de->d_name, FLOW_PIN_GLOBALS, FLOW_MAP_FLOWS_0);
+		/* a pin dir without flows_0: nothing attached there yet */
+		if (stat(path, &st))
+			continue;
+		if (ns_known(ft, de->d_name))
+			continue;
+		fmt(path, sizeof(path), "%s/%s/%s", ft->pin_root,
+			 de->d_name, FLOW_PIN_GLOBALS);
+		sig = pins_signature(path);
+		msg[0] = 0;
+		err = ns_open(ft, de->d_name, &ns, msg, sizeof(msg));
+		if (err) {
+			if (err == -ENOMEM) {
+				ret = err;
+				break;
+			}
+			report_failure(ft, de->d_name, sig, msg);
+			ret = err;
+			continue;
+		}
+		forget_failure(ft, de->d_name);
+		if (ft->nns == ft->ns_cap) {
+			size_t ncap = ft->ns_cap ? ft->ns_cap * 2 : 8;
+			struct flow_ns **n2 = realloc(ft->ns,
+						      ncap * sizeof(*n2));
+
+			if (!n2) {
+				ns_free(ft, ns);
+				ret = -ENOMEM;
+				break;
+			}
+			ft->ns = n2;
+			ft->ns_cap = ncap;
+		}
+		ft->ns[ft->nns++] = ns;
+		pr_debug("namespace %s: metered (%u flows per buffer, "
+			 "observation domain %u)", ns->name, ns->max_flows,
+			 ns->obs_domain_id);
+	}
+	closedir(d);
+	return ret;
+}
+
+/* ---- open / close ---------------------------------------------------- */
+
+static int gp_setup(struct flow_table *ft)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mo);
+	int err;
+
+	ft->gp_inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "flowctl_gp_in",
+				      sizeof(__u32), sizeof(__u32), 1, NULL);
+	if (ft->gp_inner < 0)
+		return ft->gp_inner;
+	mo.inner_map_fd = ft->gp_inner;
+	ft->gp_outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "flowctl_gp",
+				      sizeof(__u32), sizeof(__u32), 1, &mo);
+	if (ft->gp_outer < 0) {
+		err = ft->gp_outer;
+		close(ft->gp_inner);
+		ft->gp_inner = -1;
+		return err;
+	}
+	return 0;
+}
+
+int flow_table_open(const struct flow_table_opts *opts, struct flow_table **ftp)
+{
+	static const struct flow_table_opts none;
+	struct flow_table *ft;
+	const char *root;
+	int err;
+
+	if (!opts)
+		opts = &none;
+	ft = calloc(1, sizeof(*ft));
+	if (!ft)
+		return -ENOMEM;
+	ft->gp_outer = ft->gp_inner = ft->epfd = -1;
+	root = opts->pin_root;
+	if (!root)
+		root = getenv(FLOW_PIN_ROOT_ENV);
+	if (!root || !*root)
+		root = FLOW_PIN_ROOT;
+	ft->pin_root = strdup(root);
+	if (!ft->pin_root) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (opts->state_dir) {
+		ft->state_dir = strdup(opts->state_dir);
+		if (!ft->state_dir) {
+			err = -ENOMEM;
+			goto out;
+		}
+		if (mkdir(ft->state_dir, 0700) && errno != EEXIST)
+			pr_warn("cannot create %s: %s (overflow totals are "
+				"not kept across restarts)", ft->state_dir,
+				strerror(errno));
+	}
+	if (opts->netns) {
+		ft->only_netns = strdup(opts->netns);
+		if (!ft->only_netns) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	ft->obs_domain_id = opts->obs_domain_id;
+	ft->obs_domain_ctx = opts->obs_domain_ctx;
+	ft->batch = opts->batch ? opts->batch : FLOW_TABLE_BATCH;
+	ft->ncpus = libbpf_num_possible_cpus();
+	if (ft->ncpus <= 0) {
+		err = ft->ncpus ? ft->ncpus : -EINVAL;
+		pr_err("cannot count the possible CPUs: %s", strerror(-err));
+		goto out;
+	}
+	ft->pcpu = calloc(ft->ncpus, sizeof(struct flow_counters));
+	if (!ft->pcpu) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (!opts->no_drain) {
+		ft->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (ft->epfd < 0)
+			pr_warn("epoll_create1: %s", strerror(errno));
+		err = gp_setup(ft);
+		if (err) {
+			pr_warn("cannot create the map-in-map that waits for "
+				"running BPF programs (%s): sleeping %d ms at "
+				"each drain instead", strerror(-err),
+				FLOW_GRACE_FALLBACK_MS);
+			ft->gp_warned = true;
+		}
+		if (!opts->no_worker)
+			worker_start(ft);
+	}
+	err = flow_table_rescan(ft);
+	if (err == -ENOMEM)
+		goto out;
+	err = 0;
+out:
+	if (err) {
+		flow_table_close(ft);
+		return err;
+	}
+	*ftp = ft;
+	return 0;
+}
+
+void flow_table_close(struct flow_table *ft)
+{
+	size_t i;
+
+	if (!ft)
+		return;
+	for (i = 0; i < ft->nns; i++)
+		ns_free(ft, ft->ns[i]);
+	free(ft->ns);
+	for (i = 0; i < ft->nfail; i++)
+		free(ft->fail[i].name);
+	free(ft->fail);
+	if (ft->gp_outer >= 0)
+		close(ft->gp_outer);
+	if (ft->gp_inner >= 0)
+		close(ft->gp_inner);
+	if (ft->epfd >= 0)
+		close(ft->epfd);
+	worker_stop(ft);
+	for (i = 0; i < 2; i++) {
+		free(ft->buf[i].keys);
+		free(ft->buf[i].vals);
+	}
+	free(ft->pcpu);
+	free(ft->pin_root);
+	free(ft->state_dir);
+	free(ft->only_netns);
+	free(ft);
+}
+
+const char *flow_table_pin_root(const struct flow_table *ft)
+{
+	return ft->pin_root;
+}
+
+size_t flow_table_ns_count(const struct flow_table *ft)
+{
+	return ft->nns;
+}
+
+struct flow_ns *flow_table_ns(struct flow_table *ft, size_t i)
+{
+	return i < ft->nns ? ft->ns[i] : NULL;
+}
+
+struct flow_ns *flow_table_ns_find(struct flow_table *ft, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ft->nns; i++)
+		if (!ft->ns[i]->gone && !strcmp(ft->ns[i]->name, name))
+			return ft->ns[i];
+	return NULL;
+}
+
+const char *flow_ns_name(const struct flow_ns *ns)
+{
+	return ns->name;
+}
+
+uint32_t flow_ns_obs_domain_id(const struct flow_ns *ns)
+{
+	return ns->obs_domain_id;
+}
+
+uint32_t flow_ns_max_flows(const struct flow_ns *ns)
+{
+	return ns->max_flows;
+}
+
+void flow_ns_interval(const struct flow_ns *ns, uint64_t *start_ns,
+		      uint64_t *end_ns)
+{
+	*start_ns = ns->prev_drain_ns;
+	*end_ns = ns->this_drain_ns;
+}
+
+/* ---- the grace period ------------------------------------------------ */
+
+uint64_t flow_table_grace(struct flow_table *ft)
+{
+	struct timespec pause = { 0, FLOW_GRACE_FALLBACK_MS * 1000000L };
+	uint64_t t0 = flow_mono_ns();
+	__u32 zero = 0;
+	int err;
+
+	if (ft->gp_outer >= 0) {
+		/*
+		 * A successful update of an ARRAY_OF_MAPS returns only after
+		 * synchronize_rcu() (maybe_wait_bpf_programs() in
+		 * kernel/bpf/syscall.c): every tc program running when we
+		 * wrote flow_ctl has returned.  The value may be the same
+		 * inner map each time: the wait does not depend on it.
+		 */
+		err = bpf_map_update_elem(ft->gp_outer, &zero, &ft->gp_inner,
+					  BPF_ANY);
+		if (!err)
+			return flow_mono_ns() - t0;
+		pr_warn("map-in-map update failed (%s): sleeping %d ms at "
+			"each drain instead of waiting for the kernel",
+			strerror(-err), FLOW_GRACE_FALLBACK_MS);
+		ft->gp_warned = true;
+		close(ft->gp_outer);
+		close(ft->gp_inner);
+		ft->gp_outer = ft->gp_inner = -1;
+	} else if (!ft->gp_warned) {
+		pr_warn("no map-in-map to wait for running BPF programs: "
+			"sleeping %d ms at each drain", FLOW_GRACE_FALLBACK_MS);
+		ft->gp_warned = true;
+	}
+	while (nanosleep(&pause, &pause) && errno == EINTR)
+		;
+	return flow_mono_ns() - t0;
+}
+
+bool flow_table_grace_synced(const struct flow_table *ft)
+{
+	return ft->gp_outer >= 0;
+}
+
+/* ---- drain ----------------------------------------------------------- */
+
+static int ns_lock(struct flow_ns *ns)
+{
+	while (flock(ns->dir_fd, LOCK_EX)) {
+		if (errno != EINTR) {
+			int err = -errno;
+
+			pr_err("%s: flock: %s", ns->dir, strerror(errno));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void ns_unlock(struct flow_ns *ns)
+{
+	flock(ns->dir_fd, LOCK_UN);
+}
+
+static int ns_flip(struct flow_ns *ns)
+{
+	struct flow_ctl ctl;
+	__u32 zero = 0;
+	int err;
+
+	err = bpf_map_lookup_elem(ns->fd[M_CTL], &zero, &ctl);
+	if (!err) {
+		ns->idle = ctl.active & 1;
+		ctl.active = ns->idle ^ 1;
+		ctl.flips++;
+		err = bpf_map_update_elem(ns->fd[M_CTL], &zero, &ctl, BPF_ANY);
+	}
+	if (err) {
+		pr_err("%s/%s: cannot switch buffers: %s", ns->dir,
+		       FLOW_MAP_CTL, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* Hand over and delete the entries the batch calls could not take. */
+static int drain_key_by_key(struct flow_table *ft, struct flow_ns *ns, int fd,
+			    const struct flow_drain_ops *ops, void *ctx,
+			    uint64_t *count)
+{
+	struct flow_key *keys = NULL;
+	struct flow_value *vals = NULL;
+	size_t i, n, out = 0;
+	int err;
+
+	/* the map has no writer: list it, then take each entry */
+	err = read_all(ft, fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
+		       (void **)&vals, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		if (!ft->del_broken) {
+			err = bpf_map_lookup_and_delete_elem(fd, &keys[i],
+							     &vals[i]);
+			if (err && err_unsupported(err)) {
+				ft->del_broken = true;
+				pr_warn("no lookup-and-delete in this kernel: "
+					"lookup, then delete");
+			}
+		}
+		if (ft->del_broken) {
+			err = bpf_map_lookup_elem(fd, &keys[i], &vals[i]);
+			if (!err)
+				err = bpf_map_delete_elem(fd, &keys[i]);
+		}
+		if (err == -ENOENT)
+			continue;
+		if (err)
+			break;
+		keys[out] = keys[i];
+		vals[out] = vals[i];
+		out++;
+	}
+	if (out && ops && ops->flows)
+		ops->flows(ctx, ns, keys, vals, out);
+	*count += out;
+	free(keys);
+	free(vals);
+	if (err)
+		pr_err("%s: draining: %s", ns->dir, strerror(-err));
+	return err;
+}
+
+static int drain_map(struct flow_table *ft, struct flow_ns *ns, int fd,
+		     const struct flow_drain_ops *ops, void *ctx,
+		     uint64_t *count)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 in_tok = 0, out_tok = 0;
+	bool first = true;
+	int err;
+
+	if (ft->batch_broken)
+		return drain_key_by_key(ft, ns, fd, ops, ctx, count);
+	for (;;) {
+		struct drain_buf *b = buf_next(ft);
+		__u32 n = ft->batch;
+
+		err = buf_reserve(ft, b);
+		if (err)
+			break;
+		err = bpf_map_lookup_and_delete_batch(fd,
+						      first ? NULL : &in_tok,
+						      &out_tok, b->keys,
+						      b->vals, &n, &bo);
+		if (n) {
+			buf_hand_over(ft, b, ns, n, ops, ctx);
+			*count += n;
+		}
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
+		if (err == -ENOSPC && !n) {
+			/* one hash bucket holds more entries than a batch */
+			ft->batch *= 2;
+			continue;
+		}
+		if (err && first && err_unsupported(err)) {
+			ft->batch_broken = true;
+			pr_warn("the kernel has no batch map operations (%s): "
+				"draining key by key (slow, ~10x)",
+				strerror(-err));
+			err = drain_key_by_key(ft, ns, fd, ops, ctx, count);
+			break;
+		}
+		if (err) {
+			pr_err("%s: draining: %s", ns->dir, strerror(-err));
+			break;
+		}
+		in_tok = out_tok;
+		first = false;
+	}
+	/* the other callbacks never run beside flows() */
+	worker_wait_idle(ft);
+	return err;
+}
+
+static uint64_t delta_u64(uint64_t now, uint64_t prev)
+{
+	return now >= prev ? now - prev : now;	/* map recreated: restart */
+}
+
+static int ns_read_ifstats(struct flow_table *ft, struct flow_ns *ns,
+			   const struct flow_drain_ops *ops, void *ctx)
+{
+	struct flow_ifstats_key *keys = NULL;
+	struct flow_ifstats_value *vals = NULL;
+	struct flow_counters sum, delta;
+	size_t i, n;
+	bool added;
+	int err, j;
+
+	err = read_all(ft, ns->fd[M_IFSTATS], sizeof(*keys), sizeof(*vals),
+		       (void **)&keys, (void **)&vals, &n);
+	if (err) {
+		pr_err("%s/%s: %s", ns->dir, FLOW_MAP_IFSTATS, strerror(-err));
+		return err;
+	}
+	for (i = 0; i < n; i++) {
+		struct ifstats_prev *p = ifstats_slot(ns, &keys[i], &added);
+		struct flow_ifstats_value d;
+
+		if (!p) {
+			err = -ENOMEM;
+			break;
+		}
+		/* a key that is new since the open started from zero */
+		d.packets = delta_u64(vals[i].packets, p->v.packets);
+		d.octets = delta_u64(vals[i].octets, p->v.octets);
+		d.overflow_packets = delta_u64(vals[i].overflow_packets,
+					       p->v.overflow_packets);
+		d.overflow_octets = delta_u64(vals[i].overflow_octets,
+					      p->v.overflow_octets);
+		if (d.overflow_packets || d.overflow_octets)
+			ns->state_dirty = true;
+		p->v = vals[i];
+		if (ops && ops->ifstats)
+			ops->ifstats(ctx, ns, &keys[i], &vals[i], &d);
+	}
+	free(keys);
+	free(vals);
+	if (err)
+		return err;
+	err = read_counters(ft, ns, &sum);
+	if (err) {
+		pr_err("%s/%s: %s", ns->dir, FLOW_MAP_COUNTERS, strerror(-err));
+		return err;
+	}
+	for (j = 0; j < FLOW_CNT_MAX; j++)
+		delta.c[j] = delta_u64(sum.c[j], ns->cnt_prev.c[j]);
+	ns->cnt_prev = sum;
+	if (ops && ops->counters)
+		ops->counters(ctx, ns, &sum, &delta);
+	return 0;
+}
+
+int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
+		     void *ctx, struct flow_drain_stats *st)
+{
+	struct flow_drain_stats local;
+	bool wait = false;
+	uint64_t t0 = flow_mono_ns();
+	size_t i, kept;
+	int ret = 0, err;
+
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < ft->nns; i++) {
+		struct flow_ns *ns = ft->ns[i];
+
+		ns->flipped = false;
+		err = ns_lock(ns);
+		if (err) {
+			ret = err;
+			continue;
+		}
+		if (ns->gone) {
+			wait = true;	/* detached just now: let them end */
+			continue;
+		}
+		err = ns_flip(ns);
+		if (err) {
+			ret = err;
+			continue;
+		}
+		ns->flipped = true;
+		wait = true;
+	}
+	if (wait)
+		st->grace_ns = flow_table_grace(ft);
+	st->synced = flow_table_grace_synced(ft);
+	flow_clock_now(&st->clock);
+	if (ops && ops->begin)
+		ops->begin(ctx, &st->clock);
+	for (i = 0; i < ft->nns; i++) {
+		struct flow_ns *ns = ft->ns[i];
+
+		ns->this_drain_ns = st->clock.mono_ns;
+		if (ns->flipped) {
+			err = drain_map(ft, ns, ns->fd[M_FLOWS0 + ns->idle],
+					ops, ctx, &st->flows);
+			if (err)
+				ret = err;
+		} else if (ns->gone) {
+			err = drain_map(ft, ns, ns->fd[M_FLOWS0], ops, ctx,
+					&st->flows);
+			if (!err)
+				err = drain_map(ft, ns, ns->fd[M_FLOWS1], ops,
+						ctx, &st->flows);
+			if (err)
+				ret = err;
+		} else {
+			continue;	/* not locked or not flipped */
+		}
+		err = ns_read_ifstats(ft, ns, ops, ctx);
+		if (err)
+			ret = err;
+		if (ns->state_dirty)
+			state_save(ft, ns);
+		ns->prev_drain_ns = ns->this_drain_ns;
+		st->namespaces++;
+		ns->flipped = false;
+	}
+	/* forget the namespaces whose meter is gone */
+	for (i = 0, kept = 0; i < ft->nns; i++) {
+		struct flow_ns *ns = ft->ns[i];
+
+		ns_unlock(ns);
+		if (ns->gone) {
+			if (ft->state_dir) {
+				char path[PATH_MAX];
+
+				state_path(ft, ns, path, sizeof(path), "");
+				if (!flow_table_ns_find(ft, ns->name))
+					unlink(path);
+			}
+			ns_free(ft, ns);
+			continue;
+		}
+		ft->ns[kept++] = ns;
+	}
+	ft->nns = kept;
+	if (ops && ops->end)
+		ops->end(ctx);
+	st->total_ns = flow_mono_ns() - t0;
+	return ret;
+}
+
+/* ---- snapshot and flush ---------------------------------------------- */
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct flow_entry *)a)->key,
+		      &((const struct flow_entry *)b)->key,
+		      sizeof(struct flow_key));
+}
+
+int flow_table_snapshot(struct flow_table *ft, struct flow_ns *ns,
+			struct flow_entry **entries, size_t *np)
+{
+	struct flow_key *keys[2] = {};
+	struct flow_value *vals[2] = {};
+	struct flow_entry *e = NULL;
+	size_t n[2] = {}, i, j, out;
+	int b, err;
+
+	for (b = 0; b < 2; b++) {
+		err = read_all(ft, ns->fd[M_FLOWS0 + b], sizeof(struct flow_key),
+			       sizeof(struct flow_value), (void **)&keys[b],
+			       (void **)&vals[b], &n[b]);
+		if (err) {
+			pr_err("%s/%s: %s", ns->dir, map_specs[b].name,
+			       strerror(-err));
+			goto out;
+		}
+	}
+	e = malloc((n[0] + n[1] + 1) * sizeof(*e));
+	if (!e) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (b = 0, j = 0; b < 2; b++)
+		for (i = 0; i < n[b]; i++, j++) {
+			e[j].key = keys[b][i];
+			e[j].val = vals[b][i];
+		}
+	qsort(e, j, sizeof(*e), entry_cmp);
+	for (i = 0, out = 0; i < j; i++) {
+		if (out && !entry_cmp(&e[out - 1], &e[i])) {
+			flow_value_merge(&e[out - 1].val, &e[i].val);
+			continue;
+		}
+		e[out++] = e[i];
+	}
+	*entries = e;
+	*np = out;
+	e = NULL;
+	err = 0;
+out:
+	free(e);
+	for (b = 0; b < 2; b++) {
+		free(keys[b]);
+		free(vals[b]);
+	}
+	return err;
+}
+
+bool flow_match_key(const struct flow_match *m, const struct flow_key *k)
+{
+	const struct flow_key *w = &m->key;
+
+	if ((m->fields & FLOW_MATCH_IIF) &&
+	    k->ingress_ifindex != w->ingress_ifindex)
+		return false;
+	if ((m->fields & FLOW_MATCH_PROTO) && k->proto != w->proto)
+		return false;
+	if ((m->fields & FLOW_MATCH_SADDR) &&
+	    memcmp(k->src_addr, w->src_addr, sizeof(k->src_addr)))
+		return false;
+	if ((m->fields & FLOW_MATCH_SPORT) && k->sport != w->sport)
+		return false;
+	if ((m->fields & FLOW_MATCH_DADDR) &&
+	    memcmp(k->dst_addr, w->dst_addr, sizeof(k->dst_addr)))
+		return false;
+	if ((m->fields & FLOW_MATCH_DPORT) && k->dport != w->dport)
+		return false;
+	return true;
+}
+
+int flow_table_flush(struct flow_table *ft, struct flow_ns *ns,
+		     const struct flow_match *m, uint64_t *removed)
+{
+	struct flow_key *keys = NULL;
+	struct flow_value *vals = NULL;
+	size_t i, n;
+	int b, err;
+
+	*removed = 0;
+	err = ns_lock(ns);
+	if (err)
+		return err;
+	for (b = 0; b < 2; b++) {
+		int fd = ns->fd[M_FLOWS0 + b];
+
+		err = read_all(ft, fd, sizeof(*keys), sizeof(*vals),
+			       (void **)&keys, (void **)&vals, &n);
+		if (err) {
+			pr_err("%s/%s: %s", ns->dir, map_specs[b].name,
+			       strerror(-err));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (m && !flow_match_key(m, &keys[i]))
+				continue;
+			err = bpf_map_delete_elem(fd, &keys[i]);
+			if (!err)
+				(*removed)++;
+			else if (err != -ENOENT)
+				break;
+			err = 0;
+		}
+		free(keys);
+		free(vals);
+		keys = NULL;
+		vals = NULL;
+		if (err) {
+			pr_err("%s/%s: delete: %s", ns->dir, map_specs[b].name,
+			       strerror(-err));
+			break;
+		}
+	}
+	ns_unlock(ns);
+	return err;
+}
+
+/* ---- map-full events ------------------------------------------------- */
+
+int flow_table_events_fd(const struct flow_table *ft)
+{
+	return ft->epfd;
+}
+
+int flow_table_events_consume(struct flow_table *ft)
+{
+	size_t i;
+	int err;
+
+	ft->events = 0;
+	for (i = 0; i < ft->nns; i++) {
+		if (!ft->ns[i]->rb)
+			continue;
+		err = ring_buffer__consume(ft->ns[i]->rb);
+		if (err < 0)
+			return err;
+	}
+	return ft->events;
+}
