@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "flow_abi.h"
+#include "flow_table.h"
 #include "ifspec.h"
 #include "log.h"
 #include "tc.h"
@@ -160,6 +161,10 @@ int pin_dir_remove(const char *netns)
 	char path[512];
 	int err;
 
+	/* the agent's overflow bookkeeping of these maps goes with them */
+	snprintf(path, sizeof(path), "%s/%s.overflow", FLOW_TABLE_STATE_DIR,
+		 ifspec_pin_name(netns));
+	unlink(path);
 	pin_dir_path(netns, path, sizeof(path));
 	err = remove_tree(path);
 	if (err)

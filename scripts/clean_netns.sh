@@ -8,5 +8,6 @@ P=${1:-ns}
 for i in 0 1 2 3; do
 	ip netns del "$P$i" 2>/dev/null
 	rm -rf "/sys/fs/bpf/flowctl/$P$i"
+	rm -f "/run/flowctl/state/$P$i.overflow"
 done
 exit 0
