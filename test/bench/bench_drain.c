@@ -31,190 +31,7 @@
 #include "flow_table.h"
 #include "log.h"
 
-#define BPFFS		"/sys/fs/bpf"
-#define BPF_FS_MAGIC_	0xcafe4a11
-#define BATCH		FLOW_TABLE_BATCH
-
-static char root[256];
-static char globals[512];
-
-static struct flow_key *keys;
-static struct flow_value *vals;
-
-struct maps {
-	int fd[6];
-	uint32_t max;
-};
-
-static const char *const names[6] = {
-	FLOW_MAP_FLOWS_0, FLOW_MAP_FLOWS_1, FLOW_MAP_CTL, FLOW_MAP_IFSTATS,
-	FLOW_MAP_COUNTERS, FLOW_MAP_EVENTS,
-};
-
-static double secs(uint64_t ns)
-{
-	return ns / 1e9;
-}
-
-static void rm_tree(const char *path)
-{
-	struct dirent *de;
-	DIR *d = opendir(path);
-	char p[1024];
-
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-		rm_tree(p);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
-static int make_maps(uint32_t max, struct maps *m)
-{
-	char path[1024];
-	int i;
-
-	m->max = max;
-	m->fd[0] = bpf_map_create(BPF_MAP_TYPE_HASH, "flows_0",
-				  sizeof(struct flow_key),
-				  sizeof(struct flow_value), max, NULL);
-	m->fd[1] = bpf_map_create(BPF_MAP_TYPE_HASH, "flows_1",
-				  sizeof(struct flow_key),
-				  sizeof(struct flow_value), max, NULL);
-	m->fd[2] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "flow_ctl", 4,
-				  sizeof(struct flow_ctl), 1, NULL);
-	m->fd[3] = bpf_map_create(BPF_MAP_TYPE_HASH, "flow_ifstats",
-				  sizeof(struct flow_ifstats_key),
-				  sizeof(struct flow_ifstats_value),
-				  FLOW_IFSTATS_MAX, NULL);
-	m->fd[4] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "flow_counters",
-				  4, sizeof(struct flow_counters), 1, NULL);
-	m->fd[5] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "flow_events", 0, 0,
-				  FLOW_EVENTS_RING_SIZE, NULL);
-	for (i = 0; i < 6; i++) {
-		if (m->fd[i] < 0) {
-			fprintf(stderr, "bench_drain: cannot create %s: %s\n",
-				names[i], strerror(-m->fd[i]));
-			return m->fd[i];
-		}
-		snprintf(path, sizeof(path), "%s/%s", globals, names[i]);
-		if (bpf_obj_pin(m->fd[i], path)) {
-			fprintf(stderr, "bench_drain: pin %s: %s\n", path,
-				strerror(errno));
-			return -errno;
-		}
-	}
-	return 0;
-}
-
-static void drop_maps(struct maps *m)
-{
-	char path[1024];
-	int i;
-
-	for (i = 0; i < 6; i++) {
-		snprintf(path, sizeof(path), "%s/%s", globals, names[i]);
-		unlink(path);
-		if (m->fd[i] >= 0)
-			close(m->fd[i]);
-	}
-}
-
-/* N distinct keys, shaped like router traffic (v4 and v6, both hooks). */
-static void make_keys(uint32_t n)
-{
-	uint32_t i;
-
-	for (i = 0; i < n; i++) {
-		struct flow_key *k = &keys[i];
-		struct flow_value *v = &vals[i];
-
-		memset(k, 0, sizeof(*k));
-		memset(v, 0, sizeof(*v));
-		k->ingress_ifindex = 2 + (i & 3);
-		k->egress_ifindex = (i & 4) ? 3 : 0;
-		k->direction = (i & 4) ? FLOW_DIR_EGRESS : FLOW_DIR_INGRESS;
-		if (i % 5 == 0) {
-			k->ip_version = 6;
-			k->src_addr[0] = 0xfd;
-			memcpy(&k->src_addr[12], &i, 4);
-			k->dst_addr[0] = 0xfd;
-			k->dst_addr[15] = 1;
-		} else {
-			k->ip_version = 4;
-			k->src_addr[10] = k->src_addr[11] = 0xff;
-			memcpy(&k->src_addr[12], &i, 4);
-			k->dst_addr[10] = k->dst_addr[11] = 0xff;
-			k->dst_addr[12] = 10;
-			k->dst_addr[15] = 2;
-		}
-		k->proto = (i & 8) ? IPPROTO_TCP : IPPROTO_UDP;
-		k->sport = htons(1024 + (i % 50000));
-		k->dport = htons(443);
-		v->packets = 1 + i % 17;
-		v->octets = v->packets * 700;
-		v->first_seen_ns = flow_mono_ns();
-		v->last_seen_ns = v->first_seen_ns;
-		v->min_ttl = v->max_ttl = 63;
-	}
-}
-
-static int fill(int fd, uint32_t n)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	uint32_t done = 0;
-
-	while (done < n) {
-		__u32 cnt = n - done < 65536 ? n - done : 65536;
-		int err = bpf_map_update_batch(fd, keys + done, vals + done,
-					       &cnt, &bo);
-
-		if (err) {
-			fprintf(stderr, "bench_drain: fill: %s\n",
-				strerror(-err));
-			return err;
-		}
-		done += cnt;
-	}
-	return 0;
-}
-
-/* The kernel's ceiling: lookup_and_delete_batch and nothing else. */
-static double bare_drain(int fd, uint32_t n)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	struct flow_key *k = malloc(BATCH * sizeof(*k));
-	struct flow_value *v = malloc(BATCH * sizeof(*v));
-	__u32 in = 0, out = 0;
-	uint64_t t0, got = 0;
-	bool first = true;
-	int err;
-
-	t0 = flow_mono_ns();
-	do {
-		__u32 cnt = BATCH;
-
-		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in,
-						      &out, k, v, &cnt, &bo);
-		got += cnt;
-		in = out;
-		first = false;
-	} while (!err);
-	t0 = flow_mono_ns() - t0;
-	free(k);
-	free(v);
-	if (err != -ENOENT || got != n)
-		fprintf(stderr, "bench_drain: bare drain: %s, %llu of %u\n",
-			strerror(-err), (unsigned long long)got, n);
-	return n / secs(t0);
-}
+#include "bench_maps.h"
 
 /* The original's way: walk with get_next_key, look up, then delete. */
 static double per_key_drain(int fd, uint32_t n)
@@ -447,9 +264,6 @@ int main(int argc, char **argv)
 {
 	uint32_t sizes[8] = { 100000, 1000000 }, max = 0;
 	int nsizes = 2, i, rc = 0;
-	struct statfs sf;
-	char path[1024];
-
 	if (geteuid()) {
 		fprintf(stderr, "bench_drain: needs root (BPF maps)\n");
 		return 1;
@@ -463,28 +277,11 @@ int main(int argc, char **argv)
 		if (sizes[i] > max)
 			max = sizes[i];
 	log_set_level(LOG_LVL_WARN);
-	if ((statfs(BPFFS, &sf) || (unsigned long)sf.f_type != BPF_FS_MAGIC_)
-	    && mount("bpf", BPFFS, "bpf", 0, NULL)) {
-		fprintf(stderr, "bench_drain: no bpffs on %s\n", BPFFS);
-		return 1;
-	}
-	snprintf(root, sizeof(root), BPFFS "/flowctl-bench-%d", getpid());
-	snprintf(globals, sizeof(globals), "%s/bench/tc/globals", root);
-	mkdir(root, 0700);
-	snprintf(path, sizeof(path), "%s/bench", root);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/bench/tc", root);
-	mkdir(path, 0700);
-	mkdir(globals, 0700);
-	keys = malloc((size_t)max * sizeof(*keys));
-	vals = malloc((size_t)max * sizeof(*vals));
-	if (!keys || !vals)
+	if (bench_setup("bench_drain", max))
 		return 1;
 	for (i = 0; i < nsizes; i++)
 		rc |= run(sizes[i]);
 	grace_cost();
-	free(keys);
-	free(vals);
-	rm_tree(root);
+	bench_teardown();
 	return rc;
 }
