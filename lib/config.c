@@ -5,7 +5,7 @@
  * forms of the same keys (a template field is a name or a {name} mapping;
  * collectors come as `outputs: - collector:` or as `collectors:`), and
  * every error must say at which line and column the file is wrong, which
- * libcyaml 1.3 does not report.
+ * libcyaml 1.3 only prints in its log backtrace, never hands back.
  */
 #include "config.h"
 

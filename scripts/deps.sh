@@ -12,7 +12,7 @@ set -eu
 PKGS="
 make gcc pkg-config
 clang llvm
-libbpf-dev libcyaml-dev libyaml-dev check libjson-c-dev libmicrohttpd-dev
+libbpf-dev libyaml-dev check libjson-c-dev libmicrohttpd-dev
 linux-libc-dev libc6-dev
 iproute2 bpftool
 iperf3 tshark nfdump python3-scapy jq iputils-ping procps psmisc
