@@ -23,6 +23,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpffs.h"
 #include "flow_abi.h"
 #include "flow_table.h"
 
@@ -50,27 +51,6 @@ static const char *const names[6] = {
 static inline double secs(uint64_t ns)
 {
 	return ns / 1e9;
-}
-
-__attribute__((unused))
-static void rm_tree(const char *path)
-{
-	struct dirent *de;
-	DIR *d = opendir(path);
-	char p[1024];
-
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-		rm_tree(p);
-	}
-	closedir(d);
-	rmdir(path);
 }
 
 static inline int make_maps(uint32_t max, struct maps *m)
@@ -245,7 +225,7 @@ static inline void bench_teardown(void)
 {
 	free(keys);
 	free(vals);
-	rm_tree(root);
+	remove_tree(root);
 }
 
 #endif

@@ -37,6 +37,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "bpffs.h"
 #include "flow_cache.h"
 #include "flow_table.h"
 #include "log.h"
@@ -110,26 +111,6 @@ static const char *const names[6] = {
 	FLOW_MAP_FLOWS_0, FLOW_MAP_FLOWS_1, FLOW_MAP_CTL, FLOW_MAP_IFSTATS,
 	FLOW_MAP_COUNTERS, FLOW_MAP_EVENTS,
 };
-
-static void rm_tree(const char *path)
-{
-	struct dirent *de;
-	DIR *d = opendir(path);
-	char p[1024];
-
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-		rm_tree(p);
-	}
-	closedir(d);
-	rmdir(path);
-}
 
 static int make_pins(const char *root, int fd[6])
 {
@@ -514,7 +495,7 @@ out:
 	for (i = 0; i < 6; i++)
 		if (fd[i] >= 0)
 			close(fd[i]);
-	rm_tree(root);
+	remove_tree(root);
 	return nfail ? 1 : 0;
 }
 

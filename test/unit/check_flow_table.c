@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "check_main.h"
+#include "bpffs.h"
 #include "flow_cache.h"
 #include "flow_table.h"
 #include "log.h"
@@ -48,26 +49,6 @@ static bool bpffs_ready(void)
 	return true;
 }
 
-static void rm_tree(const char *path)
-{
-	struct dirent *de;
-	DIR *d = opendir(path);
-	char p[512];
-
-	if (!d) {
-		unlink(path);
-		return;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
-		rm_tree(p);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
 static void setup(void)
 {
 	int fd;
@@ -87,7 +68,7 @@ static void setup(void)
 	}
 	close(fd);
 	snprintf(root, sizeof(root), BPFFS "/flowctl-test-%d", getpid());
-	rm_tree(root);
+	remove_tree(root);
 	ck_assert_int_eq(mkdir(root, 0700), 0);
 	usable = true;
 	log_set_level(LOG_LVL_WARN);
@@ -99,7 +80,7 @@ skip:
 static void teardown(void)
 {
 	if (usable)
-		rm_tree(root);
+		remove_tree(root);
 }
 
 #define REQUIRE_BPF()							\
@@ -168,7 +149,7 @@ static void unpin_ns(const char *name)
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", root, name);
-	rm_tree(path);
+	remove_tree(path);
 }
 
 static struct flow_key key_n(uint32_t n)
@@ -783,7 +764,7 @@ START_TEST(test_ifstats_deltas)
 	ck_assert_uint_eq(s.idelta[0].overflow_packets, 2);
 	flow_table_close(ft);
 	close_pins(&p);
-	rm_tree(state);
+	remove_tree(state);
 }
 END_TEST
 
