@@ -164,4 +164,27 @@ for tr in udp tcp; do
 done
 check "map-full events woke the agent" grep -q "map-full" "$T_TMP/agent$AGENT_N.err"
 
+# --- 4. namespaces metered and detached while the agent runs -------------
+start_collector c5 "$PU" "$PT"
+C5=$COLL_PID
+start_agent
+"$FLOWCTL" meter attach -i "$NS1:eth0" >/dev/null 2>&1 || fail "attach $NS1" "refused"
+on_cleanup "$FLOWCTL meter detach -i '$NS1:eth0'"
+ip netns exec "$NS1" ping -c 5 -i 0.1 -q 10.2.0.2 >/dev/null
+sleep 2
+# the last packets, then the namespace goes away at once: the agent still
+# holds its maps and drains them one last time
+ip netns exec "$NS1" ping -c 3 -i 0.1 -q 10.2.0.2 >/dev/null
+"$FLOWCTL" meter detach -i "$NS1:eth0" >/dev/null 2>&1
+sleep 1.5
+kill -0 "$APID" 2>/dev/null && pass "agent runs on after a namespace was detached" ||
+	fail "agent alive after detach" "gone"
+stop_agent
+kill -TERM $C5; wait $C5
+D1=$(obs_domain "$NS1")
+n1=$(jq -s "[.[] | select(._domain == $D1 and (._session|tostring|startswith(\"udp\")) and .protocolIdentifier==1 and .icmpTypeCodeIPv4==2048 and .flowDirection==1) | .packetDeltaCount] | add // 0" "$T_TMP/c5.jsonl")
+check_eq "a namespace metered after the agent started: all 8 echo requests exported" 8 "$n1"
+grep -q "$NS1" "$T_TMP/agent$AGENT_N.err" && pass "the agent logged the namespace" ||
+	fail "namespace log" "$(grep -i namespace "$T_TMP/agent$AGENT_N.err" | head -3)"
+
 finish
