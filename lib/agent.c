@@ -614,9 +614,10 @@ int agent_run(const struct agent_opts *opts)
 	sigset_t sigs;
 	int err, rc = 1;
 
+	/* a config that is bad or cannot be read: fix the config (exit 2) */
 	err = load_config(opts->config, &cfg);
 	if (err)
-		return err == -EINVAL ? EXIT_USAGE : 1;
+		return EXIT_USAGE;
 
 	/* signals first: a TERM during setup still ends cleanly */
 	signal(SIGPIPE, SIG_IGN);
