@@ -209,10 +209,52 @@ static int render_file(struct render_state *st, const char *path,
 	return st->out.err;
 }
 
+/*
+ * FLOWCTL_EBPF_TEMPLATE=FILE renders FILE instead of the built-in template:
+ * for work on the meter without rebuilding flowctl, and for tests that need
+ * a template that fails on purpose.  Its "..." includes still come from
+ * the built-in ebpflow/ headers.
+ */
+#define EBPF_TEMPLATE_ENV	"FLOWCTL_EBPF_TEMPLATE"
+
+static char *read_template(const char *path, size_t *len)
+{
+	char *buf = NULL;
+	size_t cap = 0, n;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		pr_err("%s=%s: %s", EBPF_TEMPLATE_ENV, path, strerror(errno));
+		return NULL;
+	}
+	*len = 0;
+	do {
+		char *p;
+
+		if (cap - *len < 4096) {
+			cap = cap ? cap * 2 : 65536;
+			p = realloc(buf, cap + 1);
+			if (!p) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = p;
+		}
+		n = fread(buf + *len, 1, cap - *len, f);
+		*len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[*len] = '\0';
+	return buf;
+}
+
 int ebpf_render(const struct ebpf_knobs *k, char **src, size_t *len)
 {
 	struct render_state st = { 0 };
-	const char *tmpl;
+	const char *tmpl, *tname = EBPF_TEMPLATE;
+	const char *override = getenv(EBPF_TEMPLATE_ENV);
+	char *own = NULL;
 	size_t tlen;
 	int err;
 
@@ -223,7 +265,14 @@ int ebpf_render(const struct ebpf_knobs *k, char **src, size_t *len)
 		       EBPF_MAX_FLOWS_LIMIT);
 		return -EINVAL;
 	}
-	tmpl = embedded_file(EBPF_TEMPLATE, &tlen);
+	if (override && *override) {
+		tmpl = own = read_template(override, &tlen);
+		if (!own)
+			return -ENOENT;
+		tname = override;
+	} else {
+		tmpl = embedded_file(EBPF_TEMPLATE, &tlen);
+	}
 	if (!tmpl) {
 		pr_err("%s is not built into this flowctl", EBPF_TEMPLATE);
 		return -ENOENT;
@@ -239,14 +288,15 @@ int ebpf_render(const struct ebpf_knobs *k, char **src, size_t *len)
 		    " *   FLOWCTL_IFSTATS      %d (per-interface totals in flow_ifstats)\n"
 		    " *   FLOWCTL_COARSE_TIME  %d (1: last seen from the per-tick clock)\n"
 		    " */\n",
-		    EBPF_TEMPLATE, k->max_flows, k->ifstats ? 1 : 0,
+		    tname, k->max_flows, k->ifstats ? 1 : 0,
 		    k->coarse_time ? 1 : 0);
 	text_printf(&st.out, "#define FLOWCTL_MAX_FLOWS %u\n", k->max_flows);
 	text_printf(&st.out, "#define FLOWCTL_IFSTATS %d\n", k->ifstats ? 1 : 0);
 	text_printf(&st.out, "#define FLOWCTL_COARSE_TIME %d\n",
 		    k->coarse_time ? 1 : 0);
-	text_printf(&st.out, "#line 1 \"%s\"\n", EBPF_TEMPLATE);
-	err = render_file(&st, EBPF_TEMPLATE, tmpl, tlen, 0);
+	text_printf(&st.out, "#line 1 \"%s\"\n", tname);
+	err = render_file(&st, tname, tmpl, tlen, 0);
+	free(own);
 	if (err) {
 		free(st.out.p);
 		return err;

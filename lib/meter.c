@@ -585,7 +585,11 @@ static void undo_all(struct request *r, struct undo *u, int nu,
 			tc_cmd_qdisc_del(&c, t->netns, t->dev);
 			break;
 		}
-		target_name(t, u[i].hook, name, sizeof(name));
+		if (u[i].kind == UNDO_QDISC_ADDED)
+			snprintf(name, sizeof(name), "%s%s%s: clsact qdisc",
+				 t->netns, t->netns[0] ? ":" : "", t->dev);
+		else
+			target_name(t, u[i].hook, name, sizeof(name));
 		if (run_cmd(&c, "rollback", 5, NULL))
 			pr_warn("rollback of %s incomplete", name);
 		else

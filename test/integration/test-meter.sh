@@ -198,6 +198,49 @@ check_eq "the foreign filter is untouched" 1 \
 	"$(ip netns exec "$NS0" tc -j filter show dev eth3 egress | jq '[.[] | select(.options.bpf_name=="foreign.o:[classifier]")] | length')"
 ip netns exec "$NS0" tc qdisc del dev eth3 clsact
 
+# a template clang refuses: clang's own message and the command, nothing done
+printf 'this is not C;\n' > "$T_TMP/broken.c"
+out=$(FLOWCTL_EBPF_TEMPLATE="$T_TMP/broken.c" "$FLOWCTL" meter attach -i "$NS0:eth1" 2>&1); rc=$?
+check_eq "clang failure: exit 1" 1 "$rc"
+grep -q "error:" <<<"$out" && grep -q "command: clang" <<<"$out" &&
+	pass "clang failure: its message and the command are shown" || fail "clang failure message" "$out"
+n=$(ip netns exec "$NS0" tc -j filter show dev eth1 ingress 2>/dev/null | jq 'length')
+check_eq "clang failure: nothing attached" 0 "${n:-0}"
+
+# a program the verifier rejects (egress only): the ingress hook attached
+# just before is rolled back, the error names the hook and shows the log
+cat > "$T_TMP/reject.c" <<'EOF2'
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+SEC("tc-ingress") int fine(struct __sk_buff *skb)
+{
+	(void)skb;
+	return TC_ACT_UNSPEC;
+}
+/* reads the packet without a bounds check: the verifier says no */
+SEC("tc-egress") int unchecked(struct __sk_buff *skb)
+{
+	unsigned char *data = (void *)(long)skb->data;
+
+	return data[20];
+}
+char _license[] SEC("license") = "GPL";
+EOF2
+out=$(FLOWCTL_EBPF_TEMPLATE="$T_TMP/reject.c" "$FLOWCTL" meter attach -i "$NS0:eth1" 2>&1); rc=$?
+check_eq "verifier rejection: exit 1" 1 "$rc"
+grep -q "$NS0:eth1:egress" <<<"$out" && pass "verifier rejection names the hook" ||
+	fail "verifier rejection hook" "$out"
+grep -qi "invalid access to packet\|R[0-9] .*invalid\|verifier" <<<"$out" &&
+	pass "verifier rejection shows the verifier log" || fail "verifier log" "$out"
+grep -q "rolled back" <<<"$out" && pass "verifier rejection: rollback reported" ||
+	fail "verifier rollback message" "$out"
+left=$(( $(ip netns exec "$NS0" tc -j filter show dev eth1 ingress 2>/dev/null | jq 'length') +
+	 $(ip netns exec "$NS0" tc -j filter show dev eth1 egress 2>/dev/null | jq 'length') ))
+check_eq "verifier rejection: no filter left" 0 "$left"
+[ -e "$P0" ] && fail "verifier rejection: pins removed" "$P0 exists" ||
+	pass "verifier rejection: pins removed"
+
 # --- dry run -----------------------------------------------------------------
 out=$("$FLOWCTL" meter attach -i "$NS0:eth2" --dry 2>&1); rc=$?
 check_eq "--dry exit 0" 0 "$rc"
