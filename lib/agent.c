@@ -6,7 +6,7 @@
  *   timerfd (scan interval) --+
  *   flow_events ring buffers -+--> scan: rescan namespaces, flip + drain,
  *                             |    merge, expire -> emit -> IPFIX, logs
- *   exporter sockets ---------+--> ipfix_exporter_tick
+ *   exporter sockets ---------+--> ipfix_async_tick
  *   signalfd -----------------+--> TERM/INT: final drain, forced end,
  *                                  flush, exit 0; HUP: reload, reopen logs
  *
@@ -32,6 +32,7 @@
 #include "flow_table.h"
 #include "flowlog.h"
 #include "ifspec.h"
+#include "ipfix_async.h"
 #include "ipfix_export.h"
 #include "log.h"
 #include "meter.h"
@@ -43,7 +44,11 @@
 /* One configuration and the outputs built from it (swapped on SIGHUP). */
 struct agent_outputs {
 	struct flowctl_config *cfg;
-	struct ipfix_exporter *ex;	/* NULL when no collector */
+	/*
+	 * NULL when no collector.  The exporter runs behind a worker thread:
+	 * a scan's records are encoded and sent while the next scan drains.
+	 */
+	struct ipfix_async *ex;
 	struct flowlog **logs;
 	size_t n_logs;
 	/* metric series of the outputs */
@@ -97,8 +102,7 @@ static void outputs_free(struct agent_outputs *o)
 	for (i = 0; i < o->n_logs; i++)
 		flowlog_close(o->logs[i]);
 	free(o->logs);
-	if (o->ex)
-		ipfix_exporter_destroy(o->ex);
+	ipfix_async_destroy(o->ex, 1000);
 	free(o->m_coll_msgs);
 	free(o->m_coll_errs);
 	free(o->m_coll_notsent);
@@ -150,10 +154,17 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 	memset(o, 0, sizeof(*o));
 	o->cfg = cfg;
 	if (cfg->n_collectors) {
-		err = ipfix_exporter_create(cfg, &o->ex);
+		struct ipfix_exporter *ex;
+
+		err = ipfix_exporter_create(cfg, &ex);
 		if (err) {
 			pr_err("cannot set up the IPFIX exporter: %s",
 			       strerror(-err));
+			goto fail;
+		}
+		err = ipfix_async_create(ex, 0, &o->ex);
+		if (err) {
+			ipfix_exporter_destroy(ex);
 			goto fail;
 		}
 	}
@@ -172,7 +183,7 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 	}
 
 	/* metric series of these outputs */
-	n = o->ex ? ipfix_exporter_n_collectors(o->ex) : 0;
+	n = o->ex ? ipfix_async_n_collectors(o->ex) : 0;
 	o->m_coll_msgs = calloc(n + 1, sizeof(void *));
 	o->m_coll_errs = calloc(n + 1, sizeof(void *));
 	o->m_coll_notsent = calloc(n + 1, sizeof(void *));
@@ -190,7 +201,7 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 		struct ipfix_collector_stats st;
 		char label[300];
 
-		ipfix_exporter_stats(o->ex, i, &st);
+		ipfix_async_stats(o->ex, i, &st);
 		snprintf(label, sizeof(label), "%s/%s", st.address,
 			 config_transport_name(st.transport));
 		o->m_coll_msgs[i] = metric_get(a->mf.ipfix_messages, label, NULL);
@@ -223,17 +234,20 @@ static void outputs_metrics(struct agent *a)
 	size_t i, j;
 	int w;
 
-	for (i = 0; o->ex && i < ipfix_exporter_n_collectors(o->ex); i++) {
+	uint64_t dropped = o->ex ? ipfix_async_dropped(o->ex) : 0;
+
+	for (i = 0; o->ex && i < ipfix_async_n_collectors(o->ex); i++) {
 		struct ipfix_collector_stats st;
 
-		ipfix_exporter_stats(o->ex, i, &st);
+		ipfix_async_stats(o->ex, i, &st);
 		if (o->m_coll_msgs[i])
 			metric_counter_set(o->m_coll_msgs[i], st.messages);
 		if (o->m_coll_errs[i])
 			metric_counter_set(o->m_coll_errs[i], st.send_errors);
+		/* records the export queue refused reach no collector */
 		if (o->m_coll_notsent[i])
 			metric_counter_set(o->m_coll_notsent[i],
-					   st.records_not_sent);
+					   st.records_not_sent + dropped);
 		if (o->m_coll_flows[i])
 			metric_counter_set(o->m_coll_flows[i], st.records);
 	}
@@ -276,7 +290,7 @@ static void agent_emit(void *ctx, const struct flow_record *recs, size_t n)
 
 	a->records += n;
 	if (a->out.ex)
-		ipfix_exporter_export(a->out.ex, recs, n);
+		ipfix_async_export(a->out.ex, recs, n);
 	for (i = 0; i < a->out.n_logs; i++)
 		flowlog_submit(a->out.logs[i], recs, n);
 }
@@ -408,7 +422,7 @@ static void ops_counters(void *ctx, const struct flow_ns *ns,
 		metric_add(s, delta->c[FLOW_CNT_UNPARSED_PKTS]);
 	/* packets the meter saw but could not put in any flow */
 	if (a->out.ex)
-		ipfix_exporter_set_metering(a->out.ex,
+		ipfix_async_set_metering(a->out.ex,
 					    flow_ns_obs_domain_id(ns),
 					    total->c[FLOW_CNT_UNPARSED_PKTS],
 					    total->c[FLOW_CNT_UNPARSED_OCTETS]);
@@ -448,7 +462,7 @@ static void agent_scan(struct agent *a, bool final)
 	else
 		flow_cache_expire(a->fc, now);
 	if (a->out.ex)
-		ipfix_exporter_tick(a->out.ex);
+		ipfix_async_tick(a->out.ex);
 	flow_cache_get_stats(a->fc, &cs);
 	if (a->m_cache_flows)
 		metric_set(a->m_cache_flows, cs.flows);
@@ -576,7 +590,7 @@ static void agent_reload(struct agent *a)
 		return;
 	}
 	if (a->out.ex)
-		ipfix_exporter_flush(a->out.ex, 1000);
+		ipfix_async_flush(a->out.ex, 1000);
 	outputs_free(&a->out);
 	a->out = next;
 	if (a->out.cfg->scan_interval_ms)
@@ -690,7 +704,7 @@ int agent_run(const struct agent_opts *opts)
 		pr_err("cannot set up the event loop: %s", strerror(errno));
 		goto out;
 	}
-	a.exfd = a.out.ex ? ipfix_exporter_fd(a.out.ex) : -1;
+	a.exfd = a.out.ex ? ipfix_async_fd(a.out.ex) : -1;
 	epoll_add(a.epfd, a.exfd);
 
 	pr_info("agent started: config %s, %zu collector(s), %zu log(s), metrics on %s (port %u), scan every %u ms, %zu namespace(s) metered",
@@ -719,7 +733,7 @@ int agent_run(const struct agent_opts *opts)
 						int oldfd = a.exfd;
 
 						agent_reload(&a);
-						a.exfd = a.out.ex ? ipfix_exporter_fd(a.out.ex) : -1;
+						a.exfd = a.out.ex ? ipfix_async_fd(a.out.ex) : -1;
 						if (oldfd != a.exfd) {
 							epoll_ctl(a.epfd, EPOLL_CTL_DEL, oldfd, NULL);
 							epoll_add(a.epfd, a.exfd);
@@ -742,16 +756,16 @@ int agent_run(const struct agent_opts *opts)
 					agent_scan(&a, false);
 				}
 			} else if (fd == a.exfd && a.out.ex) {
-				ipfix_exporter_tick(a.out.ex);
+				ipfix_async_tick(a.out.ex);
 			}
 		}
 		if (n == 0 && a.out.ex)
-			ipfix_exporter_tick(a.out.ex);
+			ipfix_async_tick(a.out.ex);
 	}
 
 	/* shutdown: everything counted so far leaves with a forced end */
 	agent_scan(&a, true);
-	if (a.out.ex && ipfix_exporter_flush(a.out.ex, SHUTDOWN_FLUSH_MS))
+	if (a.out.ex && ipfix_async_flush(a.out.ex, SHUTDOWN_FLUSH_MS))
 		pr_warn("some IPFIX records could not be sent before exit (counted as not sent)");
 	outputs_metrics(&a);
 	pr_info("agent stopped: %llu records exported over %llu scans",

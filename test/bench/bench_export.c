@@ -6,9 +6,13 @@
  *
  *   bare      bpf_map_lookup_and_delete_batch in a loop, nothing else
  *   export    flow_table_drain (flip, grace period, batch drain) -> flow
- *             cache -> expiry (forced end) -> IPFIX encoder -> sendto() on
- *             a UDP socket to a local sink (127.0.0.1), one message per
- *             datagram, 1400 bytes at most
+ *             cache -> expiry (forced end) -> IPFIX encoder -> sendmmsg()
+ *             on a UDP socket to a local sink (127.0.0.1), one message per
+ *             datagram, 1400 bytes at most: one scan, all in one thread
+ *   2 scans   what the agent does: the exporter behind its worker thread
+ *             (ipfix_async), so that the datagrams of the first scan leave
+ *             while the second scan drains; timed until the last datagram
+ *             of the second scan is sent
  *
  * Also: CPU time of the export path per million flows (user + system, all
  * threads) and the JSON log formatting of the same records.  Needs root.
@@ -22,6 +26,7 @@
 #include "config.h"
 #include "flow_cache.h"
 #include "flowlog.h"
+#include "ipfix_async.h"
 #include "ipfix_export.h"
 #include "log.h"
 
@@ -133,10 +138,93 @@ out:
 	return err;
 }
 
+struct async_ctx {
+	struct ipfix_async *a;
+	uint64_t records;
+};
+
+static void async_emit(void *ctx, const struct flow_record *r, size_t n)
+{
+	struct async_ctx *x = ctx;
+
+	ipfix_async_export(x->a, r, n);
+	x->records += n;
+}
+
+/*
+ * Two scans as the agent runs them: both buffers hold N flows each (the
+ * second N distinct from the first); drain, expire, hand over; drain,
+ * expire, hand over; wait for the last datagram.  *DRAINS counts the flips.
+ */
+static int export_two_scans(struct flow_table *ft,
+			    const struct flowctl_config *cfg, struct maps *m,
+			    uint32_t n, unsigned int *drains, struct result *res)
+{
+	struct ipfix_collector_stats st;
+	struct async_ctx x = { 0 };
+	struct ipfix_exporter *ex;
+	struct flow_cache_params cp;
+	struct flow_cache *fc = NULL;
+	double c0, c1;
+	uint64_t t0, t1;
+	int err, scan;
+
+	err = ipfix_exporter_create(cfg, &ex);
+	if (err)
+		return err;
+	err = ipfix_async_create(ex, 4 * (size_t)n, &x.a);
+	if (err) {
+		ipfix_exporter_destroy(ex);
+		return err;
+	}
+	flow_cache_params_init(&cp);
+	cp.emit = async_emit;
+	cp.emit_ctx = &x;
+	cp.expected_flows = n;
+	err = flow_cache_new(&cp, &fc);
+	/* the buffer drained first gets keys[0, n), the other keys[n, 2n) */
+	err = err ?: fill_from(m->fd[*drains & 1], 0, n);
+	err = err ?: fill_from(m->fd[(*drains + 1) & 1], n, n);
+	if (err)
+		goto out;
+	c0 = cpu_s();
+	t0 = flow_mono_ns();
+	for (scan = 0; scan < 2 && !err; scan++) {
+		err = flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
+		(*drains)++;
+		if (!err)
+			flow_cache_flush(fc, flow_mono_ns());
+	}
+	if (!err)
+		ipfix_async_wait(x.a);	/* every datagram handed to the kernel */
+	t1 = flow_mono_ns();
+	c1 = cpu_s();
+	if (err)
+		goto out;
+	ipfix_async_stats(x.a, 0, &st);
+	if (x.records != 2ULL * n || st.records != 2ULL * n ||
+	    st.records_not_sent || ipfix_async_dropped(x.a)) {
+		fprintf(stderr, "bench_export: 2 scans: %llu of %u records, %llu sent, %llu not sent, %llu dropped\n",
+			(unsigned long long)x.records, 2 * n,
+			(unsigned long long)st.records,
+			(unsigned long long)st.records_not_sent,
+			(unsigned long long)ipfix_async_dropped(x.a));
+		err = -EIO;
+		goto out;
+	}
+	res->rate = 2.0 * n / secs(t1 - t0);
+	res->cpu = (c1 - c0) / (2.0 * n / 1e6);
+	res->messages = st.messages;
+out:
+	flow_cache_free(fc);
+	ipfix_async_destroy(x.a, 1000);
+	return err;
+}
+
 static int run(uint32_t n, const struct flowctl_config *cfg)
 {
 	struct flow_table_opts to = { .pin_root = root };
-	struct result best = { 0 }, best_log = { 0 }, r;
+	struct result best = { 0 }, best_log = { 0 }, best2 = { 0 }, r;
 	struct flow_table *ft = NULL;
 	double bare = 0, b;
 	unsigned int drains = 0;
@@ -146,7 +234,7 @@ static int run(uint32_t n, const struct flowctl_config *cfg)
 	err = make_maps(n + n / 8, &m);
 	if (err)
 		goto out;
-	make_keys(n);
+	make_keys(2 * n);
 	err = flow_table_open(&to, &ft);
 	if (err)
 		goto out;
@@ -176,6 +264,11 @@ static int run(uint32_t n, const struct flowctl_config *cfg)
 			goto out;
 		if (r.rate > best_log.rate)
 			best_log = r;
+		err = export_two_scans(ft, cfg, &m, n, &drains, &r);
+		if (err)
+			goto out;
+		if (r.rate > best2.rate)
+			best2 = r;
 	}
 	printf("%u flows, best of %d:\n", n, REPEAT);
 	printf("  %-50s %6.2f M flows/s  1.00 (kernel ceiling)\n",
@@ -186,6 +279,9 @@ static int run(uint32_t n, const struct flowctl_config *cfg)
 	printf("  %-50s %6.2f M flows/s  %.2f  %.2f CPU s per M flows\n",
 	       "same, plus JSON log formatting", best_log.rate / 1e6,
 	       best_log.rate / bare, best_log.cpu);
+	printf("  %-50s %6.2f M flows/s  %.2f  (target >= 0.70)  %.2f CPU s per M flows\n",
+	       "2 scans as the agent runs them (send overlaps drain)",
+	       best2.rate / 1e6, best2.rate / bare, best2.cpu);
 out:
 	flow_table_close(ft);
 	drop_maps(&m);
@@ -226,7 +322,7 @@ int main(int argc, char **argv)
 		 sink.port);
 	if (config_load_string("bench", text, strlen(text), &cfg, NULL))
 		return 1;
-	if (bench_setup("bench_export", max))
+	if (bench_setup("bench_export", 2 * max))
 		return 1;
 	for (i = 0; i < nsizes; i++)
 		rc |= run(sizes[i], cfg);

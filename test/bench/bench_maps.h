@@ -143,15 +143,16 @@ static inline void make_keys(uint32_t n)
 	}
 }
 
-static inline int fill(int fd, uint32_t n)
+/* Put keys[first, first + n) into the map FD. */
+static inline int fill_from(int fd, uint32_t first, uint32_t n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	uint32_t done = 0;
 
 	while (done < n) {
 		__u32 cnt = n - done < 65536 ? n - done : 65536;
-		int err = bpf_map_update_batch(fd, keys + done, vals + done,
-					       &cnt, &bo);
+		int err = bpf_map_update_batch(fd, keys + first + done,
+					       vals + first + done, &cnt, &bo);
 
 		if (err) {
 			fprintf(stderr, "%s: fill: %s\n", bench_name,
@@ -161,6 +162,11 @@ static inline int fill(int fd, uint32_t n)
 		done += cnt;
 	}
 	return 0;
+}
+
+static inline int fill(int fd, uint32_t n)
+{
+	return fill_from(fd, 0, n);
 }
 
 /* The kernel's ceiling: lookup_and_delete_batch and nothing else. */
