@@ -31,6 +31,38 @@ static int load_config(const char *path, struct flowctl_config **cfg)
 	return ret ? EXIT_USAGE : 0;
 }
 
+/* A config that has a collector: 0, or the exit code (message printed). */
+static int load_export_config(const char *path, struct flowctl_config **cfg)
+{
+	int ret = load_config(path, cfg);
+
+	if (ret)
+		return ret;
+	if (!(*cfg)->n_collectors) {
+		pr_err("%s: no collector (outputs: - collector: or collectors:)",
+		       path);
+		config_free(*cfg);
+		*cfg = NULL;
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* -t: milliseconds, 0..600000; -1 when not a number in range. */
+static int parse_timeout_ms(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 600000) {
+		pr_err("-t %s: expected milliseconds in 0..600000", s);
+		return -1;
+	}
+	return v;
+}
+
 static void file_usage(FILE *f)
 {
 	fprintf(f,
@@ -71,7 +103,7 @@ static int ipfix_file(int argc, char **argv)
 			flow_path = optarg;
 			break;
 		case 't':
-			timeout_ms = atoi(optarg);
+			timeout_ms = parse_timeout_ms(optarg);
 			break;
 		case 'h':
 			file_usage(stdout);
@@ -85,15 +117,10 @@ static int ipfix_file(int argc, char **argv)
 		file_usage(stderr);
 		return EXIT_USAGE;
 	}
-	ret = load_config(config_path, &cfg);
+	ret = load_export_config(config_path, &cfg);
 	if (ret)
 		return ret;
 	ret = EXIT_USAGE;
-	if (!cfg->n_collectors) {
-		pr_err("%s: no collector (outputs: - collector: or collectors:)",
-		       config_path);
-		goto out;
-	}
 	if (flowfile_load(flow_path, cfg, &ff, NULL))
 		goto out;
 	ret = 1;
@@ -337,7 +364,7 @@ static int ipfix_dump(int argc, char **argv)
 			config_path = optarg;
 			break;
 		case 't':
-			timeout_ms = atoi(optarg);
+			timeout_ms = parse_timeout_ms(optarg);
 			break;
 		case 'h':
 			dump_usage(stdout);
@@ -351,15 +378,9 @@ static int ipfix_dump(int argc, char **argv)
 		dump_usage(stderr);
 		return EXIT_USAGE;
 	}
-	ret = load_config(config_path, &cfg);
+	ret = load_export_config(config_path, &cfg);
 	if (ret)
 		return ret;
-	ret = EXIT_USAGE;
-	if (!cfg->n_collectors) {
-		pr_err("%s: no collector (outputs: - collector: or collectors:)",
-		       config_path);
-		goto out;
-	}
 	ret = 1;
 	if (geteuid() != 0) {
 		pr_err("reading the pinned flow tables needs root");
