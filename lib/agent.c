@@ -65,15 +65,24 @@ struct agent_outputs {
 #define IFACC_SIZE 4096		/* power of two */
 
 struct ifacc {
-	const struct flow_ns *ns;	/* NULL: free slot */
+	const char *netns;		/* interned; NULL: free slot */
 	uint32_t iif, oif;
 	uint64_t packets, octets;
 };
 
 struct agent {
 	const struct agent_opts *opts;
-	struct ifacc ifacc[IFACC_SIZE];
+	struct ifacc *ifacc;		/* IFACC_SIZE */
 	unsigned int ifacc_used;
+	/*
+	 * Namespace names as the metrics label them, copied once: the flow
+	 * table frees a detached namespace at the end of its last drain,
+	 * before the accumulators are published.
+	 */
+	char **names;
+	size_t n_names, cap_names;
+	const struct flow_ns *last_ns;	/* valid within one drain */
+	const char *last_name;
 	struct agent_outputs out;
 	struct flow_table *ft;
 	struct flow_cache *fc;
@@ -306,22 +315,53 @@ static void ops_begin(void *ctx, const struct flow_clock *clk)
 {
 	struct agent *a = ctx;
 
+	a->last_ns = NULL;
 	flow_cache_drain_ops.begin(a->fc, clk);
 }
 
+/* The agent's own copy of a namespace's name (NULL without memory). */
+static const char *ns_label(struct agent *a, const struct flow_ns *ns)
+{
+	const char *name;
+	size_t i;
+
+	if (ns == a->last_ns)
+		return a->last_name;
+	name = flow_ns_name(ns);
+	for (i = 0; i < a->n_names; i++)
+		if (!strcmp(a->names[i], name))
+			goto found;
+	if (a->n_names == a->cap_names) {
+		size_t cap = a->cap_names ? a->cap_names * 2 : 16;
+		char **p = realloc(a->names, cap * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		a->names = p;
+		a->cap_names = cap;
+	}
+	a->names[i] = strdup(name);
+	if (!a->names[i])
+		return NULL;
+	a->n_names++;
+found:
+	a->last_ns = ns;
+	a->last_name = a->names[i];
+	return a->last_name;
+}
+
 /* Add to the interface totals metrics (and forget) one accumulator. */
-static void ifacc_publish(struct agent *a, const struct flow_ns *ns,
-			  uint32_t iif, uint32_t oif, uint64_t packets,
-			  uint64_t octets)
+static void ifacc_publish(struct agent *a, const char *netns, uint32_t iif,
+			  uint32_t oif, uint64_t packets, uint64_t octets)
 {
 	char si[16], so[16];
 	struct metric *s;
 
 	snprintf(si, sizeof(si), "%u", iif);
 	snprintf(so, sizeof(so), "%u", oif);
-	if ((s = metric_get(a->mf.total_pkts, si, so, flow_ns_name(ns), NULL)))
+	if ((s = metric_get(a->mf.total_pkts, si, so, netns, NULL)))
 		metric_add(s, packets);
-	if ((s = metric_get(a->mf.total_bytes, si, so, flow_ns_name(ns), NULL)))
+	if ((s = metric_get(a->mf.total_bytes, si, so, netns, NULL)))
 		metric_add(s, octets);
 }
 
@@ -329,21 +369,25 @@ static void ifacc_add(struct agent *a, const struct flow_ns *ns,
 		      uint32_t iif, uint32_t oif, uint64_t packets,
 		      uint64_t octets)
 {
+	const char *netns = ns_label(a, ns);
 	uint64_t h = ((uint64_t)iif * 0x9e3779b97f4a7c15ULL) ^
 		     ((uint64_t)oif * 0xc2b2ae3d27d4eb4fULL) ^
-		     (uint64_t)(uintptr_t)ns;
+		     (uint64_t)(uintptr_t)netns;
 	unsigned int i, probe;
 
+	if (!netns)
+		return;
 	h ^= h >> 29;
-	for (probe = 0; probe < 16; probe++) {
+	for (probe = 0; a->ifacc && probe < 16; probe++) {
 		struct ifacc *e;
 
 		i = (h + probe) & (IFACC_SIZE - 1);
 		e = &a->ifacc[i];
-		if (!e->ns) {
-			*e = (struct ifacc){ ns, iif, oif, 0, 0 };
+		if (!e->netns) {
+			*e = (struct ifacc){ netns, iif, oif, 0, 0 };
 			a->ifacc_used++;
-		} else if (e->ns != ns || e->iif != iif || e->oif != oif) {
+		} else if (e->netns != netns || e->iif != iif ||
+			   e->oif != oif) {
 			continue;
 		}
 		e->packets += packets;
@@ -351,22 +395,25 @@ static void ifacc_add(struct agent *a, const struct flow_ns *ns,
 		return;
 	}
 	/* crowded: straight to the metrics */
-	ifacc_publish(a, ns, iif, oif, packets, octets);
+	ifacc_publish(a, netns, iif, oif, packets, octets);
 }
 
 static void ifacc_flush(struct agent *a)
 {
 	unsigned int i;
 
+	/* namespace pointers are not valid past the drain */
+	a->last_ns = NULL;
 	if (!a->ifacc_used)
 		return;
 	for (i = 0; i < IFACC_SIZE; i++) {
 		struct ifacc *e = &a->ifacc[i];
 
-		if (!e->ns)
+		if (!e->netns)
 			continue;
-		ifacc_publish(a, e->ns, e->iif, e->oif, e->packets, e->octets);
-		e->ns = NULL;
+		ifacc_publish(a, e->netns, e->iif, e->oif, e->packets,
+			      e->octets);
+		e->netns = NULL;
 	}
 	a->ifacc_used = 0;
 }
@@ -613,6 +660,10 @@ static void agent_free(struct agent *a)
 	if (a->ft)
 		flow_table_close(a->ft);
 	metrics_destroy(a->metrics);
+	while (a->n_names)
+		free(a->names[--a->n_names]);
+	free(a->names);
+	free(a->ifacc);
 }
 
 int agent_run(const struct agent_opts *opts)
@@ -642,7 +693,8 @@ int agent_run(const struct agent_opts *opts)
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	a.sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	if (metrics_create(&a.metrics) ||
+	a.ifacc = calloc(IFACC_SIZE, sizeof(*a.ifacc));
+	if (!a.ifacc || metrics_create(&a.metrics) ||
 	    metrics_register_flowctl(a.metrics, &a.mf)) {
 		pr_err("cannot set up metrics");
 		config_free(cfg);

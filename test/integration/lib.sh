@@ -68,7 +68,7 @@ t_cleanup() {
 		eval "${T_CLEANUP[$i]}" >/dev/null 2>&1
 	done
 	testbed_down >/dev/null 2>&1
-	rm -rf "$T_TMP"
+	if [ -n "${T_KEEP:-}" ]; then echo "kept $T_TMP" >&2; else rm -rf "$T_TMP"; fi
 }
 trap t_cleanup EXIT
 
