@@ -91,9 +91,9 @@ static void check_kernel(void)
 
 	uname(&u);
 	sscanf(u.release, "%d.%d", &maj, &min);
-	/* ringbuf (5.8), batch lookup-and-delete, tc BTF maps */
-	report("kernel", u.release, ">= 5.10",
-	       maj > 5 || (maj == 5 && min >= 10) ? DEP_VALID : DEP_INVALID);
+	/* BPF atomic or (5.12), coarse clock (5.11), ringbuf (5.8) */
+	report("kernel", u.release, ">= 5.12",
+	       maj > 5 || (maj == 5 && min >= 12) ? DEP_VALID : DEP_INVALID);
 }
 
 static void check_iproute2(void)
