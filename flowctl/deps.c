@@ -28,7 +28,7 @@ static int bad;
 static void report(const char *name, const char *cur, const char *expect,
 		   enum dep_status st)
 {
-	printf("%-14s %-34s %-22s %s\n", name, cur, expect, status_names[st]);
+	printf("%-14s %-42s %-27s %s\n", name, cur, expect, status_names[st]);
 	if (st != DEP_VALID)
 		bad++;
 }
@@ -138,7 +138,7 @@ static void check_files(void)
 		report("bpffs", "/sys/fs/bpf", "mounted", DEP_VALID);
 	else
 		/* flowctl mounts it itself; not an error */
-		printf("%-14s %-34s %-22s %s\n", "bpffs", "not mounted",
+		printf("%-14s %-42s %-27s %s\n", "bpffs", "not mounted",
 		       "mounted", "VALID (flowctl mounts it on attach)");
 	report("BTF", access("/sys/kernel/btf/vmlinux", R_OK) ? "-" :
 	       "/sys/kernel/btf/vmlinux", "present",
@@ -169,7 +169,7 @@ int cmd_dependency_check(int argc, char **argv)
 		pr_err("unexpected argument '%s'", argv[1]);
 		return EXIT_USAGE;
 	}
-	printf("%-14s %-34s %-22s %s\n", "DEPENDENCY", "CURRENT", "EXPECTED",
+	printf("%-14s %-42s %-27s %s\n", "DEPENDENCY", "CURRENT", "EXPECTED",
 	       "STATUS");
 	check_clang();
 	check_kernel();
