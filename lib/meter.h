@@ -19,6 +19,8 @@
 struct meter_opts {
 	struct tc_filter_id id;		/* pref 100, chain 0, handle 1 */
 	unsigned int max_flows;		/* -l; 0: keep the namespace's own */
+	bool ifstats;			/* --ifstats: per-packet totals */
+	bool precise_time;		/* --precise-time: last seen too */
 	bool force;			/* -f: re-attach, replace pins */
 	bool dry;			/* print the commands, run nothing */
 };

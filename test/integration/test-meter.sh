@@ -259,6 +259,17 @@ check_eq "two concurrent attaches both succeed" "0 0" "$r1 $r2"
 check_eq "one attached, the other found it unchanged" "2 2" \
 	"$(cat "$T_TMP/c1" "$T_TMP/c2" | grep -c '(attached)$') $(cat "$T_TMP/c1" "$T_TMP/c2" | grep -c '(unchanged)$')"
 
+# --- knobs: per-packet interface totals in the kernel -------------------------
+out=$("$FLOWCTL" meter attach -i "$NS0:eth1" --ifstats 2>&1)
+check_eq "--ifstats: another digest replaces both hooks" 2 "$(grep -c '(changed)$' <<<"$out")"
+ip netns exec "$NS1" ping -c 3 -i 0.1 -q 10.2.0.2 >/dev/null
+I1=$(ip -n "$NS0" -j link show eth1 | jq '.[0].ifindex')
+n=$(bpftool -j map dump pinned "$P0/tc/globals/flow_ifstats" |
+	jq "[.[] | (.formatted // .) | select(.key.ingress_ifindex == $I1 and .key.direction == 0) | .value.packets] | add // 0")
+[ "$n" -ge 3 ] && pass "--ifstats: the kernel counts interface totals ($n)" || fail "--ifstats totals" "$n"
+out=$("$FLOWCTL" meter attach -i "$NS0:eth1" 2>&1)
+check_eq "back to the default knobs: changed" 2 "$(grep -c '(changed)$' <<<"$out")"
+
 # --- detach ------------------------------------------------------------------
 "$FLOWCTL" meter attach -i "$NS0:*" >/dev/null 2>&1
 out=$("$FLOWCTL" meter detach -i "$NS0:*" 2>&1); rc=$?
