@@ -37,6 +37,7 @@
 #include "log.h"
 #include "meter.h"
 #include "metrics.h"
+#include "strset.h"
 
 #define EXIT_USAGE 2
 #define SHUTDOWN_FLUSH_MS 3000
@@ -79,8 +80,7 @@ struct agent {
 	 * table frees a detached namespace at the end of its last drain,
 	 * before the accumulators are published.
 	 */
-	char **names;
-	size_t n_names, cap_names;
+	struct strset names;
 	const struct flow_ns *last_ns;	/* valid within one drain */
 	const char *last_name;
 	struct agent_outputs out;
@@ -323,31 +323,15 @@ static void ops_begin(void *ctx, const struct flow_clock *clk)
 static const char *ns_label(struct agent *a, const struct flow_ns *ns)
 {
 	const char *name;
-	size_t i;
 
 	if (ns == a->last_ns)
 		return a->last_name;
-	name = flow_ns_name(ns);
-	for (i = 0; i < a->n_names; i++)
-		if (!strcmp(a->names[i], name))
-			goto found;
-	if (a->n_names == a->cap_names) {
-		size_t cap = a->cap_names ? a->cap_names * 2 : 16;
-		char **p = realloc(a->names, cap * sizeof(*p));
-
-		if (!p)
-			return NULL;
-		a->names = p;
-		a->cap_names = cap;
+	name = strset_intern(&a->names, flow_ns_name(ns));
+	if (name) {
+		a->last_ns = ns;
+		a->last_name = name;
 	}
-	a->names[i] = strdup(name);
-	if (!a->names[i])
-		return NULL;
-	a->n_names++;
-found:
-	a->last_ns = ns;
-	a->last_name = a->names[i];
-	return a->last_name;
+	return name;
 }
 
 /* Add to the interface totals metrics (and forget) one accumulator. */
@@ -660,9 +644,7 @@ static void agent_free(struct agent *a)
 	if (a->ft)
 		flow_table_close(a->ft);
 	metrics_destroy(a->metrics);
-	while (a->n_names)
-		free(a->names[--a->n_names]);
-	free(a->names);
+	strset_free(&a->names);
 	free(a->ifacc);
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "strset.h"
 
 struct batch {
 	struct batch *next;
@@ -37,31 +38,8 @@ struct ipfix_async {
 	 * flow table, which may forget a namespace before the worker has
 	 * encoded its last records.  Only the loop's thread touches these.
 	 */
-	char **names;
-	size_t n_names, cap_names;
+	struct strset names;
 };
-
-static const char *intern(struct ipfix_async *a, const char *name)
-{
-	size_t i;
-
-	if (!name)
-		return NULL;
-	for (i = 0; i < a->n_names; i++)
-		if (!strcmp(a->names[i], name))
-			return a->names[i];
-	if (a->n_names == a->cap_names) {
-		size_t cap = a->cap_names ? a->cap_names * 2 : 16;
-		char **p = realloc(a->names, cap * sizeof(*p));
-
-		if (!p)
-			return NULL;
-		a->names = p;
-		a->cap_names = cap;
-	}
-	a->names[a->n_names] = strdup(name);
-	return a->names[a->n_names] ? a->names[a->n_names++] : NULL;
-}
 
 static void *worker_main(void *arg)
 {
@@ -150,7 +128,7 @@ int ipfix_async_export(struct ipfix_async *a, const struct flow_record *r,
 	memcpy(b->r, r, n * sizeof(*r));
 	for (i = 0; i < n; i++)
 		if (i == 0 || r[i].netns != r[i - 1].netns)
-			b->r[i].netns = intern(a, r[i].netns);
+			b->r[i].netns = strset_intern(&a->names, r[i].netns);
 		else
 			b->r[i].netns = b->r[i - 1].netns;
 
@@ -207,8 +185,6 @@ int ipfix_async_flush(struct ipfix_async *a, int timeout_ms)
 
 void ipfix_async_destroy(struct ipfix_async *a, int flush_timeout_ms)
 {
-	size_t i;
-
 	if (!a)
 		return;
 	ipfix_async_flush(a, flush_timeout_ms);
@@ -219,9 +195,7 @@ void ipfix_async_destroy(struct ipfix_async *a, int flush_timeout_ms)
 	if (a->started)
 		pthread_join(a->worker, NULL);
 	ipfix_exporter_destroy(a->ex);
-	for (i = 0; i < a->n_names; i++)
-		free(a->names[i]);
-	free(a->names);
+	strset_free(&a->names);
 	pthread_mutex_destroy(&a->ex_lock);
 	pthread_mutex_destroy(&a->q_lock);
 	pthread_cond_destroy(&a->q_wake);

@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "bpffs.h"
 #include "ebpf_build.h"
 #include "log.h"
 
@@ -288,23 +289,6 @@ static double median(const double *v, double *min)
 	return s[ROUNDS / 2];
 }
 
-static void cache_remove(const char *dir)
-{
-	char path[PATH_MAX + 256];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
 int main(void)
 {
 	char cache[] = "/tmp/flowctl-bench.XXXXXX";
@@ -419,6 +403,6 @@ int main(void)
 out:
 	for (i = 0; i < N_PROGS; i++)
 		bpf_object__close(progs[i].obj);
-	cache_remove(cache);
+	remove_tree(cache);
 	return ret;
 }

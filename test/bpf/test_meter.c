@@ -30,6 +30,7 @@
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
 
+#include "bpffs.h"
 #include "ebpf_build.h"
 #include "flow_abi.h"
 #include "log.h"
@@ -1634,23 +1635,6 @@ static void test_map_full(struct meter_obj *m)
 }
 
 /* The cache dir holds the sources and objects compiled here only. */
-static void cache_remove(const char *dir)
-{
-	char path[PATH_MAX + 256];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
 static void pick_ifindex(void)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
@@ -1743,7 +1727,7 @@ int main(void)
 		meter_close(&m);
 	}
 
-	cache_remove(cache);
+	remove_tree(cache);
 	printf("# %d passed, %d failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;
 }
