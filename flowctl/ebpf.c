@@ -14,6 +14,7 @@
 #include "ebpf_build.h"
 #include "flow_abi.h"
 #include "log.h"
+#include "meter.h"
 
 enum {
 	OPT_IFSTATS = 256,
@@ -100,6 +101,12 @@ static int ebpf_parse_opts(int argc, char **argv, struct ebpf_knobs *k,
 	return 0;
 }
 
+/* A bad FLOWCTL_EBPF_TEMPLATE is the user's to fix: exit 2. */
+static int exit_code(int err)
+{
+	return err == -METER_EUSAGE ? EXIT_USAGE : 1;
+}
+
 static int ebpf_code_dump(int argc, char **argv)
 {
 	struct ebpf_knobs k;
@@ -110,8 +117,9 @@ static int ebpf_code_dump(int argc, char **argv)
 	ret = ebpf_parse_opts(argc, argv, &k, NULL);
 	if (ret)
 		return ret < 0 ? 0 : ret;
-	if (ebpf_render(&k, &src, &len))
-		return 1;
+	ret = ebpf_render(&k, &src, &len);
+	if (ret)
+		return exit_code(ret);
 	ret = fwrite(src, 1, len, stdout) == len ? 0 : 1;
 	free(src);
 	return ret;
@@ -127,8 +135,9 @@ static int ebpf_build_cmd(int argc, char **argv)
 	ret = ebpf_parse_opts(argc, argv, &k, &cache_dir);
 	if (ret)
 		return ret < 0 ? 0 : ret;
-	if (ebpf_build(&k, cache_dir, obj, sizeof(obj), digest))
-		return 1;
+	ret = ebpf_build(&k, cache_dir, obj, sizeof(obj), digest);
+	if (ret)
+		return exit_code(ret);
 	printf("%s\n", obj);
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include "exec.h"
 #include "flow_abi.h"
 #include "log.h"
+#include "meter.h"
 #include "sha256.h"
 
 #define EBPF_TEMPLATE		"templates/ebpflow.bpf.c"
@@ -214,39 +215,94 @@ static int render_file(struct render_state *st, const char *path,
  * for work on the meter without rebuilding flowctl, and for tests that need
  * a template that fails on purpose.  Its "..." includes still come from
  * the built-in ebpflow/ headers.
+ *
+ * What FILE says is compiled and loaded into the kernel by root, so it must
+ * be a regular file (not a device that never ends, a FIFO that blocks, a
+ * directory that reads as empty) that only its owner may write, and at most
+ * EBPF_TEMPLATE_MAX bytes.  Symlinks are followed: the caller named the
+ * path, and the checks apply to the file that is opened and read (fstat of
+ * the same descriptor), so they cannot be raced.
  */
 #define EBPF_TEMPLATE_ENV	"FLOWCTL_EBPF_TEMPLATE"
+#define EBPF_TEMPLATE_MAX	(1U << 20)
 
-static char *read_template(const char *path, size_t *len)
+static bool has_ctrl(const char *s)
 {
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* Returns 0, -METER_EUSAGE (FILE cannot be a template) or -ENOMEM. */
+static int read_template(const char *path, char **data, size_t *len)
+{
+	struct stat st;
 	char *buf = NULL;
-	size_t cap = 0, n;
-	FILE *f = fopen(path, "r");
+	size_t n = 0;
+	int fd, err = 0;
 
-	if (!f) {
-		pr_err("%s=%s: %s", EBPF_TEMPLATE_ENV, path, strerror(errno));
-		return NULL;
-	}
+	*data = NULL;
 	*len = 0;
-	do {
-		char *p;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		pr_err("%s=%s: %s", EBPF_TEMPLATE_ENV, path, strerror(errno));
+		return -METER_EUSAGE;
+	}
+	if (fstat(fd, &st)) {
+		pr_err("%s=%s: %s", EBPF_TEMPLATE_ENV, path, strerror(errno));
+		err = -METER_EUSAGE;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("%s=%s: not a regular file; name a C source file",
+		       EBPF_TEMPLATE_ENV, path);
+		err = -METER_EUSAGE;
+		goto out;
+	}
+	if (st.st_mode & 022) {
+		pr_err("%s=%s: writable by group or others (mode %04o): whoever can write it chooses the code loaded into the kernel; chmod go-w it",
+		       EBPF_TEMPLATE_ENV, path,
+		       (unsigned int)(st.st_mode & 07777));
+		err = -METER_EUSAGE;
+		goto out;
+	}
+	buf = malloc(EBPF_TEMPLATE_MAX + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* st_size may lie (procfs) or change: the read itself is bounded */
+	for (;;) {
+		ssize_t r = read(fd, buf + n, EBPF_TEMPLATE_MAX + 1 - n);
 
-		if (cap - *len < 4096) {
-			cap = cap ? cap * 2 : 65536;
-			p = realloc(buf, cap + 1);
-			if (!p) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = p;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			pr_err("%s=%s: %s", EBPF_TEMPLATE_ENV, path,
+			       strerror(errno));
+			err = -METER_EUSAGE;
+			goto out;
 		}
-		n = fread(buf + *len, 1, cap - *len, f);
-		*len += n;
-	} while (n > 0);
-	fclose(f);
-	buf[*len] = '\0';
-	return buf;
+		if (r == 0)
+			break;
+		n += r;
+		if (n > EBPF_TEMPLATE_MAX) {
+			pr_err("%s=%s: larger than %u bytes: not a BPF template",
+			       EBPF_TEMPLATE_ENV, path, EBPF_TEMPLATE_MAX);
+			err = -METER_EUSAGE;
+			goto out;
+		}
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return err;
 }
 
 int ebpf_render(const struct ebpf_knobs *k, char **src, size_t *len)
@@ -266,9 +322,17 @@ int ebpf_render(const struct ebpf_knobs *k, char **src, size_t *len)
 		return -EINVAL;
 	}
 	if (override && *override) {
-		tmpl = own = read_template(override, &tlen);
-		if (!own)
-			return -ENOENT;
+		/* the path is written into a comment and a #line directive */
+		if (strpbrk(override, "\"\\") || strstr(override, "*/") ||
+		    has_ctrl(override)) {
+			pr_err("%s: the path may not contain quotes, backslashes, \"*/\" or control characters",
+			       EBPF_TEMPLATE_ENV);
+			return -METER_EUSAGE;
+		}
+		err = read_template(override, &own, &tlen);
+		if (err)
+			return err;
+		tmpl = own;
 		tname = override;
 	} else {
 		tmpl = embedded_file(EBPF_TEMPLATE, &tlen);

@@ -207,6 +207,17 @@ grep -q "error:" <<<"$out" && grep -q "command: clang" <<<"$out" &&
 n=$(ip netns exec "$NS0" tc -j filter show dev eth1 ingress 2>/dev/null | jq 'length')
 check_eq "clang failure: nothing attached" 0 "${n:-0}"
 
+# FLOWCTL_EBPF_TEMPLATE naming no template: usage error at once (no
+# endless read of /dev/zero, no empty render of a directory), nothing done
+for bad in /dev/zero "$T_TMP"; do
+	out=$(timeout 20 env FLOWCTL_EBPF_TEMPLATE="$bad" "$FLOWCTL" meter attach -i "$NS0:eth1" 2>&1); rc=$?
+	check_eq "template $bad: exit 2" 2 "$rc"
+	grep -q "not a regular file" <<<"$out" && pass "template $bad: reason given" ||
+		fail "template $bad message" "$out"
+done
+n=$(ip netns exec "$NS0" tc -j filter show dev eth1 ingress 2>/dev/null | jq 'length')
+check_eq "bad template: nothing attached" 0 "${n:-0}"
+
 # a program the verifier rejects (egress only): the ingress hook attached
 # just before is rolled back, the error names the hook and shows the log
 cat > "$T_TMP/reject.c" <<'EOF2'

@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "check_main.h"
 #include "ebpf_build.h"
+#include "meter.h"
 #include "sha256.h"
 
 static void expect_sha256(const void *data, size_t len, const char *want)
@@ -213,6 +215,114 @@ START_TEST(digest_follows_knobs)
 }
 END_TEST
 
+/* Render with FLOWCTL_EBPF_TEMPLATE=PATH; the source is freed. */
+static int render_with_template(const char *path)
+{
+	struct ebpf_knobs k;
+	size_t len = 0;
+	char *src = NULL;
+	int err;
+
+	ebpf_knobs_default(&k);
+	ck_assert_int_eq(setenv("FLOWCTL_EBPF_TEMPLATE", path, 1), 0);
+	err = ebpf_render(&k, &src, &len);
+	unsetenv("FLOWCTL_EBPF_TEMPLATE");
+	if (err)
+		ck_assert_ptr_null(src);
+	free(src);
+	return err;
+}
+
+static void write_template(const char *path, const char *text, size_t len,
+			   mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+/*
+ * FLOWCTL_EBPF_TEMPLATE names the source root compiles and loads: anything
+ * that is not a small regular file only its owner can write is refused as
+ * a usage error, at once (no endless read of /dev/zero, no wait on a FIFO,
+ * no empty render of a directory).
+ */
+START_TEST(template_override_refused)
+{
+	char dir[] = "/tmp/flowctl-tmpl-check.XXXXXX", path[PATH_MAX];
+	static const char ok[] = "#include \"flow_abi.h\"\nint x;\n";
+	char *big;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(render_with_template("/dev/zero"), -METER_EUSAGE);
+	ck_assert_int_eq(render_with_template(dir), -METER_EUSAGE);
+	snprintf(path, sizeof(path), "%s/missing.c", dir);
+	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	unlink(path);
+
+	/* anyone may write it: refused, whatever it says */
+	snprintf(path, sizeof(path), "%s/t.c", dir);
+	write_template(path, ok, strlen(ok), 0666);
+	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	write_template(path, ok, strlen(ok), 0620);
+	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	write_template(path, ok, strlen(ok), 0644);
+	ck_assert_int_eq(render_with_template(path), 0);
+
+	/* 1 MiB is the limit: one byte more is refused */
+	big = malloc((1 << 20) + 1);
+	ck_assert_ptr_nonnull(big);
+	memset(big, ' ', (1 << 20) + 1);
+	write_template(path, big, 1 << 20, 0600);
+	ck_assert_int_eq(render_with_template(path), 0);
+	write_template(path, big, (1 << 20) + 1, 0600);
+	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	free(big);
+	unlink(path);
+
+	/* the path goes into a comment and a #line: nothing that ends them */
+	snprintf(path, sizeof(path), "%s/a\"b.c", dir);
+	write_template(path, ok, strlen(ok), 0600);
+	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/a*/b.c", dir);
+	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	snprintf(path, sizeof(path), "%s/a\nb.c", dir);
+	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(template_override_renders)
+{
+	char dir[] = "/tmp/flowctl-tmpl-check.XXXXXX", path[PATH_MAX];
+	static const char text[] = "#include \"flow_abi.h\"\nint marker_x;\n";
+	struct ebpf_knobs k;
+	size_t len;
+	char *src;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/t.c", dir);
+	write_template(path, text, strlen(text), 0644);
+	ebpf_knobs_default(&k);
+	ck_assert_int_eq(setenv("FLOWCTL_EBPF_TEMPLATE", path, 1), 0);
+	ck_assert_int_eq(ebpf_render(&k, &src, &len), 0);
+	unsetenv("FLOWCTL_EBPF_TEMPLATE");
+	ck_assert_ptr_nonnull(strstr(src, "int marker_x;\n"));
+	ck_assert_ptr_nonnull(strstr(src, "struct flow_key {"));
+	free(src);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 static int count_entries(const char *dir)
 {
 	struct dirent *de;
@@ -313,6 +423,8 @@ static Suite *ebpf_build_suite(void)
 	tcase_add_test(tc, render_knobs_and_inlining);
 	tcase_add_test(tc, render_defaults_and_range);
 	tcase_add_test(tc, digest_follows_knobs);
+	tcase_add_test(tc, template_override_refused);
+	tcase_add_test(tc, template_override_renders);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("build");
