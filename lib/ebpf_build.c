@@ -444,12 +444,32 @@ int ebpf_digest(const char *src, size_t len, char digest[EBPF_DIGEST_LEN + 1])
 	return 0;
 }
 
-/* mkdir -p DIR (0700 for what it creates); DIR must be ours alone. */
+/*
+ * May ANCESTOR (a directory above the cache) stay as it is?  Whoever can
+ * write a directory can rename what is in it and put their own in its
+ * place, between our checks and clang or tc opening the files.  So each
+ * one must be root's or ours, and writable by nobody else unless it is
+ * sticky (/tmp: others may add entries but not move ours).
+ */
+static bool ancestor_trusted(const struct stat *st)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return false;
+	return !(st->st_mode & 022) || (st->st_mode & S_ISVTX);
+}
+
+/*
+ * mkdir -p DIR (0700 for what it creates).  The objects in DIR are loaded
+ * into the kernel, so nobody else may plant one: DIR must be a directory
+ * (not a symlink) owned by us and writable only by us, and every directory
+ * above it (symlinks resolved) must pass ancestor_trusted().
+ */
 static int cache_dir_ensure(const char *dir)
 {
-	char path[4096];
+	char path[4096], *real = NULL;
 	struct stat st;
 	size_t i, n = strlen(dir);
+	int err = 0;
 
 	if (!n || n >= sizeof(path)) {
 		pr_err("bad cache directory '%s'", dir);
@@ -461,19 +481,14 @@ static int cache_dir_ensure(const char *dir)
 			continue;
 		path[i] = '\0';
 		if (mkdir(path, 0700) && errno != EEXIST) {
-			int err = -errno;
-
+			err = -errno;
 			pr_err("cannot create %s: %s", path, strerror(errno));
 			return err;
 		}
 		path[i] = i < n ? '/' : '\0';
 	}
-	/* objects from here are loaded into the kernel: nobody else may
-	 * plant one
-	 */
 	if (lstat(dir, &st)) {
-		int err = -errno;
-
+		err = -errno;
 		pr_err("%s: %s", dir, strerror(errno));
 		return err;
 	}
@@ -485,10 +500,46 @@ static int cache_dir_ensure(const char *dir)
 		       (unsigned int)st.st_uid);
 		return -EPERM;
 	}
-	return 0;
+	real = realpath(dir, NULL);
+	if (!real) {
+		err = -errno;
+		pr_err("%s: %s", dir, strerror(errno));
+		return err;
+	}
+	/* "/a/b/obj": check "/", "/a", "/a/b" */
+	for (i = strlen(real); i > 0; i--) {
+		if (real[i] != '/')
+			continue;
+		real[i] = '\0';
+		if (lstat(real, &st)) {
+			err = -errno;
+			pr_err("%s: %s", real, strerror(errno));
+			goto out;
+		}
+		if (!ancestor_trusted(&st)) {
+			pr_err("%s, above the BPF object cache %s, is owned by uid %u with mode %04o: only root (or uid %u) may be able to write it, or it must be sticky",
+			       real, dir, (unsigned int)st.st_uid,
+			       (unsigned int)(st.st_mode & 07777),
+			       (unsigned int)geteuid());
+			err = -EPERM;
+			goto out;
+		}
+	}
+	if (lstat("/", &st) || !ancestor_trusted(&st)) {
+		pr_err("/ is not root's: refusing to build BPF objects");
+		err = -EPERM;
+	}
+out:
+	free(real);
+	return err;
 }
 
-/* A cached object is used only if it is a regular non-empty ELF file. */
+/*
+ * A cached object is used only if it is a regular non-empty ELF file that
+ * we own and nobody else may write (the directory check makes that so for
+ * what flowctl creates; a file copied in by hand with a loose mode is
+ * rebuilt rather than trusted).
+ */
 static bool object_usable(const char *path)
 {
 	unsigned char magic[4];
@@ -496,13 +547,17 @@ static bool object_usable(const char *path)
 	bool ok = false;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return false;
 	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 4 &&
+	    st.st_uid == geteuid() && !(st.st_mode & 022) &&
 	    read(fd, magic, 4) == 4 && !memcmp(magic, "\177ELF", 4))
 		ok = true;
 	close(fd);
+	if (!ok && !access(path, F_OK))
+		pr_info("%s is not a usable cached object (owner, mode or content): rebuilding it",
+			path);
 	return ok;
 }
 
@@ -589,11 +644,19 @@ static int clang_compile(const char *src_path, const char *obj_path)
 		err = -EINVAL;
 		goto out;
 	}
-	fd = open(tmp, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
+	/* clang may have replaced the file: its mode follows our umask,
+	 * which could be 0; object_usable() wants 0600
+	 */
+	fd = open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fchmod(fd, 0600)) {
+		err = -errno;
+		pr_err("cannot open %s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
 	}
+	fsync(fd);
+	close(fd);
 	if (rename(tmp, obj_path)) {
 		err = -errno;
 		pr_err("cannot rename %s to %s: %s", tmp, obj_path,

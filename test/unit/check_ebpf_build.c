@@ -406,6 +406,81 @@ START_TEST(build_caches_by_digest)
 }
 END_TEST
 
+/* A directory above the cache that others may write: refused. */
+START_TEST(cache_untrusted_ancestor)
+{
+	char tmpl[] = "/tmp/flowctl-ebpf-check.XXXXXX";
+	char dir[PATH_MAX + 16], open_dir[256], link[256];
+	char obj[PATH_MAX], digest[EBPF_DIGEST_LEN + 1];
+	struct ebpf_knobs k;
+
+	ebpf_knobs_default(&k);
+	k.max_flows = 256;
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	snprintf(open_dir, sizeof(open_dir), "%s/open", tmpl);
+	ck_assert_int_eq(mkdir(open_dir, 0700), 0);
+	ck_assert_int_eq(chmod(open_dir, 0777), 0);
+	snprintf(dir, sizeof(dir), "%s/obj", open_dir);
+	ck_assert_int_eq(ebpf_build(&k, dir, obj, sizeof(obj), digest),
+			 -EPERM);
+
+	/* reached through a symlink: the directory it resolves to counts */
+	snprintf(link, sizeof(link), "%s/link", tmpl);
+	ck_assert_int_eq(symlink(open_dir, link), 0);
+	snprintf(dir, sizeof(dir), "%s/obj", link);
+	ck_assert_int_eq(ebpf_build(&k, dir, obj, sizeof(obj), digest),
+			 -EPERM);
+	/* the cache directory itself a symlink: refused */
+	snprintf(dir, sizeof(dir), "%s/objlink", tmpl);
+	ck_assert_int_eq(symlink(tmpl, dir), 0);
+	ck_assert_int_eq(ebpf_build(&k, dir, obj, sizeof(obj), digest),
+			 -EPERM);
+	unlink(dir);
+	unlink(link);
+
+	/* sticky, like /tmp: others cannot move our entries, accepted */
+	ck_assert_int_eq(chmod(open_dir, 01777), 0);
+	snprintf(dir, sizeof(dir), "%s/obj", open_dir);
+	ck_assert_int_eq(ebpf_build(&k, dir, obj, sizeof(obj), digest), 0);
+	rm_tree(dir);
+	rmdir(open_dir);
+	rmdir(tmpl);
+}
+END_TEST
+
+/* A cached object someone else could have written is rebuilt, not used. */
+START_TEST(cache_rebuilds_loose_object)
+{
+	char tmpl[] = "/tmp/flowctl-ebpf-check.XXXXXX";
+	char obj[PATH_MAX], obj2[PATH_MAX], digest[EBPF_DIGEST_LEN + 1];
+	struct stat st1, st2;
+	struct ebpf_knobs k;
+
+	ebpf_knobs_default(&k);
+	k.max_flows = 512;
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	ck_assert_int_eq(ebpf_build(&k, tmpl, obj, sizeof(obj), digest), 0);
+	ck_assert_int_eq(stat(obj, &st1), 0);
+	ck_assert_uint_eq(st1.st_mode & 07777, 0600);
+	ck_assert_int_eq(chmod(obj, 0666), 0);
+	ck_assert_int_eq(ebpf_build(&k, tmpl, obj2, sizeof(obj2), digest), 0);
+	ck_assert_str_eq(obj, obj2);
+	ck_assert_int_eq(stat(obj2, &st2), 0);
+	ck_assert_uint_ne(st1.st_ino, st2.st_ino);
+	ck_assert_uint_eq(st2.st_mode & 07777, 0600);
+	if (geteuid() == 0) {
+		/* owned by another user: rebuilt too */
+		ck_assert_int_eq(chown(obj, 1, 1), 0);
+		ck_assert_int_eq(ebpf_build(&k, tmpl, obj2, sizeof(obj2),
+					    digest), 0);
+		ck_assert_int_eq(stat(obj2, &st1), 0);
+		ck_assert_uint_eq(st1.st_uid, 0);
+		ck_assert_uint_ne(st1.st_ino, st2.st_ino);
+	}
+	rm_tree(tmpl);
+}
+END_TEST
+
 static Suite *ebpf_build_suite(void)
 {
 	Suite *s = suite_create("ebpf_build");
@@ -431,6 +506,8 @@ static Suite *ebpf_build_suite(void)
 	/* clang compiles the template: allow it time on a slow machine */
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, build_caches_by_digest);
+	tcase_add_test(tc, cache_untrusted_ancestor);
+	tcase_add_test(tc, cache_rebuilds_loose_object);
 	suite_add_tcase(s, tc);
 	return s;
 }
