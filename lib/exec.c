@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +65,90 @@ static int wait_child(pid_t pid, long long deadline, int *status)
 	}
 }
 
+/*
+ * The program ARGV0 names: itself when it has a slash, else the first
+ * executable regular file of that name in EXEC_PATH (never the caller's
+ * PATH).  Malloc'ed; NULL with errno set when there is none.
+ */
+static char *exec_resolve(const char *argv0)
+{
+	const char *dir = EXEC_PATH, *colon;
+	int saved = ENOENT;
+
+	if (strchr(argv0, '/'))
+		return strdup(argv0);
+	for (; *dir; dir = colon + 1) {
+		struct stat st;
+		char *file;
+
+		colon = strchrnul(dir, ':');
+		if (asprintf(&file, "%.*s/%s", (int)(colon - dir), dir,
+			     argv0) < 0)
+			return NULL;
+		if (!access(file, X_OK) && !stat(file, &st) &&
+		    S_ISREG(st.st_mode))
+			return file;
+		if (errno == EACCES)
+			saved = EACCES;
+		free(file);
+		if (!*colon)
+			break;
+	}
+	errno = saved;
+	return NULL;
+}
+
+/* Does ENTRY ("NAME=value" or "NAME") set or unset NAME of VAR? */
+static bool env_names(const char *entry, const char *var)
+{
+	size_t n = strcspn(entry, "=");
+
+	return !strncmp(entry, var, n) && var[n] == '=';
+}
+
+/*
+ * The child's environment, built before fork (the child may not allocate):
+ * ours with PATH=EXEC_PATH, then ENV applied ("NAME=value" sets NAME, a
+ * bare "NAME" removes it).  The strings are borrowed, the array malloc'ed.
+ */
+static char **exec_env(char *const env[])
+{
+	size_t n = 0, m = 0, i, j;
+	char **out;
+
+	while (environ && environ[n])
+		n++;
+	while (env && env[m])
+		m++;
+	out = calloc(n + m + 2, sizeof(*out));
+	if (!out)
+		return NULL;
+	n = 0;
+	for (i = 0; environ && environ[i]; i++) {
+		bool replaced = env_names("PATH", environ[i]);
+
+		for (j = 0; env && env[j] && !replaced; j++)
+			replaced = env_names(env[j], environ[i]);
+		if (!replaced)
+			out[n++] = environ[i];
+	}
+	out[n++] = "PATH=" EXEC_PATH;
+	for (j = 0; env && env[j]; j++) {
+		if (!strchr(env[j], '='))
+			continue;
+		if (env_names(env[j], "PATH=")) {
+			/* the caller's own PATH replaces ours */
+			for (i = 0; i < n; i++)
+				if (!strcmp(out[i], "PATH=" EXEC_PATH))
+					out[i] = env[j];
+			continue;
+		}
+		out[n++] = env[j];
+	}
+	out[n] = NULL;
+	return out;
+}
+
 struct buf {
 	char *p;
 	size_t len, cap;
@@ -99,10 +184,30 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 	size_t in_off = 0;
 	bool timed_out = false, sigpipe_was_pending;
 	sigset_t sigpipe_set, old_mask, pending;
-	int status, wr, ret = 0;
+	char *file = NULL, **envp = NULL, **shargv = NULL;
+	int status, wr, ret = 0, file_errno, argc = 0;
 	pid_t pid;
 
 	memset(res, 0, sizeof(*res));
+	/* everything the child needs, found and allocated before fork */
+	file = exec_resolve(argv[0]);
+	file_errno = errno;
+	envp = exec_env(env);
+	while (argv[argc])
+		argc++;
+	/* a script without #! runs with /bin/sh, as execvp() would */
+	shargv = calloc(argc + 2, sizeof(*shargv));
+	if (!envp || !shargv) {
+		free(file);
+		free(envp);
+		free(shargv);
+		memset(res, 0, sizeof(*res));
+		return -ENOMEM;
+	}
+	shargv[0] = "/bin/sh";
+	shargv[1] = file;
+	for (int i = 1; i < argc; i++)
+		shargv[i + 1] = argv[i];
 	/*
 	 * A child that exits without reading its stdin makes our write raise
 	 * SIGPIPE, which would kill the caller: keep it blocked (for this
@@ -125,7 +230,6 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 	}
 	if (pid == 0) {
 		sigset_t none;
-		int i;
 
 		/* own process group (killed as one); the caller's signal
 		 * mask (signalfd, worker threads) is not the child's business */
@@ -135,12 +239,16 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 		dup2(pin[0], 0);
 		dup2(pout[1], 1);
 		dup2(perr[1], 2);
-		for (i = 0; env && env[i]; i++)
-			putenv(env[i]);
 		signal(SIGPIPE, SIG_DFL);
-		execvp(argv[0], argv);
-		fprintf(stderr, "cannot execute %s: %s\n", argv[0],
-			strerror(errno));
+		if (file) {
+			execve(file, argv, envp);
+			if (errno == ENOEXEC)
+				execve(shargv[0], shargv, envp);
+			file_errno = errno;
+		}
+		fprintf(stderr, "cannot execute %s: %s%s\n", argv[0],
+			strerror(file_errno), file || file_errno != ENOENT ?
+			"" : " (looked for in " EXEC_PATH ")");
 		_exit(127);
 	}
 	setpgid(pid, pid);	/* both sides: no race with kill_child() */
@@ -240,6 +348,9 @@ out:
 		sigtimedwait(&sigpipe_set, NULL, &zero);
 	}
 	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	free(file);
+	free(envp);
+	free(shargv);
 	res->out = out.p ? out.p : strdup("");
 	res->out_len = out.len;
 	res->err = err.p ? err.p : strdup("");

@@ -16,8 +16,17 @@ struct exec_result {
 };
 
 /*
- * Run ARGV (argv[0] looked up in PATH).  ENV: extra "NAME=value" strings
- * (NULL-terminated) added to the environment, or NULL.  IN: bytes written to
+ * Where a program named without a slash is looked up, whatever PATH the
+ * caller has (flowctl runs as root: a PATH with "." or a user's directory
+ * in it must not choose the clang, ip or tc it runs).  The child gets
+ * PATH=EXEC_PATH too, for what it runs itself (`ip netns exec NS tc`).
+ */
+#define EXEC_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/*
+ * Run ARGV (argv[0] looked up in EXEC_PATH).  ENV: NULL-terminated strings
+ * applied to the child's copy of our environment, "NAME=value" sets NAME,
+ * a bare "NAME" removes it; or NULL.  IN: bytes written to
  * the child's stdin (or NULL: /dev/null).  TIMEOUT_MS: kill the child after
  * this long (0: no limit).  Returns 0 when the child ran (see res->status),
  * -errno when it could not be started or timed out (-ETIMEDOUT).
