@@ -38,6 +38,19 @@ static const char *const clang_flags[] = {
 };
 #define N_CLANG_FLAGS (sizeof(clang_flags) / sizeof(clang_flags[0]))
 
+/*
+ * Variables that would change what clang (or gcc, for the multiarch probe)
+ * compiles, or where it writes, without changing the digest: removed from
+ * their environment, so an object cached under a digest is what that
+ * digest says whatever the caller's environment held.
+ */
+static char *const compiler_env[] = {
+	"CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH",
+	"OBJCPLUS_INCLUDE_PATH", "CCC_OVERRIDE_OPTIONS", "COMPILER_PATH",
+	"GCC_EXEC_PREFIX", "LIBRARY_PATH", "DEPENDENCIES_OUTPUT",
+	"SUNPRO_DEPENDENCIES", "SOURCE_DATE_EPOCH", NULL,
+};
+
 /* Probed once per process: "clang --version" first line, -I<multiarch>. */
 static char *clang_version_line;
 static char *multiarch_include;
@@ -377,7 +390,8 @@ static char *probe_first_line(char *const argv[])
 	char *line = NULL;
 	int err;
 
-	err = exec_run(argv, NULL, NULL, 0, EBPF_PROBE_TIMEOUT_MS, &res);
+	err = exec_run(argv, compiler_env, NULL, 0, EBPF_PROBE_TIMEOUT_MS,
+		       &res);
 	if (!err && res.status == 0 && res.out && res.out[0] &&
 	    res.out[0] != '\n')
 		line = strndup(res.out, strcspn(res.out, "\n"));
@@ -634,7 +648,8 @@ static int clang_compile(const char *src_path, const char *obj_path)
 	argv[n] = NULL;
 
 	pr_debug("compiling %s with %s", src_path, clang_version_line);
-	err = exec_run(argv, NULL, NULL, 0, EBPF_CLANG_TIMEOUT_MS, &res);
+	err = exec_run(argv, compiler_env, NULL, 0, EBPF_CLANG_TIMEOUT_MS,
+		       &res);
 	if (err || res.status != 0) {
 		cmd = exec_argv_str(argv);
 		pr_err("compiling the BPF object failed (%s): %s\n%scommand: %s\nclang: %s",

@@ -481,6 +481,45 @@ START_TEST(cache_rebuilds_loose_object)
 }
 END_TEST
 
+/*
+ * The caller's environment does not reach clang: a header planted through
+ * CPATH would otherwise be compiled into an object cached under a digest
+ * that says nothing of it.
+ */
+START_TEST(build_ignores_compiler_env)
+{
+	char tmpl[] = "/tmp/flowctl-ebpf-check.XXXXXX";
+	char cache[64], inc[64], bpfdir[80], hdr[120];
+	char obj[PATH_MAX], digest[EBPF_DIGEST_LEN + 1];
+	struct ebpf_knobs k;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	snprintf(cache, sizeof(cache), "%s/obj", tmpl);
+	snprintf(inc, sizeof(inc), "%s/inc", tmpl);
+	snprintf(bpfdir, sizeof(bpfdir), "%s/bpf", inc);
+	snprintf(hdr, sizeof(hdr), "%s/bpf_helpers.h", bpfdir);
+	ck_assert_int_eq(mkdir(inc, 0700), 0);
+	ck_assert_int_eq(mkdir(bpfdir, 0700), 0);
+	f = fopen(hdr, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("#error planted header\n", f);
+	fclose(f);
+	ck_assert_int_eq(setenv("CPATH", inc, 1), 0);
+	ck_assert_int_eq(setenv("C_INCLUDE_PATH", inc, 1), 0);
+	ebpf_knobs_default(&k);
+	k.max_flows = 1024;
+	ck_assert_int_eq(ebpf_build(&k, cache, obj, sizeof(obj), digest), 0);
+	unsetenv("CPATH");
+	unsetenv("C_INCLUDE_PATH");
+	unlink(hdr);
+	rmdir(bpfdir);
+	rmdir(inc);
+	rm_tree(cache);
+	rmdir(tmpl);
+}
+END_TEST
+
 static Suite *ebpf_build_suite(void)
 {
 	Suite *s = suite_create("ebpf_build");
@@ -508,6 +547,7 @@ static Suite *ebpf_build_suite(void)
 	tcase_add_test(tc, build_caches_by_digest);
 	tcase_add_test(tc, cache_untrusted_ancestor);
 	tcase_add_test(tc, cache_rebuilds_loose_object);
+	tcase_add_test(tc, build_ignores_compiler_env);
 	suite_add_tcase(s, tc);
 	return s;
 }
