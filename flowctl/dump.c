@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "flow_table.h"
 #include "log.h"
+#include "strescape.h"
 
 enum dump_format { DUMP_NORMAL, DUMP_WIDE, DUMP_JSON };
 
@@ -110,11 +111,21 @@ static void time_str(uint64_t unix_ns, char *buf, size_t size)
 		 (unsigned int)(unix_ns / 1000000ULL % 1000));
 }
 
-/* One row of text: the cells, then printed with the column widths. */
+/*
+ * One row of text: the cells, then printed with the column widths.  The
+ * namespace cell points to its name escaped once (str_escape_c: a name is
+ * any bytes and must not move columns or reach the terminal raw).
+ */
 #define NCOLS 17
 struct row {
+	const char *ns;
 	char c[NCOLS][64];
 };
+
+static const char *cell(const struct row *r, int c)
+{
+	return c ? r->c[c] : r->ns;
+}
 
 static const char *const headers[NCOLS] = {
 	"Netns", "Dir", "Iif", "Oif", "Proto", "Src", "Dst", "Mark", "Pkts",
@@ -128,7 +139,8 @@ static void fill_row(struct row *r, const char *ns, const struct flow_entry *e,
 	const struct flow_value *v = &e->val;
 	char pbuf[8];
 
-	snprintf(r->c[0], 64, "%s", ns);
+	r->ns = ns;
+	r->c[0][0] = '\0';
 	snprintf(r->c[1], 64, "%s", k->direction ? "egress" : "ingress");
 	snprintf(r->c[2], 64, "%u", k->ingress_ifindex);
 	snprintf(r->c[3], 64, "%u", k->egress_ifindex);
@@ -162,28 +174,48 @@ static void print_rows(const struct row *rows, size_t n, bool wide)
 		w[c] = strlen(headers[c]);
 	for (i = 0; i < n; i++)
 		for (c = 0; c < ncols; c++)
-			if ((int)strlen(rows[i].c[c]) > w[c])
-				w[c] = strlen(rows[i].c[c]);
+			if ((int)strlen(cell(&rows[i], c)) > w[c])
+				w[c] = strlen(cell(&rows[i], c));
 	for (c = 0; c < ncols; c++)
 		printf("%-*s%s", c == ncols - 1 ? 0 : w[c], headers[c],
 		       c == ncols - 1 ? "\n" : "  ");
 	for (i = 0; i < n; i++)
 		for (c = 0; c < ncols; c++)
 			printf("%-*s%s", c == ncols - 1 ? 0 : w[c],
-			       rows[i].c[c], c == ncols - 1 ? "\n" : "  ");
+			       cell(&rows[i], c), c == ncols - 1 ? "\n" : "  ");
 }
 
-static void print_json(const char *ns, const struct flow_entry *e,
+/*
+ * NAME as a JSON string (quotes included), malloc'ed: bytes that are not
+ * UTF-8 become U+FFFD, then json_escape() at its full length (a fixed
+ * buffer would cut an escape or the closing quote).
+ */
+static char *json_name(const char *name)
+{
+	char *utf8 = str_utf8_dup(name), *q = NULL;
+	int n;
+
+	if (!utf8)
+		return NULL;
+	n = json_escape(NULL, 0, utf8);
+	q = malloc(n + 1);
+	if (q)
+		json_escape(q, n + 1, utf8);
+	free(utf8);
+	return q;
+}
+
+/* NSQ: the namespace name as a JSON string (json_name). */
+static void print_json(const char *nsq, const struct flow_entry *e,
 		       const struct flow_clock *clk, bool first)
 {
 	const struct flow_key *k = &e->key;
 	const struct flow_value *v = &e->val;
-	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], nsq[256];
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
 	bool icmp = is_icmp(k);
 
 	addr_str(k, k->src_addr, src, sizeof(src));
 	addr_str(k, k->dst_addr, dst, sizeof(dst));
-	json_escape(nsq, sizeof(nsq), ns);
 	printf("%s\n  {\"netns\":%s,\"direction\":\"%s\","
 	       "\"ingressIfindex\":%u,\"egressIfindex\":%u,\"ipVersion\":%u,"
 	       "\"proto\":%u,\"src\":\"%s\",\"dst\":\"%s\",\"sport\":%u,"
@@ -222,7 +254,8 @@ int cmd_dump(int argc, char **argv)
 	const char *netns = NULL;
 	struct flow_table *ft = NULL;
 	struct row *rows = NULL;
-	size_t nrows = 0, i, j;
+	char **names = NULL;	/* escaped namespace names, per namespace */
+	size_t nrows = 0, nnames = 0, i, j;
 	bool first = true;
 	int c, err, ret = 0;
 
@@ -281,6 +314,12 @@ int cmd_dump(int argc, char **argv)
 			       flow_table_pin_root(ft));
 		goto out;
 	}
+	names = calloc(flow_table_ns_count(ft), sizeof(*names));
+	if (!names) {
+		pr_err("out of memory");
+		ret = 1;
+		goto out;
+	}
 	if (fmt == DUMP_JSON)
 		printf("[");
 	for (i = 0; i < flow_table_ns_count(ft); i++) {
@@ -288,9 +327,18 @@ int cmd_dump(int argc, char **argv)
 		struct flow_entry *e = NULL;
 		struct flow_clock clk;
 		size_t n = 0;
+		char *name;
 
 		if (netns && strcmp(netns, flow_ns_name(ns)))
 			continue;
+		name = fmt == DUMP_JSON ? json_name(flow_ns_name(ns)) :
+		       str_escape_c_dup(flow_ns_name(ns));
+		if (!name) {
+			pr_err("out of memory");
+			ret = 1;
+			continue;
+		}
+		names[nnames++] = name;
 		err = flow_table_snapshot(ft, ns, &e, &n);
 		if (err) {
 			ret = 1;
@@ -299,8 +347,7 @@ int cmd_dump(int argc, char **argv)
 		flow_clock_now(&clk);
 		if (fmt == DUMP_JSON) {
 			for (j = 0; j < n; j++, first = false)
-				print_json(flow_ns_name(ns), &e[j], &clk,
-					   first);
+				print_json(name, &e[j], &clk, first);
 		} else if (n) {
 			struct row *r2 = realloc(rows,
 						 (nrows + n) * sizeof(*rows));
@@ -313,8 +360,7 @@ int cmd_dump(int argc, char **argv)
 			}
 			rows = r2;
 			for (j = 0; j < n; j++)
-				fill_row(&rows[nrows++], flow_ns_name(ns),
-					 &e[j], &clk);
+				fill_row(&rows[nrows++], name, &e[j], &clk);
 		}
 		free(e);
 	}
@@ -326,6 +372,9 @@ int cmd_dump(int argc, char **argv)
 		printf("no flows\n");
 out:
 	free(rows);
+	for (i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
 	flow_table_close(ft);
 	return ret;
 }

@@ -30,6 +30,7 @@
 #include "flow_abi.h"
 #include "lock.h"
 #include "log.h"
+#include "strescape.h"
 
 #define NETNS_RUN_DIR "/run/netns"
 #define LOCK_TIMEOUT_S 60
@@ -1068,9 +1069,30 @@ static int list_netns(char ***names, int *n)
 	return 0;
 }
 
+/*
+ * S as the status output shows it: escaped for the text table, UTF-8 for
+ * JSON (json-c escapes the rest); names are any bytes.  Into BUF.
+ */
+static const char *status_name(const char *s, bool json, char *buf,
+			       size_t size)
+{
+	char *utf8;
+
+	if (!json) {
+		str_escape_c(buf, size, s);
+		return buf;
+	}
+	utf8 = str_utf8_dup(s);
+	snprintf(buf, size, "%s", utf8 ? utf8 : "?");
+	free(utf8);
+	return buf;
+}
+
 static void status_ns(const char *netns, bool json, struct json_object *jarr)
 {
-	const char *pin = ifspec_pin_name(netns);
+	char pin_buf[4 * 256 + 1], dev_buf[4 * IFNAMSIZ + 1];
+	const char *pin = status_name(ifspec_pin_name(netns), json, pin_buf,
+				      sizeof(pin_buf));
 	bool pinned = pin_dir_exists(netns);
 	unsigned int limit = pinned_flow_limit(netns);
 	struct json_object *jns = NULL, *jifs = NULL;
@@ -1098,13 +1120,15 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 		return;
 	for (j = 0; j < nd; j++) {
 		struct json_object *jif = NULL;
+		const char *dev = status_name(devs[j].name, json, dev_buf,
+					      sizeof(dev_buf));
 
 		if (!strcmp(devs[j].name, "lo"))
 			continue;
 		if (json) {
 			jif = json_object_new_object();
 			json_object_object_add(jif, "device",
-					       json_object_new_string(devs[j].name));
+					       json_object_new_string(dev));
 			json_object_object_add(jif, "ifindex",
 					       json_object_new_int(devs[j].ifindex));
 			json_object_array_add(jifs, jif);
@@ -1138,12 +1162,12 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 				continue;
 			}
 			if (!st.present) {
-				printf("%-12s %-12s %-8s %-9s\n", pin, devs[j].name,
+				printf("%-12s %-12s %-8s %-9s\n", pin, dev,
 				       tc_hook_name(h), "-");
 				continue;
 			}
 			printf("%-12s %-12s %-8s %-9s %-12.12s %-10u %-7u %-20s %u/%u/%u\n",
-			       pin, devs[j].name, tc_hook_name(h), "attached",
+			       pin, dev, tc_hook_name(h), "attached",
 			       st.digest, limit, st.prog_id, when, fid.pref,
 			       fid.chain, fid.handle);
 		}
