@@ -63,6 +63,20 @@ static int version_after(const char *s, const char *prefix, int *maj, int *min)
 	return sscanf(p, "%d.%d", maj, min) == 2 ? 0 : -1;
 }
 
+/*
+ * "VERSION (PATH)": the file flowctl runs for NAME, from the fixed
+ * EXEC_PATH (docs/security.md), whatever the caller's PATH says.
+ */
+static void with_path(char *cur, size_t size, const char *name)
+{
+	char *path = exec_which(name);
+	size_t n = strlen(cur);
+
+	if (path)
+		snprintf(cur + n, size - n, " (%s)", path);
+	free(path);
+}
+
 static void check_clang(void)
 {
 	char *argv[] = { "clang", "--version", NULL };
@@ -74,9 +88,10 @@ static void check_clang(void)
 		return;
 	}
 	if (version_after(l, "version", &maj, &min) == 0) {
-		char cur[64];
+		char cur[300];
 
 		snprintf(cur, sizeof(cur), "%d.%d", maj, min);
+		with_path(cur, sizeof(cur), "clang");
 		report("clang", cur, ">= 11", maj >= 11 ? DEP_VALID : DEP_INVALID);
 	} else {
 		report("clang", l, ">= 11", DEP_INVALID);
@@ -101,7 +116,7 @@ static void check_iproute2(void)
 	char *argv[] = { "tc", "-V", NULL };
 	char *ipv[] = { "ip", "-V", NULL };
 	char *l = first_line(argv), *ipl = first_line(ipv);
-	char cur[80];
+	char cur[300];
 	int maj, min;
 
 	if (!l) {
@@ -111,6 +126,7 @@ static void check_iproute2(void)
 		if (version_after(l, "iproute2", &maj, &min))
 			maj = min = 0;
 		snprintf(cur, sizeof(cur), "%d.%d", maj, min);
+		with_path(cur, sizeof(cur), "tc");
 		report("iproute2 (tc)", cur, ">= 5.10",
 		       maj > 5 || (maj == 5 && min >= 10) ? DEP_VALID :
 		       DEP_INVALID);
@@ -123,8 +139,10 @@ static void check_iproute2(void)
 			       DEP_INVALID);
 		}
 	}
-	report("ip", ipl ? "present" : "-", "present",
-	       ipl ? DEP_VALID : DEP_NOT_INSTALLED);
+	snprintf(cur, sizeof(cur), "%s", ipl ? "present" : "-");
+	if (ipl)
+		with_path(cur, sizeof(cur), "ip");
+	report("ip", cur, "present", ipl ? DEP_VALID : DEP_NOT_INSTALLED);
 	free(l);
 	free(ipl);
 }

@@ -98,6 +98,11 @@ static char *exec_resolve(const char *argv0)
 	return NULL;
 }
 
+char *exec_which(const char *name)
+{
+	return exec_resolve(name);
+}
+
 /* Does ENTRY ("NAME=value" or "NAME") set or unset NAME of VAR? */
 static bool env_names(const char *entry, const char *var)
 {

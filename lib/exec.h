@@ -35,6 +35,9 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 	     size_t in_len, int timeout_ms, struct exec_result *res);
 void exec_result_free(struct exec_result *res);
 
+/* The file exec_run() runs for NAME (malloc'ed), or NULL: not found. */
+char *exec_which(const char *name);
+
 /* "a b 'c d'": ARGV as one line for messages and --dry output. */
 char *exec_argv_str(char *const argv[]);
 

@@ -93,6 +93,25 @@ START_TEST(path_is_fixed)
 }
 END_TEST
 
+/* exec_which() names what exec_run() runs: from EXEC_PATH only. */
+START_TEST(which_uses_exec_path)
+{
+	char path_env[256], *p;
+
+	write_exec("sh", "#!/bin/sh\necho planted\n");
+	snprintf(path_env, sizeof(path_env), "%s:/usr/bin:/bin", tmpdir);
+	ck_assert_int_eq(setenv("PATH", path_env, 1), 0);
+	p = exec_which("sh");
+	ck_assert_ptr_nonnull(p);
+	ck_assert(!strcmp(p, "/usr/bin/sh") || !strcmp(p, "/bin/sh"));
+	free(p);
+	ck_assert_ptr_null(exec_which("flowctl-no-such-program"));
+	p = exec_which("/bin/sh");
+	ck_assert_str_eq(p, "/bin/sh");
+	free(p);
+}
+END_TEST
+
 /* With a slash, argv[0] is used as it is. */
 START_TEST(absolute_path_runs)
 {
@@ -168,6 +187,7 @@ static Suite *exec_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, path_is_fixed);
+	tcase_add_test(tc, which_uses_exec_path);
 	tcase_add_test(tc, absolute_path_runs);
 	tcase_add_test(tc, script_without_shebang);
 	tcase_add_test(tc, env_set_and_unset);
