@@ -654,6 +654,10 @@ static int check_templates(struct parser *p, const yaml_node_t *seq)
 
 			ret = ipfix_plan_compile(&plan, t->id, t->fields,
 						 t->n_fields, 0);
+			if (ret == -EMSGSIZE)
+				return PERR(p, n,
+					    "template %u: a record of its fields is longer than the %d octets any IPFIX message holds (shorten the fields)",
+					    t->id, IPFIX_MAX_RECORD_LEN);
 			if (ret)
 				return PERR(p, n, "template %u: cannot be compiled",
 					    t->id);
