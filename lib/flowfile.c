@@ -426,16 +426,28 @@ static int parse_flowfile(struct yaml_doc *d, struct yaml_error *err,
 				    yaml_describe(flows, tmp, sizeof(tmp)));
 		fs->template_id = id;
 		ff->n_sets++;
+		if (yaml_seq_len(flows) > FLOWFILE_MAX_RECORDS - ff->n_records)
+			return PERR(d, err, flows,
+				    "flows: the flow file has more than %d flows (aliases included); split it",
+				    FLOWFILE_MAX_RECORDS);
 		fs->records = calloc(yaml_seq_len(flows) ?: 1,
 				     sizeof(*fs->records));
 		if (!fs->records)
 			return -ENOMEM;
 		yaml_seq_for_each(d, flows, fitem, flow) {
-			ret = encode_flow(d, err, cfg, &plan, flow,
-					  &fs->records[fs->n_records]);
+			struct flowfile_record *r = &fs->records[fs->n_records];
+
+			ret = encode_flow(d, err, cfg, &plan, flow, r);
 			if (ret)
 				return ret;
 			fs->n_records++;
+			ff->n_records++;
+			ff->n_bytes += r->len;
+			if (ff->n_bytes > FLOWFILE_MAX_BYTES)
+				return PERR(d, err, flow,
+					    "flow: the records of the flow file take more than %u MiB at flow %zu of flowset %zu (aliases included); split it",
+					    FLOWFILE_MAX_BYTES >> 20,
+					    fs->n_records, ff->n_sets);
 		}
 	}
 	return 0;

@@ -62,6 +62,102 @@ out:
 	return ret;
 }
 
+/* How many children node N has (sequence items; mapping keys and
+ * values), and the I-th of them. */
+static size_t node_children(const yaml_node_t *n)
+{
+	if (n->type == YAML_SEQUENCE_NODE)
+		return n->data.sequence.items.top - n->data.sequence.items.start;
+	if (n->type == YAML_MAPPING_NODE)
+		return 2 * (n->data.mapping.pairs.top -
+			    n->data.mapping.pairs.start);
+	return 0;
+}
+
+static int node_child(const yaml_node_t *n, size_t i)
+{
+	const yaml_node_pair_t *pair;
+
+	if (n->type == YAML_SEQUENCE_NODE)
+		return n->data.sequence.items.start[i];
+	pair = &n->data.mapping.pairs.start[i / 2];
+	return i % 2 ? pair->value : pair->key;
+}
+
+/*
+ * An alias makes the reader walk its anchored node once more: nested
+ * aliases ("a billion laughs") turn a few KiB into billions of nodes for
+ * the config and flow file readers, a recursive one into an endless walk.
+ * Count, without walking them, the nodes the aliases stand for (each
+ * node's expanded size, computed once, children first) and refuse a
+ * document where they add more than YAML_DOC_MAX_ALIAS_NODES or one that
+ * contains itself.
+ */
+static int check_aliases(struct yaml_doc *d, struct yaml_error *err)
+{
+	struct frame {
+		int index;
+		size_t next;
+	} *stack = NULL;
+	size_t n_nodes = d->doc.nodes.top - d->doc.nodes.start;
+	uint64_t limit = n_nodes + YAML_DOC_MAX_ALIAS_NODES;
+	uint64_t *size = NULL;
+	uint8_t *state = NULL;	/* 0 not seen, 1 being counted, 2 counted */
+	size_t depth = 0;
+	int ret = 0;
+
+	if (!n_nodes)
+		return 0;
+	size = calloc(n_nodes + 1, sizeof(*size));
+	state = calloc(n_nodes + 1, 1);
+	stack = calloc(n_nodes, sizeof(*stack));
+	if (!size || !state || !stack) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	stack[depth++] = (struct frame){ .index = 1 };
+	state[1] = 1;
+	while (depth) {
+		struct frame *f = &stack[depth - 1];
+		const yaml_node_t *n = yaml_doc_node(d, f->index);
+		size_t i, count = node_children(n);
+		uint64_t total = 1;
+
+		if (f->next < count) {
+			int c = node_child(n, f->next++);
+
+			if (state[c] == 1) {
+				ret = yaml_doc_error(d, err,
+						     yaml_doc_node(d, c),
+						     "an alias refers to this node from inside it (a recursive alias): write the data out");
+				goto out;
+			}
+			if (state[c] == 0) {
+				state[c] = 1;
+				stack[depth++] = (struct frame){ .index = c };
+			}
+			continue;
+		}
+		for (i = 0; i < count && total <= limit; i++)
+			total += size[node_child(n, i)];
+		if (total > limit) {
+			ret = yaml_doc_error(d, err, n,
+					     "aliases expand this node to more than %llu nodes (the file has %zu; at most %d more through aliases): write the data out or use fewer aliases",
+					     (unsigned long long)limit,
+					     n_nodes, YAML_DOC_MAX_ALIAS_NODES);
+			goto out;
+		}
+		size[f->index] = total;
+		state[f->index] = 2;
+		depth--;
+	}
+out:
+	free(stack);
+	free(state);
+	free(size);
+	return ret;
+}
+
 int yaml_doc_load(struct yaml_doc *d, const char *file, const char *text,
 		  size_t len, struct yaml_error *err)
 {
@@ -105,6 +201,8 @@ int yaml_doc_load(struct yaml_doc *d, const char *file, const char *text,
 		ret = -EINVAL;
 	}
 	yaml_document_delete(&extra);
+	if (!ret)
+		ret = check_aliases(d, err);
 out:
 	yaml_parser_delete(&parser);
 	if (ret)

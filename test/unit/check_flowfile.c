@@ -227,10 +227,177 @@ START_TEST(test_varlen_prefix)
 }
 END_TEST
 
+#define SMALL_TEMPLATE							\
+	"collectors:\n"							\
+	"- address: 127.0.0.1:4739\n"					\
+	"templates:\n"							\
+	"- id: 1024\n"							\
+	"  template: [protocolIdentifier]\n"
+
+/* A growing text buffer for the generated files. */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+static void add(struct text *t, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (t->len + n + 1 > t->cap) {
+		t->cap = (t->len + n + 1) * 2;
+		t->s = realloc(t->s, t->cap);
+		ck_assert_ptr_nonnull(t->s);
+	}
+	memcpy(t->s + t->len, s, n + 1);
+	t->len += n;
+}
+
+static int load_text(const struct flowctl_config *cfg, struct text *t,
+		     struct flowfile **ff, struct yaml_error *err)
+{
+	int ret = flowfile_load_string("flows.yaml", t->s, t->len, cfg, ff,
+				       err);
+
+	free(t->s);
+	return ret;
+}
+
+/* 180 KiB: 2000 aliases of a flow in a flowset aliased 2000 times, 4 M
+ * records (it used to run out of memory with more of the same). */
+START_TEST(test_alias_bomb)
+{
+	struct flowctl_config *cfg = load_config(SMALL_TEMPLATE);
+	struct flowfile *ff = (void *)1;
+	struct text t = {};
+	struct yaml_error err;
+	int i;
+
+	add(&t, "flowsets:\n"
+		"- &s\n"
+		"  templateId: 1024\n"
+		"  flows:\n"
+		"  - &f {protocolIdentifier: 6}\n");
+	for (i = 0; i < 2000; i++)
+		add(&t, "  - *f\n");
+	for (i = 0; i < 2000; i++)
+		add(&t, "- *s\n");
+	ck_assert_int_eq(load_text(cfg, &t, &ff, &err), -EINVAL);
+	ck_assert_ptr_null(ff);
+	ck_assert_msg(strstr(err.text, "flows.yaml:2:1: aliases expand this node to more than") &&
+		      strstr(err.text, "at most 1000000 more through aliases"),
+		      "%s", err.text);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_alias_recursive)
+{
+	struct flowctl_config *cfg = load_config(SMALL_TEMPLATE);
+	struct flowfile *ff = (void *)1;
+	struct text t = {};
+	struct yaml_error err;
+
+	add(&t, "flowsets:\n"
+		"- templateId: 1024\n"
+		"  flows: &l\n"
+		"  - protocolIdentifier: 6\n"
+		"  - *l\n");
+	ck_assert_int_eq(load_text(cfg, &t, &ff, &err), -EINVAL);
+	ck_assert_ptr_null(ff);
+	ck_assert_msg(strstr(err.text, "flows.yaml:3:10: an alias refers to this node from inside it"),
+		      "%s", err.text);
+	config_free(cfg);
+}
+END_TEST
+
+/* Aliases the way people use them still work. */
+START_TEST(test_aliases_allowed)
+{
+	struct flowctl_config *cfg = load_config(SMALL_TEMPLATE);
+	struct flowfile *ff;
+	struct text t = {};
+	struct yaml_error err;
+	int ret, i;
+
+	add(&t, "flowsets:\n"
+		"- &s\n"
+		"  templateId: 1024\n"
+		"  flows:\n"
+		"  - &tcp {protocolIdentifier: 6}\n"
+		"  - {protocolIdentifier: 17}\n"
+		"  - *tcp\n");
+	for (i = 0; i < 300; i++)
+		add(&t, "- *s\n");
+	ret = load_text(cfg, &t, &ff, &err);
+	ck_assert_msg(ret == 0, "%s", err.text);
+	ck_assert_uint_eq(ff->n_sets, 301);
+	ck_assert_uint_eq(ff->n_records, 903);
+	ck_assert_uint_eq(ff->sets[300].n_records, 3);
+	ck_assert_uint_eq(ff->sets[300].records[2].data[0], 6);
+	ck_assert_uint_eq(ff->sets[300].records[1].data[0], 17);
+	flowfile_free(ff);
+	config_free(cfg);
+}
+END_TEST
+
+/* 1000001 written flows: one too many. */
+START_TEST(test_too_many_flows)
+{
+	struct flowctl_config *cfg = load_config(SMALL_TEMPLATE);
+	struct flowfile *ff = (void *)1;
+	struct text t = {};
+	struct yaml_error err;
+	int i;
+
+	add(&t, "flowsets:\n"
+		"- templateId: 1024\n"
+		"  flows:\n");
+	for (i = 0; i < FLOWFILE_MAX_RECORDS + 1; i++)
+		add(&t, "  - {}\n");
+	ck_assert_int_eq(load_text(cfg, &t, &ff, &err), -EINVAL);
+	ck_assert_ptr_null(ff);
+	ck_assert_msg(strstr(err.text, "flows.yaml:4:3: flows: the flow file has more than 1000000 flows"),
+		      "%s", err.text);
+	config_free(cfg);
+}
+END_TEST
+
+/* 2101 aliases of a 65000-octet record: more than 128 MiB. */
+START_TEST(test_too_many_bytes)
+{
+	struct flowctl_config *cfg = load_config(
+		"maxIpfixMessageLen: 65535\n"
+		"collectors:\n"
+		"- address: 127.0.0.1:4739\n"
+		"templates:\n"
+		"- id: 1024\n"
+		"  template: [{name: interfaceName, length: 65000}]\n");
+	struct flowfile *ff = (void *)1;
+	struct text t = {};
+	struct yaml_error err;
+	int i;
+
+	add(&t, "flowsets:\n"
+		"- templateId: 1024\n"
+		"  flows:\n"
+		"  - &f {interfaceName: eth0}\n");
+	for (i = 0; i < 2100; i++)
+		add(&t, "  - *f\n");
+	ck_assert_int_eq(load_text(cfg, &t, &ff, &err), -EINVAL);
+	ck_assert_ptr_null(ff);
+	/* 128 MiB / 65000 = 2064.9: the 2065th flow is one too many */
+	ck_assert_msg(strstr(err.text, "flows.yaml:4:5: flow: the records of the flow file take more than 128 MiB at flow 2065 of flowset 1"),
+		      "%s", err.text);
+	config_free(cfg);
+}
+END_TEST
+
 static Suite *flowfile_suite(void)
 {
 	Suite *s = suite_create("flowfile");
 	TCase *tc = tcase_create("oversized");
+	TCase *ta;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_record_longer_than_message);
@@ -240,6 +407,15 @@ static Suite *flowfile_suite(void)
 	tcase_add_test(tc, test_template_longer_than_message);
 	tcase_add_test(tc, test_varlen_prefix);
 	suite_add_tcase(s, tc);
+
+	ta = tcase_create("aliases");
+	tcase_set_timeout(ta, 120);
+	tcase_add_test(ta, test_alias_bomb);
+	tcase_add_test(ta, test_alias_recursive);
+	tcase_add_test(ta, test_aliases_allowed);
+	tcase_add_test(ta, test_too_many_flows);
+	tcase_add_test(ta, test_too_many_bytes);
+	suite_add_tcase(s, ta);
 	return s;
 }
 
