@@ -18,6 +18,7 @@
 
 #include "embedded.h"
 #include "log.h"
+#include "metrics.h"
 
 struct parser {
 	struct yaml_doc *d;
@@ -172,6 +173,28 @@ static int get_address(struct parser *p, const yaml_node_t *n,
 		ret = PERR(p, n,
 			   "%s: bad address '%s' (expected HOST:PORT, IPV4:PORT or [IPV6]:PORT with a port in %d..65535)",
 			   what, *out, port_zero_ok ? 0 : 1);
+		free(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+/* metricsAddress: what `flowctl agent --metrics-address` takes, checked
+ * by the same function. */
+static int get_metrics_address(struct parser *p, const yaml_node_t *n,
+			       char **out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int ret;
+
+	ret = yaml_get_str(p->d, p->err, n, "metricsAddress", out);
+	if (ret)
+		return ret;
+	if (metrics_parse_addr_quiet(*out, &ss, &len)) {
+		ret = PERR(p, n,
+			   "metricsAddress: bad address '%s' (expected HOST:PORT: an IPv4 address, [IPv6], localhost, or * or nothing for every IPv4 address, and a port in 0..65535)",
+			   *out);
 		free(*out);
 		*out = NULL;
 	}
@@ -823,8 +846,7 @@ static int parse_config(struct parser *p, yaml_node_t *root)
 	}
 	n = map_get(p->d, root, "metricsAddress");
 	if (n) {
-		ret = get_address(p, n, "metricsAddress", false,
-				  &cfg->metrics_address);
+		ret = get_metrics_address(p, n, &cfg->metrics_address);
 		if (ret)
 			return ret;
 	}

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "embedded.h"
 #include "flowfile.h"
+#include "metrics.h"
 
 #define DATA_DIR "test/unit/data"
 #define MAX_CORPUS 128
@@ -502,6 +503,49 @@ START_TEST(test_too_many_templates)
 }
 END_TEST
 
+/* metricsAddress takes exactly what --metrics-address takes. */
+START_TEST(test_metrics_address_as_cli)
+{
+	static const char *const addrs[] = {
+		"*:9999", ":9999", "localhost:9999", "127.0.0.1:9999",
+		"0.0.0.0:0", "[::1]:9100", "[::]:9999", "127.0.0.1:65535",
+		/* refused by both */
+		"localhost", "*", "127.0.0.1:65536", "*:-1", "*:99x",
+		"::1:9999", "[::1]9999", "metrics.example.com:9999",
+		"1.2.3:9999", "*: 9999", "*:99999999999999999999",
+	};
+	struct flowctl_config *cfg;
+	struct sockaddr_storage ss;
+	struct yaml_error err;
+	socklen_t len;
+	size_t i;
+
+	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		bool cli = metrics_parse_addr_quiet(addrs[i], &ss, &len) == 0;
+		char *text;
+		int ret;
+
+		ck_assert_int_gt(asprintf(&text, "metricsAddress: \"%s\"\n",
+					  addrs[i]), 0);
+		ret = config_load_string("m.yaml", text, strlen(text), &cfg,
+					 &err);
+		free(text);
+		ck_assert_msg((ret == 0) == cli,
+			      "%s: CLI %s it, config %s (%s)", addrs[i],
+			      cli ? "takes" : "refuses",
+			      ret ? "refuses" : "takes", ret ? err.text : "");
+		if (!ret) {
+			ck_assert_str_eq(cfg->metrics_address, addrs[i]);
+			config_free(cfg);
+		} else {
+			ck_assert_msg(strstr(err.text, "m.yaml:1:17: metricsAddress: bad address"),
+				      "%s", err.text);
+		}
+		ck_assert_int_eq(cli, i < 8);
+	}
+}
+END_TEST
+
 START_TEST(test_split_address)
 {
 	char host[64];
@@ -684,6 +728,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_case_insensitive_names);
 	tcase_add_test(tc, test_config_keys_case_sensitive);
 	tcase_add_test(tc, test_split_address);
+	tcase_add_test(tc, test_metrics_address_as_cli);
 	tcase_add_test(tc, test_obs_domain_per_netns);
 	suite_add_tcase(s, tc);
 
