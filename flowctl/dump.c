@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "flow_table.h"
+#include "ifspec.h"
 #include "log.h"
 
 enum dump_format { DUMP_NORMAL, DUMP_WIDE, DUMP_JSON };
@@ -113,8 +114,14 @@ static void time_str(uint64_t unix_ns, char *buf, size_t size)
 /* One row of text: the cells, then printed with the column widths. */
 #define NCOLS 17
 struct row {
+	const char *ns;		/* column 0: up to 255 octets, owned by ft */
 	char c[NCOLS][64];
 };
+
+static const char *cell(const struct row *r, int c)
+{
+	return c ? r->c[c] : r->ns;
+}
 
 static const char *const headers[NCOLS] = {
 	"Netns", "Dir", "Iif", "Oif", "Proto", "Src", "Dst", "Mark", "Pkts",
@@ -128,7 +135,7 @@ static void fill_row(struct row *r, const char *ns, const struct flow_entry *e,
 	const struct flow_value *v = &e->val;
 	char pbuf[8];
 
-	snprintf(r->c[0], 64, "%s", ns);
+	r->ns = ns;
 	snprintf(r->c[1], 64, "%s", k->direction ? "egress" : "ingress");
 	snprintf(r->c[2], 64, "%u", k->ingress_ifindex);
 	snprintf(r->c[3], 64, "%u", k->egress_ifindex);
@@ -162,15 +169,15 @@ static void print_rows(const struct row *rows, size_t n, bool wide)
 		w[c] = strlen(headers[c]);
 	for (i = 0; i < n; i++)
 		for (c = 0; c < ncols; c++)
-			if ((int)strlen(rows[i].c[c]) > w[c])
-				w[c] = strlen(rows[i].c[c]);
+			if ((int)strlen(cell(&rows[i], c)) > w[c])
+				w[c] = strlen(cell(&rows[i], c));
 	for (c = 0; c < ncols; c++)
 		printf("%-*s%s", c == ncols - 1 ? 0 : w[c], headers[c],
 		       c == ncols - 1 ? "\n" : "  ");
 	for (i = 0; i < n; i++)
 		for (c = 0; c < ncols; c++)
 			printf("%-*s%s", c == ncols - 1 ? 0 : w[c],
-			       rows[i].c[c], c == ncols - 1 ? "\n" : "  ");
+			       cell(&rows[i], c), c == ncols - 1 ? "\n" : "  ");
 }
 
 static void print_json(const char *ns, const struct flow_entry *e,
@@ -178,7 +185,8 @@ static void print_json(const char *ns, const struct flow_entry *e,
 {
 	const struct flow_key *k = &e->key;
 	const struct flow_value *v = &e->val;
-	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], nsq[256];
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	char nsq[2 * NETNS_NAME_MAX + 3];	/* '"' and '\\' escaped */
 	bool icmp = is_icmp(k);
 
 	addr_str(k, k->src_addr, src, sizeof(src));
@@ -219,7 +227,7 @@ int cmd_dump(int argc, char **argv)
 	};
 	struct flow_table_opts topts = { .no_drain = true };
 	enum dump_format fmt = DUMP_NORMAL;
-	const char *netns = NULL;
+	const char *netns = NULL, *why;
 	struct flow_table *ft = NULL;
 	struct row *rows = NULL;
 	size_t nrows = 0, i, j;
@@ -242,6 +250,11 @@ int cmd_dump(int argc, char **argv)
 			}
 			break;
 		case OPT_NETNS:
+			/* a pin directory name: nothing outside the pin root */
+			if (ifspec_check_pin_name(optarg, &why)) {
+				pr_err("--netns %s: %s", optarg, why);
+				return EXIT_USAGE;
+			}
 			netns = optarg;
 			break;
 		case 'h':

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "embedded.h"
+#include "ifspec.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -774,20 +775,19 @@ static int parse_interfaces(struct parser *p, const yaml_node_t *seq)
 	if (!cfg->interfaces)
 		return -ENOMEM;
 	yaml_seq_for_each(p->d, seq, item, n) {
-		const char *s, *dev;
+		struct ifspec spec;
+		const char *why;
 		char *v;
 
 		ret = yaml_get_str(p->d, p->err, n, "interfaces", &v);
 		if (ret)
 			return ret;
 		cfg->interfaces[cfg->n_interfaces++] = v;
-		s = strchr(v, ':');
-		dev = s ? s + 1 : v;
-		if ((s && (s == v || strchr(dev, ':'))) || !*dev ||
-		    strlen(dev) > 15 || strpbrk(v, " \t/"))
+		/* what `flowctl meter attach -i` takes */
+		if (ifspec_parse(v, &spec, &why))
 			return PERR(p, n,
-				    "interfaces: bad interface '%s' (expected NETNS:DEV, NETNS:* or DEV)",
-				    v);
+				    "interfaces: bad interface '%.300s': %s (expected NETNS:DEV, NETNS:* or DEV)",
+				    v, why);
 	}
 	return 0;
 }
