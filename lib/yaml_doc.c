@@ -158,6 +158,56 @@ out:
 	return ret;
 }
 
+/*
+ * libyaml's loader looks every anchor and alias up in a list of the
+ * anchors so far: 40000 anchors and their aliases take seconds, a million
+ * hours.  Count them first, on the event stream (no lookups there), and
+ * refuse a document with more than YAML_DOC_MAX_ANCHORS anchors or
+ * YAML_DOC_MAX_ALIASES aliases.  A syntax error ends the count: the loader
+ * reports it.
+ */
+static int check_anchor_count(const char *file, const char *text,
+			      size_t len, struct yaml_error *err)
+{
+	size_t anchors = 0, aliases = 0;
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int ret = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (!ret && yaml_parser_parse(&parser, &ev)) {
+		const yaml_char_t *anchor = NULL;
+		bool end = ev.type == YAML_STREAM_END_EVENT;
+
+		if (ev.type == YAML_SCALAR_EVENT)
+			anchor = ev.data.scalar.anchor;
+		else if (ev.type == YAML_SEQUENCE_START_EVENT)
+			anchor = ev.data.sequence_start.anchor;
+		else if (ev.type == YAML_MAPPING_START_EVENT)
+			anchor = ev.data.mapping_start.anchor;
+		if ((anchor && ++anchors > YAML_DOC_MAX_ANCHORS) ||
+		    (ev.type == YAML_ALIAS_EVENT &&
+		     ++aliases > YAML_DOC_MAX_ALIASES)) {
+			err->line = ev.start_mark.line + 1;
+			err->col = ev.start_mark.column + 1;
+			snprintf(err->text, sizeof(err->text),
+				 "%s:%d:%d: more than %d YAML %s in one file: write the data out",
+				 file, err->line, err->col,
+				 anchor ? YAML_DOC_MAX_ANCHORS :
+					  YAML_DOC_MAX_ALIASES,
+				 anchor ? "anchors" : "aliases");
+			ret = -EINVAL;
+		}
+		yaml_event_delete(&ev);
+		if (end)
+			break;
+	}
+	yaml_parser_delete(&parser);
+	return ret;
+}
+
 int yaml_doc_load(struct yaml_doc *d, const char *file, const char *text,
 		  size_t len, struct yaml_error *err)
 {
@@ -167,6 +217,9 @@ int yaml_doc_load(struct yaml_doc *d, const char *file, const char *text,
 
 	memset(d, 0, sizeof(*d));
 	d->file = file;
+	ret = check_anchor_count(file, text, len, err);
+	if (ret)
+		return ret;
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);

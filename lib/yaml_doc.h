@@ -31,12 +31,17 @@ int yaml_read_file(const char *path, char **text, size_t *len);
 
 /* Nodes the aliases of one document may add to it (see yaml_doc_load). */
 #define YAML_DOC_MAX_ALIAS_NODES	1000000
+/* Anchors and aliases in one document: libyaml searches its anchors
+ * linearly for each, so their product must stay small. */
+#define YAML_DOC_MAX_ANCHORS		1000
+#define YAML_DOC_MAX_ALIASES		100000
 
 /* Parse TEXT (LEN octets) named FILE.  -EINVAL with ERR filled on a syntax
  * error, when the text holds more than one document, when an alias refers
- * to a node from inside that node, or when aliases make the document more
+ * to a node from inside that node, when aliases make the document more
  * than YAML_DOC_MAX_ALIAS_NODES nodes larger than it is written (each
- * alias counts as the whole node it stands for). */
+ * alias counts as the whole node it stands for), or when it has more than
+ * YAML_DOC_MAX_ANCHORS anchors or YAML_DOC_MAX_ALIASES aliases. */
 int yaml_doc_load(struct yaml_doc *d, const char *file, const char *text,
 		  size_t len, struct yaml_error *err);
 void yaml_doc_free(struct yaml_doc *d);

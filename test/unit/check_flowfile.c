@@ -341,6 +341,44 @@ START_TEST(test_aliases_allowed)
 }
 END_TEST
 
+/* libyaml looks anchors up one by one: their number is bounded, and so is
+ * the number of aliases (40000 of each took seconds). */
+START_TEST(test_too_many_anchors)
+{
+	struct flowctl_config *cfg = load_config(SMALL_TEMPLATE);
+	struct flowfile *ff = (void *)1;
+	struct text t = {};
+	struct yaml_error err;
+	char line[64];
+	int i;
+
+	add(&t, "flowsets:\n"
+		"- templateId: 1024\n"
+		"  flows:\n");
+	for (i = 0; i <= YAML_DOC_MAX_ANCHORS; i++) {
+		snprintf(line, sizeof(line), "  - &a%d {protocolIdentifier: 6}\n",
+			 i);
+		add(&t, line);
+	}
+	ck_assert_int_eq(load_text(cfg, &t, &ff, &err), -EINVAL);
+	ck_assert_ptr_null(ff);
+	ck_assert_msg(strstr(err.text, "flows.yaml:1004:5: more than 1000 YAML anchors"),
+		      "%s", err.text);
+
+	t = (struct text){};
+	add(&t, "flowsets:\n"
+		"- templateId: 1024\n"
+		"  flows:\n"
+		"  - &f {protocolIdentifier: 6}\n");
+	for (i = 0; i <= YAML_DOC_MAX_ALIASES; i++)
+		add(&t, "  - *f\n");
+	ck_assert_int_eq(load_text(cfg, &t, &ff, &err), -EINVAL);
+	ck_assert_msg(strstr(err.text, "flows.yaml:100005:5: more than 100000 YAML aliases"),
+		      "%s", err.text);
+	config_free(cfg);
+}
+END_TEST
+
 /* 1000001 written flows: one too many. */
 START_TEST(test_too_many_flows)
 {
@@ -413,6 +451,7 @@ static Suite *flowfile_suite(void)
 	tcase_add_test(ta, test_alias_bomb);
 	tcase_add_test(ta, test_alias_recursive);
 	tcase_add_test(ta, test_aliases_allowed);
+	tcase_add_test(ta, test_too_many_anchors);
 	tcase_add_test(ta, test_too_many_flows);
 	tcase_add_test(ta, test_too_many_bytes);
 	suite_add_tcase(s, ta);
