@@ -158,18 +158,41 @@ out:
 	return ret;
 }
 
-/*
- * libyaml's loader looks every anchor and alias up in a list of the
- * anchors so far: 40000 anchors and their aliases take seconds, a million
- * hours.  Count them first, on the event stream (no lookups there), and
- * refuse a document with more than YAML_DOC_MAX_ANCHORS anchors or
- * YAML_DOC_MAX_ALIASES aliases.  A syntax error ends the count: the loader
- * reports it.
- */
-static int check_anchor_count(const char *file, const char *text,
-			      size_t len, struct yaml_error *err)
+static int event_error(const char *file, const yaml_event_t *ev,
+		       struct yaml_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int event_error(const char *file, const yaml_event_t *ev,
+		       struct yaml_error *err, const char *fmt, ...)
 {
-	size_t anchors = 0, aliases = 0;
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err->line = ev->start_mark.line + 1;
+	err->col = ev->start_mark.column + 1;
+	snprintf(err->text, sizeof(err->text), "%s:%d:%d: %s", file,
+		 err->line, err->col, msg);
+	return -EINVAL;
+}
+
+/*
+ * Costs of libyaml itself, checked on the event stream before the loader
+ * runs.  The loader looks every anchor and alias up in a list of the
+ * anchors so far: 40000 anchors and their aliases take seconds, a million
+ * hours.  The scanner looks at every open flow collection for each token:
+ * 100000 nested '[' take a minute.  Refuse more than YAML_DOC_MAX_ANCHORS
+ * anchors, YAML_DOC_MAX_ALIASES aliases, or nesting deeper than
+ * YAML_DOC_MAX_DEPTH, at the first one too many (the scanner reads at
+ * most 1024 characters ahead, so that one comes early).  A syntax error
+ * ends the count: the loader reports it.
+ */
+static int check_events(const char *file, const char *text, size_t len,
+			struct yaml_error *err)
+{
+	size_t anchors = 0, aliases = 0, depth = 0;
 	yaml_parser_t parser;
 	yaml_event_t ev;
 	int ret = 0;
@@ -187,19 +210,25 @@ static int check_anchor_count(const char *file, const char *text,
 			anchor = ev.data.sequence_start.anchor;
 		else if (ev.type == YAML_MAPPING_START_EVENT)
 			anchor = ev.data.mapping_start.anchor;
-		if ((anchor && ++anchors > YAML_DOC_MAX_ANCHORS) ||
-		    (ev.type == YAML_ALIAS_EVENT &&
-		     ++aliases > YAML_DOC_MAX_ALIASES)) {
-			err->line = ev.start_mark.line + 1;
-			err->col = ev.start_mark.column + 1;
-			snprintf(err->text, sizeof(err->text),
-				 "%s:%d:%d: more than %d YAML %s in one file: write the data out",
-				 file, err->line, err->col,
-				 anchor ? YAML_DOC_MAX_ANCHORS :
-					  YAML_DOC_MAX_ALIASES,
-				 anchor ? "anchors" : "aliases");
-			ret = -EINVAL;
-		}
+		if (ev.type == YAML_SEQUENCE_START_EVENT ||
+		    ev.type == YAML_MAPPING_START_EVENT)
+			depth++;
+		else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+			 ev.type == YAML_MAPPING_END_EVENT)
+			depth--;
+		if (anchor && ++anchors > YAML_DOC_MAX_ANCHORS)
+			ret = event_error(file, &ev, err,
+					  "more than %d YAML anchors in one file: write the data out",
+					  YAML_DOC_MAX_ANCHORS);
+		else if (ev.type == YAML_ALIAS_EVENT &&
+			 ++aliases > YAML_DOC_MAX_ALIASES)
+			ret = event_error(file, &ev, err,
+					  "more than %d YAML aliases in one file: write the data out",
+					  YAML_DOC_MAX_ALIASES);
+		else if (depth > YAML_DOC_MAX_DEPTH)
+			ret = event_error(file, &ev, err,
+					  "lists and mappings nested more than %d levels deep",
+					  YAML_DOC_MAX_DEPTH);
 		yaml_event_delete(&ev);
 		if (end)
 			break;
@@ -217,7 +246,7 @@ int yaml_doc_load(struct yaml_doc *d, const char *file, const char *text,
 
 	memset(d, 0, sizeof(*d));
 	d->file = file;
-	ret = check_anchor_count(file, text, len, err);
+	ret = check_events(file, text, len, err);
 	if (ret)
 		return ret;
 	if (!yaml_parser_initialize(&parser))
