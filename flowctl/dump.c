@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "flow_table.h"
+#include "ifspec.h"
 #include "log.h"
 #include "strescape.h"
 
@@ -251,7 +252,7 @@ int cmd_dump(int argc, char **argv)
 	};
 	struct flow_table_opts topts = { .no_drain = true };
 	enum dump_format fmt = DUMP_NORMAL;
-	const char *netns = NULL;
+	const char *netns = NULL, *why;
 	struct flow_table *ft = NULL;
 	struct row *rows = NULL;
 	char **names = NULL;	/* escaped namespace names, per namespace */
@@ -275,6 +276,11 @@ int cmd_dump(int argc, char **argv)
 			}
 			break;
 		case OPT_NETNS:
+			/* a pin directory name: nothing outside the pin root */
+			if (ifspec_check_pin_name(optarg, &why)) {
+				pr_err("--netns %s: %s", optarg, why);
+				return EXIT_USAGE;
+			}
 			netns = optarg;
 			break;
 		case 'h':

@@ -15,6 +15,7 @@
 #include "flow_abi.h"
 #include "log.h"
 #include "meter.h"
+#include "option.h"
 
 enum {
 	OPT_IFSTATS = 256,
@@ -53,8 +54,6 @@ static int ebpf_parse_opts(int argc, char **argv, struct ebpf_knobs *k,
 			   const char **cache_dir)
 {
 	const char *sub = argv[0];
-	unsigned long v;
-	char *end;
 	int c;
 
 	ebpf_knobs_default(k);
@@ -62,15 +61,9 @@ static int ebpf_parse_opts(int argc, char **argv, struct ebpf_knobs *k,
 	while ((c = getopt_long(argc, argv, "l:h", ebpf_opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || optarg[0] == '-' ||
-			    v < 1 || v > EBPF_MAX_FLOWS_LIMIT) {
-				pr_err("-l %s: expected a number of flows in 1..%u",
-				       optarg, EBPF_MAX_FLOWS_LIMIT);
+			if (option_u32("-l", optarg, 1, EBPF_MAX_FLOWS_LIMIT,
+				       &k->max_flows))
 				return EXIT_USAGE;
-			}
-			k->max_flows = v;
 			break;
 		case OPT_IFSTATS:
 			k->ifstats = true;

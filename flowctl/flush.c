@@ -17,7 +17,9 @@
 
 #include "commands.h"
 #include "flow_table.h"
+#include "ifspec.h"
 #include "log.h"
+#include "option.h"
 
 static void flush_usage(FILE *f)
 {
@@ -27,31 +29,15 @@ static void flush_usage(FILE *f)
 "Remove flows from the meter's maps (both buffers, both hooks); their\n"
 "packets are not exported.  Fields left out match every value.\n"
 "  -A, --all             every flow\n"
-"  -i, --ifindex N       ingress interface index\n"
-"  -p, --proto P         number, or tcp, udp, icmp, icmpv6, sctp\n"
+"  -i, --ifindex N       ingress interface index, 0..2147483647\n"
+"  -p, --proto P         number 0..255, or tcp, udp, icmp, icmpv6, sctp\n"
 "  -s, --src ADDR        source address (IPv4 or IPv6)\n"
-"  -S, --sport N         source port\n"
+"  -S, --sport N         source port, 0..65535\n"
 "  -d, --dst ADDR        destination address\n"
-"  -D, --dport N         destination port\n"
+"  -D, --dport N         destination port, 0..65535\n"
 "      --netns NS        only namespace NS (pin directory name; DEFAULT is\n"
 "                        the root namespace)\n"
 "A key that matches nothing is an error (exit 1).\n");
-}
-
-static int parse_num(const char *opt, const char *s, unsigned long max,
-		     unsigned long *out)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || !*s || *end || *s == '-' || v > max) {
-		pr_err("%s: '%s' is not a number in [0, %lu]", opt, s, max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
 }
 
 static int parse_proto(const char *s, uint8_t *proto)
@@ -61,7 +47,7 @@ static int parse_proto(const char *s, uint8_t *proto)
 		{ "icmp", IPPROTO_ICMP }, { "icmpv6", IPPROTO_ICMPV6 },
 		{ "ipv6-icmp", IPPROTO_ICMPV6 }, { "sctp", IPPROTO_SCTP },
 	};
-	unsigned long v;
+	uint32_t v;
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -70,7 +56,7 @@ static int parse_proto(const char *s, uint8_t *proto)
 			return 0;
 		}
 	}
-	if (parse_num("-p", s, 255, &v))
+	if (option_u32("-p", s, 0, 255, &v))
 		return -EINVAL;
 	*proto = v;
 	return 0;
@@ -116,9 +102,9 @@ int cmd_flush(int argc, char **argv)
 	struct flow_table_opts topts = { .no_drain = true };
 	struct flow_match m = { 0 };
 	struct flow_table *ft = NULL;
-	const char *netns = NULL;
+	const char *netns = NULL, *why;
 	uint64_t total = 0;
-	unsigned long v;
+	uint32_t v;
 	int c, err, ret = 0, sfam = 0, dfam = 0;
 	bool all = false;
 	size_t i;
@@ -130,7 +116,7 @@ int cmd_flush(int argc, char **argv)
 			all = true;
 			break;
 		case 'i':
-			if (parse_num("-i", optarg, UINT32_MAX, &v))
+			if (option_u32("-i", optarg, 0, INT32_MAX, &v))
 				return EXIT_USAGE;
 			m.key.ingress_ifindex = v;
 			m.fields |= FLOW_MATCH_IIF;
@@ -146,7 +132,7 @@ int cmd_flush(int argc, char **argv)
 			m.fields |= FLOW_MATCH_SADDR;
 			break;
 		case 'S':
-			if (parse_num("-S", optarg, 65535, &v))
+			if (option_u32("-S", optarg, 0, 65535, &v))
 				return EXIT_USAGE;
 			m.key.sport = htons(v);
 			m.fields |= FLOW_MATCH_SPORT;
@@ -157,12 +143,17 @@ int cmd_flush(int argc, char **argv)
 			m.fields |= FLOW_MATCH_DADDR;
 			break;
 		case 'D':
-			if (parse_num("-D", optarg, 65535, &v))
+			if (option_u32("-D", optarg, 0, 65535, &v))
 				return EXIT_USAGE;
 			m.key.dport = htons(v);
 			m.fields |= FLOW_MATCH_DPORT;
 			break;
 		case OPT_NETNS:
+			/* a pin directory name: nothing outside the pin root */
+			if (ifspec_check_pin_name(optarg, &why)) {
+				pr_err("--netns %s: %s", optarg, why);
+				return EXIT_USAGE;
+			}
 			netns = optarg;
 			break;
 		case 'h':

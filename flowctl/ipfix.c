@@ -19,6 +19,7 @@
 #include "ipfix.h"
 #include "ipfix_export.h"
 #include "log.h"
+#include "option.h"
 
 #define FILE_FLUSH_TIMEOUT_MS	5000
 
@@ -51,16 +52,9 @@ static int load_export_config(const char *path, struct flowctl_config **cfg)
 /* -t: milliseconds, 0..600000; -1 when not a number in range. */
 static int parse_timeout_ms(const char *s)
 {
-	char *end;
-	long v;
+	uint32_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 0 || v > 600000) {
-		pr_err("-t %s: expected milliseconds in 0..600000", s);
-		return -1;
-	}
-	return v;
+	return option_u32("-t", s, 0, 600000, &v) ? -1 : (int)v;
 }
 
 static void file_usage(FILE *f)

@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "ebpf_build.h"
 #include "ifspec.h"
 #include "log.h"
 #include "meter.h"
+#include "option.h"
 
 #define MAX_SPECS 256
 
@@ -26,38 +28,26 @@ static void meter_usage(FILE *f, const char *sub)
 "                           or DEV (root namespace); repeatable\n"
 "      --netns NETNS        namespace of -n (older form)\n"
 "  -n, --name DEV           device (older form)\n"
-"      --pref N             tc filter preference (default 100)\n"
-"      --chain N            tc chain (default 0)\n"
-"      --handle N           tc filter handle (default 1)\n"
+"      --pref N             tc filter preference, 1..65535 (default 100)\n"
+"      --chain N            tc chain, 0..268435455 (default 0)\n"
+"      --handle N           tc filter handle, 1..4294967295 (default 1)\n"
 "%s"
 "      --dry                print the commands, run nothing\n"
 "  -v, --verbose            debug messages\n",
 		sub, sub,
 		strcmp(sub, "attach") ? "" :
 "  -l, --interface-max-flow-limit N\n"
-"                           flows per namespace and buffer (default 65536;\n"
-"                           kept from the namespace's pins when omitted)\n"
+"                           flows per namespace and buffer, 1..16777216\n"
+"                           (default 65536; kept from the namespace's pins\n"
+"                           when omitted)\n"
 "  -f, --force              re-attach; replace pins whose limit differs\n"
 "      --ifstats            per-packet interface totals in the kernel too\n"
 "                           (costs ~1.2x an empty program per packet)\n"
 "      --precise-time       last-seen times from the precise clock (~0.6x)\n");
 }
 
-static int parse_uint(const char *opt, const char *s, unsigned int min,
-		      unsigned int max, unsigned int *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || !*s || *end || *s == '-' || v < min || v > max) {
-		pr_err("%s: '%s' is not a number in [%u, %u]", opt, s, min, max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
+/* The kernel refuses tc chain indexes above TC_ACT_EXT_VAL_MASK. */
+#define TC_CHAIN_MAX	0x0fffffffU
 
 enum { OPT_NETNS = 1000, OPT_PREF, OPT_CHAIN, OPT_HANDLE, OPT_DRY,
        OPT_IFSTATS, OPT_PRECISE_TIME };
@@ -103,31 +93,35 @@ static int meter_parse(int argc, char **argv, bool attach,
 			(*n)++;
 			break;
 		case 'n':
-			if (ndevs >= MAX_SPECS)
+			if (ndevs >= MAX_SPECS) {
+				pr_err("too many -n (at most %d)", MAX_SPECS);
 				return -EINVAL;
+			}
 			devs[ndevs++] = optarg;
 			break;
 		case OPT_NETNS:
 			netns = optarg;
 			break;
 		case OPT_PREF:
-			if (parse_uint("--pref", optarg, 1, 0xffff, &o->id.pref))
+			if (option_u32("--pref", optarg, 1, 0xffff,
+				       &o->id.pref))
 				return -EINVAL;
 			break;
 		case OPT_CHAIN:
-			if (parse_uint("--chain", optarg, 0, 0xffffffffU,
+			if (option_u32("--chain", optarg, 0, TC_CHAIN_MAX,
 				       &o->id.chain))
 				return -EINVAL;
 			break;
 		case OPT_HANDLE:
-			if (parse_uint("--handle", optarg, 1, 0xffffffffU,
+			if (option_u32("--handle", optarg, 1, UINT32_MAX,
 				       &o->id.handle))
 				return -EINVAL;
 			break;
 		case 'l':
 			if (!attach)
 				return -EINVAL;
-			if (parse_uint("-l", optarg, 1, 1U << 26, &o->max_flows))
+			if (option_u32("-l", optarg, 1, EBPF_MAX_FLOWS_LIMIT,
+				       &o->max_flows))
 				return -EINVAL;
 			break;
 		case 'f':
@@ -173,8 +167,10 @@ static int meter_parse(int argc, char **argv, bool attach,
 	for (i = 0; i < ndevs; i++) {
 		struct ifspec *s = &specs[*n];
 
-		if (*n >= MAX_SPECS)
+		if (*n >= MAX_SPECS) {
+			pr_err("too many interfaces (at most %d)", MAX_SPECS);
 			return -EINVAL;
+		}
 		memset(s, 0, sizeof(*s));
 		if (ifspec_check_dev(devs[i], &err)) {
 			pr_err("-n %s: %s", devs[i], err);
@@ -245,7 +241,7 @@ static int do_status(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *netns = NULL;
+	const char *netns = NULL, *err;
 	bool json = false;
 	int c;
 
@@ -272,6 +268,10 @@ static int do_status(int argc, char **argv)
 	}
 	if (optind < argc) {
 		pr_err("unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (netns && ifspec_check_pin_name(netns, &err)) {
+		pr_err("--netns %s: %s", netns, err);
 		return EXIT_USAGE;
 	}
 	if (need_root())

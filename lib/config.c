@@ -17,7 +17,9 @@
 #include <strings.h>
 
 #include "embedded.h"
+#include "ifspec.h"
 #include "log.h"
+#include "metrics.h"
 
 struct parser {
 	struct yaml_doc *d;
@@ -172,6 +174,28 @@ static int get_address(struct parser *p, const yaml_node_t *n,
 		ret = PERR(p, n,
 			   "%s: bad address '%s' (expected HOST:PORT, IPV4:PORT or [IPV6]:PORT with a port in %d..65535)",
 			   what, *out, port_zero_ok ? 0 : 1);
+		free(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+/* metricsAddress: what `flowctl agent --metrics-address` takes, checked
+ * by the same function. */
+static int get_metrics_address(struct parser *p, const yaml_node_t *n,
+			       char **out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int ret;
+
+	ret = yaml_get_str(p->d, p->err, n, "metricsAddress", out);
+	if (ret)
+		return ret;
+	if (metrics_parse_addr_quiet(*out, &ss, &len)) {
+		ret = PERR(p, n,
+			   "metricsAddress: bad address '%s' (expected HOST:PORT: an IPv4 address, [IPv6], localhost, or * or nothing for every IPv4 address, and a port in 0..65535)",
+			   *out);
 		free(*out);
 		*out = NULL;
 	}
@@ -407,6 +431,30 @@ static int parse_outputs(struct parser *p, const yaml_node_t *outputs)
 	return 0;
 }
 
+static int cmp_ie_name(const void *a, const void *b)
+{
+	const struct ipfix_ie *x = *(const struct ipfix_ie *const *)a;
+	const struct ipfix_ie *y = *(const struct ipfix_ie *const *)b;
+
+	return strcasecmp(x->name, y->name);
+}
+
+/* Template fields look enterprise elements up by name: sort them once. */
+static int index_enterprise_ies(struct flowctl_config *cfg)
+{
+	size_t i;
+
+	cfg->enterprise_by_name = calloc(cfg->n_enterprise_ies,
+					 sizeof(*cfg->enterprise_by_name));
+	if (!cfg->enterprise_by_name)
+		return -ENOMEM;
+	for (i = 0; i < cfg->n_enterprise_ies; i++)
+		cfg->enterprise_by_name[i] = &cfg->enterprise_ies[i];
+	qsort(cfg->enterprise_by_name, cfg->n_enterprise_ies,
+	      sizeof(*cfg->enterprise_by_name), cmp_ie_name);
+	return 0;
+}
+
 static int parse_enterprise_ies(struct parser *p, const yaml_node_t *seq)
 {
 	static const char *const keys[] = {
@@ -419,6 +467,10 @@ static int parse_enterprise_ies(struct parser *p, const yaml_node_t *seq)
 
 	if (!seq_len(seq))
 		return 0;
+	if (seq_len(seq) > CONFIG_MAX_ENTERPRISE_IES)
+		return PERR(p, seq,
+			    "enterpriseElements: %zu elements; at most %d are allowed",
+			    seq_len(seq), CONFIG_MAX_ENTERPRISE_IES);
 	cfg->enterprise_ies = calloc(seq_len(seq), sizeof(struct ipfix_ie));
 	if (!cfg->enterprise_ies)
 		return -ENOMEM;
@@ -448,8 +500,10 @@ static int parse_enterprise_ies(struct parser *p, const yaml_node_t *seq)
 			return ret;
 		ie->name = name;
 		cfg->n_enterprise_ies++;
-		if (config_ie_by_name(cfg, name) != ie ||
-		    ipfix_ie_by_name(name))
+		for (i = 0; cfg->enterprise_ies + i < ie; i++)
+			if (!strcasecmp(cfg->enterprise_ies[i].name, name))
+				break;
+		if (cfg->enterprise_ies + i < ie || ipfix_ie_by_name(name))
 			return PERR(p, v,
 				    "enterprise element: name '%s' is already taken by another element",
 				    name);
@@ -499,7 +553,7 @@ static int parse_enterprise_ies(struct parser *p, const yaml_node_t *seq)
 			ie->length = u;
 		}
 	}
-	return 0;
+	return index_enterprise_ies(cfg);
 }
 
 static int parse_template_field(struct parser *p, const yaml_node_t *n,
@@ -550,10 +604,35 @@ static int parse_template_field(struct parser *p, const yaml_node_t *n,
 	return 0;
 }
 
+static int cmp_template_id(const void *a, const void *b, void *arg)
+{
+	const struct config_template *t = arg;
+
+	return (int)t[*(const uint16_t *)a].id - t[*(const uint16_t *)b].id;
+}
+
+/* config_template_plan looks templates up by id: sort them once. */
+static int index_templates(struct flowctl_config *cfg)
+{
+	size_t i;
+
+	cfg->template_order = calloc(cfg->n_templates,
+				     sizeof(*cfg->template_order));
+	if (!cfg->template_order)
+		return -ENOMEM;
+	for (i = 0; i < cfg->n_templates; i++)
+		cfg->template_order[i] = i;
+	qsort_r(cfg->template_order, cfg->n_templates,
+		sizeof(*cfg->template_order), cmp_template_id,
+		cfg->templates);
+	return 0;
+}
+
 static int parse_templates(struct parser *p, const yaml_node_t *seq)
 {
 	static const char *const keys[] = { "id", "template", NULL };
 	struct flowctl_config *cfg = p->cfg;
+	uint64_t seen[(UINT16_MAX + 1) / 64] = {};	/* ids so far */
 	yaml_node_item_t *item, *fitem;
 	yaml_node_t *n, *fn;
 	size_t i;
@@ -561,6 +640,11 @@ static int parse_templates(struct parser *p, const yaml_node_t *seq)
 
 	if (!seq_len(seq))
 		return 0;
+	if (seq_len(seq) > CONFIG_MAX_TEMPLATES)
+		return PERR(p, seq,
+			    "templates: %zu templates; at most %d are allowed (one per id 256..%d)",
+			    seq_len(seq), CONFIG_MAX_TEMPLATES,
+			    IPFIX_TID_CONFIG_MAX);
 	cfg->templates = calloc(seq_len(seq), sizeof(*cfg->templates));
 	if (!cfg->templates)
 		return -ENOMEM;
@@ -589,11 +673,14 @@ static int parse_templates(struct parser *p, const yaml_node_t *seq)
 				    "id: template id %u is out of range (expected 256..%d; below 256 are set ids, %d..65535 are flowctl's own templates)",
 				    id, IPFIX_TID_CONFIG_MAX,
 				    IPFIX_TID_CONFIG_MAX + 1);
-		for (i = 0; i < cfg->n_templates; i++)
-			if (cfg->templates[i].id == id)
-				return PERR(p, idn,
-					    "id: duplicate template id %u (first at line %d)",
-					    id, cfg->templates[i].line);
+		if (seen[id / 64] & 1ULL << id % 64) {
+			for (i = 0; cfg->templates[i].id != id; i++)
+				;
+			return PERR(p, idn,
+				    "id: duplicate template id %u (first at line %d)",
+				    id, cfg->templates[i].line);
+		}
+		seen[id / 64] |= 1ULL << id % 64;
 		t->id = id;
 		t->line = n->start_mark.line + 1;
 		t->col = n->start_mark.column + 1;
@@ -618,7 +705,7 @@ static int parse_templates(struct parser *p, const yaml_node_t *seq)
 		}
 		cfg->n_templates++;
 	}
-	return 0;
+	return index_templates(cfg);
 }
 
 /* Whether one message of maxIpfixMessageLen holds PLAN's template record
@@ -654,6 +741,10 @@ static int check_templates(struct parser *p, const yaml_node_t *seq)
 
 			ret = ipfix_plan_compile(&plan, t->id, t->fields,
 						 t->n_fields, 0);
+			if (ret == -EMSGSIZE)
+				return PERR(p, n,
+					    "template %u: a record of its fields is longer than the %d octets any IPFIX message holds (shorten the fields)",
+					    t->id, IPFIX_MAX_RECORD_LEN);
 			if (ret)
 				return PERR(p, n, "template %u: cannot be compiled",
 					    t->id);
@@ -684,20 +775,19 @@ static int parse_interfaces(struct parser *p, const yaml_node_t *seq)
 	if (!cfg->interfaces)
 		return -ENOMEM;
 	yaml_seq_for_each(p->d, seq, item, n) {
-		const char *s, *dev;
+		struct ifspec spec;
+		const char *why;
 		char *v;
 
 		ret = yaml_get_str(p->d, p->err, n, "interfaces", &v);
 		if (ret)
 			return ret;
 		cfg->interfaces[cfg->n_interfaces++] = v;
-		s = strchr(v, ':');
-		dev = s ? s + 1 : v;
-		if ((s && (s == v || strchr(dev, ':'))) || !*dev ||
-		    strlen(dev) > 15 || strpbrk(v, " \t/"))
+		/* what `flowctl meter attach -i` takes */
+		if (ifspec_parse(v, &spec, &why))
 			return PERR(p, n,
-				    "interfaces: bad interface '%s' (expected NETNS:DEV, NETNS:* or DEV)",
-				    v);
+				    "interfaces: bad interface '%.300s': %s (expected NETNS:DEV, NETNS:* or DEV)",
+				    v, why);
 	}
 	return 0;
 }
@@ -756,8 +846,7 @@ static int parse_config(struct parser *p, yaml_node_t *root)
 	}
 	n = map_get(p->d, root, "metricsAddress");
 	if (n) {
-		ret = get_address(p, n, "metricsAddress", false,
-				  &cfg->metrics_address);
+		ret = get_metrics_address(p, n, &cfg->metrics_address);
 		if (ret)
 			return ret;
 	}
@@ -956,20 +1045,31 @@ void config_free(struct flowctl_config *cfg)
 	}
 	free(cfg->logs);
 	free(cfg->templates);
+	free(cfg->template_order);
 	for (i = 0; i < cfg->n_enterprise_ies; i++)
 		free((char *)cfg->enterprise_ies[i].name);
 	free(cfg->enterprise_ies);
+	free(cfg->enterprise_by_name);
 	free(cfg);
 }
 
 const struct ipfix_ie *config_ie_by_name(const struct flowctl_config *cfg,
 					 const char *name)
 {
-	size_t i;
+	size_t lo = 0;
+	size_t hi = cfg && cfg->enterprise_by_name ? cfg->n_enterprise_ies : 0;
 
-	for (i = 0; cfg && i < cfg->n_enterprise_ies; i++)
-		if (!strcasecmp(cfg->enterprise_ies[i].name, name))
-			return &cfg->enterprise_ies[i];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcasecmp(name, cfg->enterprise_by_name[mid]->name);
+
+		if (!c)
+			return cfg->enterprise_by_name[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return ipfix_ie_by_name(name);
 }
 
@@ -998,19 +1098,25 @@ const char *config_transport_name(enum config_transport t)
 int config_template_plan(const struct flowctl_config *cfg, uint16_t id,
 			 struct ipfix_plan *plan)
 {
-	size_t i;
+	size_t lo = 0, hi = cfg->n_templates;
 	int ret = -ENOENT;
 
-	for (i = 0; i < cfg->n_templates; i++) {
-		const struct config_template *t = &cfg->templates[i];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct config_template *t =
+			&cfg->templates[cfg->template_order[mid]];
 
 		if (t->id == id) {
 			ret = ipfix_plan_compile(plan, id, t->fields,
 						 t->n_fields, 0);
 			break;
 		}
+		if (t->id > id)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
-	if (i == cfg->n_templates) {
+	if (lo >= hi) {
 		switch (id) {
 		case IPFIX_TID_DEFAULT_V4:
 			ret = ipfix_plan_default_v4(plan);

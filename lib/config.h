@@ -29,6 +29,13 @@
 #define CONFIG_DEFAULT_METRICS_ADDRESS		"127.0.0.1:9999"
 #define CONFIG_DEFAULT_FILE			"templates/config.yaml"
 
+/* Sizes of a config: one template per id (256..65279), at most 60 fields
+ * each (IPFIX_MAX_FIELDS); enterprise elements, of which there are only a
+ * few sources to draw on. */
+#define CONFIG_MAX_TEMPLATES \
+	(IPFIX_TID_CONFIG_MAX - IPFIX_MIN_DATA_SET_ID + 1)
+#define CONFIG_MAX_ENTERPRISE_IES		1024
+
 enum config_transport {
 	CONFIG_TRANSPORT_UDP = 0,
 	CONFIG_TRANSPORT_TCP,
@@ -90,9 +97,11 @@ struct flowctl_config {
 	size_t n_logs;
 	struct config_template *templates;
 	size_t n_templates;
+	uint16_t *template_order;	/* indices into templates, by id */
 	/* enterprise-specific elements declared in enterpriseElements */
 	struct ipfix_ie *enterprise_ies;
 	size_t n_enterprise_ies;
+	const struct ipfix_ie **enterprise_by_name;	/* sorted */
 };
 
 /*

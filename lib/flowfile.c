@@ -67,13 +67,15 @@ static unsigned int put_varlen(uint8_t *out, size_t n)
 	return 3;
 }
 
+/* Copy N octets into a field of LENGTH: a variable-length field takes at
+ * most 65535 octets behind its prefix, a fixed one is padded with zeros. */
 static int encode_bytes(const uint8_t *data, size_t n, uint16_t length,
 			uint8_t *out)
 {
 	unsigned int hdr;
 
 	if (length == IPFIX_VARLEN) {
-		if (n > 65535 - 3)
+		if (n > IPFIX_MAX_VARLEN)
 			return -ERANGE;
 		hdr = put_varlen(out, n);
 		memcpy(out + hdr, data, n);
@@ -82,6 +84,40 @@ static int encode_bytes(const uint8_t *data, size_t n, uint16_t length,
 	if (n > length)
 		return -ERANGE;
 	memcpy(out, data, n);
+	memset(out + n, 0, length - n);
+	return length;
+}
+
+/* "0x0102..." into a field of LENGTH, decoded in place. */
+static int encode_hex(const char *text, uint16_t length, uint8_t *out)
+{
+	unsigned int hdr = 0;
+	size_t n, i;
+
+	if (text[0] != '0' || (text[1] != 'x' && text[1] != 'X'))
+		return -EINVAL;
+	text += 2;
+	n = strlen(text);
+	if (n % 2)
+		return -EINVAL;
+	n /= 2;
+	if (length == IPFIX_VARLEN) {
+		if (n > IPFIX_MAX_VARLEN)
+			return -ERANGE;
+		hdr = put_varlen(out, n);
+	} else if (n > length) {
+		return -ERANGE;
+	}
+	for (i = 0; i < n; i++) {
+		int hi = hex_nibble(text[2 * i]);
+		int lo = hex_nibble(text[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[hdr + i] = hi << 4 | lo;
+	}
+	if (length == IPFIX_VARLEN)
+		return hdr + n;
 	memset(out + n, 0, length - n);
 	return length;
 }
@@ -194,25 +230,8 @@ int ipfix_value_encode(const struct ipfix_ie *ie, uint16_t length,
 	case IPFIX_T_STRING:
 		return encode_bytes((const uint8_t *)text, strlen(text), length,
 				    out);
-	case IPFIX_T_OCTET_ARRAY: {
-		uint8_t bytes[4096];
-		size_t n = 0, tl;
-
-		if (text[0] != '0' || (text[1] != 'x' && text[1] != 'X'))
-			return -EINVAL;
-		text += 2;
-		tl = strlen(text);
-		if (tl % 2 || tl / 2 > sizeof(bytes))
-			return -EINVAL;
-		for (; *text; text += 2) {
-			int hi = hex_nibble(text[0]), lo = hex_nibble(text[1]);
-
-			if (hi < 0 || lo < 0)
-				return -EINVAL;
-			bytes[n++] = hi << 4 | lo;
-		}
-		return encode_bytes(bytes, n, length, out);
-	}
+	case IPFIX_T_OCTET_ARRAY:
+		return encode_hex(text, length, out);
 	}
 	return -EINVAL;
 }
@@ -248,24 +267,34 @@ static const char *value_hint(const struct ipfix_ie *ie)
 	}
 }
 
+/*
+ * Encode FLOW into REC.  Each value is encoded on its own first and copied
+ * into the record only when the record still fits one message of
+ * maxIpfixMessageLen; past that the rest is only measured, to say how long
+ * the record would be.
+ */
 static int encode_flow(struct yaml_doc *d, struct yaml_error *err,
 		       const struct flowctl_config *cfg,
 		       const struct ipfix_plan *plan, const yaml_node_t *flow,
 		       struct flowfile_record *rec)
 {
-	static uint8_t buf[IPFIX_MAX_MSG_LEN + 3 * IPFIX_MAX_FIELDS];
+	static uint8_t buf[IPFIX_MAX_RECORD_LEN];
+	static uint8_t val[3 + IPFIX_MAX_VARLEN];
 	const yaml_node_t *values[IPFIX_MAX_FIELDS] = {};
 	yaml_node_pair_t *pair;
-	yaml_node_t *key, *val;
-	size_t len = 0;
+	yaml_node_t *key, *v;
+	size_t len = 0, room = 0;
 	unsigned int i;
 	char tmp[80];
 
+	if (cfg->max_ipfix_message_len > IPFIX_MSG_HDR_LEN + IPFIX_SET_HDR_LEN)
+		room = cfg->max_ipfix_message_len - IPFIX_MSG_HDR_LEN -
+		       IPFIX_SET_HDR_LEN;
 	if (!yaml_is_map(flow))
 		return PERR(d, err, flow,
 			    "flow: expected a mapping of information elements to values, found %s",
 			    yaml_describe(flow, tmp, sizeof(tmp)));
-	yaml_map_for_each(d, flow, pair, key, val) {
+	yaml_map_for_each(d, flow, pair, key, v) {
 		const struct ipfix_ie *ie;
 
 		if (!yaml_is_scalar(key))
@@ -288,11 +317,11 @@ static int encode_flow(struct yaml_doc *d, struct yaml_error *err,
 				    "duplicate element '%s' (first at line %zu)",
 				    yaml_str(key),
 				    values[i]->start_mark.line + 1);
-		if (!yaml_is_scalar(val) || yaml_is_null(val))
-			return PERR(d, err, val, "%s: expected %s, found %s",
+		if (!yaml_is_scalar(v) || yaml_is_null(v))
+			return PERR(d, err, v, "%s: expected %s, found %s",
 				    ie->name, value_hint(ie),
-				    yaml_describe(val, tmp, sizeof(tmp)));
-		values[i] = val;
+				    yaml_describe(v, tmp, sizeof(tmp)));
+		values[i] = v;
 	}
 	for (i = 0; i < plan->n_fields; i++) {
 		const struct ipfix_field *f = &plan->fields[i];
@@ -301,26 +330,31 @@ static int encode_flow(struct yaml_doc *d, struct yaml_error *err,
 		if (!values[i]) {
 			/* left out: zero, or an empty variable field */
 			n = f->length == IPFIX_VARLEN ? 1 : f->length;
-			memset(buf + len, 0, n);
-			len += n;
-			continue;
+			memset(val, 0, n);
+		} else {
+			n = ipfix_value_encode(f->ie, f->length,
+					       yaml_str(values[i]), val);
 		}
-		n = ipfix_value_encode(f->ie, f->length, yaml_str(values[i]),
-				       buf + len);
+		if (n == -ERANGE && f->length == IPFIX_VARLEN)
+			return PERR(d, err, values[i],
+				    "%s: value too long for a variable-length field (at most %d octets), found %zu characters",
+				    f->ie->name, IPFIX_MAX_VARLEN,
+				    strlen(yaml_str(values[i])));
 		if (n < 0)
 			return PERR(d, err, values[i],
 				    "%s: expected %s%s, found '%.60s'",
 				    f->ie->name, value_hint(f->ie),
 				    n == -ERANGE ? " that fits the field" : "",
 				    yaml_str(values[i]));
+		if (len + n <= room)
+			memcpy(buf + len, val, n);
 		len += n;
-		if (len + IPFIX_MSG_HDR_LEN + IPFIX_SET_HDR_LEN >
-		    cfg->max_ipfix_message_len)
-			return PERR(d, err, flow,
-				    "flow: the record does not fit in one message of maxIpfixMessageLen %u",
-				    cfg->max_ipfix_message_len);
 	}
-	rec->data = malloc(len);
+	if (len > room)
+		return PERR(d, err, flow,
+			    "flow: the record is %zu octets, one message of maxIpfixMessageLen %u holds records of at most %zu octets",
+			    len, cfg->max_ipfix_message_len, room);
+	rec->data = malloc(len ?: 1);
 	if (!rec->data)
 		return -ENOMEM;
 	memcpy(rec->data, buf, len);
@@ -392,16 +426,28 @@ static int parse_flowfile(struct yaml_doc *d, struct yaml_error *err,
 				    yaml_describe(flows, tmp, sizeof(tmp)));
 		fs->template_id = id;
 		ff->n_sets++;
+		if (yaml_seq_len(flows) > FLOWFILE_MAX_RECORDS - ff->n_records)
+			return PERR(d, err, flows,
+				    "flows: the flow file has more than %d flows (aliases included); split it",
+				    FLOWFILE_MAX_RECORDS);
 		fs->records = calloc(yaml_seq_len(flows) ?: 1,
 				     sizeof(*fs->records));
 		if (!fs->records)
 			return -ENOMEM;
 		yaml_seq_for_each(d, flows, fitem, flow) {
-			ret = encode_flow(d, err, cfg, &plan, flow,
-					  &fs->records[fs->n_records]);
+			struct flowfile_record *r = &fs->records[fs->n_records];
+
+			ret = encode_flow(d, err, cfg, &plan, flow, r);
 			if (ret)
 				return ret;
 			fs->n_records++;
+			ff->n_records++;
+			ff->n_bytes += r->len;
+			if (ff->n_bytes > FLOWFILE_MAX_BYTES)
+				return PERR(d, err, flow,
+					    "flow: the records of the flow file take more than %u MiB at flow %zu of flowset %zu (aliases included); split it",
+					    FLOWFILE_MAX_BYTES >> 20,
+					    fs->n_records, ff->n_sets);
 		}
 	}
 	return 0;

@@ -21,6 +21,11 @@
 #include "ipfix.h"
 #include "yaml_doc.h"
 
+/* What one flow file may hold once encoded, aliases included: the flows
+ * are all kept in memory before the first is sent. */
+#define FLOWFILE_MAX_RECORDS	1000000
+#define FLOWFILE_MAX_BYTES	(128U << 20)
+
 struct flowfile_record {
 	uint16_t len;
 	uint8_t *data;		/* the data record, network byte order */
@@ -33,6 +38,8 @@ struct flowfile_set {
 };
 
 struct flowfile {
+	size_t n_records;		/* in all sets */
+	size_t n_bytes;			/* of all records */
 	size_t n_sets;
 	struct flowfile_set *sets;
 };

@@ -8,10 +8,12 @@
 #ifndef FLOWCTL_IFSPEC_H
 #define FLOWCTL_IFSPEC_H
 
+#include <limits.h>
 #include <net/if.h>
 #include <stdbool.h>
 
-#define NETNS_NAME_MAX 64	/* ip netns names: a file name in /run/netns */
+/* ip netns names are file names in /run/netns: at most NAME_MAX octets. */
+#define NETNS_NAME_MAX (NAME_MAX + 1)
 
 struct ifspec {
 	char netns[NETNS_NAME_MAX];	/* "" for the root namespace */
@@ -25,9 +27,17 @@ struct ifspec {
  */
 int ifspec_parse(const char *s, struct ifspec *spec, const char **err);
 
-/* Validate a namespace name / device name on their own (0 or -EINVAL). */
+/*
+ * Validate a namespace name / device name on their own (0 or -EINVAL).
+ * Names are valid UTF-8 without control characters, ' ', '/' or ':', not
+ * "." or ".."; namespace names at most 255 octets (NAME_MAX) and not
+ * DEFAULT, device names at most 15 (IFNAMSIZ - 1).  ERR may point to a
+ * static buffer, valid until the next call.
+ */
 int ifspec_check_netns(const char *ns, const char **err);
 int ifspec_check_dev(const char *dev, const char **err);
+/* A pin directory name: DEFAULT (the root namespace) or a namespace name. */
+int ifspec_check_pin_name(const char *name, const char **err);
 
 /* "NETNS:DEV", "NETNS:*" or "DEV" into BUF. */
 const char *ifspec_str(const struct ifspec *spec, char *buf, int size);

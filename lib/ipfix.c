@@ -250,6 +250,9 @@ int ipfix_plan_compile(struct ipfix_plan *plan, uint16_t id,
 		else
 			return -EINVAL;
 	}
+	/* 60 fields of up to 65534 octets: the sums need more than 16 bits */
+	if (max > IPFIX_MAX_RECORD_LEN)
+		return -EMSGSIZE;
 	plan->min_record_len = min;
 	plan->max_record_len = max;
 	plan->template_record_len = tlen;

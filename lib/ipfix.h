@@ -29,6 +29,13 @@
 #define IPFIX_NTP_UNIX_OFFSET		2208988800ULL
 /* Longest string a variable-length field carries (one length octet). */
 #define IPFIX_MAX_VARLEN_STRING		254
+/* Longest value any variable-length field carries: 255 and a 16-bit length
+ * (RFC 7011 7). */
+#define IPFIX_MAX_VARLEN		65535
+/* Longest record: what a message of 65535 octets holds behind its header
+ * and one set header. */
+#define IPFIX_MAX_RECORD_LEN \
+	(IPFIX_MAX_MSG_LEN - IPFIX_MSG_HDR_LEN - IPFIX_SET_HDR_LEN)
 
 /* Template ids flowctl uses for its own templates (config: 256..65279). */
 #define IPFIX_TID_CONFIG_MAX		65279
@@ -74,7 +81,8 @@ struct ipfix_plan {
 /*
  * Compile FIELDS (N of them, the first N_SCOPE are scope fields of an
  * options template) into PLAN.  -EINVAL when a length does not fit the
- * element's type, N is 0 or above IPFIX_MAX_FIELDS, or the id is below 256.
+ * element's type, N is 0 or above IPFIX_MAX_FIELDS, or the id is below 256;
+ * -EMSGSIZE when a record can be longer than IPFIX_MAX_RECORD_LEN.
  */
 int ipfix_plan_compile(struct ipfix_plan *plan, uint16_t id,
 		       const struct ipfix_field *fields, unsigned int n,

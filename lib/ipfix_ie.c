@@ -6,6 +6,8 @@
  */
 #include "ipfix_ie.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -186,13 +188,42 @@ static const struct ipfix_ie ie_table[] = {
 
 #define N_IES (sizeof(ie_table) / sizeof(ie_table[0]))
 
-const struct ipfix_ie *ipfix_ie_by_name(const char *name)
+/* The table by name, sorted at first use: a config names every field of
+ * up to 65024 templates. */
+static const struct ipfix_ie *ie_by_name[N_IES];
+static pthread_once_t ie_by_name_once = PTHREAD_ONCE_INIT;
+
+static int cmp_ie_name(const void *a, const void *b)
+{
+	return strcasecmp((*(const struct ipfix_ie *const *)a)->name,
+			  (*(const struct ipfix_ie *const *)b)->name);
+}
+
+static void ie_by_name_init(void)
 {
 	size_t i;
 
 	for (i = 0; i < N_IES; i++)
-		if (strcasecmp(ie_table[i].name, name) == 0)
-			return &ie_table[i];
+		ie_by_name[i] = &ie_table[i];
+	qsort(ie_by_name, N_IES, sizeof(ie_by_name[0]), cmp_ie_name);
+}
+
+const struct ipfix_ie *ipfix_ie_by_name(const char *name)
+{
+	size_t lo = 0, hi = N_IES;
+
+	pthread_once(&ie_by_name_once, ie_by_name_init);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcasecmp(name, ie_by_name[mid]->name);
+
+		if (!c)
+			return ie_by_name[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return NULL;
 }
 

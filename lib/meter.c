@@ -103,7 +103,7 @@ struct dev_entry {
 
 static bool netns_exists(const char *netns)
 {
-	char path[256];
+	char path[PATH_MAX];
 	struct stat st;
 
 	if (!netns[0])
@@ -563,7 +563,7 @@ static void undo_all(struct request *r, struct undo *u, int nu,
 		     const struct tc_filter_id *id)
 {
 	struct tc_cmd c;
-	char name[160];
+	char name[NETNS_NAME_MAX + IFNAMSIZ + 32];
 	int i;
 
 	for (i = nu - 1; i >= 0; i--) {
@@ -666,7 +666,7 @@ static int attach_target(struct request *r, int ti, const struct meter_opts *o,
 	struct target *t = &r->t[ti];
 	struct ns_plan *p = &r->ns[t->ns];
 	struct tc_cmd c;
-	char name[160];
+	char name[NETNS_NAME_MAX + IFNAMSIZ + 32];
 	bool clsact;
 	int h, err;
 
@@ -938,7 +938,7 @@ int meter_detach(const struct ifspec *specs, int n,
 		for (h = 0; h < 2; h++) {
 			struct hook_state st;
 			struct tc_cmd c;
-			char name[160];
+			char name[NETNS_NAME_MAX + IFNAMSIZ + 32];
 
 			target_name(t, h, name, sizeof(name));
 			tc_cmd_filter_del(&c, t->netns, t->dev, h, &o->id);

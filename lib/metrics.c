@@ -745,8 +745,8 @@ int metrics_render(struct metrics *m, char **out, size_t *out_len)
 
 /* ---- HTTP ---- */
 
-int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss,
-		       socklen_t *len)
+int metrics_parse_addr_quiet(const char *addr, struct sockaddr_storage *ss,
+			     socklen_t *len)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *port_s, *h, *h_end;
@@ -805,9 +805,18 @@ int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss,
 	}
 	return 0;
 bad:
-	pr_err("metrics: invalid address \"%s\": expected HOST:PORT, e.g. 127.0.0.1:9999 or [::1]:9999",
-	       addr ? addr : "");
 	return -EINVAL;
+}
+
+int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss,
+		       socklen_t *len)
+{
+	int ret = metrics_parse_addr_quiet(addr, ss, len);
+
+	if (ret)
+		pr_err("metrics: invalid address \"%s\": expected HOST:PORT, e.g. 127.0.0.1:9999 or [::1]:9999",
+		       addr ? addr : "");
+	return ret;
 }
 
 __attribute__((format(printf, 2, 0)))

@@ -98,6 +98,9 @@ int metrics_render(struct metrics *m, char **text, size_t *len);
  */
 int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss,
 		       socklen_t *len);
+/* The same without the message (the config says where the file is wrong). */
+int metrics_parse_addr_quiet(const char *addr, struct sockaddr_storage *ss,
+			     socklen_t *len);
 
 /*
  * Listen on ADDR (NULL: METRICS_DEFAULT_ADDR) and serve /metrics from a

@@ -62,6 +62,181 @@ out:
 	return ret;
 }
 
+/* How many children node N has (sequence items; mapping keys and
+ * values), and the I-th of them. */
+static size_t node_children(const yaml_node_t *n)
+{
+	if (n->type == YAML_SEQUENCE_NODE)
+		return n->data.sequence.items.top - n->data.sequence.items.start;
+	if (n->type == YAML_MAPPING_NODE)
+		return 2 * (n->data.mapping.pairs.top -
+			    n->data.mapping.pairs.start);
+	return 0;
+}
+
+static int node_child(const yaml_node_t *n, size_t i)
+{
+	const yaml_node_pair_t *pair;
+
+	if (n->type == YAML_SEQUENCE_NODE)
+		return n->data.sequence.items.start[i];
+	pair = &n->data.mapping.pairs.start[i / 2];
+	return i % 2 ? pair->value : pair->key;
+}
+
+/*
+ * An alias makes the reader walk its anchored node once more: nested
+ * aliases ("a billion laughs") turn a few KiB into billions of nodes for
+ * the config and flow file readers, a recursive one into an endless walk.
+ * Count, without walking them, the nodes the aliases stand for (each
+ * node's expanded size, computed once, children first) and refuse a
+ * document where they add more than YAML_DOC_MAX_ALIAS_NODES or one that
+ * contains itself.
+ */
+static int check_aliases(struct yaml_doc *d, struct yaml_error *err)
+{
+	struct frame {
+		int index;
+		size_t next;
+	} *stack = NULL;
+	size_t n_nodes = d->doc.nodes.top - d->doc.nodes.start;
+	uint64_t limit = n_nodes + YAML_DOC_MAX_ALIAS_NODES;
+	uint64_t *size = NULL;
+	uint8_t *state = NULL;	/* 0 not seen, 1 being counted, 2 counted */
+	size_t depth = 0;
+	int ret = 0;
+
+	if (!n_nodes)
+		return 0;
+	size = calloc(n_nodes + 1, sizeof(*size));
+	state = calloc(n_nodes + 1, 1);
+	stack = calloc(n_nodes, sizeof(*stack));
+	if (!size || !state || !stack) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	stack[depth++] = (struct frame){ .index = 1 };
+	state[1] = 1;
+	while (depth) {
+		struct frame *f = &stack[depth - 1];
+		const yaml_node_t *n = yaml_doc_node(d, f->index);
+		size_t i, count = node_children(n);
+		uint64_t total = 1;
+
+		if (f->next < count) {
+			int c = node_child(n, f->next++);
+
+			if (state[c] == 1) {
+				ret = yaml_doc_error(d, err,
+						     yaml_doc_node(d, c),
+						     "an alias refers to this node from inside it (a recursive alias): write the data out");
+				goto out;
+			}
+			if (state[c] == 0) {
+				state[c] = 1;
+				stack[depth++] = (struct frame){ .index = c };
+			}
+			continue;
+		}
+		for (i = 0; i < count && total <= limit; i++)
+			total += size[node_child(n, i)];
+		if (total > limit) {
+			ret = yaml_doc_error(d, err, n,
+					     "aliases expand this node to more than %llu nodes (the file has %zu; at most %d more through aliases): write the data out or use fewer aliases",
+					     (unsigned long long)limit,
+					     n_nodes, YAML_DOC_MAX_ALIAS_NODES);
+			goto out;
+		}
+		size[f->index] = total;
+		state[f->index] = 2;
+		depth--;
+	}
+out:
+	free(stack);
+	free(state);
+	free(size);
+	return ret;
+}
+
+static int event_error(const char *file, const yaml_event_t *ev,
+		       struct yaml_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int event_error(const char *file, const yaml_event_t *ev,
+		       struct yaml_error *err, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err->line = ev->start_mark.line + 1;
+	err->col = ev->start_mark.column + 1;
+	snprintf(err->text, sizeof(err->text), "%s:%d:%d: %s", file,
+		 err->line, err->col, msg);
+	return -EINVAL;
+}
+
+/*
+ * Costs of libyaml itself, checked on the event stream before the loader
+ * runs.  The loader looks every anchor and alias up in a list of the
+ * anchors so far: 40000 anchors and their aliases take seconds, a million
+ * hours.  The scanner looks at every open flow collection for each token:
+ * 100000 nested '[' take a minute.  Refuse more than YAML_DOC_MAX_ANCHORS
+ * anchors, YAML_DOC_MAX_ALIASES aliases, or nesting deeper than
+ * YAML_DOC_MAX_DEPTH, at the first one too many (the scanner reads at
+ * most 1024 characters ahead, so that one comes early).  A syntax error
+ * ends the count: the loader reports it.
+ */
+static int check_events(const char *file, const char *text, size_t len,
+			struct yaml_error *err)
+{
+	size_t anchors = 0, aliases = 0, depth = 0;
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int ret = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (!ret && yaml_parser_parse(&parser, &ev)) {
+		const yaml_char_t *anchor = NULL;
+		bool end = ev.type == YAML_STREAM_END_EVENT;
+
+		if (ev.type == YAML_SCALAR_EVENT)
+			anchor = ev.data.scalar.anchor;
+		else if (ev.type == YAML_SEQUENCE_START_EVENT)
+			anchor = ev.data.sequence_start.anchor;
+		else if (ev.type == YAML_MAPPING_START_EVENT)
+			anchor = ev.data.mapping_start.anchor;
+		if (ev.type == YAML_SEQUENCE_START_EVENT ||
+		    ev.type == YAML_MAPPING_START_EVENT)
+			depth++;
+		else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+			 ev.type == YAML_MAPPING_END_EVENT)
+			depth--;
+		if (anchor && ++anchors > YAML_DOC_MAX_ANCHORS)
+			ret = event_error(file, &ev, err,
+					  "more than %d YAML anchors in one file: write the data out",
+					  YAML_DOC_MAX_ANCHORS);
+		else if (ev.type == YAML_ALIAS_EVENT &&
+			 ++aliases > YAML_DOC_MAX_ALIASES)
+			ret = event_error(file, &ev, err,
+					  "more than %d YAML aliases in one file: write the data out",
+					  YAML_DOC_MAX_ALIASES);
+		else if (depth > YAML_DOC_MAX_DEPTH)
+			ret = event_error(file, &ev, err,
+					  "lists and mappings nested more than %d levels deep",
+					  YAML_DOC_MAX_DEPTH);
+		yaml_event_delete(&ev);
+		if (end)
+			break;
+	}
+	yaml_parser_delete(&parser);
+	return ret;
+}
+
 int yaml_doc_load(struct yaml_doc *d, const char *file, const char *text,
 		  size_t len, struct yaml_error *err)
 {
@@ -71,6 +246,9 @@ int yaml_doc_load(struct yaml_doc *d, const char *file, const char *text,
 
 	memset(d, 0, sizeof(*d));
 	d->file = file;
+	ret = check_events(file, text, len, err);
+	if (ret)
+		return ret;
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -105,6 +283,8 @@ int yaml_doc_load(struct yaml_doc *d, const char *file, const char *text,
 		ret = -EINVAL;
 	}
 	yaml_document_delete(&extra);
+	if (!ret)
+		ret = check_aliases(d, err);
 out:
 	yaml_parser_delete(&parser);
 	if (ret)

@@ -29,8 +29,23 @@ struct yaml_doc {
  * buffer. */
 int yaml_read_file(const char *path, char **text, size_t *len);
 
+/* Nodes the aliases of one document may add to it (see yaml_doc_load). */
+#define YAML_DOC_MAX_ALIAS_NODES	1000000
+/* Anchors and aliases in one document: libyaml searches its anchors
+ * linearly for each, so their product must stay small. */
+#define YAML_DOC_MAX_ANCHORS		1000
+#define YAML_DOC_MAX_ALIASES		100000
+/* Nesting of lists and mappings: libyaml's scanner costs the depth of open
+ * flow collections per token.  Configs and flow files need 6 levels. */
+#define YAML_DOC_MAX_DEPTH		64
+
 /* Parse TEXT (LEN octets) named FILE.  -EINVAL with ERR filled on a syntax
- * error, or when the text holds more than one document. */
+ * error, when the text holds more than one document, when an alias refers
+ * to a node from inside that node, when aliases make the document more
+ * than YAML_DOC_MAX_ALIAS_NODES nodes larger than it is written (each
+ * alias counts as the whole node it stands for), when it has more than
+ * YAML_DOC_MAX_ANCHORS anchors or YAML_DOC_MAX_ALIASES aliases, or nests
+ * lists and mappings deeper than YAML_DOC_MAX_DEPTH. */
 int yaml_doc_load(struct yaml_doc *d, const char *file, const char *text,
 		  size_t len, struct yaml_error *err);
 void yaml_doc_free(struct yaml_doc *d);

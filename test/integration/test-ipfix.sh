@@ -8,7 +8,8 @@
 #     session: nothing malformed, no expert warning;
 #   - collectors down (UDP and TCP): the command completes, reports what
 #     was not sent, exits 1;
-#   - a bad config exits 2 with FILE:LINE:COL.
+#   - a bad config, and a flow longer than any message, exit 2 with
+#     FILE:LINE:COL.
 . "$(dirname "$0")/lib.sh"
 
 require_root
@@ -239,6 +240,28 @@ if grep -q "bad.yaml:3:20: remoteAddress: bad address" "$D/bad.out"; then
 	pass bad-config-position
 else
 	fail bad-config-position "$(cat "$D/bad.out")"
+fi
+
+# --- a flow longer than any message: exit 2, FILE:LINE:COL, no crash ---
+cat >"$D/big.yaml" <<EOF
+maxIpfixMessageLen: 65535
+collectors:
+- address: 127.0.0.1:$UDP_PORT
+templates:
+- id: 1024
+  template: [interfaceName, interfaceDescription]
+EOF
+$PY -c 'print("flowsets:\n- templateId: 1024\n  flows:\n  - interfaceName: " +
+	"a" * 30000 + "\n    interfaceDescription: " + "b" * 60000)' \
+	>"$D/big-flows.yaml"
+rc=0
+timeout 30 "$FLOWCTL" ipfix file -c "$D/big.yaml" -f "$D/big-flows.yaml" \
+	>"$D/big.out" 2>&1 || rc=$?
+check_eq oversized-record-exit-2 2 "$rc"
+if grep -q "big-flows.yaml:4:5: flow: the record is 90006 octets" "$D/big.out"; then
+	pass oversized-record-position
+else
+	fail oversized-record-position "$(cut -c1-300 "$D/big.out")"
 fi
 
 # --- the compiled templates ---

@@ -7,14 +7,17 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check_main.h"
 #include "config.h"
 #include "embedded.h"
 #include "flowfile.h"
+#include "metrics.h"
 
 #define DATA_DIR "test/unit/data"
 #define MAX_CORPUS 128
@@ -387,6 +390,162 @@ START_TEST(test_config_keys_case_sensitive)
 }
 END_TEST
 
+/* A growing text for generated configs. */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+static void addf(struct text *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void addf(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		ck_assert_int_ge(n, 0);
+		if (t->len + n < t->cap)
+			break;
+		t->cap = (t->len + n + 1) * 2;
+		t->s = realloc(t->s, t->cap);
+		ck_assert_ptr_nonnull(t->s);
+	}
+	t->len += n;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* 60000 templates (9 fields each, 12 MiB) used to take 21 s: the
+ * duplicate id check and config_template_plan searched the list.  The
+ * time is printed, not asserted. */
+START_TEST(test_many_templates)
+{
+	struct flowctl_config *cfg = NULL;
+	struct ipfix_plan plan;
+	struct text t = {};
+	struct yaml_error err;
+	double t0;
+	int ret, i;
+
+	addf(&t, "enterpriseElements:\n");
+	for (i = 0; i < CONFIG_MAX_ENTERPRISE_IES; i++)
+		addf(&t, "- {name: e%d, enterpriseNumber: 99999, id: %d, source: mark}\n",
+		     i, i + 1);
+	addf(&t, "templates:\n");
+	for (i = 0; i < 60000; i++)
+		addf(&t, "- id: %d\n"
+			 "  template: [sourceIPv4Address, destinationIPv4Address,\n"
+			 "    sourceTransportPort, destinationTransportPort,\n"
+			 "    protocolIdentifier, octetDeltaCount, packetDeltaCount,\n"
+			 "    flowEndMilliseconds, e%d]\n",
+			 65279 - i, i % CONFIG_MAX_ENTERPRISE_IES);
+	t0 = now_s();
+	ret = config_load_string("many.yaml", t.s, t.len, &cfg, &err);
+	printf("check_config: 60000 templates, %d enterprise elements (%zu octets) loaded in %.2f s\n",
+	       CONFIG_MAX_ENTERPRISE_IES, t.len, now_s() - t0);
+	free(t.s);
+	ck_assert_msg(ret == 0, "%s", err.text);
+	ck_assert_uint_eq(cfg->n_templates, 60000);
+	for (i = 0; i < 60000; i++) {
+		ck_assert_int_eq(config_template_plan(cfg, 65279 - i, &plan), 0);
+		ck_assert_uint_eq(plan.id, 65279 - i);
+		ck_assert_ptr_eq(plan.fields[8].ie,
+				 &cfg->enterprise_ies[i % CONFIG_MAX_ENTERPRISE_IES]);
+	}
+	ck_assert_int_eq(config_template_plan(cfg, 256, &plan), -ENOENT);
+	ck_assert_int_eq(config_template_plan(cfg, 65280, &plan), 0);
+	ck_assert_ptr_eq(config_ie_by_name(cfg, "E1023"),
+			 &cfg->enterprise_ies[1023]);
+	ck_assert_ptr_eq(config_ie_by_name(cfg, "OCTETdeltaCount"),
+			 ipfix_ie_by_name("octetDeltaCount"));
+	ck_assert_ptr_null(config_ie_by_name(cfg, "e1024"));
+	config_free(cfg);
+}
+END_TEST
+
+/* More templates than ids, more enterprise elements than the limit. */
+START_TEST(test_too_many_templates)
+{
+	struct flowctl_config *cfg = (void *)1;
+	struct text t = {};
+	struct yaml_error err;
+	int i;
+
+	addf(&t, "templates:\n");
+	for (i = 0; i < CONFIG_MAX_TEMPLATES + 1; i++)
+		addf(&t, "- {id: %d, template: [octetDeltaCount]}\n", 256 + i);
+	ck_assert_int_eq(config_load_string("many.yaml", t.s, t.len, &cfg,
+					    &err), -EINVAL);
+	ck_assert_ptr_null(cfg);
+	ck_assert_msg(strstr(err.text, "many.yaml:2:1: templates: 65025 templates; at most 65024 are allowed"),
+		      "%s", err.text);
+	t.len = 0;
+	addf(&t, "enterpriseElements:\n");
+	for (i = 0; i < CONFIG_MAX_ENTERPRISE_IES + 1; i++)
+		addf(&t, "- {name: e%d, enterpriseNumber: 1, id: %d, source: mark}\n",
+		     i, i + 1);
+	ck_assert_int_eq(config_load_string("many.yaml", t.s, t.len, &cfg,
+					    &err), -EINVAL);
+	ck_assert_msg(strstr(err.text, "many.yaml:2:1: enterpriseElements: 1025 elements; at most 1024 are allowed"),
+		      "%s", err.text);
+	free(t.s);
+}
+END_TEST
+
+/* metricsAddress takes exactly what --metrics-address takes. */
+START_TEST(test_metrics_address_as_cli)
+{
+	static const char *const addrs[] = {
+		"*:9999", ":9999", "localhost:9999", "127.0.0.1:9999",
+		"0.0.0.0:0", "[::1]:9100", "[::]:9999", "127.0.0.1:65535",
+		/* refused by both */
+		"localhost", "*", "127.0.0.1:65536", "*:-1", "*:99x",
+		"::1:9999", "[::1]9999", "metrics.example.com:9999",
+		"1.2.3:9999", "*: 9999", "*:99999999999999999999",
+	};
+	struct flowctl_config *cfg;
+	struct sockaddr_storage ss;
+	struct yaml_error err;
+	socklen_t len;
+	size_t i;
+
+	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		bool cli = metrics_parse_addr_quiet(addrs[i], &ss, &len) == 0;
+		char *text;
+		int ret;
+
+		ck_assert_int_gt(asprintf(&text, "metricsAddress: \"%s\"\n",
+					  addrs[i]), 0);
+		ret = config_load_string("m.yaml", text, strlen(text), &cfg,
+					 &err);
+		free(text);
+		ck_assert_msg((ret == 0) == cli,
+			      "%s: CLI %s it, config %s (%s)", addrs[i],
+			      cli ? "takes" : "refuses",
+			      ret ? "refuses" : "takes", ret ? err.text : "");
+		if (!ret) {
+			ck_assert_str_eq(cfg->metrics_address, addrs[i]);
+			config_free(cfg);
+		} else {
+			ck_assert_msg(strstr(err.text, "m.yaml:1:17: metricsAddress: bad address"),
+				      "%s", err.text);
+		}
+		ck_assert_int_eq(cli, i < 8);
+	}
+}
+END_TEST
+
 START_TEST(test_split_address)
 {
 	char host[64];
@@ -550,6 +709,7 @@ static Suite *config_suite(void)
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("config");
 	TCase *tf = tcase_create("flowfile");
+	TCase *tl = tcase_create("limits");
 
 	corpus_scan(&bad_configs, DATA_DIR "/config/bad", "");
 	corpus_scan(&bad_flows, DATA_DIR "/flows", "bad-");
@@ -568,8 +728,14 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_case_insensitive_names);
 	tcase_add_test(tc, test_config_keys_case_sensitive);
 	tcase_add_test(tc, test_split_address);
+	tcase_add_test(tc, test_metrics_address_as_cli);
 	tcase_add_test(tc, test_obs_domain_per_netns);
 	suite_add_tcase(s, tc);
+
+	tcase_set_timeout(tl, 300);
+	tcase_add_test(tl, test_many_templates);
+	tcase_add_test(tl, test_too_many_templates);
+	suite_add_tcase(s, tl);
 
 	tcase_add_checked_fixture(tf, flow_setup, flow_teardown);
 	tcase_add_test(tf, test_flowfile_good);

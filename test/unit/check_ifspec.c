@@ -2,6 +2,7 @@
 /* Interface specifications of `flowctl meter -i`. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -77,6 +78,93 @@ START_TEST(rejects)
 }
 END_TEST
 
+/* Names are UTF-8: the bytes above 0x7f are not control characters (a
+ * signed char made them so). */
+START_TEST(utf8_names)
+{
+	struct ifspec s;
+	const char *err = NULL;
+
+	ck_assert_msg(ifspec_parse("ns-\xc3\xa9:eth0", &s, &err) == 0, "%s",
+		      err);
+	ck_assert_str_eq(s.netns, "ns-\xc3\xa9");
+	ck_assert_msg(ifspec_parse("\xe6\xb5\x8b\xe8\xaf\x95:*", &s, &err) == 0,
+		      "%s", err);	/* 测试 */
+	ck_assert(s.all);
+	ck_assert_msg(ifspec_parse("ns0:v\xc3\xa9th0", &s, &err) == 0, "%s",
+		      err);
+	ck_assert_msg(ifspec_parse("\xf0\x9f\x90\xa7", &s, &err) == 0, "%s",
+		      err);		/* U+1F427, 4 octets */
+	ck_assert_int_eq(ifspec_check_netns("ns-\xc3\xa9", &err), 0);
+	ck_assert_int_eq(ifspec_check_dev("\xc3\xa9", &err), 0);
+}
+END_TEST
+
+START_TEST(utf8_rejects)
+{
+	expect_bad("ns\xff:eth0", "not valid UTF-8");
+	expect_bad("ns0:eth\x80", "not valid UTF-8");		/* lone continuation */
+	expect_bad("\xc0\xaf:eth0", "not valid UTF-8");	/* overlong '/' */
+	expect_bad("\xe0\x80\xaf:eth0", "not valid UTF-8");	/* overlong */
+	expect_bad("\xed\xa0\x80:eth0", "not valid UTF-8");	/* surrogate */
+	expect_bad("\xf4\x90\x80\x80:eth0", "not valid UTF-8"); /* > U+10FFFF */
+	expect_bad("ns\xc3:eth0", "not valid UTF-8");		/* cut short */
+	expect_bad("ns\xc2\x85:eth0", "control character");	/* C1 NEL */
+	expect_bad("ns\x01:eth0", "control character");
+	expect_bad("ns\x7f:eth0", "control character");
+	expect_bad("ns0:e\tth0", "control character");
+	expect_bad(".:eth0", ". or ..");
+	expect_bad("ns0:.", ". or ..");
+}
+END_TEST
+
+/* Namespace names up to NAME_MAX (255) octets, device names up to 15. */
+START_TEST(name_lengths)
+{
+	char ns[300], spec[320];
+	struct ifspec s;
+	const char *err = NULL;
+	int i;
+
+	for (i = 0; i < 85; i++)		/* 85 x 3 octets: 255 */
+		memcpy(ns + 3 * i, "\xe6\xb5\x8b", 3);
+	ns[255] = 0;
+	snprintf(spec, sizeof(spec), "%s:eth0", ns);
+	ck_assert_msg(ifspec_parse(spec, &s, &err) == 0, "%s", err);
+	ck_assert_str_eq(s.netns, ns);
+	ck_assert_int_eq(ifspec_check_netns(ns, &err), 0);
+	strcat(ns, "x");			/* 256 */
+	snprintf(spec, sizeof(spec), "%s:eth0", ns);
+	expect_bad(spec, "longer than 255 bytes (NAME_MAX");
+	ck_assert_int_eq(ifspec_check_netns(ns, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "NAME_MAX"));
+
+	/* 7 x 2 + 1 = 15 octets: the longest device name */
+	ck_assert_msg(ifspec_parse("ns0:\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x",
+				   &s, &err) == 0, "%s", err);
+	expect_bad("ns0:\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+		   "longer than 15 bytes (IFNAMSIZ - 1)");
+}
+END_TEST
+
+/* --netns of dump, flush, meter status: a pin directory name. */
+START_TEST(pin_names)
+{
+	const char *err = NULL;
+
+	ck_assert_int_eq(ifspec_check_pin_name("DEFAULT", &err), 0);
+	ck_assert_int_eq(ifspec_check_pin_name("ns0", &err), 0);
+	ck_assert_int_eq(ifspec_check_pin_name("\xe6\xb5\x8b", &err), 0);
+	ck_assert_int_eq(ifspec_check_netns("DEFAULT", &err), -EINVAL);
+	ck_assert_int_eq(ifspec_check_pin_name("..", &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, ". or .."));
+	ck_assert_int_eq(ifspec_check_pin_name(".", &err), -EINVAL);
+	ck_assert_int_eq(ifspec_check_pin_name("../x", &err), -EINVAL);
+	ck_assert_int_eq(ifspec_check_pin_name("a/b", &err), -EINVAL);
+	ck_assert_int_eq(ifspec_check_pin_name("", &err), -EINVAL);
+}
+END_TEST
+
 static Suite *ifspec_suite(void)
 {
 	Suite *s = suite_create("ifspec");
@@ -86,6 +174,10 @@ static Suite *ifspec_suite(void)
 	tcase_add_test(tc, netns_all);
 	tcase_add_test(tc, root_dev);
 	tcase_add_test(tc, rejects);
+	tcase_add_test(tc, utf8_names);
+	tcase_add_test(tc, utf8_rejects);
+	tcase_add_test(tc, name_lengths);
+	tcase_add_test(tc, pin_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
