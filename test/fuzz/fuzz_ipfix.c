@@ -18,6 +18,12 @@
  * every data record walked field by field (variable-length prefixes) and
  * equal to the bytes that were encoded for it, in order, and padding only
  * between sets, zero, shorter than a record.
+ *
+ * Known bug worked around here (remove when fixed): ipfix_plan_compile()
+ * stores record lengths above 65535 wrapped in its uint16_t fields, and the
+ * encoder then writes past buffers sized by them (finding ipfix-1 of
+ * docs/fuzzing.md).  Templates whose fixed lengths add up to more than a
+ * message holds are skipped before they are compiled.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -223,7 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct ipfix_plan *plans[3] = { &plan, &v4, &stats };
 	const struct ipfix_ie *table;
 	const struct ipfix_source_info *src;
-	size_t n_table, n_src, i;
+	size_t n_table, n_src, i, total;
 	unsigned int n, n_scope, b;
 	uint16_t max_len, need;
 	uint32_t domain;
@@ -258,6 +264,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						 &ent[which - n_table];
 		fields[i].length = lengths[len] ?: fields[i].ie->length;
 	}
+	total = 0;
+	for (i = 0; i < n; i++)
+		total += fields[i].length == IPFIX_VARLEN ?
+			 1 + IPFIX_MAX_VARLEN_STRING : fields[i].length;
+	if (total > IPFIX_MAX_MSG_LEN - IPFIX_MSG_HDR_LEN - IPFIX_SET_HDR_LEN)
+		return 0;	/* ipfix-1, see above */
 	if (ipfix_plan_compile(&plan, 256 + take8(&in), fields, n, n_scope))
 		return 0;
 	if (plan.min_record_len > plan.max_record_len ||

@@ -13,7 +13,10 @@
 # in BUILD/fuzz-work/T/artifacts.  Prints "PASS fuzz_T" or
 # "FAIL fuzz_T: why" per harness; exit 1 when one failed.
 #
-# FUZZ_SEED=N fixes libFuzzer's seed (the make check smoke uses 1).
+# FUZZ_SEED=N fixes libFuzzer's seed; FUZZ_WORK=DIR puts the work corpora
+# there instead of BUILD/fuzz-work (the make check smoke uses both: seed 1,
+# a fresh directory, so it runs the seed corpus and nothing else found
+# before).
 set -u
 cd "$(dirname "$0")/../.."
 B=${1:?usage: test/fuzz/run.sh BUILD SECONDS [TARGET...]}
@@ -39,7 +42,7 @@ rc=0
 for t in "${targets[@]}"; do
 	bin="$B/fuzz/fuzz_$t"
 	seeds="test/fuzz/corpus/$t"
-	work="$B/fuzz-work/$t"
+	work="${FUZZ_WORK:-$B/fuzz-work}/$t"
 	log="$work/fuzz-$(date -u +%Y%m%dT%H%M%S).log"
 	if [ ! -x "$bin" ]; then
 		echo "FAIL fuzz_$t: $bin not built (make fuzz-build)"
@@ -51,7 +54,6 @@ for t in "${targets[@]}"; do
 	      -max_len="$(max_len "$t")" -print_final_stats=1
 	      -artifact_prefix="$work/artifacts/")
 	[ -n "${FUZZ_SEED:-}" ] && args+=(-seed="$FUZZ_SEED")
-	# FUZZ_RSS etc. are not needed: one process, no -jobs.
 	nice -n 19 "$bin" "${args[@]}" "$work/corpus" "$seeds" >"$log" 2>&1
 	st=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
