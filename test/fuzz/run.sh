@@ -9,7 +9,8 @@
 # a harness name without "fuzz_" (default: every harness built).  Each one
 # runs SECONDS, niced, one process, on its seed corpus test/fuzz/corpus/T
 # (read only) plus a work corpus BUILD/fuzz-work/T that keeps what it finds
-# between runs (the repository is never written).  Crash reproducers land
+# between runs (the repository is never written), with the dictionary
+# test/fuzz/T.dict when there is one.  Crash reproducers land
 # in BUILD/fuzz-work/T/artifacts.  Prints "PASS fuzz_T" or
 # "FAIL fuzz_T: why" per harness; exit 1 when one failed.
 #
@@ -54,6 +55,7 @@ for t in "${targets[@]}"; do
 	      -max_len="$(max_len "$t")" -print_final_stats=1
 	      -artifact_prefix="$work/artifacts/")
 	[ -n "${FUZZ_SEED:-}" ] && args+=(-seed="$FUZZ_SEED")
+	[ -f "test/fuzz/$t.dict" ] && args+=(-dict="test/fuzz/$t.dict")
 	nice -n 19 "$bin" "${args[@]}" "$work/corpus" "$seeds" >"$log" 2>&1
 	st=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
