@@ -9,9 +9,12 @@
 #   scripts/deps.sh --check  list what is missing, exit 1 if anything is
 set -eu
 
+# libclang-rt-14-dev: clang's sanitizer and libFuzzer runtimes (make fuzz,
+# the fuzz suite of make check); only recommended by Debian 12's clang-14,
+# so --no-install-recommends below would leave it out.
 PKGS="
 make gcc pkg-config
-clang llvm
+clang llvm libclang-rt-14-dev
 libbpf-dev libyaml-dev check libjson-c-dev libmicrohttpd-dev
 linux-libc-dev libc6-dev
 iproute2 bpftool

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Run the test suites and print one closing line "N passed, N failed, N
-# skipped".  Usage: test/run.sh [unit|bpf|integration]...  (default: all)
+# skipped".  Usage: test/run.sh [unit|fuzz|bpf|integration]...  (default:
+# all)
 #
 # Every test prints lines "PASS name", "FAIL name: why" or "SKIP name: why";
 # Check suites are counted from their own summary.  Under CI (CI=true) a skip
@@ -81,11 +82,57 @@ run_integration() {
 	done
 }
 
+# The fuzz smoke: every libFuzzer harness (test/fuzz, docs/fuzzing.md) built
+# with clang into FLOWCTL_FUZZ_BUILD (build/fuzz) and run FUZZ_SMOKE_SECONDS
+# (10) on its seed corpus with a fixed seed.  Needs clang's libFuzzer
+# runtime (Debian: libclang-rt-14-dev, which scripts/deps.sh installs).
+run_fuzz() {
+	local fb=${FLOWCTL_FUZZ_BUILD:-build/fuzz} out probe t
+	local secs=${FUZZ_SMOKE_SECONDS:-10}
+	local names=()
+
+	out="$LOG/fuzz.log"
+	echo "== fuzz: libFuzzer smoke, ${secs}s per harness"
+	for t in test/fuzz/fuzz_*.c; do
+		[ -f "$t" ] && names+=("$(basename "$t" .c)")
+	done
+	probe=$(mktemp -d)
+	printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n);
+int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }
+' \
+		>"$probe/probe.c"
+	if ! command -v clang >/dev/null ||
+	   ! clang -fsanitize=fuzzer,address,undefined -o "$probe/probe" \
+		"$probe/probe.c" >"$probe/err" 2>&1; then
+		for t in "${names[@]}"; do
+			echo "SKIP $t: clang cannot link -fsanitize=fuzzer (install clang and libclang-rt-14-dev: scripts/deps.sh)"
+		done | tee "$out"
+		echo "!!! fuzz suite SKIPPED: $(head -1 "$probe/err" 2>/dev/null)" >&2
+		rm -rf "$probe"
+		count_lines "$out"
+		return
+	fi
+	rm -rf "$probe"
+	if ! make --no-print-directory FUZZ_O="$fb" fuzz-build >"$LOG/fuzz-build.log" 2>&1; then
+		tail -20 "$LOG/fuzz-build.log"
+		for t in "${names[@]}"; do
+			echo "FAIL $t: build failed (see $LOG/fuzz-build.log)"
+		done | tee "$out"
+		count_lines "$out"
+		return
+	fi
+	rm -rf "$LOG/fuzz-work"
+	FUZZ_SEED=1 FUZZ_WORK="$LOG/fuzz-work" test/fuzz/run.sh "$fb" "$secs" \
+		2>&1 | tee "$out"
+	count_lines "$out"
+}
+
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit bpf integration)
+[ ${#suites[@]} -eq 0 ] && suites=(unit fuzz bpf integration)
 for s in "${suites[@]}"; do
 	case "$s" in
 	unit) run_unit ;;
+	fuzz) run_fuzz ;;
 	bpf) run_bpf ;;
 	integration) run_integration ;;
 	*) echo "unknown suite: $s" >&2; exit 2 ;;
