@@ -3,13 +3,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -385,42 +388,247 @@ static uint64_t realtime_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* mkdir -p the directory part of PATH, new directories MODE. */
-static int make_parent_dirs(const char *path, mode_t mode)
+static bool uid_trusted(uid_t uid)
 {
-	char *copy = strdup(path), *p;
-	int ret = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (p = strchr(copy + 1, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(copy, mode) && errno != EEXIST) {
-			ret = -errno;
-			break;
-		}
-		*p = '/';
-	}
-	free(copy);
-	return ret;
+	return uid == 0 || uid == geteuid();
 }
 
-static int open_output(const struct flowlog *fl, int *fd)
+/* The real path of FD for messages ("?" when /proc is not there). */
+static const char *fd_path(int fd, char *buf, size_t size)
 {
-	int ret = make_parent_dirs(fl->path, 0750);
+	char link[64];
+	ssize_t n;
 
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, size - 1);
+	if (n < 0)
+		return "?";
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * A directory we look a name up in must not let anyone but root and us
+ * swap that name for a symlink: owned by root or by us, and not
+ * world-writable unless sticky (/tmp is fine).  Group-writable is allowed
+ * (Debian's /var/log is root:syslog 0775): that group is trusted.
+ */
+static int check_dir(const struct flowlog *fl, int dirfd)
+{
+	char buf[PATH_MAX];
+	const char *why = NULL;
+	struct stat st;
+
+	if (fstat(dirfd, &st))
+		return -errno;
+	if (!uid_trusted(st.st_uid))
+		why = "is owned by another user";
+	else if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+		why = "is world-writable without the sticky bit";
+	if (!why)
+		return 0;
+	pr_err("flowlog %s: refusing %s: its directory %s %s (uid %u, mode %04o): anyone who can write there could redirect the log; use a directory owned by root",
+	       fl->name, fl->path, fd_path(dirfd, buf, sizeof(buf)), why,
+	       (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+	return -EINVAL;
+}
+
+/* The memory devices /dev/null, /dev/zero and /dev/full. */
+static bool is_null_device(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && major(st->st_rdev) == 1 &&
+		(minor(st->st_rdev) == 3 || minor(st->st_rdev) == 5 ||
+		 minor(st->st_rdev) == 7);
+}
+
+/* Why the opened log FD is not safe to append to as root, or NULL. */
+static const char *file_unsafe(const struct stat *st, char *buf,
+			       size_t size)
+{
+	if (is_null_device(st))
+		return NULL;
+	if (!S_ISREG(st->st_mode))
+		return "is not a regular file (a FIFO, socket, device or directory)";
+	if (st->st_uid != geteuid()) {
+		snprintf(buf, size, "is owned by uid %u, not by the agent (uid %u)",
+			 (unsigned int)st->st_uid, (unsigned int)geteuid());
+		return buf;
+	}
+	if (st->st_nlink != 1) {
+		snprintf(buf, size, "has %lu hard links (a log file has one)",
+			 (unsigned long)st->st_nlink);
+		return buf;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return "is group- or world-writable (chmod go-w it)";
+	return NULL;
+}
+
+/*
+ * Walk the directory part of fl->path from / (or the working directory)
+ * one name at a time without following symlinks blindly: a missing
+ * directory is created 0750; a symlink is followed only when root or we
+ * own it; every directory looked in must pass check_dir().  *DIRFD gets
+ * the parent (O_PATH), *LAST points at the file name in *WORK (free it).
+ */
+#define LOG_MAX_SYMLINKS 40
+
+static int open_parent(const struct flowlog *fl, int *dirfd, char **work,
+		       const char **last)
+{
+	int dfd, fd = -1, links = 0, ret = 0;
+	char *w = strdup(fl->path), *p = NULL, *slash;
+	struct stat st;
+
+	*dirfd = -1;
+	*work = NULL;
+	if (!w)
+		return -ENOMEM;
+	dfd = open(*w == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (p = w;;) {
+		char target[PATH_MAX], *next;
+		ssize_t n;
+
+		while (*p == '/')
+			p++;
+		slash = strchr(p, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+		if (!strcmp(p, ".")) {
+			p = slash + 1;
+			continue;
+		}
+		ret = check_dir(fl, dfd);
+		if (ret)
+			goto out;
+		fd = openat(dfd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT) {
+			if (mkdirat(dfd, p, 0750) && errno != EEXIST) {
+				ret = -errno;
+				goto out;
+			}
+			fd = openat(dfd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (fd < 0 || fstat(fd, &st)) {
+			ret = -errno;
+			goto out;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			close(dfd);
+			dfd = fd;
+			fd = -1;
+			p = slash + 1;
+			continue;
+		}
+		if (!S_ISLNK(st.st_mode)) {
+			ret = -ENOTDIR;
+			goto out;
+		}
+		if (!uid_trusted(st.st_uid)) {
+			pr_err("flowlog %s: refusing %s: \"%s\" in it is a symbolic link owned by uid %u: give the real path",
+			       fl->name, fl->path, p, (unsigned int)st.st_uid);
+			ret = -EINVAL;
+			goto out;
+		}
+		n = readlinkat(fd, "", target, sizeof(target) - 1);
+		if (n < 0 || ++links > LOG_MAX_SYMLINKS) {
+			ret = n < 0 ? -errno : -ELOOP;
+			goto out;
+		}
+		target[n] = '\0';
+		close(fd);
+		fd = -1;
+		/* go on with TARGET/REST */
+		if (asprintf(&next, "%s/%s", target, slash + 1) < 0) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		free(w);
+		w = p = next;
+		if (*target == '/') {
+			close(dfd);
+			dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (dfd < 0) {
+				ret = -errno;
+				goto out;
+			}
+		}
+	}
+	ret = check_dir(fl, dfd);
+out:
+	if (fd >= 0)
+		close(fd);
 	if (ret) {
-		pr_err("flowlog %s: cannot create the directory of %s: %s",
-		       fl->name, fl->path, strerror(-ret));
+		if (dfd >= 0)
+			close(dfd);
+		free(w);
 		return ret;
 	}
-	*fd = open(fl->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-		   O_NOCTTY, 0640);
+	*dirfd = dfd;
+	*work = w;
+	*last = p;
+	return 0;
+}
+
+/*
+ * Open the log for appending as a root daemon safely: never through a
+ * symlink (O_NOFOLLOW), never blocking (O_NONBLOCK: a FIFO without a
+ * reader fails at once with ENXIO instead of hanging the agent), and only
+ * a regular file of ours with one link and no group/world write (or one
+ * of the null devices).  An unsafe path is -EINVAL, the reason printed.
+ */
+static int open_output(const struct flowlog *fl, int *fd)
+{
+	char *work = NULL, buf[128];
+	const char *last, *why = NULL;
+	struct stat st;
+	int dirfd, ret;
+
+	*fd = -1;
+	ret = open_parent(fl, &dirfd, &work, &last);
+	if (ret) {
+		if (ret != -EINVAL)
+			pr_err("flowlog %s: cannot open the directory of %s: %s",
+			       fl->name, fl->path, strerror(-ret));
+		return ret;
+	}
+	*fd = openat(dirfd, last, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+		     O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0640);
 	if (*fd < 0) {
 		ret = -errno;
+		if (ret == -ELOOP)
+			why = "is a symbolic link (a log is never opened through one: give the real path)";
+		else if (ret == -ENXIO)
+			why = "is not a regular file (a FIFO or socket without a reader, or a missing device)";
+	} else if (fstat(*fd, &st)) {
+		ret = -errno;
+	} else {
+		why = file_unsafe(&st, buf, sizeof(buf));
+	}
+	if (why) {
+		pr_err("flowlog %s: refusing %s: it %s", fl->name, fl->path,
+		       why);
+		ret = -EINVAL;
+	} else if (ret) {
 		pr_err("flowlog %s: cannot open %s: %s", fl->name, fl->path,
 		       strerror(-ret));
+	} else if (fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) & ~O_NONBLOCK)) {
+		/* writes block as usual (a full disk is an error anyway) */
+		ret = -errno;
+		pr_err("flowlog %s: cannot set up %s: %s", fl->name, fl->path,
+		       strerror(-ret));
 	}
+	if (ret && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	close(dirfd);
+	free(work);
 	return ret;
 }
 

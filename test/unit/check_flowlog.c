@@ -754,6 +754,200 @@ START_TEST(test_async_overflow_counted)
 }
 END_TEST
 
+/* ---- the output path is opened safely (the agent runs as root) ---- */
+
+#define VICTIM_TEXT "precious\n"
+
+/* A file of root's ("/etc/shadow") the log must never append to. */
+static void make_victim(char *victim, size_t size)
+{
+	int fd;
+
+	snprintf(victim, size, "%s/victim", tmpdir);
+	fd = open(victim, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, VICTIM_TEXT, strlen(VICTIM_TEXT)),
+			 (ssize_t)strlen(VICTIM_TEXT));
+	close(fd);
+}
+
+static void assert_victim_intact(const char *victim)
+{
+	size_t len;
+	char *text = slurp(victim, &len);
+
+	ck_assert_str_eq(text, VICTIM_TEXT);
+	free(text);
+}
+
+/* flowlog_open(PATH) is refused with -EINVAL (exit 2 in the agent). */
+static void assert_refused(const char *path)
+{
+	struct flowlog_config cfg = { .path = path };
+	struct flow_record r = rec_udp4();
+	struct flowlog *fl = NULL;
+	int ret = flowlog_open(&fl, &cfg);
+
+	if (!ret) {
+		flowlog_submit(fl, &r, 1);
+		flowlog_close(fl);
+	}
+	ck_assert_msg(ret == -EINVAL, "%s: flowlog_open gave %d, not -EINVAL",
+		      path, ret);
+	ck_assert_ptr_null(fl);
+}
+
+START_TEST(test_refuse_symlink)
+{
+	char victim[128], link[128];
+
+	make_victim(victim, sizeof(victim));
+	snprintf(link, sizeof(link), "%s/x.json", tmpdir);
+	ck_assert_int_eq(symlink(victim, link), 0);
+	assert_refused(link);
+	assert_victim_intact(victim);
+}
+END_TEST
+
+START_TEST(test_refuse_hard_link)
+{
+	char victim[128], hard[128];
+
+	make_victim(victim, sizeof(victim));
+	snprintf(hard, sizeof(hard), "%s/x.json", tmpdir);
+	ck_assert_int_eq(link(victim, hard), 0);
+	assert_refused(hard);
+	assert_victim_intact(victim);
+}
+END_TEST
+
+START_TEST(test_refuse_other_owner_and_modes)
+{
+	char path[128];
+	int fd;
+
+	/* a file someone else made for us to fill */
+	snprintf(path, sizeof(path), "%s/theirs.json", tmpdir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fchown(fd, 65534, 65534), 0);
+	close(fd);
+	assert_refused(path);
+	/* ours but writable by the group or the world */
+	snprintf(path, sizeof(path), "%s/open.json", tmpdir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fchmod(fd, 0662), 0);
+	close(fd);
+	assert_refused(path);
+	/* a directory */
+	snprintf(path, sizeof(path), "%s/dir.json", tmpdir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_assert_int_lt(flowlog_open(&(struct flowlog *){ NULL },
+				      &(struct flowlog_config){ .path = path }),
+			 0);
+}
+END_TEST
+
+/* A symlinked directory in the path: followed only when root owns it. */
+START_TEST(test_dir_symlinks)
+{
+	char real[128], link[128], path[192], victim[128];
+	struct flowlog_config cfg = { 0 };
+	struct flowlog *fl;
+
+	snprintf(real, sizeof(real), "%s/real", tmpdir);
+	ck_assert_int_eq(mkdir(real, 0755), 0);
+	snprintf(link, sizeof(link), "%s/ours", tmpdir);
+	ck_assert_int_eq(symlink("real", link), 0);
+	snprintf(path, sizeof(path), "%s/ours/a/flows.json", tmpdir);
+	cfg.path = path;
+	ck_assert_int_eq(flowlog_open(&fl, &cfg), 0);
+	flowlog_close(fl);
+	snprintf(path, sizeof(path), "%s/real/a/flows.json", tmpdir);
+	ck_assert_int_eq(access(path, F_OK), 0);
+
+	/* a user's symlink to a root directory: refused */
+	make_victim(victim, sizeof(victim));
+	snprintf(link, sizeof(link), "%s/theirs", tmpdir);
+	ck_assert_int_eq(symlink(tmpdir, link), 0);
+	ck_assert_int_eq(lchown(link, 65534, 65534), 0);
+	snprintf(path, sizeof(path), "%s/theirs/victim", tmpdir);
+	assert_refused(path);
+	assert_victim_intact(victim);
+}
+END_TEST
+
+START_TEST(test_refuse_unsafe_dir)
+{
+	char dir[128], path[192];
+
+	/* world-writable without the sticky bit: anyone can swap the file */
+	snprintf(dir, sizeof(dir), "%s/open", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	snprintf(path, sizeof(path), "%s/flows.json", dir);
+	assert_refused(path);
+	/* with the sticky bit (/tmp) it is fine */
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	{
+		struct flowlog_config cfg = { .path = path };
+		struct flowlog *fl;
+
+		ck_assert_int_eq(flowlog_open(&fl, &cfg), 0);
+		flowlog_close(fl);
+	}
+	/* a directory of another user in the path */
+	snprintf(dir, sizeof(dir), "%s/user", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(chown(dir, 65534, 65534), 0);
+	snprintf(path, sizeof(path), "%s/user/sub/flows.json", tmpdir);
+	assert_refused(path);
+}
+END_TEST
+
+START_TEST(test_null_device_ok)
+{
+	struct flowlog_config cfg = { .path = "/dev/null" };
+	struct flow_record r = rec_udp4();
+	struct flowlog_stats st;
+	struct flowlog *fl;
+
+	ck_assert_int_eq(flowlog_open(&fl, &cfg), 0);
+	ck_assert_int_eq(flowlog_submit(fl, &r, 1), 0);
+	flowlog_get_stats(fl, &st);
+	ck_assert_uint_eq(st.lines_written, 1);
+	flowlog_close(fl);
+	/* not other devices */
+	assert_refused("/dev/urandom");
+}
+END_TEST
+
+/* A FIFO must not block open() (the agent would hang, deaf to SIGTERM). */
+START_TEST(test_refuse_fifo_no_hang)
+{
+	struct flow_record r = rec_udp4();
+	struct flowlog_config cfg = { 0 };
+	struct flowlog *fl;
+	char path[128], fifo[128];
+
+	alarm(5);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.json", tmpdir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	assert_refused(fifo);
+	/* SIGHUP: the log path became a FIFO; the old file is kept */
+	snprintf(path, sizeof(path), "%s/flows.json", tmpdir);
+	cfg.path = path;
+	ck_assert_int_eq(flowlog_open(&fl, &cfg), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(flowlog_reopen(fl), -EINVAL);
+	ck_assert_int_eq(flowlog_submit(fl, &r, 1), 0);
+	flowlog_close(fl);
+	alarm(0);
+}
+END_TEST
+
 static Suite *flowlog_suite(void)
 {
 	Suite *s = suite_create("flowlog");
@@ -781,6 +975,13 @@ static Suite *flowlog_suite(void)
 	tcase_add_test(out, test_stdout);
 	tcase_add_test(out, test_async_order);
 	tcase_add_test(out, test_async_overflow_counted);
+	tcase_add_test(out, test_refuse_symlink);
+	tcase_add_test(out, test_refuse_hard_link);
+	tcase_add_test(out, test_refuse_other_owner_and_modes);
+	tcase_add_test(out, test_dir_symlinks);
+	tcase_add_test(out, test_refuse_unsafe_dir);
+	tcase_add_test(out, test_null_device_ok);
+	tcase_add_test(out, test_refuse_fifo_no_hang);
 	suite_add_tcase(s, out);
 	return s;
 }
