@@ -355,6 +355,7 @@ struct flowlog {
 	pthread_mutex_t fd_lock;
 	int fd;
 	bool write_failing;		/* in a burst of write errors */
+	bool need_newline;		/* a partial line could not be cut */
 	uint64_t burst_errors;
 
 	/* sync mode: one reusable buffer (caller's thread only) */
@@ -688,18 +689,60 @@ static int write_all(int fd, const char *p, size_t len, size_t *done)
 	return ret;
 }
 
+/*
+ * After a failed write left DONE of LEN bytes of TEXT at the end of the
+ * file (it had SIZE bytes before): cut the partial last line so that every
+ * line in the log is whole.  Returns the bytes kept (whole lines).  When
+ * the cut cannot be made (not a regular file, someone else changed the
+ * file, ftruncate failed), the next write starts with a newline: a broken
+ * line stays alone and the next record is never glued onto it.
+ */
+static size_t cut_partial_line(struct flowlog *fl, const char *text,
+			       size_t done, off_t size)
+{
+	const char *nl = done ? memrchr(text, '\n', done) : NULL;
+	size_t keep = nl ? (size_t)(nl - text) + 1 : 0;
+	struct stat st;
+
+	if (done == keep)
+		return keep;
+	if (size >= 0 && !fstat(fl->fd, &st) &&
+	    st.st_size == size + (off_t)done &&
+	    !ftruncate(fl->fd, size + (off_t)keep))
+		return keep;
+	fl->need_newline = true;
+	return keep;
+}
+
 static void write_lines(struct flowlog *fl, const char *text, size_t len,
 			size_t n_lines)
 {
-	size_t done = 0, lost;
+	size_t done = 0, lost, keep;
+	off_t size = -1;
+	struct stat st;
 	int ret;
 
 	if (!len)
 		return;
 	pthread_mutex_lock(&fl->fd_lock);
-	ret = write_all(fl->fd, text, len, &done);
+	/* single writer: the file ends here unless our write fails */
+	if (!fl->is_stdout && !fstat(fl->fd, &st) && S_ISREG(st.st_mode))
+		size = st.st_size;
+	ret = 0;
+	if (fl->need_newline) {
+		ret = write_all(fl->fd, "\n", 1, &done);
+		if (!ret) {
+			fl->need_newline = false;
+			if (size >= 0)
+				size++;
+		}
+		done = 0;
+	}
+	if (!ret)
+		ret = write_all(fl->fd, text, len, &done);
 	if (ret) {
-		lost = count_lines(text + done, len - done);
+		keep = cut_partial_line(fl, text, done, size);
+		lost = count_lines(text + keep, len - keep);
 		STAT_ADD(fl, write_errors, 1);
 		STAT_ADD(fl, lines_lost, lost);
 		STAT_ADD(fl, lines_written, n_lines - lost);
@@ -978,6 +1021,7 @@ int flowlog_submit(struct flowlog *fl, const struct flow_record *r,
 
 int flowlog_reopen(struct flowlog *fl)
 {
+	struct stat st;
 	int fd, old, ret;
 
 	if (fl->is_stdout)
@@ -988,6 +1032,9 @@ int flowlog_reopen(struct flowlog *fl)
 	pthread_mutex_lock(&fl->fd_lock);
 	old = fl->fd;
 	fl->fd = fd;
+	/* a partial line to close off is only in a file that has data */
+	if (fl->need_newline && !fstat(fd, &st) && st.st_size == 0)
+		fl->need_newline = false;
 	pthread_mutex_unlock(&fl->fd_lock);
 	close(old);
 	pr_debug("flowlog %s: reopened %s", fl->name, fl->path);

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -948,6 +951,92 @@ START_TEST(test_refuse_fifo_no_hang)
 }
 END_TEST
 
+/*
+ * A full disk (here: RLIMIT_FSIZE, which fails a write with EFBIG after a
+ * partial one) must leave only whole lines: the partial line is cut, the
+ * lost lines counted, and writing resumes cleanly once there is room.
+ */
+#define FSIZE_LIMIT 3000
+
+struct fsize_result {
+	struct flowlog_stats full, after;
+	int ret;
+};
+
+static void fsize_child(const char *path, int wfd)
+{
+	struct flow_record *r = mixed_batch(40);
+	struct flowlog_config cfg = { .path = path };
+	struct fsize_result res = { 0 };
+	struct rlimit rl = { .rlim_cur = FSIZE_LIMIT,
+			     .rlim_max = RLIM_INFINITY };
+	struct flowlog *fl;
+	int i;
+
+	signal(SIGXFSZ, SIG_IGN);
+	res.ret = flowlog_open(&fl, &cfg);
+	if (!res.ret && setrlimit(RLIMIT_FSIZE, &rl))
+		res.ret = -errno;
+	if (!res.ret) {
+		/* batches of 3 lines (~1000 bytes) until well past the limit */
+		for (i = 0; i < 10; i++)
+			flowlog_submit(fl, r + 3 * i, 3);
+		flowlog_get_stats(fl, &res.full);
+		/* room again */
+		rl.rlim_cur = RLIM_INFINITY;
+		setrlimit(RLIMIT_FSIZE, &rl);
+		flowlog_submit(fl, r + 30, 4);
+		flowlog_get_stats(fl, &res.after);
+		flowlog_close(fl);
+	}
+	if (write(wfd, &res, sizeof(res)) != sizeof(res))
+		_exit(1);
+	_exit(0);
+}
+
+START_TEST(test_disk_full_whole_lines)
+{
+	struct fsize_result res;
+	char path[128], *text, *line, *save = NULL;
+	size_t len, n = 0;
+	int pfd[2], status;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/full.json", tmpdir);
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		fsize_child(path, pfd[1]);
+	}
+	close(pfd[1]);
+	ck_assert_int_eq(read(pfd[0], &res, sizeof(res)), (ssize_t)sizeof(res));
+	close(pfd[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(res.ret, 0);
+	ck_assert_uint_gt(res.full.write_errors, 0);
+	ck_assert_uint_gt(res.full.lines_lost, 0);
+	ck_assert_uint_eq(res.full.lines_written + res.full.lines_lost, 30);
+	ck_assert_uint_eq(res.after.lines_written, res.full.lines_written + 4);
+
+	/* every line in the file is one whole JSON object */
+	text = slurp(path, &len);
+	ck_assert_uint_gt(len, 0);
+	ck_assert_int_eq(text[len - 1], '\n');
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		struct json_object *o = json_tokener_parse(line);
+
+		ck_assert_msg(o != NULL, "line %zu is not JSON: %s", n, line);
+		json_object_put(o);
+	}
+	ck_assert_uint_eq(n, res.after.lines_written);
+	free(text);
+}
+END_TEST
+
 static Suite *flowlog_suite(void)
 {
 	Suite *s = suite_create("flowlog");
@@ -982,6 +1071,7 @@ static Suite *flowlog_suite(void)
 	tcase_add_test(out, test_refuse_unsafe_dir);
 	tcase_add_test(out, test_null_device_ok);
 	tcase_add_test(out, test_refuse_fifo_no_hang);
+	tcase_add_test(out, test_disk_full_whole_lines);
 	suite_add_tcase(s, out);
 	return s;
 }
