@@ -1037,6 +1037,98 @@ START_TEST(test_disk_full_whole_lines)
 }
 END_TEST
 
+/*
+ * Hostile namespace names: every byte 0x01-0xff, quotes, backslashes,
+ * blanks, valid UTF-8 of each length and invalid UTF-8 of each kind come
+ * out as JSON that strict readers (json-c validating UTF-8, python3)
+ * take; valid UTF-8 is kept, an invalid byte is \u00XX.
+ */
+static void assert_python_reads(const char *line)
+{
+	FILE *py;
+	int status;
+
+	if (access("/usr/bin/python3", X_OK))
+		return;
+	py = popen("/usr/bin/python3 -c 'import sys, json; "
+		   "json.loads(sys.stdin.buffer.read().decode(\"utf-8\"))'",
+		   "w");
+	ck_assert_ptr_nonnull(py);
+	fputs(line, py);
+	status = pclose(py);
+	ck_assert_msg(status == 0, "python3 json.loads refused: %s", line);
+}
+
+static struct json_object *parse_strict(const char *line)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+
+	ck_assert_ptr_nonnull(tok);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+			       JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, line, (int)strlen(line));
+	ck_assert_msg(o != NULL, "json-c (strict, UTF-8) refused: %s", line);
+	json_tokener_free(tok);
+	return o;
+}
+
+START_TEST(test_hostile_names)
+{
+	static const struct {
+		const char *name;	/* raw bytes */
+		const char *json;	/* as the log writes it */
+		const char *value;	/* what a reader gets (UTF-8) */
+	} cases[] = {
+		{ "a\"b\\c d", "\"a\\\"b\\\\c d\"", "a\"b\\c d" },
+		{ "\x01\x1f\x7f\r\b", "\"\\u0001\\u001f\\u007f\\u000d\\u0008\"",
+		  "\x01\x1f\x7f\r\b" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		  "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+		  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		/* a lone 0xff, a stray continuation byte */
+		{ "x\xffy\x80", "\"x\\u00ffy\\u0080\"",
+		  "x\xc3\xbfy\xc2\x80" },
+		/* overlong "/", a UTF-16 surrogate, above U+10FFFF */
+		{ "\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80",
+		  "\"\\u00c0\\u00af\\u00ed\\u00a0\\u0080\\u00f4\\u0090\\u0080\\u0080\"",
+		  "\xc3\x80\xc2\xaf\xc3\xad\xc2\xa0\xc2\x80\xc3\xb4\xc2\x90\xc2\x80\xc2\x80" },
+		/* cut short by the end of the name */
+		{ "\xe2\x82", "\"\\u00e2\\u0082\"", "\xc3\xa2\xc2\x82" },
+	};
+	char all[256], *line, *want;
+	struct flow_record r = rec_udp4();
+	size_t i, len;
+
+	for (i = 0; i < 255; i++)
+		all[i] = (char)(i + 1);
+	all[255] = '\0';
+	line = malloc(FLOWLOG_RECORD_MAX(255) + 1);
+	ck_assert_ptr_nonnull(line);
+	for (i = 0; i <= sizeof(cases) / sizeof(cases[0]); i++) {
+		struct json_object *o;
+
+		r.netns = i < sizeof(cases) / sizeof(cases[0]) ?
+			cases[i].name : all;
+		len = flowlog_format_record(line, &r, TS);
+		ck_assert_uint_le(len, FLOWLOG_RECORD_MAX(strlen(r.netns)));
+		line[len] = '\0';
+		o = parse_strict(line);
+		assert_python_reads(line);
+		if (i < sizeof(cases) / sizeof(cases[0])) {
+			ck_assert_int_ge(asprintf(&want, ",\"netns\":%s,",
+						  cases[i].json), 0);
+			ck_assert_msg(strstr(line, want) != NULL,
+				      "case %zu: %s not in %s", i, want, line);
+			free(want);
+			ck_assert_str_eq(get_str(o, "netns"), cases[i].value);
+		}
+		json_object_put(o);
+	}
+	free(line);
+}
+END_TEST
+
 static Suite *flowlog_suite(void)
 {
 	Suite *s = suite_create("flowlog");
@@ -1047,6 +1139,7 @@ static Suite *flowlog_suite(void)
 	tcase_add_test(tc, test_line_tcp6);
 	tcase_add_test(tc, test_line_icmp);
 	tcase_add_test(tc, test_netns_escaped);
+	tcase_add_test(tc, test_hostile_names);
 	tcase_add_test(tc, test_ipv6_rfc5952);
 	tcase_add_test(tc, test_array_roundtrip);
 	tcase_add_test(tc, test_lines_form);
