@@ -683,6 +683,57 @@ START_TEST(test_flowlog_hooks_async)
 }
 END_TEST
 
+/* Hostile names reach a hook as valid JSON and come back as valid JSON. */
+START_TEST(test_hostile_names_through_hook)
+{
+	static char *const argv[] = {
+		"jq", "-c", "map(. + {seen: .netns})", NULL,
+	};
+	char all[256], *out, *line, *save = NULL;
+	struct hook_spec spec;
+	struct flowlog_buf in = { 0 };
+	struct hook_run_result res;
+	struct json_tokener *tok;
+	size_t len, i, n = 0;
+
+	for (i = 0; i < 255; i++)
+		all[i] = (char)(i + 1);
+	all[255] = '\0';
+	flows[0].netns = all;
+	flows[1].netns = "\"; rm -rf / #";
+	flows[2].netns = "\xff\xfe\xc0\xaf";
+	ck_assert_int_eq(flowlog_format_batch(flows, 3, FLOWLOG_ARRAY, TS,
+					      &in), 0);
+	spec = cmd_hook("names", argv);
+	ck_assert_int_eq(hook_chain_create(&chain, &spec, 1, NULL), 0);
+	ck_assert_int_eq(hook_chain_run(chain, in.data, in.len, &out, &len,
+					&res), 0);
+	/* jq read the input (strict about UTF-8 and escapes) */
+	ck_assert(res.modified);
+	ck_assert_uint_eq(res.n_lines, 3);
+	tok = json_tokener_new();
+	for (line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		struct json_object *o, *a, *b;
+
+		json_tokener_reset(tok);
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+				       JSON_TOKENER_VALIDATE_UTF8);
+		o = json_tokener_parse_ex(tok, line, (int)strlen(line));
+		ck_assert_msg(o != NULL, "not strict JSON: %s", line);
+		ck_assert(json_object_object_get_ex(o, "netns", &a));
+		ck_assert(json_object_object_get_ex(o, "seen", &b));
+		ck_assert_str_eq(json_object_get_string(a),
+				 json_object_get_string(b));
+		json_object_put(o);
+	}
+	ck_assert_uint_eq(n, 3);
+	json_tokener_free(tok);
+	free(out);
+	flowlog_buf_free(&in);
+}
+END_TEST
+
 /* ---- hooks that print without end ---- */
 
 /* One run of SPEC with OPTS fails for WHY, bypassed, within MAX_S. */
@@ -833,6 +884,7 @@ static Suite *hooks_suite(void)
 	tcase_add_test(tc, test_flowlog_hooks_sync);
 	tcase_add_test(tc, test_flowlog_hooks_async);
 	tcase_add_test(tc, test_output_invalid_utf8);
+	tcase_add_test(tc, test_hostile_names_through_hook);
 	tcase_add_test(limits, test_output_endless_killed);
 	tcase_add_test(limits, test_output_default_limit);
 	tcase_add_test(limits, test_stderr_endless_killed);
