@@ -3,7 +3,10 @@
  * JSON flow log: exact lines written by hand for IPv4/IPv6/ICMP/TCP records,
  * the array form through json-c (every field round-trips), RFC 5952 text
  * against inet_ntop, the file output (create, append, reopen after rename,
- * write errors, stdout) and the async writer with its bounded queue.
+ * write errors, stdout) and the async writer with its bounded queue; the
+ * path opened safely as root (symlinks, hard links, FIFOs, other owners,
+ * loose modes and directories refused), whole lines on a full disk
+ * (RLIMIT_FSIZE), hostile namespace names escaped for strict readers.
  */
 #include <arpa/inet.h>
 #include <errno.h>
