@@ -199,7 +199,8 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 	o->m_coll_flows = calloc(n + 1, sizeof(void *));
 	o->m_log_flows = calloc(o->n_logs + 1, sizeof(void *));
 	o->m_log_errs = calloc(o->n_logs + 1, sizeof(void *));
-	o->m_log_dropped = calloc(o->n_logs + 1, sizeof(void *));
+	/* [i]: reason queue_full, [n_logs + i]: reason write_error */
+	o->m_log_dropped = calloc(2 * (o->n_logs + 1), sizeof(void *));
 	if (!o->m_coll_msgs || !o->m_coll_errs || !o->m_coll_notsent ||
 	    !o->m_coll_flows || !o->m_log_flows || !o->m_log_errs ||
 	    !o->m_log_dropped) {
@@ -228,6 +229,8 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 		o->m_log_errs[i] = metric_get(a->mf.log_write_errors, label, NULL);
 		o->m_log_dropped[i] = metric_get(a->mf.log_dropped, label,
 						 "queue_full", NULL);
+		o->m_log_dropped[o->n_logs + i] = metric_get(
+			a->mf.log_dropped, label, "write_error", NULL);
 	}
 	return 0;
 fail:
@@ -272,6 +275,10 @@ static void outputs_metrics(struct agent *a)
 		if (o->m_log_dropped[i])
 			metric_counter_set(o->m_log_dropped[i],
 					   st.records_dropped);
+		/* lines a failed write lost (partial lines are cut) */
+		if (o->m_log_dropped[o->n_logs + i])
+			metric_counter_set(o->m_log_dropped[o->n_logs + i],
+					   st.lines_lost);
 		for (j = 0; hc && j < hook_chain_len(hc); j++) {
 			for (w = 0; w < HOOK_FAIL__MAX; w++) {
 				uint64_t v = hook_chain_failures(hc, j, w);

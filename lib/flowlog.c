@@ -3,13 +3,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,29 +151,69 @@ size_t flowlog_format_addr(char *dst, const uint8_t addr[16],
 	return end - dst;
 }
 
-/* A JSON string: quotes, backslash and control characters escaped. */
-static char *put_json_str(char *p, const char *s)
+/* Length of the valid UTF-8 sequence at S (1 to 4), 0 when it is not
+ * one (stray continuation, overlong form, surrogate, above U+10FFFF, cut
+ * short by the NUL). */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80 || (c == 0xf0 && s[1] < 0x90) ||
+		    (c == 0xf4 && s[1] >= 0x90))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/*
+ * A JSON string any strict reader takes: quotes and backslash escaped,
+ * control characters and DEL as \n, \t or \u00XX, valid UTF-8 as it is,
+ * and each byte of invalid UTF-8 as \u00XX (the byte read as Latin-1, so
+ * names that differ stay different).  At most 6 bytes out per byte in.
+ */
+static char *put_json_str(char *p, const char *str)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
 
 	*p++ = '"';
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = *s;
+		size_t n;
 
 		if (c == '"' || c == '\\') {
 			*p++ = '\\';
-			*p++ = c;
-		} else if (c >= 0x20) {
 			*p++ = c;
 		} else if (c == '\n') {
 			p = PUT_LIT(p, "\\n");
 		} else if (c == '\t') {
 			p = PUT_LIT(p, "\\t");
-		} else {
+		} else if (c < 0x20 || c == 0x7f ||
+			   (c >= 0x80 && !utf8_seq_len(s))) {
 			p = PUT_LIT(p, "\\u00");
 			*p++ = hex[c >> 4];
 			*p++ = hex[c & 15];
+		} else {
+			n = utf8_seq_len(s);
+			memcpy(p, s, n);
+			p += n;
+			s += n;
+			continue;
 		}
+		s++;
 	}
 	*p++ = '"';
 	return p;
@@ -352,6 +395,7 @@ struct flowlog {
 	pthread_mutex_t fd_lock;
 	int fd;
 	bool write_failing;		/* in a burst of write errors */
+	bool need_newline;		/* a partial line could not be cut */
 	uint64_t burst_errors;
 
 	/* sync mode: one reusable buffer (caller's thread only) */
@@ -385,42 +429,247 @@ static uint64_t realtime_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* mkdir -p the directory part of PATH, new directories MODE. */
-static int make_parent_dirs(const char *path, mode_t mode)
+static bool uid_trusted(uid_t uid)
 {
-	char *copy = strdup(path), *p;
-	int ret = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (p = strchr(copy + 1, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(copy, mode) && errno != EEXIST) {
-			ret = -errno;
-			break;
-		}
-		*p = '/';
-	}
-	free(copy);
-	return ret;
+	return uid == 0 || uid == geteuid();
 }
 
-static int open_output(const struct flowlog *fl, int *fd)
+/* The real path of FD for messages ("?" when /proc is not there). */
+static const char *fd_path(int fd, char *buf, size_t size)
 {
-	int ret = make_parent_dirs(fl->path, 0750);
+	char link[64];
+	ssize_t n;
 
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, size - 1);
+	if (n < 0)
+		return "?";
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * A directory we look a name up in must not let anyone but root and us
+ * swap that name for a symlink: owned by root or by us, and not
+ * world-writable unless sticky (/tmp is fine).  Group-writable is allowed
+ * (Debian's /var/log is root:syslog 0775): that group is trusted.
+ */
+static int check_dir(const struct flowlog *fl, int dirfd)
+{
+	char buf[PATH_MAX];
+	const char *why = NULL;
+	struct stat st;
+
+	if (fstat(dirfd, &st))
+		return -errno;
+	if (!uid_trusted(st.st_uid))
+		why = "is owned by another user";
+	else if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+		why = "is world-writable without the sticky bit";
+	if (!why)
+		return 0;
+	pr_err("flowlog %s: refusing %s: its directory %s %s (uid %u, mode %04o): anyone who can write there could redirect the log; use a directory owned by root",
+	       fl->name, fl->path, fd_path(dirfd, buf, sizeof(buf)), why,
+	       (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+	return -EINVAL;
+}
+
+/* The memory devices /dev/null, /dev/zero and /dev/full. */
+static bool is_null_device(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && major(st->st_rdev) == 1 &&
+		(minor(st->st_rdev) == 3 || minor(st->st_rdev) == 5 ||
+		 minor(st->st_rdev) == 7);
+}
+
+/* Why the opened log FD is not safe to append to as root, or NULL. */
+static const char *file_unsafe(const struct stat *st, char *buf,
+			       size_t size)
+{
+	if (is_null_device(st))
+		return NULL;
+	if (!S_ISREG(st->st_mode))
+		return "is not a regular file (a FIFO, socket, device or directory)";
+	if (st->st_uid != geteuid()) {
+		snprintf(buf, size, "is owned by uid %u, not by the agent (uid %u)",
+			 (unsigned int)st->st_uid, (unsigned int)geteuid());
+		return buf;
+	}
+	if (st->st_nlink != 1) {
+		snprintf(buf, size, "has %lu hard links (a log file has one)",
+			 (unsigned long)st->st_nlink);
+		return buf;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return "is group- or world-writable (chmod go-w it)";
+	return NULL;
+}
+
+/*
+ * Walk the directory part of fl->path from / (or the working directory)
+ * one name at a time without following symlinks blindly: a missing
+ * directory is created 0750; a symlink is followed only when root or we
+ * own it; every directory looked in must pass check_dir().  *DIRFD gets
+ * the parent (O_PATH), *LAST points at the file name in *WORK (free it).
+ */
+#define LOG_MAX_SYMLINKS 40
+
+static int open_parent(const struct flowlog *fl, int *dirfd, char **work,
+		       const char **last)
+{
+	int dfd, fd = -1, links = 0, ret = 0;
+	char *w = strdup(fl->path), *p = NULL, *slash;
+	struct stat st;
+
+	*dirfd = -1;
+	*work = NULL;
+	if (!w)
+		return -ENOMEM;
+	dfd = open(*w == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (p = w;;) {
+		char target[PATH_MAX], *next;
+		ssize_t n;
+
+		while (*p == '/')
+			p++;
+		slash = strchr(p, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+		if (!strcmp(p, ".")) {
+			p = slash + 1;
+			continue;
+		}
+		ret = check_dir(fl, dfd);
+		if (ret)
+			goto out;
+		fd = openat(dfd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT) {
+			if (mkdirat(dfd, p, 0750) && errno != EEXIST) {
+				ret = -errno;
+				goto out;
+			}
+			fd = openat(dfd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (fd < 0 || fstat(fd, &st)) {
+			ret = -errno;
+			goto out;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			close(dfd);
+			dfd = fd;
+			fd = -1;
+			p = slash + 1;
+			continue;
+		}
+		if (!S_ISLNK(st.st_mode)) {
+			ret = -ENOTDIR;
+			goto out;
+		}
+		if (!uid_trusted(st.st_uid)) {
+			pr_err("flowlog %s: refusing %s: \"%s\" in it is a symbolic link owned by uid %u: give the real path",
+			       fl->name, fl->path, p, (unsigned int)st.st_uid);
+			ret = -EINVAL;
+			goto out;
+		}
+		n = readlinkat(fd, "", target, sizeof(target) - 1);
+		if (n < 0 || ++links > LOG_MAX_SYMLINKS) {
+			ret = n < 0 ? -errno : -ELOOP;
+			goto out;
+		}
+		target[n] = '\0';
+		close(fd);
+		fd = -1;
+		/* go on with TARGET/REST */
+		if (asprintf(&next, "%s/%s", target, slash + 1) < 0) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		free(w);
+		w = p = next;
+		if (*target == '/') {
+			close(dfd);
+			dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			if (dfd < 0) {
+				ret = -errno;
+				goto out;
+			}
+		}
+	}
+	ret = check_dir(fl, dfd);
+out:
+	if (fd >= 0)
+		close(fd);
 	if (ret) {
-		pr_err("flowlog %s: cannot create the directory of %s: %s",
-		       fl->name, fl->path, strerror(-ret));
+		if (dfd >= 0)
+			close(dfd);
+		free(w);
 		return ret;
 	}
-	*fd = open(fl->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-		   O_NOCTTY, 0640);
+	*dirfd = dfd;
+	*work = w;
+	*last = p;
+	return 0;
+}
+
+/*
+ * Open the log for appending as a root daemon safely: never through a
+ * symlink (O_NOFOLLOW), never blocking (O_NONBLOCK: a FIFO without a
+ * reader fails at once with ENXIO instead of hanging the agent), and only
+ * a regular file of ours with one link and no group/world write (or one
+ * of the null devices).  An unsafe path is -EINVAL, the reason printed.
+ */
+static int open_output(const struct flowlog *fl, int *fd)
+{
+	char *work = NULL, buf[128];
+	const char *last, *why = NULL;
+	struct stat st;
+	int dirfd, ret;
+
+	*fd = -1;
+	ret = open_parent(fl, &dirfd, &work, &last);
+	if (ret) {
+		if (ret != -EINVAL)
+			pr_err("flowlog %s: cannot open the directory of %s: %s",
+			       fl->name, fl->path, strerror(-ret));
+		return ret;
+	}
+	*fd = openat(dirfd, last, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+		     O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0640);
 	if (*fd < 0) {
 		ret = -errno;
+		if (ret == -ELOOP)
+			why = "is a symbolic link (a log is never opened through one: give the real path)";
+		else if (ret == -ENXIO)
+			why = "is not a regular file (a FIFO or socket without a reader, or a missing device)";
+	} else if (fstat(*fd, &st)) {
+		ret = -errno;
+	} else {
+		why = file_unsafe(&st, buf, sizeof(buf));
+	}
+	if (why) {
+		pr_err("flowlog %s: refusing %s: it %s", fl->name, fl->path,
+		       why);
+		ret = -EINVAL;
+	} else if (ret) {
 		pr_err("flowlog %s: cannot open %s: %s", fl->name, fl->path,
 		       strerror(-ret));
+	} else if (fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) & ~O_NONBLOCK)) {
+		/* writes block as usual (a full disk is an error anyway) */
+		ret = -errno;
+		pr_err("flowlog %s: cannot set up %s: %s", fl->name, fl->path,
+		       strerror(-ret));
 	}
+	if (ret && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	close(dirfd);
+	free(work);
 	return ret;
 }
 
@@ -480,18 +729,60 @@ static int write_all(int fd, const char *p, size_t len, size_t *done)
 	return ret;
 }
 
+/*
+ * After a failed write left DONE of LEN bytes of TEXT at the end of the
+ * file (it had SIZE bytes before): cut the partial last line so that every
+ * line in the log is whole.  Returns the bytes kept (whole lines).  When
+ * the cut cannot be made (not a regular file, someone else changed the
+ * file, ftruncate failed), the next write starts with a newline: a broken
+ * line stays alone and the next record is never glued onto it.
+ */
+static size_t cut_partial_line(struct flowlog *fl, const char *text,
+			       size_t done, off_t size)
+{
+	const char *nl = done ? memrchr(text, '\n', done) : NULL;
+	size_t keep = nl ? (size_t)(nl - text) + 1 : 0;
+	struct stat st;
+
+	if (done == keep)
+		return keep;
+	if (size >= 0 && !fstat(fl->fd, &st) &&
+	    st.st_size == size + (off_t)done &&
+	    !ftruncate(fl->fd, size + (off_t)keep))
+		return keep;
+	fl->need_newline = true;
+	return keep;
+}
+
 static void write_lines(struct flowlog *fl, const char *text, size_t len,
 			size_t n_lines)
 {
-	size_t done = 0, lost;
+	size_t done = 0, lost, keep;
+	off_t size = -1;
+	struct stat st;
 	int ret;
 
 	if (!len)
 		return;
 	pthread_mutex_lock(&fl->fd_lock);
-	ret = write_all(fl->fd, text, len, &done);
+	/* single writer: the file ends here unless our write fails */
+	if (!fl->is_stdout && !fstat(fl->fd, &st) && S_ISREG(st.st_mode))
+		size = st.st_size;
+	ret = 0;
+	if (fl->need_newline) {
+		ret = write_all(fl->fd, "\n", 1, &done);
+		if (!ret) {
+			fl->need_newline = false;
+			if (size >= 0)
+				size++;
+		}
+		done = 0;
+	}
+	if (!ret)
+		ret = write_all(fl->fd, text, len, &done);
 	if (ret) {
-		lost = count_lines(text + done, len - done);
+		keep = cut_partial_line(fl, text, done, size);
+		lost = count_lines(text + keep, len - keep);
 		STAT_ADD(fl, write_errors, 1);
 		STAT_ADD(fl, lines_lost, lost);
 		STAT_ADD(fl, lines_written, n_lines - lost);
@@ -770,6 +1061,7 @@ int flowlog_submit(struct flowlog *fl, const struct flow_record *r,
 
 int flowlog_reopen(struct flowlog *fl)
 {
+	struct stat st;
 	int fd, old, ret;
 
 	if (fl->is_stdout)
@@ -780,6 +1072,9 @@ int flowlog_reopen(struct flowlog *fl)
 	pthread_mutex_lock(&fl->fd_lock);
 	old = fl->fd;
 	fl->fd = fd;
+	/* a partial line to close off is only in a file that has data */
+	if (fl->need_newline && !fstat(fd, &st) && st.st_size == 0)
+		fl->need_newline = false;
 	pthread_mutex_unlock(&fl->fd_lock);
 	close(old);
 	pr_debug("flowlog %s: reopened %s", fl->name, fl->path);

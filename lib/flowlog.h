@@ -21,6 +21,10 @@
  * records_dropped, never lost silently.  In sync mode flowlog_submit() runs
  * the hooks and the write itself (and blocks up to hook_timeout_ms per
  * hook).  Write errors are counted and reported once per burst, never fatal.
+ * A write is all-or-nothing per line: after a short write (disk full) the
+ * partial last line is cut off again with ftruncate (one writer), and the
+ * lines not written are counted in lines_lost; when the cut is impossible,
+ * the next write starts with a newline so that lines are never glued.
  *
  * Writing to a closed stdout pipe raises SIGPIPE: the agent should ignore
  * SIGPIPE (as every daemon with sockets does); flowlog blocks it around its
@@ -95,7 +99,8 @@ struct flowlog_stats {
 	uint64_t records_in;		/* records submitted */
 	uint64_t records_dropped;	/* refused: queue full (async) */
 	uint64_t lines_written;		/* lines written (after hooks) */
-	uint64_t lines_lost;		/* lines in writes that failed */
+	uint64_t lines_lost;		/* lines a failed write lost (metric
+					 * records_dropped reason write_error) */
 	uint64_t write_errors;		/* failed write(2) calls */
 	uint64_t hook_failures;		/* all hooks, all reasons */
 	uint64_t queued_bytes;		/* now waiting for the worker */
@@ -106,7 +111,15 @@ struct flowlog;
 /*
  * Open the output (O_APPEND | O_CREAT, mode 0640; missing parent
  * directories created 0750), set up the hooks, start the worker (async).
- * Errors are printed; returns 0 or -errno (-EINVAL: bad config).
+ * The agent runs as root, so the path is opened safely: never through a
+ * symlink in its last name (O_NOFOLLOW) nor through one in a directory
+ * name unless root or we own it; never blocking (O_NONBLOCK: a FIFO is
+ * refused at once, not waited on); the file must be a regular file owned
+ * by our euid with one link and no group/world write bit (or one of the
+ * null devices /dev/null, /dev/zero, /dev/full); every directory looked
+ * in must be owned by root or us and not world-writable unless sticky.
+ * Errors are printed; returns 0 or -errno (-EINVAL: bad config or an
+ * unsafe path, the reason printed).
  */
 int flowlog_open(struct flowlog **out, const struct flowlog_config *cfg);
 

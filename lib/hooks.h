@@ -11,7 +11,8 @@
  * "/bin/sh FILE".
  *
  * Failure handling: a hook that cannot be started, exits non-zero, is killed
- * at its timeout or prints anything but a JSON array of objects is bypassed:
+ * at its timeout or at its output limit (HOOK_MAX_OUTPUT) or prints anything
+ * but a JSON array of objects (valid UTF-8) is bypassed:
  * the next hook (or the log) gets exactly the input the failing hook was
  * given.  So the work of the hooks before it is kept (a redaction hook that
  * ran is never undone) and the hooks after it still run; no record is lost.
@@ -30,6 +31,16 @@
 
 #define HOOK_DEFAULT_TIMEOUT_MS	10000
 #define HOOK_DEFAULT_DIR	"/run/flowctl/hooks"
+/*
+ * What a hook may print: stdout up to max(HOOK_MAX_OUTPUT,
+ * HOOK_OUTPUT_FACTOR x its input) bytes, stderr up to HOOK_MAX_STDERR.
+ * Past either, its process group is killed at once and the run is a
+ * failure (output_too_large): a hook that prints without end (`yes`)
+ * costs the agent at most that much memory, not all of it until timeout.
+ */
+#define HOOK_MAX_OUTPUT		(16u << 20)
+#define HOOK_OUTPUT_FACTOR	4
+#define HOOK_MAX_STDERR		(1u << 20)
 
 enum hook_kind {
 	HOOK_COMMAND,
@@ -46,19 +57,23 @@ struct hook_spec {
 struct hook_chain_opts {
 	int timeout_ms;		/* per hook run; 0: 10 s */
 	const char *dir;	/* for shell scripts; NULL: HOOK_DEFAULT_DIR */
+	size_t max_output;	/* stdout floor; 0: HOOK_MAX_OUTPUT */
 };
 
 enum hook_failure {
 	HOOK_FAIL_EXEC,		/* could not start (fork, exec: 127) */
 	HOOK_FAIL_EXIT,		/* non-zero exit or killed by a signal */
 	HOOK_FAIL_TIMEOUT,	/* killed at timeout_ms */
-	HOOK_FAIL_INVALID,	/* output not a JSON array of objects */
+	HOOK_FAIL_INVALID,	/* output not a JSON array of objects
+				 * (or not valid UTF-8) */
+	HOOK_FAIL_TOO_LARGE,	/* killed: stdout or stderr over the limit */
 	HOOK_FAIL__MAX,
 };
 
 struct hook_chain;
 
-/* "exec", "exit", "timeout", "invalid_output" (metrics label values) */
+/* "exec", "exit", "timeout", "invalid_output", "output_too_large"
+ * (metrics label values) */
 const char *hook_failure_name(enum hook_failure why);
 
 /*

@@ -3,7 +3,10 @@
  * JSON flow log: exact lines written by hand for IPv4/IPv6/ICMP/TCP records,
  * the array form through json-c (every field round-trips), RFC 5952 text
  * against inet_ntop, the file output (create, append, reopen after rename,
- * write errors, stdout) and the async writer with its bounded queue.
+ * write errors, stdout) and the async writer with its bounded queue; the
+ * path opened safely as root (symlinks, hard links, FIFOs, other owners,
+ * loose modes and directories refused), whole lines on a full disk
+ * (RLIMIT_FSIZE), hostile namespace names escaped for strict readers.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -754,6 +760,378 @@ START_TEST(test_async_overflow_counted)
 }
 END_TEST
 
+/* ---- the output path is opened safely (the agent runs as root) ---- */
+
+#define VICTIM_TEXT "precious\n"
+
+/* A file of root's ("/etc/shadow") the log must never append to. */
+static void make_victim(char *victim, size_t size)
+{
+	int fd;
+
+	snprintf(victim, size, "%s/victim", tmpdir);
+	fd = open(victim, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, VICTIM_TEXT, strlen(VICTIM_TEXT)),
+			 (ssize_t)strlen(VICTIM_TEXT));
+	close(fd);
+}
+
+static void assert_victim_intact(const char *victim)
+{
+	size_t len;
+	char *text = slurp(victim, &len);
+
+	ck_assert_str_eq(text, VICTIM_TEXT);
+	free(text);
+}
+
+/* flowlog_open(PATH) is refused with -EINVAL (exit 2 in the agent). */
+static void assert_refused(const char *path)
+{
+	struct flowlog_config cfg = { .path = path };
+	struct flow_record r = rec_udp4();
+	struct flowlog *fl = NULL;
+	int ret = flowlog_open(&fl, &cfg);
+
+	if (!ret) {
+		flowlog_submit(fl, &r, 1);
+		flowlog_close(fl);
+	}
+	ck_assert_msg(ret == -EINVAL, "%s: flowlog_open gave %d, not -EINVAL",
+		      path, ret);
+	ck_assert_ptr_null(fl);
+}
+
+START_TEST(test_refuse_symlink)
+{
+	char victim[128], link[128];
+
+	make_victim(victim, sizeof(victim));
+	snprintf(link, sizeof(link), "%s/x.json", tmpdir);
+	ck_assert_int_eq(symlink(victim, link), 0);
+	assert_refused(link);
+	assert_victim_intact(victim);
+}
+END_TEST
+
+START_TEST(test_refuse_hard_link)
+{
+	char victim[128], hard[128];
+
+	make_victim(victim, sizeof(victim));
+	snprintf(hard, sizeof(hard), "%s/x.json", tmpdir);
+	ck_assert_int_eq(link(victim, hard), 0);
+	assert_refused(hard);
+	assert_victim_intact(victim);
+}
+END_TEST
+
+START_TEST(test_refuse_other_owner_and_modes)
+{
+	char path[128];
+	int fd;
+
+	/* a file someone else made for us to fill */
+	snprintf(path, sizeof(path), "%s/theirs.json", tmpdir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fchown(fd, 65534, 65534), 0);
+	close(fd);
+	assert_refused(path);
+	/* ours but writable by the group or the world */
+	snprintf(path, sizeof(path), "%s/open.json", tmpdir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fchmod(fd, 0662), 0);
+	close(fd);
+	assert_refused(path);
+	/* a directory */
+	snprintf(path, sizeof(path), "%s/dir.json", tmpdir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_assert_int_lt(flowlog_open(&(struct flowlog *){ NULL },
+				      &(struct flowlog_config){ .path = path }),
+			 0);
+}
+END_TEST
+
+/* A symlinked directory in the path: followed only when root owns it. */
+START_TEST(test_dir_symlinks)
+{
+	char real[128], link[128], path[192], victim[128];
+	struct flowlog_config cfg = { 0 };
+	struct flowlog *fl;
+
+	snprintf(real, sizeof(real), "%s/real", tmpdir);
+	ck_assert_int_eq(mkdir(real, 0755), 0);
+	snprintf(link, sizeof(link), "%s/ours", tmpdir);
+	ck_assert_int_eq(symlink("real", link), 0);
+	snprintf(path, sizeof(path), "%s/ours/a/flows.json", tmpdir);
+	cfg.path = path;
+	ck_assert_int_eq(flowlog_open(&fl, &cfg), 0);
+	flowlog_close(fl);
+	snprintf(path, sizeof(path), "%s/real/a/flows.json", tmpdir);
+	ck_assert_int_eq(access(path, F_OK), 0);
+
+	/* a user's symlink to a root directory: refused */
+	make_victim(victim, sizeof(victim));
+	snprintf(link, sizeof(link), "%s/theirs", tmpdir);
+	ck_assert_int_eq(symlink(tmpdir, link), 0);
+	ck_assert_int_eq(lchown(link, 65534, 65534), 0);
+	snprintf(path, sizeof(path), "%s/theirs/victim", tmpdir);
+	assert_refused(path);
+	assert_victim_intact(victim);
+}
+END_TEST
+
+START_TEST(test_refuse_unsafe_dir)
+{
+	char dir[128], path[192];
+
+	/* world-writable without the sticky bit: anyone can swap the file */
+	snprintf(dir, sizeof(dir), "%s/open", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	snprintf(path, sizeof(path), "%s/flows.json", dir);
+	assert_refused(path);
+	/* with the sticky bit (/tmp) it is fine */
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	{
+		struct flowlog_config cfg = { .path = path };
+		struct flowlog *fl;
+
+		ck_assert_int_eq(flowlog_open(&fl, &cfg), 0);
+		flowlog_close(fl);
+	}
+	/* a directory of another user in the path */
+	snprintf(dir, sizeof(dir), "%s/user", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(chown(dir, 65534, 65534), 0);
+	snprintf(path, sizeof(path), "%s/user/sub/flows.json", tmpdir);
+	assert_refused(path);
+}
+END_TEST
+
+START_TEST(test_null_device_ok)
+{
+	struct flowlog_config cfg = { .path = "/dev/null" };
+	struct flow_record r = rec_udp4();
+	struct flowlog_stats st;
+	struct flowlog *fl;
+
+	ck_assert_int_eq(flowlog_open(&fl, &cfg), 0);
+	ck_assert_int_eq(flowlog_submit(fl, &r, 1), 0);
+	flowlog_get_stats(fl, &st);
+	ck_assert_uint_eq(st.lines_written, 1);
+	flowlog_close(fl);
+	/* not other devices */
+	assert_refused("/dev/urandom");
+}
+END_TEST
+
+/* A FIFO must not block open() (the agent would hang, deaf to SIGTERM). */
+START_TEST(test_refuse_fifo_no_hang)
+{
+	struct flow_record r = rec_udp4();
+	struct flowlog_config cfg = { 0 };
+	struct flowlog *fl;
+	char path[128], fifo[128];
+
+	alarm(5);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.json", tmpdir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	assert_refused(fifo);
+	/* SIGHUP: the log path became a FIFO; the old file is kept */
+	snprintf(path, sizeof(path), "%s/flows.json", tmpdir);
+	cfg.path = path;
+	ck_assert_int_eq(flowlog_open(&fl, &cfg), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(flowlog_reopen(fl), -EINVAL);
+	ck_assert_int_eq(flowlog_submit(fl, &r, 1), 0);
+	flowlog_close(fl);
+	alarm(0);
+}
+END_TEST
+
+/*
+ * A full disk (here: RLIMIT_FSIZE, which fails a write with EFBIG after a
+ * partial one) must leave only whole lines: the partial line is cut, the
+ * lost lines counted, and writing resumes cleanly once there is room.
+ */
+#define FSIZE_LIMIT 3000
+
+struct fsize_result {
+	struct flowlog_stats full, after;
+	int ret;
+};
+
+static void fsize_child(const char *path, int wfd)
+{
+	struct flow_record *r = mixed_batch(40);
+	struct flowlog_config cfg = { .path = path };
+	struct fsize_result res = { 0 };
+	struct rlimit rl = { .rlim_cur = FSIZE_LIMIT,
+			     .rlim_max = RLIM_INFINITY };
+	struct flowlog *fl;
+	int i;
+
+	signal(SIGXFSZ, SIG_IGN);
+	res.ret = flowlog_open(&fl, &cfg);
+	if (!res.ret && setrlimit(RLIMIT_FSIZE, &rl))
+		res.ret = -errno;
+	if (!res.ret) {
+		/* batches of 3 lines (~1000 bytes) until well past the limit */
+		for (i = 0; i < 10; i++)
+			flowlog_submit(fl, r + 3 * i, 3);
+		flowlog_get_stats(fl, &res.full);
+		/* room again */
+		rl.rlim_cur = RLIM_INFINITY;
+		setrlimit(RLIMIT_FSIZE, &rl);
+		flowlog_submit(fl, r + 30, 4);
+		flowlog_get_stats(fl, &res.after);
+		flowlog_close(fl);
+	}
+	if (write(wfd, &res, sizeof(res)) != sizeof(res))
+		_exit(1);
+	_exit(0);
+}
+
+START_TEST(test_disk_full_whole_lines)
+{
+	struct fsize_result res;
+	char path[128], *text, *line, *save = NULL;
+	size_t len, n = 0;
+	int pfd[2], status;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/full.json", tmpdir);
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		fsize_child(path, pfd[1]);
+	}
+	close(pfd[1]);
+	ck_assert_int_eq(read(pfd[0], &res, sizeof(res)), (ssize_t)sizeof(res));
+	close(pfd[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(res.ret, 0);
+	ck_assert_uint_gt(res.full.write_errors, 0);
+	ck_assert_uint_gt(res.full.lines_lost, 0);
+	ck_assert_uint_eq(res.full.lines_written + res.full.lines_lost, 30);
+	ck_assert_uint_eq(res.after.lines_written, res.full.lines_written + 4);
+
+	/* every line in the file is one whole JSON object */
+	text = slurp(path, &len);
+	ck_assert_uint_gt(len, 0);
+	ck_assert_int_eq(text[len - 1], '\n');
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		struct json_object *o = json_tokener_parse(line);
+
+		ck_assert_msg(o != NULL, "line %zu is not JSON: %s", n, line);
+		json_object_put(o);
+	}
+	ck_assert_uint_eq(n, res.after.lines_written);
+	free(text);
+}
+END_TEST
+
+/*
+ * Hostile namespace names: every byte 0x01-0xff, quotes, backslashes,
+ * blanks, valid UTF-8 of each length and invalid UTF-8 of each kind come
+ * out as JSON that strict readers (json-c validating UTF-8, python3)
+ * take; valid UTF-8 is kept, an invalid byte is \u00XX.
+ */
+static void assert_python_reads(const char *line)
+{
+	FILE *py;
+	int status;
+
+	if (access("/usr/bin/python3", X_OK))
+		return;
+	py = popen("/usr/bin/python3 -c 'import sys, json; "
+		   "json.loads(sys.stdin.buffer.read().decode(\"utf-8\"))'",
+		   "w");
+	ck_assert_ptr_nonnull(py);
+	fputs(line, py);
+	status = pclose(py);
+	ck_assert_msg(status == 0, "python3 json.loads refused: %s", line);
+}
+
+static struct json_object *parse_strict(const char *line)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+
+	ck_assert_ptr_nonnull(tok);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+			       JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, line, (int)strlen(line));
+	ck_assert_msg(o != NULL, "json-c (strict, UTF-8) refused: %s", line);
+	json_tokener_free(tok);
+	return o;
+}
+
+START_TEST(test_hostile_names)
+{
+	static const struct {
+		const char *name;	/* raw bytes */
+		const char *json;	/* as the log writes it */
+		const char *value;	/* what a reader gets (UTF-8) */
+	} cases[] = {
+		{ "a\"b\\c d", "\"a\\\"b\\\\c d\"", "a\"b\\c d" },
+		{ "\x01\x1f\x7f\r\b", "\"\\u0001\\u001f\\u007f\\u000d\\u0008\"",
+		  "\x01\x1f\x7f\r\b" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		  "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+		  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		/* a lone 0xff, a stray continuation byte */
+		{ "x\xffy\x80", "\"x\\u00ffy\\u0080\"",
+		  "x\xc3\xbfy\xc2\x80" },
+		/* overlong "/", a UTF-16 surrogate, above U+10FFFF */
+		{ "\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80",
+		  "\"\\u00c0\\u00af\\u00ed\\u00a0\\u0080\\u00f4\\u0090\\u0080\\u0080\"",
+		  "\xc3\x80\xc2\xaf\xc3\xad\xc2\xa0\xc2\x80\xc3\xb4\xc2\x90\xc2\x80\xc2\x80" },
+		/* cut short by the end of the name */
+		{ "\xe2\x82", "\"\\u00e2\\u0082\"", "\xc3\xa2\xc2\x82" },
+	};
+	char all[256], *line, *want;
+	struct flow_record r = rec_udp4();
+	size_t i, len;
+
+	for (i = 0; i < 255; i++)
+		all[i] = (char)(i + 1);
+	all[255] = '\0';
+	line = malloc(FLOWLOG_RECORD_MAX(255) + 1);
+	ck_assert_ptr_nonnull(line);
+	for (i = 0; i <= sizeof(cases) / sizeof(cases[0]); i++) {
+		struct json_object *o;
+
+		r.netns = i < sizeof(cases) / sizeof(cases[0]) ?
+			cases[i].name : all;
+		len = flowlog_format_record(line, &r, TS);
+		ck_assert_uint_le(len, FLOWLOG_RECORD_MAX(strlen(r.netns)));
+		line[len] = '\0';
+		o = parse_strict(line);
+		assert_python_reads(line);
+		if (i < sizeof(cases) / sizeof(cases[0])) {
+			ck_assert_int_ge(asprintf(&want, ",\"netns\":%s,",
+						  cases[i].json), 0);
+			ck_assert_msg(strstr(line, want) != NULL,
+				      "case %zu: %s not in %s", i, want, line);
+			free(want);
+			ck_assert_str_eq(get_str(o, "netns"), cases[i].value);
+		}
+		json_object_put(o);
+	}
+	free(line);
+}
+END_TEST
+
 static Suite *flowlog_suite(void)
 {
 	Suite *s = suite_create("flowlog");
@@ -764,6 +1142,7 @@ static Suite *flowlog_suite(void)
 	tcase_add_test(tc, test_line_tcp6);
 	tcase_add_test(tc, test_line_icmp);
 	tcase_add_test(tc, test_netns_escaped);
+	tcase_add_test(tc, test_hostile_names);
 	tcase_add_test(tc, test_ipv6_rfc5952);
 	tcase_add_test(tc, test_array_roundtrip);
 	tcase_add_test(tc, test_lines_form);
@@ -781,6 +1160,14 @@ static Suite *flowlog_suite(void)
 	tcase_add_test(out, test_stdout);
 	tcase_add_test(out, test_async_order);
 	tcase_add_test(out, test_async_overflow_counted);
+	tcase_add_test(out, test_refuse_symlink);
+	tcase_add_test(out, test_refuse_hard_link);
+	tcase_add_test(out, test_refuse_other_owner_and_modes);
+	tcase_add_test(out, test_dir_symlinks);
+	tcase_add_test(out, test_refuse_unsafe_dir);
+	tcase_add_test(out, test_null_device_ok);
+	tcase_add_test(out, test_refuse_fifo_no_hang);
+	tcase_add_test(out, test_disk_full_whole_lines);
 	suite_add_tcase(s, out);
 	return s;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -682,10 +683,181 @@ START_TEST(test_flowlog_hooks_async)
 }
 END_TEST
 
+/* Hostile names reach a hook as valid JSON and come back as valid JSON. */
+START_TEST(test_hostile_names_through_hook)
+{
+	static char *const argv[] = {
+		"jq", "-c", "map(. + {seen: .netns})", NULL,
+	};
+	char all[256], *out, *line, *save = NULL;
+	struct hook_spec spec;
+	struct flowlog_buf in = { 0 };
+	struct hook_run_result res;
+	struct json_tokener *tok;
+	size_t len, i, n = 0;
+
+	for (i = 0; i < 255; i++)
+		all[i] = (char)(i + 1);
+	all[255] = '\0';
+	flows[0].netns = all;
+	flows[1].netns = "\"; rm -rf / #";
+	flows[2].netns = "\xff\xfe\xc0\xaf";
+	ck_assert_int_eq(flowlog_format_batch(flows, 3, FLOWLOG_ARRAY, TS,
+					      &in), 0);
+	spec = cmd_hook("names", argv);
+	ck_assert_int_eq(hook_chain_create(&chain, &spec, 1, NULL), 0);
+	ck_assert_int_eq(hook_chain_run(chain, in.data, in.len, &out, &len,
+					&res), 0);
+	/* jq read the input (strict about UTF-8 and escapes) */
+	ck_assert(res.modified);
+	ck_assert_uint_eq(res.n_lines, 3);
+	tok = json_tokener_new();
+	for (line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		struct json_object *o, *a, *b;
+
+		json_tokener_reset(tok);
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+				       JSON_TOKENER_VALIDATE_UTF8);
+		o = json_tokener_parse_ex(tok, line, (int)strlen(line));
+		ck_assert_msg(o != NULL, "not strict JSON: %s", line);
+		ck_assert(json_object_object_get_ex(o, "netns", &a));
+		ck_assert(json_object_object_get_ex(o, "seen", &b));
+		ck_assert_str_eq(json_object_get_string(a),
+				 json_object_get_string(b));
+		json_object_put(o);
+	}
+	ck_assert_uint_eq(n, 3);
+	json_tokener_free(tok);
+	free(out);
+	flowlog_buf_free(&in);
+}
+END_TEST
+
+/* ---- hooks that print without end ---- */
+
+/* One run of SPEC with OPTS fails for WHY, bypassed, within MAX_S. */
+static void expect_failure_fast(const struct hook_spec *spec,
+				const struct hook_chain_opts *opts,
+				enum hook_failure why, double max_s)
+{
+	struct hook_run_result res;
+	double t0 = now_s(), dt;
+	size_t len;
+	char *out;
+
+	ck_assert_int_eq(hook_chain_create(&chain, spec, 1, opts), 0);
+	ck_assert_int_eq(run(&out, &len, &res), 0);
+	dt = now_s() - t0;
+	ck_assert(!res.modified);
+	ck_assert_ptr_null(out);
+	ck_assert_uint_eq(res.n_failed, 1);
+	ck_assert_msg(hook_chain_failures(chain, 0, why) == 1,
+		      "not failed as %s", hook_failure_name(why));
+	ck_assert_uint_eq(hook_chain_failures_total(chain), 1);
+	ck_assert_msg(dt < max_s, "took %.2f s", dt);
+}
+
+static long max_rss_mb(void)
+{
+	struct rusage ru;
+
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss / 1024;
+}
+
+START_TEST(test_output_endless_killed)
+{
+	/* `yes` fills any buffer: killed at the limit, long before its
+	 * timeout, and the agent does not grow by gigabytes */
+	static char *const argv[] = { "yes", NULL };
+	struct hook_spec spec = cmd_hook("yes", argv);
+	struct hook_chain_opts opts = {
+		.timeout_ms = 10000, .max_output = 1 << 20,
+	};
+
+	expect_failure_fast(&spec, &opts, HOOK_FAIL_TOO_LARGE, 5);
+	ck_assert_str_eq(hook_failure_name(HOOK_FAIL_TOO_LARGE),
+			 "output_too_large");
+	ck_assert_msg(max_rss_mb() < 100, "grew to %ld MB", max_rss_mb());
+}
+END_TEST
+
+START_TEST(test_output_default_limit)
+{
+	/* 40 MB of output for a small batch: over max(16 MiB, 4 x input) */
+	static char *const argv[] = {
+		"/bin/sh", "-c", "cat >/dev/null; head -c 40000000 /dev/zero",
+		NULL,
+	};
+	struct hook_spec spec = cmd_hook("big", argv);
+	struct hook_chain_opts opts = { .timeout_ms = 10000 };
+
+	expect_failure_fast(&spec, &opts, HOOK_FAIL_TOO_LARGE, 5);
+}
+END_TEST
+
+START_TEST(test_stderr_endless_killed)
+{
+	static char *const argv[] = {
+		"/bin/sh", "-c", "cat; yes >&2", NULL,
+	};
+	struct hook_spec spec = cmd_hook("noisy", argv);
+	struct hook_chain_opts opts = { .timeout_ms = 10000 };
+
+	expect_failure_fast(&spec, &opts, HOOK_FAIL_TOO_LARGE, 5);
+	ck_assert_msg(max_rss_mb() < 100, "grew to %ld MB", max_rss_mb());
+}
+END_TEST
+
+START_TEST(test_output_limit_scales_with_input)
+{
+	/* a hook that doubles a 3 MB batch is fine (limit 4 x input) */
+	static char *const argv[] = { "jq", "-c", ". + .", NULL };
+	struct hook_spec spec = cmd_hook("double", argv);
+	struct hook_chain_opts opts = { .timeout_ms = 20000,
+					.max_output = 1 << 20 };
+	struct flowlog_buf big = { 0 };
+	struct hook_run_result res;
+	size_t len, n = 10000, i;
+	struct flow_record *many = calloc(n, sizeof(*many));
+	char *out;
+
+	ck_assert_ptr_nonnull(many);
+	for (i = 0; i < n; i++)
+		many[i] = flows[i % N_FLOWS];
+	ck_assert_int_eq(flowlog_format_batch(many, n, FLOWLOG_ARRAY, TS,
+					      &big), 0);
+	ck_assert_uint_gt(big.len, 1 << 20);
+	ck_assert_int_eq(hook_chain_create(&chain, &spec, 1, &opts), 0);
+	ck_assert_int_eq(hook_chain_run(chain, big.data, big.len, &out, &len,
+					&res), 0);
+	ck_assert(res.modified);
+	ck_assert_uint_eq(res.n_lines, 2 * n);
+	free(out);
+	flowlog_buf_free(&big);
+	free(many);
+}
+END_TEST
+
+/* Invalid UTF-8 from a hook would make the log line invalid JSON. */
+START_TEST(test_output_invalid_utf8)
+{
+	static char *const argv[] = {
+		"/bin/sh", "-c",
+		"cat >/dev/null; printf '[{\"netns\":\"a\\377b\"}]\\n'", NULL,
+	};
+	struct hook_spec spec = cmd_hook("latin1", argv);
+
+	expect_failure(&spec, 0, HOOK_FAIL_INVALID);
+}
+END_TEST
+
 static Suite *hooks_suite(void)
 {
 	Suite *s = suite_create("hooks");
 	TCase *tc = tcase_create("hooks");
+	TCase *limits = tcase_create("limits");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
@@ -711,7 +883,16 @@ static Suite *hooks_suite(void)
 	tcase_add_test(tc, test_argv_split);
 	tcase_add_test(tc, test_flowlog_hooks_sync);
 	tcase_add_test(tc, test_flowlog_hooks_async);
+	tcase_add_test(tc, test_output_invalid_utf8);
+	tcase_add_test(tc, test_hostile_names_through_hook);
+	tcase_add_test(limits, test_output_endless_killed);
+	tcase_add_test(limits, test_output_default_limit);
+	tcase_add_test(limits, test_stderr_endless_killed);
+	tcase_add_test(limits, test_output_limit_scales_with_input);
 	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(limits, setup, teardown);
+	tcase_set_timeout(limits, 60);
+	suite_add_tcase(s, limits);
 	return s;
 }
 
