@@ -802,7 +802,7 @@ int agent_run(const struct agent_opts *opts)
 	if (a.out.ex && ipfix_async_flush(a.out.ex, SHUTDOWN_FLUSH_MS))
 		pr_warn("some IPFIX records could not be sent before exit (counted as not sent)");
 	outputs_metrics(&a);
-	pr_info("agent stopped: %llu records exported over %llu scans",
+	pr_info("agent stopped: %llu flow records expired over %llu scans",
 		(unsigned long long)a.records, (unsigned long long)a.scans);
 	rc = 0;
 out:
