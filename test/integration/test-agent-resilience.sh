@@ -211,6 +211,9 @@ start_agent
 on_cleanup "$FLOWCTL meter detach -i '$NS1:eth0'"
 ip netns exec "$NS1" ping -c 5 -i 0.1 -q 10.2.0.2 >/dev/null
 sleep 2
+curl -s "http://127.0.0.1:$PM/metrics" > "$T_TMP/m4a.txt"
+v=$(grep -c "netns=\"$NS1\"" "$T_TMP/m4a.txt")
+[ "${v:-0}" -gt 0 ] && pass "metrics: series of the new namespace ($v)" || fail "metrics of $NS1" "none"
 # the last packets, then the namespace goes away at once: the agent still
 # holds its maps and drains them one last time
 ip netns exec "$NS1" ping -c 3 -i 0.1 -q 10.2.0.2 >/dev/null
@@ -218,6 +221,11 @@ ip netns exec "$NS1" ping -c 3 -i 0.1 -q 10.2.0.2 >/dev/null
 sleep 1.5
 kill -0 "$APID" 2>/dev/null && pass "agent runs on after a namespace was detached" ||
 	fail "agent alive after detach" "gone"
+curl -s "http://127.0.0.1:$PM/metrics" > "$T_TMP/m4b.txt"
+check_eq "metrics: the detached namespace's series are gone" 0 \
+	"$(grep -c "netns=\"$NS1\"" "$T_TMP/m4b.txt")"
+v=$(grep -c "netns=\"$NS0\"" "$T_TMP/m4b.txt")
+[ "${v:-0}" -gt 0 ] && pass "metrics: the other namespace's series stay ($v)" || fail "metrics of $NS0" "none"
 stop_agent
 kill -TERM $C5; wait $C5
 D1=$(obs_domain "$NS1")
