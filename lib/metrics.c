@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -955,13 +956,32 @@ bad:
 	return -EINVAL;
 }
 
+/*
+ * libmicrohttpd's messages, at most one a second: a client that opens
+ * connection after connection past the limits must not flood the log.
+ * Only the server's thread calls this.
+ */
 __attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	static time_t last;
+	static unsigned long suppressed;
+	time_t now = time(NULL);
 	char msg[512];
 
+	(void)cls;
+	if (now == last) {
+		suppressed++;
+		return;
+	}
+	last = now;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	pr_warn("metrics: http: %s", msg);
+	if (suppressed)
+		pr_warn("metrics: http: %s (%lu more messages suppressed)",
+			msg, suppressed);
+	else
+		pr_warn("metrics: http: %s", msg);
+	suppressed = 0;
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code,
