@@ -483,17 +483,65 @@ static const struct flow_drain_ops agent_drain_ops = {
 	.end = ops_end,
 };
 
+/*
+ * Namespaces the rescan marked gone (meter detached or replaced): the
+ * table still lists them until their last drain, but no longer finds
+ * them by name.  Their names (the agent's copies), malloc'ed; NULL when
+ * none.
+ */
+static const char **gone_namespaces(struct agent *a, size_t *n)
+{
+	size_t i, count = flow_table_ns_count(a->ft);
+	const char **gone = NULL;
+
+	*n = 0;
+	for (i = 0; i < count; i++) {
+		struct flow_ns *ns = flow_table_ns(a->ft, i);
+		const char *name = flow_ns_name(ns);
+
+		if (flow_table_ns_find(a->ft, name) == ns)
+			continue;
+		if (!gone && !(gone = calloc(count, sizeof(*gone))))
+			break;
+		if ((gone[*n] = strset_intern(&a->names, name)))
+			(*n)++;
+	}
+	return gone;
+}
+
+/* After their last drain: their metric series go (unless a namespace of
+ * the same name is metered again), so churned namespaces do not pile up. */
+static void forget_namespaces(struct agent *a, const char **gone, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (flow_table_ns_find(a->ft, gone[i]))
+			continue;
+		pr_debug("namespace %s: %zu metric series dropped", gone[i],
+			 metrics_forget_netns(a->metrics, gone[i]));
+	}
+	/* a namespace named "all" took the drain histogram's series along */
+	if (n)
+		a->m_drain = metric_get(a->mf.drain_duration, "all", NULL);
+	free(gone);
+}
+
 /* One scan: pick up namespaces, drain, expire, tick the exporter. */
 static void agent_scan(struct agent *a, bool final)
 {
 	struct flow_drain_stats st;
 	struct flow_cache_stats cs;
+	const char **gone;
+	size_t n_gone;
 	uint64_t now;
 
 	flow_table_rescan(a->ft);
+	gone = gone_namespaces(a, &n_gone);
 	if (flow_table_drain(a->ft, &agent_drain_ops, a, &st) == 0 &&
 	    a->m_drain)
 		metric_observe(a->m_drain, st.total_ns / 1e9);
+	forget_namespaces(a, gone, n_gone);
 	now = mono_ns();
 	if (final)
 		flow_cache_flush(a->fc, now);
@@ -809,7 +857,7 @@ int agent_run(const struct agent_opts *opts)
 	if (a.out.ex && ipfix_async_flush(a.out.ex, SHUTDOWN_FLUSH_MS))
 		pr_warn("some IPFIX records could not be sent before exit (counted as not sent)");
 	outputs_metrics(&a);
-	pr_info("agent stopped: %llu records exported over %llu scans",
+	pr_info("agent stopped: %llu flow records expired over %llu scans",
 		(unsigned long long)a.records, (unsigned long long)a.scans);
 	rc = 0;
 out:

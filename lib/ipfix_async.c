@@ -183,6 +183,28 @@ int ipfix_async_flush(struct ipfix_async *a, int timeout_ms)
 	return err;
 }
 
+/*
+ * What each collector got, once the exporter has flushed: every record
+ * handed over is either sent or not sent (the queue's drops count for
+ * every collector).
+ */
+static void log_totals(struct ipfix_async *a)
+{
+	size_t i;
+
+	for (i = 0; i < ipfix_exporter_n_collectors(a->ex); i++) {
+		struct ipfix_collector_stats st;
+
+		ipfix_exporter_stats(a->ex, i, &st);
+		pr_info("collector %s (%s): %llu records sent in %llu messages, %llu not sent, %llu send errors",
+			st.address, config_transport_name(st.transport),
+			(unsigned long long)st.records,
+			(unsigned long long)st.messages,
+			(unsigned long long)(st.records_not_sent + a->dropped),
+			(unsigned long long)st.send_errors);
+	}
+}
+
 void ipfix_async_destroy(struct ipfix_async *a, int flush_timeout_ms)
 {
 	if (!a)
@@ -194,6 +216,7 @@ void ipfix_async_destroy(struct ipfix_async *a, int flush_timeout_ms)
 	pthread_mutex_unlock(&a->q_lock);
 	if (a->started)
 		pthread_join(a->worker, NULL);
+	log_totals(a);
 	ipfix_exporter_destroy(a->ex);
 	strset_free(&a->names);
 	pthread_mutex_destroy(&a->ex_lock);

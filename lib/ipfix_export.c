@@ -7,9 +7,12 @@
 #include "ipfix_export.h"
 
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@
 
 enum coll_state {
 	COLL_DEAD = 0,		/* could not be set up: every record lost */
+	COLL_RESOLVING,		/* its host name did not resolve (yet) */
 	COLL_DOWN,		/* TCP: waiting to reconnect */
 	COLL_CONNECTING,	/* TCP: connect() in progress */
 	COLL_UP,
@@ -71,9 +75,18 @@ struct collector {
 	uint64_t msg_packets;
 	uint64_t msg_octets;
 	uint32_t last_export_time;
-	uint32_t last_msg_records;	/* UDP: for a refusal of the last one */
-	uint64_t last_msg_packets;
-	uint64_t last_msg_octets;
+
+	/*
+	 * UDP: the last messages the kernel sent, to find the one an ICMP
+	 * error (read from the socket's error queue, IP_RECVERR) refers to.
+	 */
+	struct udp_sent *sent;		/* UDP_SENT_RING */
+	unsigned int sent_next;
+
+	/* remoteAddress not resolved yet: a lookup in a thread, retried */
+	struct resolve_job *job;
+	uint64_t next_resolve_ns;
+	uint32_t resolve_backoff_s;
 
 	/*
 	 * UDP: finished messages wait here and leave together with one
@@ -99,6 +112,17 @@ struct collector {
 };
 
 #define UDP_BATCH 32
+#define UDP_SENT_RING 256
+
+/* What identifies a sent UDP message in the ICMP error that returns it. */
+struct udp_sent {
+	uint32_t domain;
+	uint32_t seq;
+	uint32_t export_time;
+	uint16_t len;			/* 0: free or already refused */
+	uint32_t records;
+	uint64_t packets, octets;
+};
 
 struct udp_pending {
 	uint16_t len;
@@ -249,6 +273,21 @@ static void coll_new_session(struct collector *c)
 		c->domains[i].templates_sent = false;
 		c->domains[i].last_refresh_ns = 0;
 	}
+}
+
+/*
+ * Something this collector should have received was lost (refused by its
+ * host, or dropped before it left): it may have lost the templates too,
+ * e.g. a UDP collector that restarted.  Every domain's next message is
+ * preceded by its templates (RFC 7011 10.3: over UDP the exporter must
+ * make sure the collector can decode what it sends).
+ */
+static void coll_resend_templates(struct collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_domains; i++)
+		c->domains[i].templates_sent = false;
 }
 
 /* ---- TCP queue ---- */
@@ -466,10 +505,117 @@ static uint8_t *udp_slot(struct collector *c, unsigned int i)
 	return c->ubuf + (size_t)i * c->ex->max_msg_len;
 }
 
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+/* A message the kernel sent: remembered until an ICMP error may name it. */
+static void udp_sent_add(struct collector *c, const uint8_t *h,
+			 const struct udp_pending *p)
+{
+	struct udp_sent *s = &c->sent[c->sent_next++ % UDP_SENT_RING];
+
+	s->len = p->len;
+	s->export_time = rd32(h + 4);
+	s->seq = rd32(h + 8);
+	s->domain = rd32(h + 12);
+	s->records = p->records;
+	s->packets = p->packets;
+	s->octets = p->octets;
+}
+
 /*
- * Message I of the batch was refused: its records are not sent and its
- * domain's sequence number goes back, in the messages of the same domain
- * that follow it too (their headers are rewritten before they are sent).
+ * The collector's host refused a message we sent (HDR: the start of the
+ * datagram the ICMP error carried back, N octets of it).  Its records did
+ * not arrive: they move from sent to not sent.  Unknown (too old, or the
+ * error carried too little): only the error is counted.
+ */
+static void udp_message_refused(struct collector *c, const uint8_t *hdr,
+				size_t n, int err)
+{
+	struct udp_sent *s = NULL;
+	unsigned int k;
+
+	if (n >= IPFIX_MSG_HDR_LEN) {
+		uint16_t len = hdr[2] << 8 | hdr[3];
+
+		/* newest first: a sequence number can repeat (templates) */
+		for (k = 1; k <= UDP_SENT_RING && !s; k++) {
+			struct udp_sent *e = &c->sent[(c->sent_next - k) %
+						      UDP_SENT_RING];
+
+			if (e->len == len && e->seq == rd32(hdr + 8) &&
+			    e->domain == rd32(hdr + 12) &&
+			    e->export_time == rd32(hdr + 4))
+				s = e;
+		}
+	}
+	send_failed(c, err, "message refused");
+	coll_resend_templates(c);
+	if (!s)
+		return;
+	if (s->records) {
+		c->st.records -= s->records;
+		count_not_sent(c, s->records, s->packets, s->octets);
+	}
+	s->len = 0;
+}
+
+/*
+ * ICMP errors of sent datagrams (IP_RECVERR): each comes back on the
+ * socket's error queue with the start of the datagram, whose IPFIX header
+ * names the message.  Emptying the queue also clears the socket's pending
+ * error, which would otherwise fail (and drop) the next send.
+ */
+static void udp_read_errors(struct collector *c)
+{
+	unsigned int guard;
+
+	for (guard = 0; guard < 2 * UDP_SENT_RING; guard++) {
+		uint8_t hdr[IPFIX_MSG_HDR_LEN];
+		union {
+			char buf[CMSG_SPACE(sizeof(struct sock_extended_err) +
+					    sizeof(struct sockaddr_in6))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(hdr) };
+		struct msghdr mh = {
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = ctl.buf,
+			.msg_controllen = sizeof(ctl.buf),
+		};
+		struct sock_extended_err *ee = NULL;
+		struct cmsghdr *cm;
+		ssize_t n;
+
+		n = recvmsg(c->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;		/* EAGAIN: the queue is empty */
+		}
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if ((cm->cmsg_level == SOL_IP &&
+			     cm->cmsg_type == IP_RECVERR) ||
+			    (cm->cmsg_level == SOL_IPV6 &&
+			     cm->cmsg_type == IPV6_RECVERR))
+				ee = (struct sock_extended_err *)CMSG_DATA(cm);
+		}
+		/* local errors were returned by the send itself */
+		if (!ee || (ee->ee_origin != SO_EE_ORIGIN_ICMP &&
+			    ee->ee_origin != SO_EE_ORIGIN_ICMP6))
+			continue;
+		udp_message_refused(c, hdr, n, ee->ee_errno);
+	}
+}
+
+/*
+ * Message I of the batch could not be sent: its records are not sent and
+ * its domain's sequence number goes back, in the messages of the same
+ * domain that follow it too (their headers are rewritten before they are
+ * sent).  It may have held templates: they go again.
  */
 static void udp_refused(struct collector *c, unsigned int i, int err)
 {
@@ -478,7 +624,7 @@ static void udp_refused(struct collector *c, unsigned int i, int err)
 
 	count_not_sent(c, p->records, p->packets, p->octets);
 	send_failed(c, err, "send");
-	c->last_msg_records = 0;
+	coll_resend_templates(c);
 	p->d->seq -= p->n_data;
 	for (j = i + 1; j < c->n_up; j++) {
 		uint8_t *h = udp_slot(c, j);
@@ -486,8 +632,7 @@ static void udp_refused(struct collector *c, unsigned int i, int err)
 
 		if (c->up[j].d != p->d)
 			continue;
-		seq = ((uint32_t)h[8] << 24 | h[9] << 16 | h[10] << 8 | h[11]) -
-		      p->n_data;
+		seq = rd32(h + 8) - p->n_data;
 		h[8] = seq >> 24;
 		h[9] = seq >> 16;
 		h[10] = seq >> 8;
@@ -501,8 +646,11 @@ static void udp_flush(struct collector *c)
 	struct mmsghdr mm[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
 	unsigned int i = 0, j;
+	bool retried = false;
 	int n;
 
+	/* refusals of earlier messages first: they clear the socket error */
+	udp_read_errors(c);
 	while (i < c->n_up) {
 		for (j = i; j < c->n_up; j++) {
 			iov[j - i].iov_base = udp_slot(c, j);
@@ -516,9 +664,21 @@ static void udp_flush(struct collector *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			/* ECONNREFUSED: the kernel refused this datagram
-			 * after an ICMP port unreachable for an earlier one */
-			udp_refused(c, i, n < 0 ? errno : EAGAIN);
+			int err = n < 0 ? errno : EAGAIN;
+
+			/*
+			 * The ICMP error of an earlier datagram (collector
+			 * down: ECONNREFUSED) fails the next send, which
+			 * sends nothing.  That refusal is on the error
+			 * queue: account for it and send this one again.
+			 */
+			if (!retried && err != EAGAIN && err != ENOBUFS) {
+				udp_read_errors(c);
+				retried = true;
+				continue;
+			}
+			udp_refused(c, i, err);
+			retried = false;
 			i++;
 			continue;
 		}
@@ -528,14 +688,15 @@ static void udp_flush(struct collector *c)
 			c->st.messages++;
 			c->st.records += p->records;
 			c->st.octets += p->len;
-			c->last_msg_records = p->records;
-			c->last_msg_packets = p->packets;
-			c->last_msg_octets = p->octets;
+			udp_sent_add(c, udp_slot(c, j), p);
 		}
+		retried = false;
 		send_ok(c);
 		i += n;
 	}
 	c->n_up = 0;
+	/* over loopback a refusal of what just left is already queued */
+	udp_read_errors(c);
 }
 
 /* A finished message joins the batch; its sequence number counts on it. */
@@ -694,12 +855,23 @@ static void coll_send_templates(struct collector *c, struct domain_state *d,
 	d->last_refresh_ns = now_mono(ex);
 }
 
+/* The open message is full: send it, start the next one of domain D
+ * (after the templates, when a refusal asked for them again). */
+static void coll_next_msg(struct collector *c, struct domain_state *d)
+{
+	coll_send_msg(c);
+	if (!d->templates_sent)
+		coll_send_templates(c, d, true);
+	coll_begin_msg(c, d);
+}
+
 /* Make the open message one of domain DOMAIN, templates sent first. */
 static struct domain_state *coll_prepare(struct collector *c, uint32_t domain)
 {
 	struct domain_state *d;
 
-	if (c->msg_open && c->msg_domain->id == domain)
+	if (c->msg_open && c->msg_domain->id == domain &&
+	    c->msg_domain->templates_sent)
 		return c->msg_domain;
 	coll_send_msg(c);
 	d = coll_domain(c, domain);
@@ -726,8 +898,7 @@ static void coll_export(struct collector *c, const struct ipfix_plan *plan,
 		return;
 	}
 	if (ipfix_msg_add_record(&c->msg, plan, r)) {
-		coll_send_msg(c);
-		coll_begin_msg(c, d);
+		coll_next_msg(c, d);
 		if (ipfix_msg_add_record(&c->msg, plan, r)) {
 			count_not_sent(c, 1, r->packets, r->octets);
 			return;
@@ -809,8 +980,7 @@ int ipfix_exporter_export_encoded(struct ipfix_exporter *ex,
 			continue;
 		}
 		if (ipfix_msg_add_encoded(&c->msg, plan, rec, len)) {
-			coll_send_msg(c);
-			coll_begin_msg(c, d);
+			coll_next_msg(c, d);
 			if (ipfix_msg_add_encoded(&c->msg, plan, rec, len)) {
 				count_not_sent(c, 1, 0, 0);
 				continue;
@@ -832,8 +1002,19 @@ void ipfix_exporter_end_batch(struct ipfix_exporter *ex)
 
 /* ---- setup ---- */
 
-static int resolve(const char *addr, int socktype, bool passive,
-		   struct sockaddr_storage *ss, socklen_t *len)
+static int (*resolver)(const char *, const char *, const struct addrinfo *,
+			struct addrinfo **) = getaddrinfo;
+
+void ipfix_exporter_set_resolver(int (*fn)(const char *, const char *,
+					   const struct addrinfo *,
+					   struct addrinfo **))
+{
+	resolver = fn ? fn : getaddrinfo;
+}
+
+/* "HOST:PORT" to an address.  0, or a getaddrinfo error (EAI_*). */
+static int lookup(const char *addr, int socktype, bool passive,
+		  struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct addrinfo hints = {
 		.ai_socktype = socktype,
@@ -845,22 +1026,123 @@ static int resolve(const char *addr, int socktype, bool passive,
 	int ret;
 
 	if (config_split_address(addr, host, sizeof(host), &p))
-		return -EINVAL;
+		return EAI_NONAME;
 	snprintf(port, sizeof(port), "%u", p);
-	ret = getaddrinfo(host, port, &hints, &res);
-	if (ret) {
-		pr_err("cannot resolve '%s': %s", addr, gai_strerror(ret));
-		return -EHOSTUNREACH;
-	}
+	ret = resolver(host, port, &hints, &res);
+	if (ret)
+		return ret;
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*len = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
 }
 
+/*
+ * A lookup of remoteAddress in a thread of its own: a name server that
+ * does not answer must not stall the exporter.  The job is shared by the
+ * thread and the collector; the last one to let go frees it (the exporter
+ * may be destroyed while a lookup still waits for its timeout).
+ */
+struct resolve_job {
+	pthread_mutex_t lock;
+	int refs;
+	bool done;
+	int gai_err;
+	int socktype;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char addr[];
+};
+
+static void job_put(struct resolve_job *j)
+{
+	bool last;
+
+	pthread_mutex_lock(&j->lock);
+	last = --j->refs == 0;
+	pthread_mutex_unlock(&j->lock);
+	if (last) {
+		pthread_mutex_destroy(&j->lock);
+		free(j);
+	}
+}
+
+static void *resolve_main(void *arg)
+{
+	struct resolve_job *j = arg;
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	int err;
+
+	err = lookup(j->addr, j->socktype, false, &ss, &len);
+	pthread_mutex_lock(&j->lock);
+	j->gai_err = err;
+	if (!err) {
+		j->ss = ss;
+		j->len = len;
+	}
+	j->done = true;
+	pthread_mutex_unlock(&j->lock);
+	job_put(j);
+	return NULL;
+}
+
+/* Retry the lookup after BACKOFF, doubled each time up to 5 minutes
+ * (never less than reconnectIntervalSeconds). */
+#define RESOLVE_BACKOFF_MAX_S	300
+
+static void resolve_later(struct collector *c)
+{
+	uint32_t max = c->cfg->reconnect_interval_s > RESOLVE_BACKOFF_MAX_S ?
+		       c->cfg->reconnect_interval_s : RESOLVE_BACKOFF_MAX_S;
+
+	if (!c->resolve_backoff_s)
+		c->resolve_backoff_s = c->cfg->reconnect_interval_s ?: 1;
+	else if (c->resolve_backoff_s < max)
+		c->resolve_backoff_s = c->resolve_backoff_s * 2 < max ?
+				       c->resolve_backoff_s * 2 : max;
+	c->next_resolve_ns = now_mono(c->ex) +
+			     (uint64_t)c->resolve_backoff_s * NS_PER_SEC;
+}
+
+static void resolve_start(struct collector *c)
+{
+	size_t n = strlen(c->cfg->remote_address) + 1;
+	struct resolve_job *j = calloc(1, sizeof(*j) + n);
+	sigset_t all, old;
+	pthread_attr_t at;
+	pthread_t t;
+	int err;
+
+	if (!j) {
+		resolve_later(c);
+		return;
+	}
+	pthread_mutex_init(&j->lock, NULL);
+	j->refs = 2;
+	j->socktype = c->cfg->transport == CONFIG_TRANSPORT_TCP ?
+		      SOCK_STREAM : SOCK_DGRAM;
+	memcpy(j->addr, c->cfg->remote_address, n);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	/* the lookup thread must not take the caller's signals */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&t, &at, resolve_main, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&at);
+	if (err) {
+		j->refs = 1;
+		job_put(j);
+		resolve_later(c);
+		return;
+	}
+	c->job = j;
+}
+
 static int udp_open(struct collector *c)
 {
-	int fd;
+	int fd, one = 1;
 
 	fd = socket(c->remote.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0);
@@ -875,6 +1157,11 @@ static int udp_open(struct collector *c)
 		close(fd);
 		return err;
 	}
+	/* ICMP errors with the datagram they refer to (udp_read_errors) */
+	if (c->remote.ss_family == AF_INET6)
+		setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
+	else
+		setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof(one));
 	/* connected: send() without an address, and ICMP errors reported */
 	if (connect(fd, (struct sockaddr *)&c->remote, c->remote_len)) {
 		int err = -errno;
@@ -890,10 +1177,65 @@ static int udp_open(struct collector *c)
 	return 0;
 }
 
+/* remoteAddress is resolved: open the socket (UDP) or connect (TCP). */
+static void coll_start(struct collector *c)
+{
+	if (c->local_len && c->local.ss_family != c->remote.ss_family) {
+		pr_err("collector %s: localAddress %s is of another address family; nothing is sent to it",
+		       coll_name(c), c->cfg->local_address);
+		c->state = COLL_DEAD;
+		return;
+	}
+	if (c->cfg->transport == CONFIG_TRANSPORT_TCP) {
+		c->state = COLL_DOWN;
+		tcp_connect(c);
+		return;
+	}
+	c->state = COLL_DEAD;
+	udp_open(c);
+}
+
+/* COLL_RESOLVING: collect the lookup, or start the next one when due. */
+static void coll_resolve_tick(struct collector *c, uint64_t now)
+{
+	struct resolve_job *j = c->job;
+	bool done;
+	int err;
+
+	if (!j) {
+		if (now >= c->next_resolve_ns)
+			resolve_start(c);
+		return;
+	}
+	pthread_mutex_lock(&j->lock);
+	done = j->done;
+	pthread_mutex_unlock(&j->lock);
+	if (!done)
+		return;
+	c->job = NULL;
+	err = j->gai_err;
+	if (!err) {
+		c->remote = j->ss;
+		c->remote_len = j->len;
+	}
+	job_put(j);
+	if (err) {
+		resolve_later(c);
+		pr_debug("collector %s: still cannot resolve: %s; next attempt in %u s",
+			 coll_name(c), gai_strerror(err), c->resolve_backoff_s);
+		return;
+	}
+	pr_info("collector %s: resolved; exporting to it from now on",
+		coll_name(c));
+	c->resolve_backoff_s = 0;
+	coll_start(c);
+}
+
 static int coll_init(struct ipfix_exporter *ex, struct collector *c,
 		     const struct config_collector *cc)
 {
 	bool tcp = cc->transport == CONFIG_TRANSPORT_TCP;
+	int err;
 
 	c->ex = ex;
 	c->cfg = cc;
@@ -904,7 +1246,8 @@ static int coll_init(struct ipfix_exporter *ex, struct collector *c,
 	if (!tcp) {
 		c->ubuf = malloc((size_t)UDP_BATCH * ex->max_msg_len);
 		c->up = calloc(UDP_BATCH, sizeof(*c->up));
-		if (!c->ubuf || !c->up)
+		c->sent = calloc(UDP_SENT_RING, sizeof(*c->sent));
+		if (!c->ubuf || !c->up || !c->sent)
 			return -ENOMEM;
 	}
 	c->buf = malloc(ex->max_msg_len);
@@ -915,25 +1258,29 @@ static int coll_init(struct ipfix_exporter *ex, struct collector *c,
 		if (!c->q)
 			return -ENOMEM;
 	}
-	if (resolve(cc->remote_address, tcp ? SOCK_STREAM : SOCK_DGRAM, false,
-		    &c->remote, &c->remote_len))
-		return 0;	/* dead: counted, not fatal */
 	if (cc->local_address) {
-		if (resolve(cc->local_address, tcp ? SOCK_STREAM : SOCK_DGRAM,
-			    true, &c->local, &c->local_len))
-			return 0;
-		if (c->local.ss_family != c->remote.ss_family) {
-			pr_err("collector %s: localAddress %s is of another address family",
-			       cc->remote_address, cc->local_address);
-			return 0;
+		err = lookup(cc->local_address, tcp ? SOCK_STREAM : SOCK_DGRAM,
+			     true, &c->local, &c->local_len);
+		if (err) {
+			pr_err("collector %s: cannot resolve localAddress '%s': %s; nothing is sent to it",
+			       cc->remote_address, cc->local_address,
+			       gai_strerror(err));
+			return 0;	/* dead: counted, not fatal */
 		}
 	}
-	if (tcp) {
-		c->state = COLL_DOWN;
-		tcp_connect(c);
+	err = lookup(cc->remote_address, tcp ? SOCK_STREAM : SOCK_DGRAM, false,
+		     &c->remote, &c->remote_len);
+	if (err) {
+		/* a name server may be down, or the name not there yet */
+		c->state = COLL_RESOLVING;
+		resolve_later(c);
+		pr_err("collector %s: cannot resolve its host name: %s; retrying in %u s, doubling up to %u s (records are counted as not sent meanwhile)",
+		       cc->remote_address, gai_strerror(err), c->resolve_backoff_s,
+		       cc->reconnect_interval_s > RESOLVE_BACKOFF_MAX_S ?
+		       cc->reconnect_interval_s : RESOLVE_BACKOFF_MAX_S);
 		return 0;
 	}
-	udp_open(c);
+	coll_start(c);
 	return 0;
 }
 
@@ -1066,6 +1413,9 @@ void ipfix_exporter_destroy(struct ipfix_exporter *ex)
 		free(c->buf);
 		free(c->ubuf);
 		free(c->up);
+		free(c->sent);
+		if (c->job)
+			job_put(c->job);	/* the lookup thread frees it */
 		free(c->q);
 		free(c->qm);
 		free(c->domains);
@@ -1101,10 +1451,15 @@ void ipfix_exporter_tick(struct ipfix_exporter *ex)
 		struct collector *c = &ex->colls[k];
 		bool tcp = c->cfg->transport == CONFIG_TRANSPORT_TCP;
 
+		if (c->state == COLL_RESOLVING)
+			coll_resolve_tick(c, now);
 		if (tcp && c->state == COLL_DOWN && now >= c->next_connect_ns)
 			tcp_connect(c);
 		if (c->state != COLL_UP)
 			continue;
+		/* refusals that came back after a round trip */
+		if (!tcp)
+			udp_read_errors(c);
 		for (i = 0; i < c->n_domains; i++) {
 			struct domain_state *d = &c->domains[i];
 
@@ -1175,8 +1530,8 @@ static bool tcp_pending(const struct ipfix_exporter *ex)
 	return false;
 }
 
-/* An ICMP port unreachable for the last datagram shows up as a pending
- * socket error: its records did not arrive. */
+/* ICMP refusals of the last datagrams (a remote collector's take a round
+ * trip): wait for them at most TIMEOUT_MS. */
 static void udp_check_refused(struct ipfix_exporter *ex, int timeout_ms)
 {
 	struct pollfd pfd[64];
@@ -1189,6 +1544,7 @@ static void udp_check_refused(struct ipfix_exporter *ex, int timeout_ms)
 
 		if (c->cfg->transport == CONFIG_TRANSPORT_UDP && c->fd >= 0 &&
 		    c->st.messages) {
+			udp_read_errors(c);
 			pfd[n].fd = c->fd;
 			pfd[n].events = 0;	/* POLLERR is always reported */
 			cs[n++] = c;
@@ -1196,25 +1552,9 @@ static void udp_check_refused(struct ipfix_exporter *ex, int timeout_ms)
 	}
 	if (!n || poll(pfd, n, timeout_ms) <= 0)
 		return;
-	for (i = 0; i < (int)n; i++) {
-		struct collector *c = cs[i];
-		int err = 0;
-		socklen_t len = sizeof(err);
-
-		if (!(pfd[i].revents & POLLERR))
-			continue;
-		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-		if (!err)
-			continue;
-		send_failed(c, err, "last message refused");
-		if (c->last_msg_records) {
-			c->st.records -= c->last_msg_records;
-			count_not_sent(c, c->last_msg_records,
-				       c->last_msg_packets,
-				       c->last_msg_octets);
-			c->last_msg_records = 0;
-		}
-	}
+	for (i = 0; i < (int)n; i++)
+		if (pfd[i].revents & POLLERR)
+			udp_read_errors(cs[i]);
 }
 
 int ipfix_exporter_flush(struct ipfix_exporter *ex, int timeout_ms)

@@ -56,10 +56,13 @@ struct ipfix_collector_stats {
  * Create the exporter for every collector of CFG (outputs/collectors),
  * compile the templates, open the sockets (UDP: bound to localAddress and
  * connected; TCP: a non-blocking connect is started).  Host names are
- * resolved here, once.  A collector that cannot be set up (unknown host,
- * address in use) is logged and counts all its records as not sent; it
- * does not fail the others.  Returns 0 or -errno (-ENOMEM, -EINVAL when
- * CFG has no usable template).  CFG must outlive the exporter.
+ * resolved here; a remoteAddress that does not resolve is logged with its
+ * name and looked up again from ipfix_exporter_tick(), in a thread, after
+ * reconnectIntervalSeconds, doubling up to 5 minutes.  A collector that
+ * cannot be set up (unresolved yet, address in use) counts its records as
+ * not sent; it does not fail the others.  Returns 0 or -errno (-ENOMEM,
+ * -EINVAL when CFG has no usable template).  CFG must outlive the
+ * exporter.
  */
 int ipfix_exporter_create(const struct flowctl_config *cfg,
 			  struct ipfix_exporter **out);
@@ -134,6 +137,12 @@ int ipfix_exporter_flush(struct ipfix_exporter *ex, int timeout_ms);
 
 /* Close every socket (after ipfix_exporter_flush) and free. */
 void ipfix_exporter_destroy(struct ipfix_exporter *ex);
+
+/* Replace getaddrinfo() for every exporter (tests; NULL: getaddrinfo). */
+struct addrinfo;
+void ipfix_exporter_set_resolver(int (*fn)(const char *, const char *,
+					   const struct addrinfo *,
+					   struct addrinfo **));
 
 /* Replace the wall clock (unix ns) used for export times and timers: for
  * tests. */

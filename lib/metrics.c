@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -20,8 +21,9 @@
 #include "log.h"
 
 struct metric {
-	_Atomic(struct metric *) next;	/* creation order, append-only */
+	_Atomic(struct metric *) next;	/* creation order */
 	struct metric *hash_next;	/* under metrics.lock */
+	struct metric *dead_next;	/* forgotten, waiting to be freed */
 	struct metric_family *fam;
 	char **values;
 	char *labels;			/* rendered a="x",b="y" or "" */
@@ -52,10 +54,18 @@ struct metric_family {
 };
 
 struct metrics {
-	/* registration and series creation; never taken to render/update */
+	/* registration, series creation and removal; never taken to
+	 * render or update */
 	pthread_mutex_t lock;
 	_Atomic(struct metric_family *) first;
 	struct metric_family *last;
+	/*
+	 * Renders in progress, and the series unlinked meanwhile: a render
+	 * may still be walking them, so they are freed only when no render
+	 * runs (at the next removal, or at metrics_destroy).
+	 */
+	atomic_int renders;
+	struct metric *dead;
 	struct MHD_Daemon *daemon;
 	uint16_t port;
 };
@@ -129,6 +139,17 @@ static void family_free(struct metric_family *f)
 	free(f);
 }
 
+static void free_dead(struct metrics *m)
+{
+	struct metric *s, *next;
+
+	for (s = m->dead; s; s = next) {
+		next = s->dead_next;
+		series_free(s);
+	}
+	m->dead = NULL;
+}
+
 void metrics_destroy(struct metrics *m)
 {
 	struct metric_family *f, *next;
@@ -140,6 +161,7 @@ void metrics_destroy(struct metrics *m)
 		next = atomic_load(&f->next);
 		family_free(f);
 	}
+	free_dead(m);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -360,7 +382,47 @@ static uint64_t hash_values(const char *const *values, size_t n)
 	return h;
 }
 
-/* Label value escaping of the text format: \\, \" and \n. */
+/*
+ * Length of the valid UTF-8 sequence at P (1..4), or 0 when it is not one
+ * (stray continuation byte, overlong form, surrogate, beyond U+10FFFF,
+ * cut short).
+ */
+static int utf8_len(const unsigned char *p)
+{
+	unsigned int c = p[0], need, i;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 1;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	for (i = 1; i <= need; i++) {
+		if ((p[i] & 0xc0) != 0x80)	/* also stops at the NUL */
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return need + 1;
+}
+
+/*
+ * A label value as the text format wants it: backslash, double quote and
+ * line feed escaped (\\, \", \n: the only escapes it has), and valid
+ * UTF-8 (a namespace or file name may hold any byte: each byte that does
+ * not start a valid sequence becomes U+FFFD).
+ */
 static char *render_labels(const struct metric_family *f,
 			   const char *const *values)
 {
@@ -368,27 +430,33 @@ static char *render_labels(const struct metric_family *f,
 	char *s, *p;
 
 	for (i = 0; i < f->n_labels; i++)
-		len += strlen(f->labels[i]) + 2 * strlen(values[i]) + 4;
+		len += strlen(f->labels[i]) + 3 * strlen(values[i]) + 4;
 	s = p = malloc(len);
 	if (!s)
 		return NULL;
 	for (i = 0; i < f->n_labels; i++) {
-		const char *v;
+		const unsigned char *v;
+		int n;
 
 		if (i)
 			*p++ = ',';
 		p = stpcpy(p, f->labels[i]);
 		*p++ = '=';
 		*p++ = '"';
-		for (v = values[i]; *v; v++) {
+		for (v = (const unsigned char *)values[i]; *v; v += n) {
+			n = utf8_len(v);
 			if (*v == '\\' || *v == '"') {
 				*p++ = '\\';
 				*p++ = *v;
 			} else if (*v == '\n') {
 				*p++ = '\\';
 				*p++ = 'n';
+			} else if (n) {
+				memcpy(p, v, n);
+				p += n;
 			} else {
-				*p++ = *v;
+				p = stpcpy(p, "\xef\xbf\xbd");	/* U+FFFD */
+				n = 1;
 			}
 		}
 		*p++ = '"';
@@ -467,6 +535,75 @@ static struct metric *series_get_locked(struct metric_family *f,
 		atomic_store_explicit(&f->first, s, memory_order_release);
 	f->last = s;
 	return s;
+}
+
+static void hash_unlink(struct metric_family *f, struct metric *s)
+{
+	struct metric **pp = &f->table[s->hash & (f->table_size - 1)];
+
+	for (; *pp; pp = &(*pp)->hash_next) {
+		if (*pp == s) {
+			*pp = s->hash_next;
+			return;
+		}
+	}
+}
+
+static ssize_t label_index(const struct metric_family *f, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_labels; i++)
+		if (!strcmp(f->labels[i], name))
+			return i;
+	return -1;
+}
+
+size_t metrics_forget_label(struct metrics *m, const char *label,
+			    const char *value)
+{
+	struct metric_family *f;
+	size_t n = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (f = atomic_load(&m->first); f; f = atomic_load(&f->next)) {
+		ssize_t k = label_index(f, label);
+		struct metric *prev = NULL, *s, *next;
+
+		if (k < 0)
+			continue;
+		for (s = atomic_load(&f->first); s; s = next) {
+			next = atomic_load(&s->next);
+			if (strcmp(s->values[k], value)) {
+				prev = s;
+				continue;
+			}
+			/* a render at S still finds its way on via S->next */
+			if (prev)
+				atomic_store(&prev->next, next);
+			else
+				atomic_store(&f->first, next);
+			if (f->last == s)
+				f->last = prev;
+			hash_unlink(f, s);
+			f->n_series--;
+			s->dead_next = m->dead;
+			m->dead = s;
+			n++;
+		}
+	}
+	/* pairs with the fence in metrics_render: a render that starts now
+	 * cannot reach what was unlinked above */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load(&m->renders))
+		free_dead(m);
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+size_t metrics_forget_netns(struct metrics *m, const char *netns)
+{
+	return metrics_forget_label(m, "netns", netns);
 }
 
 struct metric *metric_series(struct metric_family *f,
@@ -694,6 +831,9 @@ int metrics_render(struct metrics *m, char **out, size_t *out_len)
 	if (!t.p)
 		return -ENOMEM;
 	t.p[0] = '\0';
+	/* see metrics_forget_label */
+	atomic_fetch_add(&m->renders, 1);
+	atomic_thread_fence(memory_order_seq_cst);
 	for (f = atomic_load_explicit(&m->first, memory_order_acquire); f;
 	     f = atomic_load_explicit(&f->next, memory_order_acquire)) {
 		text_printf(&t, "# HELP %s ", f->name);
@@ -734,6 +874,7 @@ int metrics_render(struct metrics *m, char **out, size_t *out_len)
 		}
 	}
 	free(buckets);
+	atomic_fetch_sub(&m->renders, 1);
 	if (t.oom) {
 		free(t.p);
 		return -ENOMEM;
@@ -757,7 +898,12 @@ int metrics_parse_addr_quiet(const char *addr, struct sockaddr_storage *ss,
 	memset(ss, 0, sizeof(*ss));
 	if (!addr)
 		goto bad;
-	if (addr[0] == '[') {
+	if (*addr >= '0' && *addr <= '9' && !strpbrk(addr, ".:[")) {
+		/* a bare port: on the default host, loopback */
+		h = h_end = "127.0.0.1";
+		h_end += strlen(h);
+		port_s = addr;
+	} else if (addr[0] == '[') {
 		h = addr + 1;
 		h_end = strchr(h, ']');
 		if (!h_end || h_end[1] != ':')
@@ -819,13 +965,32 @@ int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss,
 	return ret;
 }
 
+/*
+ * libmicrohttpd's messages, at most one a second: a client that opens
+ * connection after connection past the limits must not flood the log.
+ * Only the server's thread calls this.
+ */
 __attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	static time_t last;
+	static unsigned long suppressed;
+	time_t now = time(NULL);
 	char msg[512];
 
+	(void)cls;
+	if (now == last) {
+		suppressed++;
+		return;
+	}
+	last = now;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	pr_warn("metrics: http: %s", msg);
+	if (suppressed)
+		pr_warn("metrics: http: %s (%lu more messages suppressed)",
+			msg, suppressed);
+	else
+		pr_warn("metrics: http: %s", msg);
+	suppressed = 0;
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code,
@@ -882,15 +1047,19 @@ static enum MHD_Result metrics_http(void *cls, struct MHD_Connection *conn,
 static int listen_on(const struct sockaddr_storage *ss, socklen_t len,
 		     uint16_t *port)
 {
-	int fd, one = 1;
+	int fd, one = 1, zero = 0;
 
 	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	/* a restart must not wait for the old sockets' TIME_WAIT */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* [::] takes IPv4 too, whatever net.ipv6.bindv6only says */
+	if (ss->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr))
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	if (bind(fd, (const struct sockaddr *)ss, len) ||
-	    listen(fd, 64)) {
+	    listen(fd, METRICS_LISTEN_BACKLOG)) {
 		int ret = -errno;
 
 		close(fd);
@@ -938,14 +1107,28 @@ int metrics_serve(struct metrics *m, const char *addr)
 	/* the server thread must not take the agent's signals */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/*
+	 * One thread polls every connection (epoll): a client that sends
+	 * its request byte by byte holds a connection slot, never the
+	 * thread.  Slots are bounded overall and per client address, a
+	 * request's headers by the connection's memory pool, and a silent
+	 * connection is closed after a timeout (see docs/outputs.md).
+	 */
 	m->daemon = MHD_start_daemon(
-		MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+		MHD_USE_ERROR_LOG |
 		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 		0, NULL, NULL, metrics_http, m,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, m,
 		MHD_OPTION_LISTEN_SOCKET, fd,
-		MHD_OPTION_CONNECTION_LIMIT, 32u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)METRICS_MAX_CONNECTIONS,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned int)METRICS_MAX_CONNECTIONS_PER_IP,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)METRICS_CONNECTION_MEMORY,
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)METRICS_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!m->daemon) {

@@ -7,10 +7,11 @@
  * Threading: register families and look up series (struct metric *) at
  * setup or on a cold path; then update through the handles from any thread:
  * counters and gauges are lock-free atomics, a histogram observation takes
- * that series' own mutex.  Families and series are append-only (never
- * freed before metrics_destroy()), so rendering walks them without a lock:
- * a scrape never stalls the agent, and the agent never stalls a scrape.
- * Handles stay valid until metrics_destroy().
+ * that series' own mutex.  Families are append-only; series are appended,
+ * and removed only by metrics_forget_label(), which frees them once no
+ * render is walking them.  Rendering takes no lock: a scrape never stalls
+ * the agent, and the agent never stalls a scrape.  Handles stay valid
+ * until metrics_destroy(), except those of forgotten series.
  */
 #ifndef FLOWCTL_METRICS_H
 #define FLOWCTL_METRICS_H
@@ -22,6 +23,18 @@
 #define METRICS_DEFAULT_ADDR	"127.0.0.1:9999"
 #define METRICS_PATH		"/metrics"
 #define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+
+/*
+ * What the HTTP endpoint accepts (docs/outputs.md): connections at once,
+ * from one client address, octets a connection may use for its request
+ * (request line and headers; beyond: 431 and close), and seconds a
+ * connection may stay silent before it is closed.
+ */
+#define METRICS_MAX_CONNECTIONS		256
+#define METRICS_MAX_CONNECTIONS_PER_IP	64
+#define METRICS_CONNECTION_MEMORY	(32 * 1024)
+#define METRICS_CONNECTION_TIMEOUT_S	5
+#define METRICS_LISTEN_BACKLOG		128
 
 enum metric_type {
 	METRIC_COUNTER,
@@ -80,6 +93,27 @@ void metric_gauge_add(struct metric *s, double delta);
 /* Histograms. */
 void metric_observe(struct metric *s, double v);
 
+/*
+ * Drop every series whose label LABEL has the value VALUE, in every
+ * family that has that label: they disappear from the next scrape, and a
+ * later metric_get() of the same labels starts a new series from 0.
+ * Handles of the dropped series become invalid: the caller must not hold
+ * any (look them up again instead).  Returns the number dropped.
+ */
+size_t metrics_forget_label(struct metrics *m, const char *label,
+			    const char *value);
+
+/*
+ * A network namespace is gone (its meter detached, or the namespace
+ * deleted) and was drained one last time: drop every series labelled
+ * netns=NETNS (interface totals, overflow, unparsed packets, drain time),
+ * so that namespaces that come and go do not pile up series.  Call it
+ * after the last drain of the namespace has been published, from the
+ * thread that updates those series (the agent's loop).  Returns the
+ * number of series dropped.
+ */
+size_t metrics_forget_netns(struct metrics *m, const char *netns);
+
 /* Current values (tests, and the agent's own use). */
 uint64_t metric_counter_value(const struct metric *s);
 double metric_gauge_value(const struct metric *s);
@@ -92,9 +126,10 @@ double metric_gauge_value(const struct metric *s);
 int metrics_render(struct metrics *m, char **text, size_t *len);
 
 /*
- * Parse "HOST:PORT": an IPv4 address, "[IPv6]", "localhost", or an empty
- * host or "*" (all IPv4 addresses); PORT 0..65535 (0: any free port).
- * 0 or -EINVAL (message printed).
+ * Parse "HOST:PORT": an IPv4 address, "[IPv6]" ("[::]": every IPv6 and
+ * IPv4 address), "localhost", or an empty host or "*" (every IPv4
+ * address); or a bare "PORT" (127.0.0.1).  PORT 0..65535 (0: any free
+ * port).  0 or -EINVAL (message printed).
  */
 int metrics_parse_addr(const char *addr, struct sockaddr_storage *ss,
 		       socklen_t *len);

@@ -3,8 +3,9 @@
  * Metrics: the registry rendered in the Prometheus text format 0.0.4 and
  * parsed back (every sample has HELP and TYPE, labels escaped, values
  * right), histograms, the HTTP server scraped with a plain socket (IPv4 and
- * IPv6, 404, 405, HEAD, Content-Type), a port in use, address parsing, and
- * scrapes racing updates from another thread.
+ * IPv6, 404, 405, HEAD, Content-Type), a port in use, address parsing,
+ * scrapes racing updates from another thread, slow clients that must not
+ * starve a scrape, and the series of a namespace dropped when it goes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check_main.h"
@@ -582,6 +585,8 @@ struct http_reply {
 	size_t body_len;
 };
 
+static const struct timeval rcv_timeout = { .tv_sec = 5 };
+
 static void http_request(int family, uint16_t port, const char *req,
 			 struct http_reply *r)
 {
@@ -608,6 +613,9 @@ static void http_request(int family, uint16_t port, const char *req,
 	}
 	fd = socket(family, SOCK_STREAM, 0);
 	ck_assert_int_ge(fd, 0);
+	/* a server that does not answer fails the test, it does not hang */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv_timeout,
+		   sizeof(rcv_timeout));
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&ss, sl), 0);
 	ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
 	for (;;) {
@@ -763,13 +771,16 @@ START_TEST(test_parse_addr)
 		{ ":9100", AF_INET, "0.0.0.0", 9100 },
 		{ "*:9100", AF_INET, "0.0.0.0", 9100 },
 		{ "localhost:80", AF_INET, "127.0.0.1", 80 },
+		{ "9999", AF_INET, "127.0.0.1", 9999 },		/* bare port */
+		{ "0", AF_INET, "127.0.0.1", 0 },
 		{ "[fe80::1%1]:1", -1, NULL, 0 },	/* no zone ids */
 	};
 	static const char *const bad[] = {
 		"", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536",
 		"127.0.0.1:-1", "127.0.0.1:99x", "::1:9999", "[::1]9999",
 		"[::1", "1.2.3:80", "256.1.1.1:80", "[127.0.0.1]:80",
-		"example.com:80", "127.0.0.1: 80",
+		"example.com:80", "127.0.0.1: 80", "99999", "9999x", "-1",
+		"1.2.3.4", "*", "[::]",
 	};
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -876,6 +887,292 @@ START_TEST(test_scrape_while_updating)
 }
 END_TEST
 
+/* Every form of metricsAddress serves, IPv4 clients included. */
+START_TEST(test_serve_address_forms)
+{
+	static const char *const forms[] = { "*:0", "[::]:0", "127.0.0.1:0",
+					     "0", ":0" };
+	size_t i;
+
+	fill_some();
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		struct http_reply r;
+
+		ck_assert_msg(metrics_serve(m, forms[i]) == 0, "%s", forms[i]);
+		http_request(AF_INET, metrics_port(m),
+			     "GET /metrics HTTP/1.0\r\n\r\n", &r);
+		ck_assert_int_eq(r.status, 200);
+		free(r.body);
+		metrics_stop(m);
+	}
+}
+END_TEST
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* A connection to the server from SRC (127.x.y.z), not waiting. */
+static int connect_from(const char *src, uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	inet_pton(AF_INET, src, &a.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/*
+ * Clients that send their request a byte at a time (40 from the
+ * scraper's own address, 100 from another one) hold connections; a
+ * normal scrape must still be answered at once.
+ */
+#define SLOW_SAME 40
+#define SLOW_OTHER 100
+
+START_TEST(test_slow_clients_do_not_starve)
+{
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: slow\r\n";
+	int fds[SLOW_SAME + SLOW_OTHER];
+	struct http_reply r;
+	uint64_t t0;
+	int i, k;
+
+	fill_some();
+	ck_assert_int_eq(metrics_serve(m, "127.0.0.1:0"), 0);
+	for (i = 0; i < SLOW_SAME + SLOW_OTHER; i++)
+		fds[i] = connect_from(i < SLOW_SAME ? "127.0.0.1" :
+				      "127.0.0.2", metrics_port(m));
+	/* a few bytes each, never the end of the headers */
+	for (k = 0; k < 3; k++) {
+		for (i = 0; i < SLOW_SAME + SLOW_OTHER; i++)
+			send(fds[i], req + k, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		usleep(100000);
+	}
+	t0 = now_ms();
+	http_request(AF_INET, metrics_port(m),
+		     "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		     &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_lt(now_ms() - t0, 1000);
+	free(r.body);
+	for (i = 0; i < SLOW_SAME + SLOW_OTHER; i++)
+		close(fds[i]);
+}
+END_TEST
+
+/* Headers beyond the connection's memory: refused, the server goes on. */
+START_TEST(test_header_size_bounded)
+{
+	size_t big = 4 * METRICS_CONNECTION_MEMORY, off;
+	char *req = malloc(big + 64);
+	struct http_reply r;
+
+	fill_some();
+	ck_assert_int_eq(metrics_serve(m, "127.0.0.1:0"), 0);
+	off = sprintf(req, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ");
+	memset(req + off, 'a', big);
+	strcpy(req + off + big, "\r\nConnection: close\r\n\r\n");
+	http_request(AF_INET, metrics_port(m), req, &r);
+	ck_assert_int_ge(r.status, 400);
+	ck_assert_int_lt(r.status, 500);
+	free(r.body);
+	free(req);
+	http_request(AF_INET, metrics_port(m),
+		     "GET /metrics HTTP/1.0\r\n\r\n", &r);
+	ck_assert_int_eq(r.status, 200);
+	free(r.body);
+}
+END_TEST
+
+/* A connection that says nothing is closed after the timeout. */
+START_TEST(test_silent_connection_closed)
+{
+	struct pollfd p;
+	uint64_t t0;
+	char c;
+	int fd;
+
+	ck_assert_int_eq(metrics_serve(m, "127.0.0.1:0"), 0);
+	fd = connect_from("127.0.0.1", metrics_port(m));
+	t0 = now_ms();
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	ck_assert_int_eq(poll(&p, 1, (METRICS_CONNECTION_TIMEOUT_S + 3) * 1000),
+			 1);
+	ck_assert_int_le(read(fd, &c, 1), 0);
+	ck_assert_uint_ge(now_ms() - t0, METRICS_CONNECTION_TIMEOUT_S * 1000 - 500);
+	close(fd);
+}
+END_TEST
+
+/* ---- dropping the series of a namespace ---- */
+
+static int count_lines_with(const char *text, const char *needle)
+{
+	const char *p = text;
+	int n = 0;
+
+	while ((p = strstr(p, needle))) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+START_TEST(test_forget_netns)
+{
+	static const char *const pair[] = {
+		"ingressIfindex", "egressIfindex", "netns", NULL,
+	};
+	static const char *const netns[] = { "netns", NULL };
+	static const char *const output[] = { "output", NULL };
+	struct metric_family *tot, *hist, *other;
+	char *text, name[32];
+	size_t len;
+	int i;
+
+	tot = metrics_register(m, "t_total", METRIC_COUNTER, "t", pair);
+	hist = metrics_register(m, "t_seconds", METRIC_HISTOGRAM, "h", netns);
+	other = metrics_register(m, "t_out_total", METRIC_COUNTER, "o", output);
+	metric_add(metric_get(tot, "1", "2", "ns1", NULL), 5);
+	metric_add(metric_get(tot, "3", "2", "ns1", NULL), 6);
+	metric_add(metric_get(tot, "1", "2", "ns2", NULL), 7);
+	metric_observe(metric_get(hist, "ns1", NULL), 0.5);
+	metric_observe(metric_get(hist, "ns2", NULL), 0.5);
+	metric_add(metric_get(other, "ns1", NULL), 1);	/* not a netns */
+
+	ck_assert_uint_eq(metrics_forget_netns(m, "ns1"), 3);
+	ck_assert_uint_eq(metrics_forget_netns(m, "ns1"), 0);
+	ck_assert_int_eq(metrics_render(m, &text, &len), 0);
+	ck_assert_int_eq(count_lines_with(text, "netns=\"ns1\""), 0);
+	ck_assert_int_eq(count_lines_with(text, "\nt_total{"), 1);
+	ck_assert_ptr_nonnull(strstr(text,
+		"t_total{ingressIfindex=\"1\",egressIfindex=\"2\",netns=\"ns2\"} 7\n"));
+	ck_assert_ptr_nonnull(strstr(text, "t_seconds_count{netns=\"ns2\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "t_out_total{output=\"ns1\"} 1\n"));
+	free(text);
+
+	/* the namespace comes back: new series, from 0 */
+	ck_assert_uint_eq(metric_counter_value(metric_get(tot, "1", "2", "ns1",
+							  NULL)), 0);
+	metric_add(metric_get(tot, "1", "2", "ns1", NULL), 2);
+	ck_assert_int_eq(metrics_render(m, &text, &len), 0);
+	ck_assert_ptr_nonnull(strstr(text,
+		"t_total{ingressIfindex=\"1\",egressIfindex=\"2\",netns=\"ns1\"} 2\n"));
+	ck_assert_int_eq(count_lines_with(text, "\nt_total{"), 2);
+	free(text);
+
+	/* 60 namespaces come and go: no series of theirs stays */
+	for (i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name), "churn%d", i);
+		metric_add(metric_get(tot, "1", "2", name, NULL), 1);
+		metric_add(metric_get(tot, "2", "1", name, NULL), 1);
+		metric_observe(metric_get(hist, name, NULL), 0.1);
+		ck_assert_uint_eq(metrics_forget_netns(m, name), 3);
+	}
+	ck_assert_int_eq(metrics_render(m, &text, &len), 0);
+	ck_assert_int_eq(count_lines_with(text, "churn"), 0);
+	ck_assert_int_eq(count_lines_with(text, "\nt_total{"), 2);
+	free(text);
+}
+END_TEST
+
+/* Series dropped while scrapes walk them (run it under valgrind). */
+struct churner {
+	struct metric_family *f;
+	atomic_bool stop;
+	atomic_int rounds;
+};
+
+static void *churn_loop(void *arg)
+{
+	struct churner *c = arg;
+	char name[32];
+	int i;
+
+	while (!atomic_load(&c->stop)) {
+		for (i = 0; i < 20; i++) {
+			snprintf(name, sizeof(name), "ns%d", i);
+			metric_inc(metric_get(c->f, name, NULL));
+		}
+		for (i = 0; i < 20; i++) {
+			snprintf(name, sizeof(name), "ns%d", i);
+			metrics_forget_netns(m, name);
+		}
+		atomic_fetch_add(&c->rounds, 1);
+	}
+	return NULL;
+}
+
+START_TEST(test_forget_while_scraping)
+{
+	static const char *const netns[] = { "netns", NULL };
+	struct churner c = { 0 };
+	pthread_t t;
+	char *text;
+	size_t len;
+	int i;
+
+	c.f = metrics_register(m, "churn_total", METRIC_COUNTER, "c", netns);
+	metric_inc(metric_get(c.f, "stays", NULL));
+	ck_assert_int_eq(pthread_create(&t, NULL, churn_loop, &c), 0);
+	/* bounded: 300 renders, and more until the other thread has
+	 * churned a while */
+	for (i = 0; i < 300 || (atomic_load(&c.rounds) < 50 && i < 100000);
+	     i++) {
+		ck_assert_int_eq(metrics_render(m, &text, &len), 0);
+		ck_assert_ptr_nonnull(strstr(text,
+			"churn_total{netns=\"stays\"} 1\n"));
+		free(text);
+	}
+	atomic_store(&c.stop, true);
+	pthread_join(t, NULL);
+	ck_assert_int_ge(atomic_load(&c.rounds), 50);
+}
+END_TEST
+
+/* Label values: any bytes in, valid UTF-8 text format out. */
+START_TEST(test_label_values_utf8)
+{
+	static const char *const lbl[] = { "v", NULL };
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7",
+		  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7" },
+		{ "a\xff" "b", "a\xef\xbf\xbd" "b" },
+		{ "cut\xc3", "cut\xef\xbf\xbd" },
+		{ "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },	/* overlong */
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "q\"b\\n\nx\t", "q\\\"b\\\\n\\nx\t" },
+	};
+	struct metric_family *f;
+	char *text, want[128];
+	size_t len, i;
+
+	f = metrics_register(m, "utf8", METRIC_GAUGE, "u", lbl);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		metric_set(metric_get(f, cases[i].in, NULL), i);
+	ck_assert_int_eq(metrics_render(m, &text, &len), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(want, sizeof(want), "utf8{v=\"%s\"} %zu\n",
+			 cases[i].out, i);
+		ck_assert_msg(strstr(text, want), "case %zu: %s", i, text);
+	}
+	free(text);
+	render_parse(&ex);
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
@@ -891,6 +1188,9 @@ static Suite *metrics_suite(void)
 	tcase_add_test(reg, test_many_series);
 	tcase_add_test(reg, test_flowctl_families);
 	tcase_add_test(reg, test_parse_addr);
+	tcase_add_test(reg, test_forget_netns);
+	tcase_add_test(reg, test_forget_while_scraping);
+	tcase_add_test(reg, test_label_values_utf8);
 	suite_add_tcase(s, reg);
 
 	tcase_add_checked_fixture(http, setup, teardown);
@@ -899,6 +1199,10 @@ static Suite *metrics_suite(void)
 	tcase_add_test(http, test_http_ipv6);
 	tcase_add_test(http, test_port_in_use);
 	tcase_add_test(http, test_scrape_while_updating);
+	tcase_add_test(http, test_serve_address_forms);
+	tcase_add_test(http, test_slow_clients_do_not_starve);
+	tcase_add_test(http, test_header_size_bounded);
+	tcase_add_test(http, test_silent_connection_closed);
 	suite_add_tcase(s, http);
 	return s;
 }
