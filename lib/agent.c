@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "flow_cache.h"
+#include "flow_journal.h"
 #include "flow_table.h"
 #include "flowlog.h"
 #include "ifspec.h"
@@ -88,6 +89,7 @@ struct agent {
 	struct agent_outputs out;
 	struct flow_table *ft;
 	struct flow_cache *fc;
+	struct flow_journal *journal;	/* NULL: --no-journal, or none */
 	struct metrics *metrics;
 	struct flowctl_metrics mf;
 	struct metric *m_cache_flows, *m_drain;
@@ -307,6 +309,15 @@ static void agent_emit(void *ctx, const struct flow_record *recs, size_t n)
 		flowlog_submit(a->out.logs[i], recs, n);
 }
 
+/* Records about to be emitted: out of the crash journal first. */
+static void agent_journal_forget(void *ctx, const uint32_t *doms,
+				 const struct flow_key *keys, size_t n)
+{
+	struct agent *a = ctx;
+
+	flow_journal_forget(a->journal, a->fc, doms, keys, n);
+}
+
 static uint32_t agent_domain(void *ctx, const char *netns)
 {
 	struct agent *a = ctx;
@@ -495,6 +506,9 @@ static void agent_scan(struct agent *a, bool final)
 		flow_cache_flush(a->fc, now);
 	else
 		flow_cache_expire(a->fc, now);
+	/* what this scan merged and still holds: into the crash journal */
+	if (a->journal)
+		flow_journal_sync(a->journal, a->fc);
 	if (a->out.ex)
 		ipfix_async_tick(a->out.ex);
 	flow_cache_get_stats(a->fc, &cs);
@@ -536,6 +550,8 @@ static int cache_params(struct agent *a, const struct flowctl_config *cfg,
 	flow_cache_params_from_config(p, &cc);
 	p->emit = agent_emit;
 	p->emit_ctx = a;
+	if (a->journal)
+		p->journal_forget = agent_journal_forget;
 	return 0;
 }
 
@@ -695,6 +711,7 @@ static void agent_free(struct agent *a)
 	outputs_free(&a->out);
 	if (a->fc)
 		flow_cache_free(a->fc);
+	flow_journal_close(a->journal);
 	if (a->ft)
 		flow_table_close(a->ft);
 	metrics_destroy(a->metrics);
@@ -797,6 +814,13 @@ int agent_run(const struct agent_opts *opts)
 		config_free(cfg);
 		goto out;
 	}
+	/*
+	 * The crash journal (under the agent lock): what a killed agent
+	 * drained and did not export is read back below, before any drain.
+	 */
+	if (!opts->no_journal &&
+	    flow_journal_open(flow_pin_root(opts->pin_root), &a.journal))
+		pr_warn("running without a crash journal: flows in the cache are lost if the agent is killed");
 	cache_params(&a, cfg, &fcp);
 	err = flow_cache_new(&fcp, &a.fc);
 	if (err) {
@@ -812,6 +836,16 @@ int agent_run(const struct agent_opts *opts)
 	if (err) {
 		pr_err("cannot open the flow tables: %s", strerror(-err));
 		goto out;
+	}
+	if (a.journal) {
+		uint64_t flows = 0;
+
+		if (flow_journal_replay(a.journal, a.fc, agent_domain, &a,
+					mono_ns(), &flows))
+			goto out;
+		if (flows)
+			pr_info("crash journal: %llu flows drained by an agent that did not exit cleanly read back; exported at their timeouts",
+				(unsigned long long)flows);
 	}
 
 	a.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -891,6 +925,18 @@ int agent_run(const struct agent_opts *opts)
 	if (a.out.ex && ipfix_async_flush(a.out.ex, SHUTDOWN_FLUSH_MS))
 		pr_warn("some IPFIX records could not be sent before exit (counted as not sent)");
 	outputs_metrics(&a);
+	if (a.journal) {
+		struct flow_journal_stats js;
+
+		flow_journal_get_stats(a.journal, &js);
+		pr_debug("crash journal: %llu flow updates written, %llu flows deleted, %llu not journaled, %.1f ms",
+			 (unsigned long long)js.written,
+			 (unsigned long long)js.forgotten,
+			 (unsigned long long)js.failed, js.sync_ns / 1e6);
+		/* everything was handed to the outputs: nothing to keep */
+		flow_journal_remove(a.journal);
+		a.journal = NULL;
+	}
 	pr_info("agent stopped: %llu records exported over %llu scans",
 		(unsigned long long)a.records, (unsigned long long)a.scans);
 	rc = 0;

@@ -16,6 +16,7 @@ struct agent_opts {
 	const char *state_dir;	/* NULL: FLOW_TABLE_STATE_DIR */
 	const char *metrics_address;	/* overrides the config's, or NULL */
 	bool no_attach;		/* ignore the config's interfaces */
+	bool no_journal;	/* no crash journal (docs/flowcache.md) */
 };
 
 /* Run until SIGTERM/SIGINT.  Returns the exit code (0, 1, 2). */

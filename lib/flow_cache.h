@@ -61,6 +61,15 @@ struct flow_cache_params {
 	uint32_t emit_batch;		/* records per emit call */
 	flow_emit_fn emit;		/* required */
 	void *emit_ctx;
+	/*
+	 * Crash journal (lib/flow_journal.c), optional.  When set, the cache
+	 * tracks the flows merged since the last flow_cache_dirty_next()
+	 * and, before each emit, calls this (ctx: emit_ctx) with the flows
+	 * of the batch that the journal holds: forget them first, so that a
+	 * crash between the two can lose a record but never export it twice.
+	 */
+	void (*journal_forget)(void *ctx, const uint32_t *doms,
+			       const struct flow_key *keys, size_t n);
 };
 
 /* Config keys (0: key absent). */
@@ -137,6 +146,24 @@ void flow_cache_get_stats(const struct flow_cache *fc,
 size_t flow_cache_count(const struct flow_cache *fc);
 /* Bytes of one cached flow (the entry, without the hash buckets). */
 size_t flow_cache_entry_size(void);
+
+/* The name of domain DOM (NULL when there is none). */
+const char *flow_cache_domain_name(const struct flow_cache *fc, int dom);
+
+/*
+ * Crash journal.  flow_cache_restore: merge N flows read back from the
+ * journal (they are in it: not dirty, forgotten when exported).
+ * flow_cache_dirty_next: up to MAX flows merged since they were last
+ * returned, with their unexported counters (packets, octets, first and
+ * last seen, flags, TTLs as a flow_value), from then on counted as in the
+ * journal; 0 when there are no more.  Only with params.journal_forget.
+ */
+void flow_cache_restore(struct flow_cache *fc, int dom,
+			const struct flow_key *keys,
+			const struct flow_value *vals, size_t n, uint64_t now_ns);
+size_t flow_cache_dirty_next(struct flow_cache *fc, uint32_t *doms,
+			     struct flow_key *keys, struct flow_value *vals,
+			     size_t max);
 
 /*
  * Drain consumer feeding a cache (ctx: the struct flow_cache *): begin
