@@ -310,12 +310,12 @@ static void agent_emit(void *ctx, const struct flow_record *recs, size_t n)
 }
 
 /* Records about to be emitted: out of the crash journal first. */
-static void agent_journal_forget(void *ctx, const uint32_t *doms,
-				 const struct flow_key *keys, size_t n)
+static void agent_journal_forget(void *ctx, const uint32_t *idx, size_t n)
 {
 	struct agent *a = ctx;
 
-	flow_journal_forget(a->journal, a->fc, doms, keys, n);
+	if (a->journal)
+		flow_journal_forget(a->journal, idx, n);
 }
 
 static uint32_t agent_domain(void *ctx, const char *netns)
@@ -550,7 +550,7 @@ static int cache_params(struct agent *a, const struct flowctl_config *cfg,
 	flow_cache_params_from_config(p, &cc);
 	p->emit = agent_emit;
 	p->emit_ctx = a;
-	if (a->journal)
+	if (!a->opts->no_journal)
 		p->journal_forget = agent_journal_forget;
 	return 0;
 }
@@ -814,13 +814,6 @@ int agent_run(const struct agent_opts *opts)
 		config_free(cfg);
 		goto out;
 	}
-	/*
-	 * The crash journal (under the agent lock): what a killed agent
-	 * drained and did not export is read back below, before any drain.
-	 */
-	if (!opts->no_journal &&
-	    flow_journal_open(flow_pin_root(opts->pin_root), &a.journal))
-		pr_warn("running without a crash journal: flows in the cache are lost if the agent is killed");
 	cache_params(&a, cfg, &fcp);
 	err = flow_cache_new(&fcp, &a.fc);
 	if (err) {
@@ -837,13 +830,18 @@ int agent_run(const struct agent_opts *opts)
 		pr_err("cannot open the flow tables: %s", strerror(-err));
 		goto out;
 	}
-	if (a.journal) {
+	/*
+	 * The crash journal (under the agent lock): what a killed agent
+	 * drained and did not export is read back, before any drain.
+	 */
+	if (!opts->no_journal) {
 		uint64_t flows = 0;
 
-		if (flow_journal_replay(a.journal, a.fc, agent_domain, &a,
-					mono_ns(), &flows))
-			goto out;
-		if (flows)
+		if (flow_journal_open(flow_pin_root(opts->pin_root), a.fc,
+				      agent_domain, &a, mono_ns(), &flows,
+				      &a.journal))
+			pr_warn("running without a crash journal: flows in the cache are lost if the agent is killed");
+		else if (flows)
 			pr_info("crash journal: %llu flows drained by an agent that did not exit cleanly read back; exported at their timeouts",
 				(unsigned long long)flows);
 	}
@@ -929,10 +927,11 @@ int agent_run(const struct agent_opts *opts)
 		struct flow_journal_stats js;
 
 		flow_journal_get_stats(a.journal, &js);
-		pr_debug("crash journal: %llu flow updates written, %llu flows deleted, %llu not journaled, %.1f ms",
+		pr_debug("crash journal: %llu flow updates written, %llu flows freed, %llu not journaled, %.1f ms, %llu slots",
 			 (unsigned long long)js.written,
 			 (unsigned long long)js.forgotten,
-			 (unsigned long long)js.failed, js.sync_ns / 1e6);
+			 (unsigned long long)js.failed, js.sync_ns / 1e6,
+			 (unsigned long long)js.slots);
 		/* everything was handed to the outputs: nothing to keep */
 		flow_journal_remove(a.journal);
 		a.journal = NULL;

@@ -111,12 +111,10 @@ struct flow_cache {
 	 * records in OUT that the journal holds, forgotten before the emit;
 	 * the entries merged since the last sync (may repeat, may be stale).
 	 */
-	uint32_t *out_jdom;
-	struct flow_key *out_jkey;
+	uint32_t *out_jidx;
 	size_t nout_j;
 	uint32_t *dirty;
 	size_t ndirty, dirty_cap, dirty_pos;
-	bool restoring;
 
 	struct flow_cache_stats st;
 };
@@ -168,22 +166,17 @@ static void out_flush(struct flow_cache *fc)
 		return;
 	/* journal first: a crash in between loses, never doubles, a record */
 	if (fc->nout_j)
-		fc->p.journal_forget(fc->p.emit_ctx, fc->out_jdom,
-				     fc->out_jkey, fc->nout_j);
+		fc->p.journal_forget(fc->p.emit_ctx, fc->out_jidx,
+				     fc->nout_j);
 	fc->nout_j = 0;
 	fc->p.emit(fc->p.emit_ctx, fc->out, fc->nout);
 	fc->nout = 0;
 }
 
-/* The record just added to OUT is of a flow the journal holds. */
-static void out_journaled(struct flow_cache *fc, uint32_t dom,
-			  const struct flow_key *k)
+/* The record just added to OUT is of entry I, which the journal holds. */
+static void out_journaled(struct flow_cache *fc, uint32_t i)
 {
-	if (!fc->p.journal_forget)
-		return;
-	fc->out_jdom[fc->nout_j] = dom;
-	fc->out_jkey[fc->nout_j] = *k;
-	fc->nout_j++;
+	fc->out_jidx[fc->nout_j++] = i;
 }
 
 static struct flow_record *out_slot(struct flow_cache *fc, uint8_t reason)
@@ -218,9 +211,9 @@ static void record_key(struct flow_cache *fc, struct flow_record *r,
 	r->netns = fc->doms[dom].name;
 }
 
-static void emit_entry(struct flow_cache *fc, struct fc_entry *e,
-		       uint8_t reason)
+static void emit_entry(struct flow_cache *fc, uint32_t i, uint8_t reason)
 {
+	struct fc_entry *e = E(fc, i);
 	struct flow_record *r = out_slot(fc, reason);
 
 	record_key(fc, r, &e->key, e->dom);
@@ -233,7 +226,7 @@ static void emit_entry(struct flow_cache *fc, struct fc_entry *e,
 	r->max_ttl = e->max_ttl;
 	r->finished = !!(e->flags & FLOW_F_END_SEEN);
 	if (e->used & FC_JOURNALED) {
-		out_journaled(fc, e->dom, &e->key);
+		out_journaled(fc, i);
 		/* removed or restarting from zero: out of the journal */
 		e->used &= ~FC_JOURNALED;
 	}
@@ -255,9 +248,6 @@ static void emit_segment(struct flow_cache *fc, uint32_t dom,
 	r->max_ttl = v->max_ttl;
 	r->finished = !!(v->flags & FLOW_F_END_SEEN);
 	fc->st.rejected++;
-	/* read back from the journal and exported at once */
-	if (fc->restoring)
-		out_journaled(fc, dom, k);
 }
 
 /* ---- entries and the hash table -------------------------------------- */
@@ -480,9 +470,8 @@ int flow_cache_new(const struct flow_cache_params *p, struct flow_cache **fcp)
 	if (!fc->buckets || !fc->out)
 		goto out;
 	if (p->journal_forget) {
-		fc->out_jdom = calloc(fc->p.emit_batch, sizeof(*fc->out_jdom));
-		fc->out_jkey = calloc(fc->p.emit_batch, sizeof(*fc->out_jkey));
-		if (!fc->out_jdom || !fc->out_jkey)
+		fc->out_jidx = calloc(fc->p.emit_batch, sizeof(*fc->out_jidx));
+		if (!fc->out_jidx)
 			goto out;
 	}
 	memset(fc->buckets, 0xff,
@@ -514,8 +503,7 @@ void flow_cache_free(struct flow_cache *fc)
 	free(fc->doms);
 	free(fc->ovf);
 	free(fc->out);
-	free(fc->out_jdom);
-	free(fc->out_jkey);
+	free(fc->out_jidx);
 	free(fc->dirty);
 	free(fc);
 }
@@ -576,20 +564,13 @@ static void entry_add(struct fc_entry *e, const struct flow_value *v,
 		e->end_ns = now;
 }
 
-/*
- * With a journal: a merged entry is dirty (written at the next sync); one
- * read back from the journal is journaled.
- */
+/* With a journal: a merged entry is dirty (written at the next sync). */
 static void entry_mark(struct flow_cache *fc, uint32_t i)
 {
 	struct fc_entry *e = E(fc, i);
 
 	if (!fc->p.journal_forget)
 		return;
-	if (fc->restoring) {
-		e->used |= FC_JOURNALED;
-		return;
-	}
 	if (e->used & FC_DIRTY)
 		return;
 	if (fc->ndirty == fc->dirty_cap) {
@@ -827,19 +808,19 @@ static void entry_expire(struct flow_cache *fc, uint32_t i, uint64_t now)
 	struct fc_entry *e = E(fc, i);
 
 	if ((e->flags & FLOW_F_END_SEEN) && end_deadline(fc, e) <= now) {
-		emit_entry(fc, e, FLOW_END_OF_FLOW);
+		emit_entry(fc, i, FLOW_END_OF_FLOW);
 		entry_remove(fc, i);
 		return;
 	}
 	if (e->last_ns + fc->idle_ns <= now) {
 		/* nothing since an active-timeout export: nothing to say */
 		if (e->packets)
-			emit_entry(fc, e, FLOW_END_IDLE_TIMEOUT);
+			emit_entry(fc, i, FLOW_END_IDLE_TIMEOUT);
 		entry_remove(fc, i);
 		return;
 	}
 	if (e->packets && e->first_ns + fc->active_ns <= now) {
-		emit_entry(fc, e, FLOW_END_ACTIVE_TIMEOUT);
+		emit_entry(fc, i, FLOW_END_ACTIVE_TIMEOUT);
 		/* the flow stays; its next record counts from zero */
 		e->packets = 0;
 		e->octets = 0;
@@ -904,7 +885,7 @@ size_t flow_cache_flush(struct flow_cache *fc, uint64_t now_ns)
 		struct fc_entry *e = E(fc, i);
 
 		if (e->used && e->packets)
-			emit_entry(fc, e, FLOW_END_FORCED);
+			emit_entry(fc, i, FLOW_END_FORCED);
 	}
 	out_flush(fc);
 	/* empty: every entry back to unused, the chunks are kept */
@@ -926,23 +907,15 @@ const char *flow_cache_domain_name(const struct flow_cache *fc, int dom)
 	return dom >= 0 && (size_t)dom < fc->ndoms ? fc->doms[dom].name : NULL;
 }
 
-void flow_cache_restore(struct flow_cache *fc, int dom,
-			const struct flow_key *keys,
-			const struct flow_value *vals, size_t n, uint64_t now_ns)
-{
-	fc->restoring = true;
-	flow_cache_merge(fc, dom, keys, vals, n, now_ns);
-	fc->restoring = false;
-}
-
-size_t flow_cache_dirty_next(struct flow_cache *fc, uint32_t *doms,
-			     struct flow_key *keys, struct flow_value *vals,
-			     size_t max)
+size_t flow_cache_dirty_next(struct flow_cache *fc, uint32_t *idx,
+			     uint32_t *doms, struct flow_key *keys,
+			     struct flow_value *vals, size_t max)
 {
 	size_t n = 0;
 
 	while (n < max && fc->dirty_pos < fc->ndirty) {
-		struct fc_entry *e = E(fc, fc->dirty[fc->dirty_pos++]);
+		uint32_t i = fc->dirty[fc->dirty_pos++];
+		struct fc_entry *e = E(fc, i);
 		struct flow_value *v = &vals[n];
 
 		/* removed, or listed twice (freed and reused) */
@@ -953,6 +926,7 @@ size_t flow_cache_dirty_next(struct flow_cache *fc, uint32_t *doms,
 		if (!e->packets)
 			continue;
 		e->used |= FC_JOURNALED;
+		idx[n] = i;
 		doms[n] = e->dom;
 		keys[n] = e->key;
 		memset(v, 0, sizeof(*v));

@@ -63,13 +63,13 @@ struct flow_cache_params {
 	void *emit_ctx;
 	/*
 	 * Crash journal (lib/flow_journal.c), optional.  When set, the cache
-	 * tracks the flows merged since the last flow_cache_dirty_next()
-	 * and, before each emit, calls this (ctx: emit_ctx) with the flows
-	 * of the batch that the journal holds: forget them first, so that a
-	 * crash between the two can lose a record but never export it twice.
+	 * tracks the entries merged since the last flow_cache_dirty_next()
+	 * and, before each emit, calls this (ctx: emit_ctx) with the entry
+	 * indexes of the records of the batch that the journal holds: forget
+	 * them first, so that a crash between the two can lose a record but
+	 * never export it twice.
 	 */
-	void (*journal_forget)(void *ctx, const uint32_t *doms,
-			       const struct flow_key *keys, size_t n);
+	void (*journal_forget)(void *ctx, const uint32_t *idx, size_t n);
 };
 
 /* Config keys (0: key absent). */
@@ -151,19 +151,16 @@ size_t flow_cache_entry_size(void);
 const char *flow_cache_domain_name(const struct flow_cache *fc, int dom);
 
 /*
- * Crash journal.  flow_cache_restore: merge N flows read back from the
- * journal (they are in it: not dirty, forgotten when exported).
- * flow_cache_dirty_next: up to MAX flows merged since they were last
- * returned, with their unexported counters (packets, octets, first and
- * last seen, flags, TTLs as a flow_value), from then on counted as in the
- * journal; 0 when there are no more.  Only with params.journal_forget.
+ * Crash journal: up to MAX entries merged since they were last returned:
+ * entry index (stable while the flow is cached, < 2^32), domain, key and
+ * unexported counters (packets, octets, first and last seen, flags, TTLs
+ * as a flow_value); from then on counted as in the journal (forgotten
+ * through params.journal_forget when exported).  0 when there are no
+ * more.  Only with params.journal_forget.
  */
-void flow_cache_restore(struct flow_cache *fc, int dom,
-			const struct flow_key *keys,
-			const struct flow_value *vals, size_t n, uint64_t now_ns);
-size_t flow_cache_dirty_next(struct flow_cache *fc, uint32_t *doms,
-			     struct flow_key *keys, struct flow_value *vals,
-			     size_t max);
+size_t flow_cache_dirty_next(struct flow_cache *fc, uint32_t *idx,
+			     uint32_t *doms, struct flow_key *keys,
+			     struct flow_value *vals, size_t max);
 
 /*
  * Drain consumer feeding a cache (ctx: the struct flow_cache *): begin

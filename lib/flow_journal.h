@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The agent's crash journal: the flows its cache holds that were drained
- * from the kernel and not yet exported, kept in a BPF hash map pinned
- * in <pin root>-journal/ (FLOW_JOURNAL_SUFFIX), so that they outlive the process (SIGKILL, OOM kill) and the next agent
- * exports them.  Key: (journal namespace id, flow_key), value: the flow's
- * unexported counters (struct flow_value).  A second pinned map gives the
+ * from the kernel and not yet exported, kept in BPF maps of its own
+ * pinned in <pin root>-journal/ (FLOW_JOURNAL_SUFFIX), so that they
+ * outlive the process (SIGKILL, OOM kill) and the next agent exports them.  One 128-byte slot per cache entry, at the entry's index,
+ * in a BPF array mapped into the agent (BPF_F_MMAPABLE): writing a flow is
+ * a memory copy, no system call.  A second pinned map (hash) gives the
  * namespace names of the ids.  Gone at reboot, exactly like the meter's
  * own maps.  See docs/flowcache.md ("Crash safety").
  *
@@ -31,26 +32,42 @@
 #define FLOW_JOURNAL_SUFFIX	"-journal"
 #define FLOW_JOURNAL_MAP	"flows"
 #define FLOW_JOURNAL_NS_MAP	"netns"
-/* Flows the journal can hold (entries allocated as used, not up front). */
-#define FLOW_JOURNAL_MAX_FLOWS	(1U << 20)
 #define FLOW_JOURNAL_NS_MAX	4096
 #define FLOW_JOURNAL_NAME_LEN	256
+/* Slots are added in steps of this many (the cache's chunk of entries). */
+#define FLOW_JOURNAL_STEP	65536
 
-struct flow_journal_key {
-	uint32_t ns;			/* id in the journal_ns map */
-	uint32_t pad;
+/*
+ * One slot per cache entry (same index), in a BPF_F_MMAPABLE array the
+ * agent writes with plain stores.  STATE: 0 free; odd: being written (a
+ * kill landed in the middle: the slot is not read back); even: valid.
+ */
+struct flow_journal_slot {
+	uint32_t state;
+	uint32_t ns;			/* id in the netns map */
 	struct flow_key key;
+	struct flow_value val;		/* unexported counters */
+	uint8_t pad[16];
 };
+
+_Static_assert(sizeof(struct flow_journal_slot) == 128, "journal slot");
 
 struct flow_journal;
 
 /*
- * Open the journal under PIN_ROOT (the pin root itself, already chosen),
- * creating and pinning its maps when absent.  Call only under the agent
- * lock.  Returns 0 or -errno (said).
+ * Open the journal beside PIN_ROOT (the pin root itself, already chosen)
+ * and read back into FC what an agent killed before has left (its flows
+ * are merged as drained segments, at monotonic NOW_NS; DOMAIN gives the
+ * observation domain of a namespace name); *FLOWS: flows read back.  The
+ * flows read back are written again at the first flow_journal_sync(),
+ * which replaces the old journal at once.  Call only under the agent
+ * lock, before the first drain.  Returns 0 or -errno (said).
  */
-int flow_journal_open(const char *pin_root, struct flow_journal **jp);
-/* Close the maps; the pins stay (they are the point). */
+int flow_journal_open(const char *pin_root, struct flow_cache *fc,
+		      uint32_t (*domain)(void *ctx, const char *netns),
+		      void *ctx, uint64_t now_ns, uint64_t *flows,
+		      struct flow_journal **jp);
+/* Unmap and close; the pins stay (they are the point). */
 void flow_journal_close(struct flow_journal *j);
 /*
  * After a clean shutdown (everything exported): unpin the maps and close.
@@ -59,34 +76,28 @@ void flow_journal_close(struct flow_journal *j);
 int flow_journal_remove(struct flow_journal *j);
 
 /*
- * Read back what a killed agent left and merge it into FC as journaled
- * flows (flow_cache_restore), at monotonic NOW_NS.  DOMAIN gives the
- * observation domain of a namespace name.  *FLOWS: flows read.
- */
-int flow_journal_replay(struct flow_journal *j, struct flow_cache *fc,
-			uint32_t (*domain)(void *ctx, const char *netns),
-			void *ctx, uint64_t now_ns, uint64_t *flows);
-
-/*
- * Write the flows of FC merged since the last sync (flow_cache_dirty_next).
- * Returns the number of flows written or -errno.
+ * Write the flows of FC merged since the last sync (flow_cache_dirty_next)
+ * to their slots.  Returns the number of flows written or -errno.
  */
 long flow_journal_sync(struct flow_journal *j, struct flow_cache *fc);
 
 /*
- * flow_cache_params.journal_forget for the agent: CTX is not the journal,
- * so the agent calls this from its own hook.  Deletes the N flows (DOMS:
- * cache domains of FC) from the journal.
+ * Room for FLOWS cache entries now (the journal grows by itself as the
+ * cache does; growing copies it and touches new memory, which is slow).
  */
-void flow_journal_forget(struct flow_journal *j, const struct flow_cache *fc,
-			 const uint32_t *doms, const struct flow_key *keys,
+int flow_journal_reserve(struct flow_journal *j, uint32_t flows);
+
+/* Free the slots of the N cache entries IDX (their records are emitted). */
+void flow_journal_forget(struct flow_journal *j, const uint32_t *idx,
 			 size_t n);
 
 struct flow_journal_stats {
 	uint64_t written;		/* flow updates written */
-	uint64_t forgotten;		/* flows deleted */
-	uint64_t failed;		/* not written (journal full, errors) */
+	uint64_t forgotten;		/* flows freed */
+	uint64_t failed;		/* not written (no memory, errors) */
+	uint64_t torn;			/* slots read back half written */
 	uint64_t sync_ns;		/* time spent in sync and forget */
+	uint64_t slots;			/* slots (128 bytes each) */
 };
 
 void flow_journal_get_stats(const struct flow_journal *j,

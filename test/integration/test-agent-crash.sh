@@ -6,7 +6,8 @@
 # exported) come back from its crash journal and are exported once; nothing
 # is counted twice.  Two kills per round (one early, one late in the send),
 # a clean stop at the end; exact totals per flow and per hook.
-# CRASH_ROUNDS=N repeats the send N times (to measure the loss).
+# CRASH_ROUNDS=N repeats the send N times (to measure the loss);
+# CRASH_AGENT_OPTS=--no-journal measures it without the journal.
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd tc ip clang jq
@@ -44,7 +45,7 @@ wait_for 50 test -e "$T_TMP/c.ready" || fail collector "not ready: $(cat "$T_TMP
 AGENT_N=0
 start_agent() {
 	AGENT_N=$((AGENT_N + 1))
-	"$FLOWCTL" agent -c "$T_TMP/agent.yaml" --no-attach --log-level debug \
+	"$FLOWCTL" agent -c "$T_TMP/agent.yaml" --no-attach --log-level debug ${CRASH_AGENT_OPTS:-} \
 		2>"$T_TMP/agent$AGENT_N.err" &
 	APID=$!
 	T_PIDS+=($APID)
