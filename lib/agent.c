@@ -839,8 +839,10 @@ int agent_run(const struct agent_opts *opts)
 
 		if (flow_journal_open(flow_pin_root(opts->pin_root), a.fc,
 				      agent_domain, &a, mono_ns(), &flows,
-				      &a.journal))
+				      &a.journal)) {
 			pr_warn("running without a crash journal: flows in the cache are lost if the agent is killed");
+			flow_cache_journal_stop(a.fc);
+		}
 		else if (flows)
 			pr_info("crash journal: %llu flows drained by an agent that did not exit cleanly read back; exported at their timeouts",
 				(unsigned long long)flows);

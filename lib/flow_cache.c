@@ -165,7 +165,7 @@ static void out_flush(struct flow_cache *fc)
 	if (!fc->nout)
 		return;
 	/* journal first: a crash in between loses, never doubles, a record */
-	if (fc->nout_j)
+	if (fc->nout_j && fc->p.journal_forget)
 		fc->p.journal_forget(fc->p.emit_ctx, fc->out_jidx,
 				     fc->nout_j);
 	fc->nout_j = 0;
@@ -176,7 +176,8 @@ static void out_flush(struct flow_cache *fc)
 /* The record just added to OUT is of entry I, which the journal holds. */
 static void out_journaled(struct flow_cache *fc, uint32_t i)
 {
-	fc->out_jidx[fc->nout_j++] = i;
+	if (fc->out_jidx)
+		fc->out_jidx[fc->nout_j++] = i;
 }
 
 static struct flow_record *out_slot(struct flow_cache *fc, uint8_t reason)
@@ -905,6 +906,14 @@ size_t flow_cache_flush(struct flow_cache *fc, uint64_t now_ns)
 const char *flow_cache_domain_name(const struct flow_cache *fc, int dom)
 {
 	return dom >= 0 && (size_t)dom < fc->ndoms ? fc->doms[dom].name : NULL;
+}
+
+void flow_cache_journal_stop(struct flow_cache *fc)
+{
+	fc->p.journal_forget = NULL;
+	free(fc->dirty);
+	fc->dirty = NULL;
+	fc->ndirty = fc->dirty_cap = fc->dirty_pos = 0;
 }
 
 size_t flow_cache_dirty_next(struct flow_cache *fc, uint32_t *idx,

@@ -161,6 +161,8 @@ const char *flow_cache_domain_name(const struct flow_cache *fc, int dom);
 size_t flow_cache_dirty_next(struct flow_cache *fc, uint32_t *idx,
 			     uint32_t *doms, struct flow_key *keys,
 			     struct flow_value *vals, size_t max);
+/* No journal after all (it could not be opened): stop tracking. */
+void flow_cache_journal_stop(struct flow_cache *fc);
 
 /*
  * Drain consumer feeding a cache (ctx: the struct flow_cache *): begin

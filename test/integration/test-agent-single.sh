@@ -8,7 +8,7 @@
 # attaches them.
 . "$(dirname "$0")/lib.sh"
 require_root
-require_cmd tc ip clang jq
+require_cmd tc ip clang jq curl
 
 COLL="$PY $TOP/test/integration/ipfix_collector.py"
 UDP="$PY $TOP/test/integration/udpsend.py"
