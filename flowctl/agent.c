@@ -16,11 +16,15 @@ static void agent_usage(FILE *f)
 	fprintf(f,
 "Usage: flowctl agent [ -c CONFIG ] [ --log-level error|warn|info|debug ]\n"
 "                     [ --log-format json|text ] [ --metrics-address ADDR ]\n"
-"                     [ --no-attach ]\n"
+"                     [ --no-attach ] [ --no-journal ]\n"
 "Drains the flow tables of every metered namespace and exports the flows\n"
 "(IPFIX, JSON log, metrics) until SIGTERM or SIGINT; SIGHUP reloads CONFIG\n"
 "and reopens the log files.  Without -c the embedded default config is used\n"
-"(flowctl ipfix template shows its templates; see docs/config.md).\n");
+"(flowctl ipfix template shows its templates; see docs/config.md).\n"
+"One agent per pin root (a second one is refused).  The flows drained and\n"
+"not yet exported are kept in a crash journal pinned under the pin root, so\n"
+"that an agent killed (SIGKILL, OOM) loses nothing: the next one exports\n"
+"them; --no-journal turns it off (docs/flowcache.md).\n");
 }
 
 int cmd_agent(int argc, char **argv)
@@ -31,6 +35,7 @@ int cmd_agent(int argc, char **argv)
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "metrics-address", required_argument, NULL, 'M' },
 		{ "no-attach", no_argument, NULL, 'N' },
+		{ "no-journal", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -67,6 +72,9 @@ int cmd_agent(int argc, char **argv)
 			break;
 		case 'N':
 			o.no_attach = true;
+			break;
+		case 'J':
+			o.no_journal = true;
 			break;
 		case 'h':
 			agent_usage(stdout);

@@ -15,6 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <unistd.h>
+
+#include "agent.h"
 #include "commands.h"
 #include "flow_table.h"
 #include "ifspec.h"
@@ -37,7 +40,8 @@ static void flush_usage(FILE *f)
 "  -D, --dport N         destination port, 0..65535\n"
 "      --netns NS        only namespace NS (pin directory name; DEFAULT is\n"
 "                        the root namespace)\n"
-"A key that matches nothing is an error (exit 1).\n");
+"A key that matches nothing is an error (exit 1); so is a running agent\n"
+"(stop it first: it holds drained flows and drains the maps).\n");
 }
 
 static int parse_proto(const char *s, uint8_t *proto)
@@ -105,7 +109,7 @@ int cmd_flush(int argc, char **argv)
 	const char *netns = NULL, *why;
 	uint64_t total = 0;
 	uint32_t v;
-	int c, err, ret = 0, sfam = 0, dfam = 0;
+	int c, err, ret = 0, sfam = 0, dfam = 0, lockfd;
 	bool all = false;
 	size_t i;
 
@@ -178,11 +182,20 @@ int cmd_flush(int argc, char **argv)
 		pr_err("-s and -d: one IPv4 and one IPv6 address match nothing");
 		return EXIT_USAGE;
 	}
+	/*
+	 * Not while an agent runs: it holds drained flows in its cache and
+	 * drains the maps under us.  The agent lock is held until the flush
+	 * is done, so no agent starts in the middle of it.
+	 */
+	lockfd = agent_lock_exclude(NULL, "flushing its maps");
+	if (lockfd < 0 && lockfd != -ENOENT)
+		return 1;
 	topts.netns = netns;
 	err = flow_table_open(&topts, &ft);
 	if (err) {
 		pr_err("cannot open the flow table: %s", strerror(-err));
-		return 1;
+		ret = 1;
+		goto out;
 	}
 	if (netns && !flow_table_ns_find(ft, netns)) {
 		pr_err("namespace %s is not metered (no pins under %s/%s)",
@@ -219,6 +232,9 @@ int cmd_flush(int argc, char **argv)
 		ret = 1;
 	}
 out:
-	flow_table_close(ft);
+	if (ft)
+		flow_table_close(ft);
+	if (lockfd >= 0)
+		close(lockfd);
 	return ret;
 }

@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include "agent.h"
 #include "commands.h"
 #include "config.h"
 #include "flow_cache.h"
@@ -325,9 +326,10 @@ static void dump_usage(FILE *f)
 		"Drain the flow tables of every metered namespace once (the same exact\n"
 		"flip-and-drain as the agent: each packet is exported once, by this\n"
 		"command or by a running agent, never by both) and send the flows, with\n"
-		"flowEndReason forcedEnd (4), to the collectors of CONFIG.  Exit code 0\n"
-		"when every record was sent, 1 when none is metered or any record was\n"
-		"not sent, 2 for a bad config.\n");
+		"flowEndReason forcedEnd (4), to the collectors of CONFIG.  Refused while\n"
+		"an agent runs (it drains the same maps).  Exit code 0 when every record\n"
+		"was sent, 1 when none is metered, an agent runs or any record was not\n"
+		"sent, 2 for a bad config.\n");
 }
 
 static int ipfix_dump(int argc, char **argv)
@@ -348,8 +350,8 @@ static int ipfix_dump(int argc, char **argv)
 	const char *config_path = NULL;
 	int timeout_ms = FILE_FLUSH_TIMEOUT_MS;
 	uint64_t not_sent = 0;
+	int c, ret, lockfd = -1;
 	size_t i;
-	int c, ret;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:t:h", opts, NULL)) != -1) {
@@ -380,6 +382,15 @@ static int ipfix_dump(int argc, char **argv)
 		pr_err("reading the pinned flow tables needs root");
 		goto out;
 	}
+	/*
+	 * A running agent drains the same maps: each flow would leave as two
+	 * records, split between it and this command.  Refused; the agent
+	 * lock is kept until the records are sent, so no agent starts
+	 * meanwhile.
+	 */
+	lockfd = agent_lock_exclude(NULL, "ipfix dump");
+	if (lockfd < 0 && lockfd != -ENOENT)
+		goto out;
 	fto.state_dir = FLOW_TABLE_STATE_DIR;
 	fto.obs_domain_id = dump_domain;
 	fto.obs_domain_ctx = cfg;
@@ -425,6 +436,8 @@ out:
 		ipfix_exporter_destroy(d.ex);
 	flow_table_close(ft);
 	config_free(cfg);
+	if (lockfd >= 0)
+		close(lockfd);
 	return ret;
 }
 

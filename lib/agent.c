@@ -23,17 +23,20 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "flow_cache.h"
+#include "flow_journal.h"
 #include "flow_table.h"
 #include "flowlog.h"
 #include "ifspec.h"
 #include "ipfix_async.h"
 #include "ipfix_export.h"
+#include "lock.h"
 #include "log.h"
 #include "meter.h"
 #include "metrics.h"
@@ -86,10 +89,12 @@ struct agent {
 	struct agent_outputs out;
 	struct flow_table *ft;
 	struct flow_cache *fc;
+	struct flow_journal *journal;	/* NULL: --no-journal, or none */
 	struct metrics *metrics;
 	struct flowctl_metrics mf;
 	struct metric *m_cache_flows, *m_drain;
 	int epfd, sfd, tfd, evfd, exfd;
+	int lockfd;			/* the agent lock on the pin root */
 	uint64_t scans, records;
 	bool stop;
 };
@@ -309,6 +314,15 @@ static void agent_emit(void *ctx, const struct flow_record *recs, size_t n)
 		ipfix_async_export(a->out.ex, recs, n);
 	for (i = 0; i < a->out.n_logs; i++)
 		flowlog_submit(a->out.logs[i], recs, n);
+}
+
+/* Records about to be emitted: out of the crash journal first. */
+static void agent_journal_forget(void *ctx, const uint32_t *idx, size_t n)
+{
+	struct agent *a = ctx;
+
+	if (a->journal)
+		flow_journal_forget(a->journal, idx, n);
 }
 
 static uint32_t agent_domain(void *ctx, const char *netns)
@@ -547,6 +561,9 @@ static void agent_scan(struct agent *a, bool final)
 		flow_cache_flush(a->fc, now);
 	else
 		flow_cache_expire(a->fc, now);
+	/* what this scan merged and still holds: into the crash journal */
+	if (a->journal)
+		flow_journal_sync(a->journal, a->fc);
 	if (a->out.ex)
 		ipfix_async_tick(a->out.ex);
 	flow_cache_get_stats(a->fc, &cs);
@@ -588,14 +605,31 @@ static int cache_params(struct agent *a, const struct flowctl_config *cfg,
 	flow_cache_params_from_config(p, &cc);
 	p->emit = agent_emit;
 	p->emit_ctx = a;
+	if (!a->opts->no_journal)
+		p->journal_forget = agent_journal_forget;
 	return 0;
 }
 
-static int attach_interfaces(const struct flowctl_config *cfg)
+static bool has_interface(const struct flowctl_config *cfg, const char *s)
+{
+	size_t i;
+
+	for (i = 0; cfg && i < cfg->n_interfaces; i++)
+		if (!strcmp(cfg->interfaces[i], s))
+			return true;
+	return false;
+}
+
+/*
+ * Attach the meter to the interfaces of CFG that OLD does not list (OLD
+ * NULL: all of them).  All or nothing (meter_attach).
+ */
+static int attach_interfaces(const struct flowctl_config *cfg,
+			     const struct flowctl_config *old)
 {
 	struct ifspec *specs;
 	struct meter_opts o;
-	size_t i;
+	size_t i, n = 0;
 	int err;
 
 	if (!cfg->n_interfaces)
@@ -606,15 +640,21 @@ static int attach_interfaces(const struct flowctl_config *cfg)
 	for (i = 0; i < cfg->n_interfaces; i++) {
 		const char *why;
 
-		if (ifspec_parse(cfg->interfaces[i], &specs[i], &why)) {
+		if (old && has_interface(old, cfg->interfaces[i]))
+			continue;
+		if (ifspec_parse(cfg->interfaces[i], &specs[n], &why)) {
 			pr_err("%s: interfaces: '%s': %s", cfg->file,
 			       cfg->interfaces[i], why);
 			free(specs);
 			return -METER_EUSAGE;
 		}
+		if (old)
+			pr_info("reload: attaching the meter to %s",
+				cfg->interfaces[i]);
+		n++;
 	}
 	meter_opts_default(&o);
-	err = meter_attach(specs, cfg->n_interfaces, &o);
+	err = n ? meter_attach(specs, n, &o) : 0;
 	free(specs);
 	return err;
 }
@@ -636,6 +676,29 @@ static int epoll_add(int epfd, int fd)
 	if (fd < 0)
 		return 0;
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/*
+ * Interfaces a reloaded config adds are attached; those it drops stay
+ * attached (detaching would end their flows in the middle): said.
+ */
+static int reload_interfaces(struct agent *a, const struct flowctl_config *cfg,
+			     const struct flowctl_config *old)
+{
+	size_t i;
+
+	for (i = 0; i < old->n_interfaces; i++)
+		if (!has_interface(cfg, old->interfaces[i]))
+			pr_warn("reload: %s is no longer in the config but stays metered (flowctl meter detach -i %s)",
+				old->interfaces[i], old->interfaces[i]);
+	if (a->opts->no_attach) {
+		for (i = 0; i < cfg->n_interfaces; i++)
+			if (!has_interface(old, cfg->interfaces[i]))
+				pr_warn("reload: %s added to the config is not attached (--no-attach)",
+					cfg->interfaces[i]);
+		return 0;
+	}
+	return attach_interfaces(cfg, old);
 }
 
 /* SIGHUP: reopen the logs (logrotate), load the config again. */
@@ -675,6 +738,13 @@ static void agent_reload(struct agent *a)
 		pr_err("reload: cannot build the new outputs; keeping the running config");
 		return;
 	}
+	/* interfaces added to the config: attached now (all or nothing) */
+	err = reload_interfaces(a, cfg, old);
+	if (err) {
+		outputs_free(&next);
+		pr_err("reload: cannot attach the new interfaces; keeping the running config");
+		return;
+	}
 	if (a->out.ex)
 		ipfix_async_flush(a->out.ex, 1000);
 	outputs_free(&a->out);
@@ -696,18 +766,44 @@ static void agent_free(struct agent *a)
 	outputs_free(&a->out);
 	if (a->fc)
 		flow_cache_free(a->fc);
+	flow_journal_close(a->journal);
 	if (a->ft)
 		flow_table_close(a->ft);
 	metrics_destroy(a->metrics);
 	strset_free(&a->names);
 	free(a->ifacc);
+	if (a->lockfd >= 0)
+		close(a->lockfd);
+}
+
+int agent_lock_exclude(const char *pin_root, const char *what)
+{
+	const char *root = flow_pin_root(pin_root);
+	struct stat st;
+	int pid;
+
+	pid = agent_lock_holder(root);
+	if (pid > 0) {
+		pr_err("a flowctl agent (pid %d) is draining the flow tables under %s: %s would race it; stop the agent first",
+		       pid, root, what);
+		return -EBUSY;
+	}
+	if (pid < 0) {
+		pr_err("cannot check the agent lock of %s: %s", root,
+		       strerror(-pid));
+		return pid;
+	}
+	if (stat(root, &st))
+		return errno == ENOENT ? -ENOENT : -errno;
+	/* an agent starting between the check and now: refused here */
+	return agent_lock_take(root);
 }
 
 int agent_run(const struct agent_opts *opts)
 {
 	struct agent a = {
 		.opts = opts, .epfd = -1, .sfd = -1, .tfd = -1, .evfd = -1,
-		.exfd = -1,
+		.exfd = -1, .lockfd = -1,
 	};
 	struct flow_table_opts fto = { 0 };
 	struct flow_cache_params fcp;
@@ -720,6 +816,16 @@ int agent_run(const struct agent_opts *opts)
 	err = load_config(opts->config, &cfg);
 	if (err)
 		return EXIT_USAGE;
+	/*
+	 * One agent per pin root, before anything is attached, served or
+	 * drained: a second one would flip and drain the same maps and split
+	 * every flow in two records.  Held until the process ends.
+	 */
+	a.lockfd = agent_lock_take(flow_pin_root(opts->pin_root));
+	if (a.lockfd < 0) {
+		config_free(cfg);
+		return 1;
+	}
 
 	/* signals first: a TERM during setup still ends cleanly */
 	signal(SIGPIPE, SIG_IGN);
@@ -749,7 +855,7 @@ int agent_run(const struct agent_opts *opts)
 	}
 
 	if (!opts->no_attach) {
-		err = attach_interfaces(cfg);
+		err = attach_interfaces(cfg, NULL);
 		if (err) {
 			rc = err == -METER_EUSAGE ? EXIT_USAGE : 1;
 			config_free(cfg);
@@ -778,6 +884,23 @@ int agent_run(const struct agent_opts *opts)
 	if (err) {
 		pr_err("cannot open the flow tables: %s", strerror(-err));
 		goto out;
+	}
+	/*
+	 * The crash journal (under the agent lock): what a killed agent
+	 * drained and did not export is read back, before any drain.
+	 */
+	if (!opts->no_journal) {
+		uint64_t flows = 0;
+
+		if (flow_journal_open(flow_pin_root(opts->pin_root), a.fc,
+				      agent_domain, &a, mono_ns(), &flows,
+				      &a.journal)) {
+			pr_warn("running without a crash journal: flows in the cache are lost if the agent is killed");
+			flow_cache_journal_stop(a.fc);
+		}
+		else if (flows)
+			pr_info("crash journal: %llu flows drained by an agent that did not exit cleanly read back; exported at their timeouts",
+				(unsigned long long)flows);
 	}
 
 	a.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -857,6 +980,19 @@ int agent_run(const struct agent_opts *opts)
 	if (a.out.ex && ipfix_async_flush(a.out.ex, SHUTDOWN_FLUSH_MS))
 		pr_warn("some IPFIX records could not be sent before exit (counted as not sent)");
 	outputs_metrics(&a);
+	if (a.journal) {
+		struct flow_journal_stats js;
+
+		flow_journal_get_stats(a.journal, &js);
+		pr_debug("crash journal: %llu flow updates written, %llu flows freed, %llu not journaled, %.1f ms, %llu slots",
+			 (unsigned long long)js.written,
+			 (unsigned long long)js.forgotten,
+			 (unsigned long long)js.failed, js.sync_ns / 1e6,
+			 (unsigned long long)js.slots);
+		/* everything was handed to the outputs: nothing to keep */
+		flow_journal_remove(a.journal);
+		a.journal = NULL;
+	}
 	pr_info("agent stopped: %llu flow records expired over %llu scans",
 		(unsigned long long)a.records, (unsigned long long)a.scans);
 	rc = 0;

@@ -16,9 +16,20 @@ struct agent_opts {
 	const char *state_dir;	/* NULL: FLOW_TABLE_STATE_DIR */
 	const char *metrics_address;	/* overrides the config's, or NULL */
 	bool no_attach;		/* ignore the config's interfaces */
+	bool no_journal;	/* no crash journal (docs/flowcache.md) */
 };
 
 /* Run until SIGTERM/SIGINT.  Returns the exit code (0, 1, 2). */
 int agent_run(const struct agent_opts *opts);
+
+/*
+ * For the commands that change the pinned flow tables (flush, ipfix dump):
+ * hold the agent lock of PIN_ROOT (NULL: flow_pin_root's choice) for the
+ * command's duration, so that it neither races a running agent nor one
+ * started meanwhile (that one refuses to start).  Returns the fd to close
+ * when done; -ENOENT: no pin root (nothing metered, nothing to lock);
+ * -EBUSY: an agent runs (said, with its pid and WHAT); or -errno (said).
+ */
+int agent_lock_exclude(const char *pin_root, const char *what);
 
 #endif

@@ -31,6 +31,11 @@
 #define FC_TCP_FLAGS	0x0fff		/* tcpControlBits, no data offset */
 #define MS		1000000ULL
 
+/* fc_entry.used: in use; merged since the last journal sync; journaled */
+#define FC_USED		0x01
+#define FC_DIRTY	0x02
+#define FC_JOURNALED	0x04
+
 struct fc_entry {
 	struct flow_key key;
 	uint32_t dom;
@@ -47,7 +52,7 @@ struct fc_entry {
 	uint8_t min_ttl;
 	uint8_t max_ttl;
 	uint8_t flags;			/* FLOW_F_* */
-	uint8_t used;
+	uint8_t used;			/* FC_USED, FC_DIRTY, FC_JOURNALED */
 	uint16_t wslot;			/* FC_NO_SLOT when not filed */
 };
 
@@ -101,6 +106,15 @@ struct flow_cache {
 
 	struct flow_record *out;
 	size_t nout;
+	/*
+	 * Crash journal (params.journal_forget set): the flows of the
+	 * records in OUT that the journal holds, forgotten before the emit;
+	 * the entries merged since the last sync (may repeat, may be stale).
+	 */
+	uint32_t *out_jidx;
+	size_t nout_j;
+	uint32_t *dirty;
+	size_t ndirty, dirty_cap, dirty_pos;
 
 	struct flow_cache_stats st;
 };
@@ -150,8 +164,20 @@ static void out_flush(struct flow_cache *fc)
 {
 	if (!fc->nout)
 		return;
+	/* journal first: a crash in between loses, never doubles, a record */
+	if (fc->nout_j && fc->p.journal_forget)
+		fc->p.journal_forget(fc->p.emit_ctx, fc->out_jidx,
+				     fc->nout_j);
+	fc->nout_j = 0;
 	fc->p.emit(fc->p.emit_ctx, fc->out, fc->nout);
 	fc->nout = 0;
+}
+
+/* The record just added to OUT is of entry I, which the journal holds. */
+static void out_journaled(struct flow_cache *fc, uint32_t i)
+{
+	if (fc->out_jidx)
+		fc->out_jidx[fc->nout_j++] = i;
 }
 
 static struct flow_record *out_slot(struct flow_cache *fc, uint8_t reason)
@@ -186,9 +212,9 @@ static void record_key(struct flow_cache *fc, struct flow_record *r,
 	r->netns = fc->doms[dom].name;
 }
 
-static void emit_entry(struct flow_cache *fc, const struct fc_entry *e,
-		       uint8_t reason)
+static void emit_entry(struct flow_cache *fc, uint32_t i, uint8_t reason)
 {
+	struct fc_entry *e = E(fc, i);
 	struct flow_record *r = out_slot(fc, reason);
 
 	record_key(fc, r, &e->key, e->dom);
@@ -200,6 +226,11 @@ static void emit_entry(struct flow_cache *fc, const struct fc_entry *e,
 	r->min_ttl = e->min_ttl;
 	r->max_ttl = e->max_ttl;
 	r->finished = !!(e->flags & FLOW_F_END_SEEN);
+	if (e->used & FC_JOURNALED) {
+		out_journaled(fc, i);
+		/* removed or restarting from zero: out of the journal */
+		e->used &= ~FC_JOURNALED;
+	}
 }
 
 /* A segment the cache cannot hold: exported on its own (reason 5). */
@@ -439,6 +470,11 @@ int flow_cache_new(const struct flow_cache_params *p, struct flow_cache **fcp)
 	fc->out = calloc(fc->p.emit_batch, sizeof(*fc->out));
 	if (!fc->buckets || !fc->out)
 		goto out;
+	if (p->journal_forget) {
+		fc->out_jidx = calloc(fc->p.emit_batch, sizeof(*fc->out_jidx));
+		if (!fc->out_jidx)
+			goto out;
+	}
 	memset(fc->buckets, 0xff,
 	       (fc->bucket_mask + 1ULL) * sizeof(*fc->buckets));
 	fc->st.bytes = sizeof(*fc) + (fc->bucket_mask + 1ULL) * 4 +
@@ -468,6 +504,8 @@ void flow_cache_free(struct flow_cache *fc)
 	free(fc->doms);
 	free(fc->ovf);
 	free(fc->out);
+	free(fc->out_jidx);
+	free(fc->dirty);
 	free(fc);
 }
 
@@ -527,6 +565,30 @@ static void entry_add(struct fc_entry *e, const struct flow_value *v,
 		e->end_ns = now;
 }
 
+/* With a journal: a merged entry is dirty (written at the next sync). */
+static void entry_mark(struct flow_cache *fc, uint32_t i)
+{
+	struct fc_entry *e = E(fc, i);
+
+	if (!fc->p.journal_forget)
+		return;
+	if (e->used & FC_DIRTY)
+		return;
+	if (fc->ndirty == fc->dirty_cap) {
+		size_t ncap = fc->dirty_cap ? fc->dirty_cap * 2 : 4096;
+		uint32_t *nd = realloc(fc->dirty, ncap * sizeof(*nd));
+
+		/* no memory: not journaled (lost if the agent is killed) */
+		if (!nd)
+			return;
+		fc->st.bytes += (ncap - fc->dirty_cap) * sizeof(*nd);
+		fc->dirty = nd;
+		fc->dirty_cap = ncap;
+	}
+	fc->dirty[fc->ndirty++] = i;
+	e->used |= FC_DIRTY;
+}
+
 /* Merge one segment; H is the hash of its key. */
 static void merge_one(struct flow_cache *fc, uint32_t dom, uint64_t h,
 		      const struct flow_key *k, const struct flow_value *v,
@@ -546,6 +608,7 @@ static void merge_one(struct flow_cache *fc, uint32_t dom, uint64_t h,
 		uint64_t d;
 
 		entry_add(e, v, now_ns);
+		entry_mark(fc, i);
 		/* later deadlines are refiled lazily, earlier ones now */
 		d = entry_deadline(fc, e);
 		if (d < e->sched_ns) {
@@ -563,9 +626,10 @@ static void merge_one(struct flow_cache *fc, uint32_t dom, uint64_t h,
 	memset(e, 0, sizeof(*e));
 	e->key = *k;
 	e->dom = dom;
-	e->used = 1;
+	e->used = FC_USED;
 	e->wslot = FC_NO_SLOT;
 	entry_add(e, v, now_ns);
+	entry_mark(fc, i);
 	e->hnext = *head;
 	*head = i;
 	fc->count++;
@@ -745,19 +809,19 @@ static void entry_expire(struct flow_cache *fc, uint32_t i, uint64_t now)
 	struct fc_entry *e = E(fc, i);
 
 	if ((e->flags & FLOW_F_END_SEEN) && end_deadline(fc, e) <= now) {
-		emit_entry(fc, e, FLOW_END_OF_FLOW);
+		emit_entry(fc, i, FLOW_END_OF_FLOW);
 		entry_remove(fc, i);
 		return;
 	}
 	if (e->last_ns + fc->idle_ns <= now) {
 		/* nothing since an active-timeout export: nothing to say */
 		if (e->packets)
-			emit_entry(fc, e, FLOW_END_IDLE_TIMEOUT);
+			emit_entry(fc, i, FLOW_END_IDLE_TIMEOUT);
 		entry_remove(fc, i);
 		return;
 	}
 	if (e->packets && e->first_ns + fc->active_ns <= now) {
-		emit_entry(fc, e, FLOW_END_ACTIVE_TIMEOUT);
+		emit_entry(fc, i, FLOW_END_ACTIVE_TIMEOUT);
 		/* the flow stays; its next record counts from zero */
 		e->packets = 0;
 		e->octets = 0;
@@ -822,7 +886,7 @@ size_t flow_cache_flush(struct flow_cache *fc, uint64_t now_ns)
 		struct fc_entry *e = E(fc, i);
 
 		if (e->used && e->packets)
-			emit_entry(fc, e, FLOW_END_FORCED);
+			emit_entry(fc, i, FLOW_END_FORCED);
 	}
 	out_flush(fc);
 	/* empty: every entry back to unused, the chunks are kept */
@@ -831,9 +895,63 @@ size_t flow_cache_flush(struct flow_cache *fc, uint64_t now_ns)
 	fc->count = 0;
 	memset(fc->buckets, 0xff, (fc->bucket_mask + 1ULL) * sizeof(uint32_t));
 	memset(fc->wheel, 0xff, sizeof(fc->wheel));
+	fc->ndirty = fc->dirty_pos = 0;
 	for (r = 1; r <= 5; r++)
 		after += fc->st.records[r];
 	return after - before;
+}
+
+/* ---- crash journal ------------------------------------------------- */
+
+const char *flow_cache_domain_name(const struct flow_cache *fc, int dom)
+{
+	return dom >= 0 && (size_t)dom < fc->ndoms ? fc->doms[dom].name : NULL;
+}
+
+void flow_cache_journal_stop(struct flow_cache *fc)
+{
+	fc->p.journal_forget = NULL;
+	free(fc->dirty);
+	fc->dirty = NULL;
+	fc->ndirty = fc->dirty_cap = fc->dirty_pos = 0;
+}
+
+size_t flow_cache_dirty_next(struct flow_cache *fc, uint32_t *idx,
+			     uint32_t *doms, struct flow_key *keys,
+			     struct flow_value *vals, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && fc->dirty_pos < fc->ndirty) {
+		uint32_t i = fc->dirty[fc->dirty_pos++];
+		struct fc_entry *e = E(fc, i);
+		struct flow_value *v = &vals[n];
+
+		/* removed, or listed twice (freed and reused) */
+		if (!(e->used & FC_DIRTY))
+			continue;
+		e->used &= ~FC_DIRTY;
+		/* exported since (active timeout): nothing to keep */
+		if (!e->packets)
+			continue;
+		e->used |= FC_JOURNALED;
+		idx[n] = i;
+		doms[n] = e->dom;
+		keys[n] = e->key;
+		memset(v, 0, sizeof(*v));
+		v->packets = e->packets;
+		v->octets = e->octets;
+		v->first_seen_ns = e->first_ns;
+		v->last_seen_ns = e->last_ns;
+		v->tcp_flags = e->tcp_flags;
+		v->flags = e->flags;
+		v->min_ttl = e->min_ttl;
+		v->max_ttl = e->max_ttl;
+		n++;
+	}
+	if (fc->dirty_pos == fc->ndirty)
+		fc->ndirty = fc->dirty_pos = 0;
+	return n;
 }
 
 /* ---- stats ----------------------------------------------------------- */

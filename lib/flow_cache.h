@@ -61,6 +61,15 @@ struct flow_cache_params {
 	uint32_t emit_batch;		/* records per emit call */
 	flow_emit_fn emit;		/* required */
 	void *emit_ctx;
+	/*
+	 * Crash journal (lib/flow_journal.c), optional.  When set, the cache
+	 * tracks the entries merged since the last flow_cache_dirty_next()
+	 * and, before each emit, calls this (ctx: emit_ctx) with the entry
+	 * indexes of the records of the batch that the journal holds: forget
+	 * them first, so that a crash between the two can lose a record but
+	 * never export it twice.
+	 */
+	void (*journal_forget)(void *ctx, const uint32_t *idx, size_t n);
 };
 
 /* Config keys (0: key absent). */
@@ -137,6 +146,23 @@ void flow_cache_get_stats(const struct flow_cache *fc,
 size_t flow_cache_count(const struct flow_cache *fc);
 /* Bytes of one cached flow (the entry, without the hash buckets). */
 size_t flow_cache_entry_size(void);
+
+/* The name of domain DOM (NULL when there is none). */
+const char *flow_cache_domain_name(const struct flow_cache *fc, int dom);
+
+/*
+ * Crash journal: up to MAX entries merged since they were last returned:
+ * entry index (stable while the flow is cached, < 2^32), domain, key and
+ * unexported counters (packets, octets, first and last seen, flags, TTLs
+ * as a flow_value); from then on counted as in the journal (forgotten
+ * through params.journal_forget when exported).  0 when there are no
+ * more.  Only with params.journal_forget.
+ */
+size_t flow_cache_dirty_next(struct flow_cache *fc, uint32_t *idx,
+			     uint32_t *doms, struct flow_key *keys,
+			     struct flow_value *vals, size_t max);
+/* No journal after all (it could not be opened): stop tracking. */
+void flow_cache_journal_stop(struct flow_cache *fc);
 
 /*
  * Drain consumer feeding a cache (ctx: the struct flow_cache *): begin

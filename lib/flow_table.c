@@ -1014,6 +1014,15 @@ static int gp_setup(struct flow_table *ft)
 	return 0;
 }
 
+const char *flow_pin_root(const char *pin_root)
+{
+	if (!pin_root)
+		pin_root = getenv(FLOW_PIN_ROOT_ENV);
+	if (!pin_root || !*pin_root)
+		pin_root = FLOW_PIN_ROOT;
+	return pin_root;
+}
+
 int flow_table_open(const struct flow_table_opts *opts, struct flow_table **ftp)
 {
 	static const struct flow_table_opts none;
@@ -1027,11 +1036,7 @@ int flow_table_open(const struct flow_table_opts *opts, struct flow_table **ftp)
 	if (!ft)
 		return -ENOMEM;
 	ft->gp_outer = ft->gp_inner = ft->epfd = -1;
-	root = opts->pin_root;
-	if (!root)
-		root = getenv(FLOW_PIN_ROOT_ENV);
-	if (!root || !*root)
-		root = FLOW_PIN_ROOT;
+	root = flow_pin_root(opts->pin_root);
 	ft->pin_root = strdup(root);
 	if (!ft->pin_root) {
 		err = -ENOMEM;

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# One agent per pin root: a second agent is refused (exit 1, the first
+# one's pid in the message) and touches nothing, the first keeps exporting
+# every packet exactly once; flowctl flush and flowctl ipfix dump are
+# refused while an agent runs.  SIGHUP with interfaces added to the config
+# attaches them.
+. "$(dirname "$0")/lib.sh"
+require_root
+require_cmd tc ip clang jq curl
+
+COLL="$PY $TOP/test/integration/ipfix_collector.py"
+UDP="$PY $TOP/test/integration/udpsend.py"
+
+testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; }
+on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
+D=$(obs_domain "$NS0")
+ifi() { ip -n "$NS0" -j link show "$1" | jq '.[0].ifindex'; }
+I2=$(ifi eth2)
+
+PU=$(free_port); PM=$(free_port); PM2=$(free_port)
+write_config() { # FILE METRICSPORT INTERFACES...
+	local f=$1 pm=$2
+	shift 2
+	{
+		echo "scanIntervalMilliseconds: 200"
+		echo "idleTimeoutSeconds: 1"
+		echo "metricsAddress: 127.0.0.1:$pm"
+		if [ $# -gt 0 ]; then
+			echo "interfaces:"
+			for i in "$@"; do echo "- \"$i\""; done
+		fi
+		echo "outputs:"
+		echo "- collector:"
+		echo "    remoteAddress: 127.0.0.1:$PU"
+	} > "$f"
+}
+write_config "$T_TMP/agent.yaml" "$PM" "$NS0:eth1"
+# the second agent's config differs only by its metrics port: it must not
+# get as far as serving metrics, attaching or draining
+write_config "$T_TMP/agent2.yaml" "$PM2" "$NS0:eth1" "$NS0:eth3"
+
+$COLL --udp "$PU" --bind 127.0.0.1 --out "$T_TMP/c.json" \
+	--records "$T_TMP/c.jsonl" --ready-file "$T_TMP/c.ready" \
+	--duration 300 2>"$T_TMP/c.err" &
+CPID=$!
+T_PIDS+=($CPID)
+wait_for 50 test -e "$T_TMP/c.ready" || fail collector "not ready: $(cat "$T_TMP/c.err")"
+
+"$FLOWCTL" agent -c "$T_TMP/agent.yaml" --log-level debug 2>"$T_TMP/agent.err" &
+APID=$!
+T_PIDS+=($APID)
+wait_for 100 grep -q "agent started" "$T_TMP/agent.err" ||
+	fail "agent started" "$(tail -3 "$T_TMP/agent.err")"
+attached() { # DEV HOOK
+	tc -n "$NS0" filter show dev "$1" "$2" 2>/dev/null | grep -q bpf
+}
+check "first agent attached eth1 from its config" attached eth1 ingress
+
+# --- a second agent: refused, touches nothing ---------------------------
+ip netns exec "$NS2" $UDP --recv 10.2.0.2 7700 30 > "$T_TMP/r1.count" &
+RP=$!; T_PIDS+=($RP)
+sleep 0.3
+ip netns exec "$NS1" $UDP 10.2.0.2 7700 6000 50 47000 20 &
+SP=$!; T_PIDS+=($SP)
+sleep 0.3
+timeout 20 "$FLOWCTL" agent -c "$T_TMP/agent2.yaml" 2>"$T_TMP/agent2.err"
+check_eq "second agent refused: exit 1" 1 "$?"
+check "the refusal names the running agent's pid ($APID)" \
+	grep -q "agent (pid $APID)" "$T_TMP/agent2.err"
+echo "  $(head -1 "$T_TMP/agent2.err")"
+check "the second agent attached nothing (eth3 of its config)" \
+	bash -c "! tc -n $NS0 filter show dev eth3 ingress | grep -q bpf"
+check "the second agent did not serve metrics" \
+	bash -c "! curl -s -m 1 http://127.0.0.1:$PM2/metrics"
+
+# --- flush and ipfix dump while the agent runs: refused --------------------
+"$FLOWCTL" flush -A >"$T_TMP/flush.out" 2>"$T_TMP/flush.err"
+check_eq "flush -A while an agent runs: exit 1" 1 "$?"
+check "flush: the message names the agent's pid" \
+	grep -q "agent (pid $APID)" "$T_TMP/flush.err"
+echo "  $(head -1 "$T_TMP/flush.err")"
+"$FLOWCTL" ipfix dump -c "$T_TMP/agent.yaml" >"$T_TMP/dump.out" 2>"$T_TMP/dump.err"
+check_eq "ipfix dump while an agent runs: exit 1" 1 "$?"
+check "ipfix dump: the message names the agent's pid" \
+	grep -q "agent (pid $APID)" "$T_TMP/dump.err"
+
+wait $SP $RP
+check_eq "6000 datagrams delivered" 6000 "$(cat "$T_TMP/r1.count")"
+
+# --- SIGHUP: interfaces added to the config are attached -------------------
+check "eth2 not metered before the reload" bash -c "! tc -n $NS0 filter show dev eth2 egress | grep -q bpf"
+write_config "$T_TMP/agent.yaml" "$PM" "$NS0:eth1" "$NS0:eth2"
+kill -HUP "$APID"
+wait_for 100 grep -q "reload: [0-9]* collector" "$T_TMP/agent.err" ||
+	fail "reload" "$(tail -3 "$T_TMP/agent.err")"
+check "SIGHUP: eth2 added to interfaces is attached (egress)" attached eth2 egress
+check "SIGHUP: eth2 added to interfaces is attached (ingress)" attached eth2 ingress
+check "SIGHUP: the attach is logged" grep -q "attaching the meter to $NS0:eth2" "$T_TMP/agent.err"
+ip netns exec "$NS2" $UDP --recv 10.2.0.2 7701 30 > "$T_TMP/r2.count" &
+RP=$!; T_PIDS+=($RP)
+sleep 0.3
+ip netns exec "$NS1" $UDP 10.2.0.2 7701 1000 50 48000 10
+wait $RP
+sleep 2				# idle timeout + scans
+kill -TERM "$APID"; wait "$APID"
+check_eq "first agent: clean exit" 0 "$?"
+sleep 0.5
+kill -TERM $CPID; wait $CPID
+
+psum() { # JQ-SELECT
+	jq -s "[.[] | select(._domain == $D and ($1)) | .packetDeltaCount // 0] | add // 0" "$T_TMP/c.jsonl"
+}
+check_eq "first agent kept exporting: every packet at eth1 ingress once" 6000 \
+	"$(psum ".destinationTransportPort==7700 and .flowDirection==0")"
+check_eq "one record per flow (nothing split between two agents)" 20 \
+	"$(jq -s "[.[] | select(._domain == $D and .destinationTransportPort==7700 and .flowDirection==0)] | length" "$T_TMP/c.jsonl")"
+check_eq "after the reload: eth2 egress metered, every packet" 1000 \
+	"$(psum ".destinationTransportPort==7701 and .flowDirection==1 and .egressInterface==$I2")"
+
+finish
