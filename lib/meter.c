@@ -1044,19 +1044,21 @@ int meter_attach(const struct ifspec *specs, int n,
 		goto out;
 	}
 
-	u = calloc(r.nt * 3 + 1, sizeof(*u));
-	if (!u) {
-		err = -ENOMEM;
-		goto out;
-	}
 	for (i = 0; i < r.nns; i++) {
 		if (!r.ns[i].replace_pins)
 			continue;
 		/* the old maps are gone now: nothing to go back to */
 		interruptible = false;
+		changed = true;
 		err = replace_pins(&r, i, &o->id);
 		if (err)
 			goto out;
+	}
+	/* after replace_pins: it adds the namespace's other devices */
+	u = calloc(r.nt * 3 + 1, sizeof(*u));
+	if (!u) {
+		err = -ENOMEM;
+		goto out;
 	}
 	changed = true;
 	for (i = 0; i < r.nns && !err; i++)
