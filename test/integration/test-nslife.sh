@@ -143,6 +143,8 @@ for delay in 0.05 0.5 1.5 3.0; do
 	st=$(state)
 	if [ "$st" = "0 0" ] && [ "$rc" = 1 ] && grep -q "interrupted: " "$T_TMP/d.out"; then
 		pass "d: SIGTERM after ${delay}s: nothing left, exit 1 ($(grep -o 'interrupted: [a-z ]*' "$T_TMP/d.out" | head -1))"
+	elif [ "$st" = "0 0" ] && [ "$rc" = 143 ]; then
+		pass "d: SIGTERM after ${delay}s: killed before the request began, nothing left"
 	elif [ "$st" = "$ALL ${#NI[@]}" ] && { [ "$rc" = 0 ] || [ "$rc" = 143 ]; }; then
 		pass "d: SIGTERM after ${delay}s: the attach had completed (exit $rc)"
 	else
