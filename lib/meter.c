@@ -472,8 +472,7 @@ static int stale_pins_clear(const char *netns, enum pin_fate fate,
 			    bool has_id)
 {
 	const char *pin = ifspec_pin_name(netns);
-	const char *what = fate == PIN_GONE ? "deleted" :
-			   "re-created (another namespace of the same name)";
+	const char *what = fate == PIN_GONE ? "deleted" : "re-created";
 	struct timespec nap = { 0, 100 * 1000 * 1000 };
 	uint64_t flows = 0, packets = 0;
 	int agent, i, err;
