@@ -587,6 +587,7 @@ static int attach_interfaces(const struct flowctl_config *cfg)
 		}
 	}
 	meter_opts_default(&o);
+	o.in_agent = true;	/* stale pins: not left to ourselves */
 	err = meter_attach(specs, cfg->n_interfaces, &o);
 	free(specs);
 	return err;

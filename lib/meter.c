@@ -469,7 +469,7 @@ static int stale_counts(const char *netns, uint64_t *flows,
  * -EINTR (a terminating signal came while waiting), -ETIMEDOUT or -errno.
  */
 static int stale_pins_clear(const char *netns, enum pin_fate fate,
-			    bool has_id)
+			    bool has_id, bool in_agent)
 {
 	const char *pin = ifspec_pin_name(netns);
 	const char *what = fate == PIN_GONE ? "deleted" : "re-created";
@@ -477,7 +477,7 @@ static int stale_pins_clear(const char *netns, enum pin_fate fate,
 	uint64_t flows = 0, packets = 0;
 	int agent, i, err;
 
-	agent = agent_lock_holder(FLOW_PIN_ROOT);
+	agent = in_agent ? 0 : agent_lock_holder(FLOW_PIN_ROOT);
 	if (agent > 0 && has_id) {
 		pr_info("%s: the namespace was %s; waiting up to %d s for the agent (pid %d) to export its last flows and remove its pins",
 			pin, what, AGENT_UNPIN_WAIT_S, agent);
@@ -902,7 +902,7 @@ static int attach_dry(struct request *r, const struct meter_opts *o)
  * Stale pins among the namespaces of R: take them away first, so that no
  * new incarnation is ever attached to the maps of an old one.
  */
-static int attach_clear_stale(struct request *r, bool dry)
+static int attach_clear_stale(struct request *r, bool dry, bool in_agent)
 {
 	int i, err;
 
@@ -922,7 +922,7 @@ static int attach_clear_stale(struct request *r, bool dry)
 			       pin_fate_name(fate));
 			continue;
 		}
-		err = stale_pins_clear(netns, fate, has_id);
+		err = stale_pins_clear(netns, fate, has_id, in_agent);
 		if (err)
 			return err;
 	}
@@ -987,7 +987,7 @@ int meter_attach(const struct ifspec *specs, int n,
 		if (err)
 			goto out;
 	}
-	err = attach_clear_stale(&r, o->dry);
+	err = attach_clear_stale(&r, o->dry, o->in_agent);
 	if (err)
 		goto out;
 
@@ -1203,7 +1203,7 @@ static int detach_stale(const char *netns, bool dry)
 		       pin_fate_name(fate));
 		return 0;
 	}
-	return stale_pins_clear(netns, fate, has_id);
+	return stale_pins_clear(netns, fate, has_id, false);
 }
 
 int meter_detach(const struct ifspec *specs, int n,
@@ -1280,7 +1280,7 @@ int meter_detach(const struct ifspec *specs, int n,
 			fate = pin_fate(FLOW_PIN_ROOT, ifspec_pin_name(ns),
 					&has_id);
 			if (pin_fate_stale(fate)) {
-				if (stale_pins_clear(ns, fate, has_id))
+				if (stale_pins_clear(ns, fate, has_id, false))
 					failed++;
 				continue;
 			}
