@@ -480,6 +480,31 @@ static void ops_counters(void *ctx, const struct flow_ns *ns,
 					    total->c[FLOW_CNT_UNPARSED_OCTETS]);
 }
 
+/*
+ * A namespace that was deleted or re-created: its last flows are in the
+ * cache now; they leave at once, as the old namespace's, so that nothing
+ * of it merges with a new namespace of the same name.
+ */
+static void ops_stale(void *ctx, const struct flow_ns *ns, const char *why,
+		      uint64_t segments, uint64_t packets, bool unpinned)
+{
+	struct agent *a = ctx;
+	uint64_t exported = 0;
+	size_t recs;
+
+	recs = flow_cache_flush_domain(a->fc, flow_ns_name(ns), &exported);
+	pr_info("namespace %s was %s: last drain %llu segments (%llu packets); %zu flows, %llu packets exported (forced end); %s",
+		flow_ns_name(ns), why, (unsigned long long)segments,
+		(unsigned long long)packets, recs,
+		(unsigned long long)exported,
+		unpinned ? "its pins are removed" :
+		"its pins were already removed");
+	/*
+	 * Its metric series go at the next scan: the rescan finds its pins
+	 * gone and forget_namespaces() drops them after that last drain.
+	 */
+}
+
 static void ops_end(void *ctx)
 {
 	struct agent *a = ctx;
@@ -494,6 +519,7 @@ static const struct flow_drain_ops agent_drain_ops = {
 	.flows = ops_flows,
 	.ifstats = ops_ifstats,
 	.counters = ops_counters,
+	.stale = ops_stale,
 	.end = ops_end,
 };
 
@@ -654,6 +680,7 @@ static int attach_interfaces(const struct flowctl_config *cfg,
 		n++;
 	}
 	meter_opts_default(&o);
+	o.in_agent = true;	/* stale pins: not left to ourselves */
 	err = n ? meter_attach(specs, n, &o) : 0;
 	free(specs);
 	return err;

@@ -12,6 +12,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include "flow_abi.h"
 #include "flow_table.h"
 #include "ifspec.h"
@@ -170,4 +172,103 @@ int pin_dir_remove(const char *netns)
 	if (err)
 		pr_err("cannot remove pins %s: %s", path, strerror(-err));
 	return err;
+}
+
+/* ---- the identity pin -------------------------------------------------- */
+
+static void identity_path(const char *root, const char *pin_name, char *buf,
+			  int size)
+{
+	snprintf(buf, size, "%s/%s/%s", root, pin_name, PIN_IDENTITY);
+}
+
+int pin_identity_write(const char *root, const char *pin_name,
+		       const struct netns_id *id)
+{
+	char path[512];
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	identity_path(root, pin_name, path, sizeof(path));
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, PIN_IDENTITY_MAP,
+			    sizeof(__u32), sizeof(*id), 1, NULL);
+	if (fd < 0) {
+		err = fd;
+		pr_err("cannot create the identity map of %s: %s", pin_name,
+		       strerror(-err));
+		return err;
+	}
+	err = bpf_map_update_elem(fd, &zero, id, BPF_ANY);
+	if (!err) {
+		if (unlink(path) && errno != ENOENT)
+			err = -errno;
+		else
+			err = bpf_obj_pin(fd, path);
+	}
+	if (err)
+		pr_err("cannot pin %s: %s", path, strerror(-err));
+	close(fd);
+	return err;
+}
+
+int pin_identity_read(const char *root, const char *pin_name,
+		      struct netns_id *id, uint64_t *pin_ino)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info), zero = 0;
+	char path[512];
+	struct stat st;
+	int fd, err;
+
+	memset(id, 0, sizeof(*id));
+	identity_path(root, pin_name, path, sizeof(path));
+	if (stat(path, &st))
+		return -errno;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return fd;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (!err && (info.type != BPF_MAP_TYPE_ARRAY ||
+		     info.value_size != sizeof(*id)))
+		err = -EPROTO;
+	if (!err)
+		err = bpf_map_lookup_elem(fd, &zero, id);
+	close(fd);
+	if (!err && pin_ino)
+		*pin_ino = st.st_ino;
+	return err;
+}
+
+enum pin_fate pin_fate(const char *root, const char *pin_name, bool *has_id)
+{
+	struct netns_id rec, now;
+	bool have;
+	int err;
+
+	have = pin_identity_read(root, pin_name, &rec, NULL) == 0;
+	if (has_id)
+		*has_id = have;
+	if (!strcmp(pin_name, FLOW_ROOT_NETNS))
+		return PIN_LIVE;
+	err = netns_id_get(pin_name, &now);
+	if (err == -ENOENT)
+		return PIN_GONE;
+	if (!have || err)
+		return have ? PIN_LIVE : PIN_NOID;	/* cannot tell: keep */
+	return netns_id_same(&rec, &now) ? PIN_LIVE : PIN_REPLACED;
+}
+
+const char *pin_fate_name(enum pin_fate f)
+{
+	switch (f) {
+	case PIN_LIVE:
+		return "live";
+	case PIN_NOID:
+		return "noid";
+	case PIN_GONE:
+		return "gone";
+	case PIN_REPLACED:
+		return "replaced";
+	}
+	return "?";
 }

@@ -954,6 +954,68 @@ size_t flow_cache_dirty_next(struct flow_cache *fc, uint32_t *idx,
 	return n;
 }
 
+/*
+ * A namespace that is gone or was re-created (the agent's last drain of
+ * its maps): export every flow and catch-all of domain NETNS now (forced
+ * end, overflow: lack of resources) and drop them, so that nothing of the
+ * old namespace merges with the flows of a new one of the same name.
+ * Returns the records emitted; *PACKETS (may be NULL): their packets.
+ */
+size_t flow_cache_flush_domain(struct flow_cache *fc, const char *netns,
+			       uint64_t *packets)
+{
+	uint64_t before = 0, after = 0, pk = 0;
+	uint32_t dom, i;
+	int r;
+
+	for (dom = 0; dom < fc->ndoms; dom++)
+		if (!strcmp(fc->doms[dom].name, netns))
+			break;
+	if (packets)
+		*packets = 0;
+	if (dom == fc->ndoms)
+		return 0;
+	for (r = 1; r <= 5; r++)
+		before += fc->st.records[r];
+	for (i = 0; i < fc->ovf_cap; i++) {
+		struct fc_overflow *o = &fc->ovf[i];
+		struct flow_record *rec;
+
+		if (!o->used || !o->pending || o->dom != dom)
+			continue;
+		rec = out_slot(fc, FLOW_END_LACK_OF_RESOURCES);
+		rec->ingress_ifindex = o->key.ingress_ifindex;
+		rec->egress_ifindex = o->key.egress_ifindex;
+		rec->direction = o->key.direction;
+		rec->packets = o->packets;
+		rec->octets = o->octets;
+		rec->start_ns = flow_clock_to_unix_ns(&fc->clock, o->start_ns);
+		rec->end_ns = flow_clock_to_unix_ns(&fc->clock, o->end_ns);
+		rec->obs_domain_id = fc->doms[dom].obs_domain_id;
+		rec->netns = fc->doms[dom].name;
+		pk += o->packets;
+		o->packets = o->octets = 0;
+		o->pending = false;
+	}
+	for (i = 0; i < fc->next_unused; i++) {
+		struct fc_entry *e = E(fc, i);
+
+		if (!e->used || e->dom != dom)
+			continue;
+		if (e->packets) {
+			emit_entry(fc, i, FLOW_END_FORCED);
+			pk += e->packets;
+		}
+		entry_remove(fc, i);
+	}
+	out_flush(fc);
+	for (r = 1; r <= 5; r++)
+		after += fc->st.records[r];
+	if (packets)
+		*packets = pk;
+	return after - before;
+}
+
 /* ---- stats ----------------------------------------------------------- */
 
 void flow_cache_get_stats(const struct flow_cache *fc,

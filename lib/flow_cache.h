@@ -131,6 +131,13 @@ void flow_cache_add_overflow(struct flow_cache *fc, int dom,
 size_t flow_cache_expire(struct flow_cache *fc, uint64_t now_ns);
 /* Shutdown: export everything (reason 4, overflow 5) and empty the cache. */
 size_t flow_cache_flush(struct flow_cache *fc, uint64_t now_ns);
+/*
+ * A namespace gone or re-created: export and drop everything of domain
+ * NETNS (reason 4, overflow 5) so a new namespace of the same name starts
+ * from nothing.  Returns the records; *PACKETS: their packets (or NULL).
+ */
+size_t flow_cache_flush_domain(struct flow_cache *fc, const char *netns,
+			       uint64_t *packets);
 
 struct flow_cache_stats {
 	uint64_t flows;			/* in the cache now */

@@ -22,7 +22,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpffs.h"
 #include "log.h"
+#include "netns_id.h"
 
 #ifndef ENOTSUPP
 #define ENOTSUPP 524	/* kernel-internal, returned by the bpf syscall */
@@ -84,6 +86,11 @@ struct flow_ns {
 	uint32_t ifstats_id;		/* map id: is the saved state ours? */
 	uint32_t obs_domain_id;
 	bool gone;			/* pins vanished: drain both, forget */
+	/* the incarnation the pins were made for (identity pin), if any */
+	bool has_id;
+	struct netns_id id;
+	uint64_t id_ino;		/* inode of the identity pin */
+	const char *stale;		/* "deleted", "re-created", or NULL */
 	bool flipped;			/* in the drain under way */
 	unsigned int idle;		/* buffer to drain (after the flip) */
 	uint64_t prev_drain_ns;
@@ -816,6 +823,9 @@ static int ns_open(struct flow_table *ft, const char *name,
 		fmt(msg, msg_size, "%s: %s", ns->dir, strerror(errno));
 		goto out;
 	}
+	/* no identity (an older flowctl, a test's own root): never stale */
+	ns->has_id = pin_identity_read(ft->pin_root, name, &ns->id,
+				       &ns->id_ino) == 0;
 	ns->obs_domain_id = ft->obs_domain_id ?
 		ft->obs_domain_id(ft->obs_domain_ctx, name) :
 		flow_ns_default_domain(name);
@@ -867,12 +877,60 @@ static bool ns_pins_intact(const struct flow_ns *ns)
 	return true;
 }
 
+/*
+ * Is the namespace these pins were made for gone ("deleted") or another
+ * one now ("re-created")?  NULL: it is the same, or it cannot be told.
+ */
+static const char *ns_stale(const struct flow_ns *ns)
+{
+	struct netns_id now;
+	int err;
+
+	if (!ns->has_id || !strcmp(ns->name, FLOW_ROOT_NETNS))
+		return NULL;
+	err = netns_id_get(ns->name, &now);
+	if (err == -ENOENT)
+		return "deleted";
+	if (err)
+		return NULL;
+	return netns_id_same(&ns->id, &now) ? NULL : "re-created";
+}
+
+/*
+ * Remove the pins of stale NS: its pin dir, if it still holds the identity
+ * pin NS was opened with (not a new incarnation's), and its overflow
+ * state.  Returns true when the pins are gone.
+ */
+static bool ns_unpin(struct flow_table *ft, struct flow_ns *ns)
+{
+	char path[PATH_MAX];
+	struct netns_id id;
+	uint64_t ino = 0;
+	int err;
+
+	if (pin_identity_read(ft->pin_root, ns->name, &id, &ino) ||
+	    ino != ns->id_ino)
+		return false;
+	if (ft->state_dir) {
+		state_path(ft, ns, path, sizeof(path), "");
+		unlink(path);
+	}
+	fmt(path, sizeof(path), "%s/%s", ft->pin_root, ns->name);
+	err = remove_tree(path);
+	if (err)
+		pr_err("namespace %s: cannot remove its pins %s: %s", ns->name,
+		       path, strerror(-err));
+	return !err;
+}
+
 static bool ns_known(const struct flow_table *ft, const char *name)
 {
 	size_t i;
 
+	/* a stale one keeps its name until its pins are removed */
 	for (i = 0; i < ft->nns; i++)
-		if (!ft->ns[i]->gone && !strcmp(ft->ns[i]->name, name))
+		if ((!ft->ns[i]->gone || ft->ns[i]->stale) &&
+		    !strcmp(ft->ns[i]->name, name))
 			return true;
 	return false;
 }
@@ -930,7 +988,14 @@ int flow_table_rescan(struct flow_table *ft)
 	for (i = 0; i < ft->nns; i++) {
 		struct flow_ns *ns = ft->ns[i];
 
-		if (!ns->gone && !ns_pins_intact(ns)) {
+		if (ns->gone)
+			continue;
+		ns->stale = ns_stale(ns);
+		if (ns->stale) {
+			pr_info("namespace %s: %s: last drain of its maps, "
+				"then its pins go", ns->name, ns->stale);
+			ns->gone = true;
+		} else if (!ns_pins_intact(ns)) {
 			pr_info("namespace %s: the meter was detached or "
 				"replaced: last drain of its maps", ns->name);
 			ns->gone = true;
@@ -1266,7 +1331,7 @@ static int ns_flip(struct flow_ns *ns)
 /* Hand over and delete the entries the batch calls could not take. */
 static int drain_key_by_key(struct flow_table *ft, struct flow_ns *ns, int fd,
 			    const struct flow_drain_ops *ops, void *ctx,
-			    uint64_t *count)
+			    uint64_t *count, uint64_t *packets)
 {
 	struct flow_key *keys = NULL;
 	struct flow_value *vals = NULL;
@@ -1299,6 +1364,8 @@ static int drain_key_by_key(struct flow_table *ft, struct flow_ns *ns, int fd,
 			break;
 		keys[out] = keys[i];
 		vals[out] = vals[i];
+		if (packets)
+			*packets += vals[i].packets;
 		out++;
 	}
 	if (out && ops && ops->flows)
@@ -1311,9 +1378,10 @@ static int drain_key_by_key(struct flow_table *ft, struct flow_ns *ns, int fd,
 	return err;
 }
 
+/* PACKETS (may be NULL): add the packets of what was drained. */
 static int drain_map(struct flow_table *ft, struct flow_ns *ns, int fd,
 		     const struct flow_drain_ops *ops, void *ctx,
-		     uint64_t *count)
+		     uint64_t *count, uint64_t *packets)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	__u32 in_tok = 0, out_tok = 0;
@@ -1321,7 +1389,7 @@ static int drain_map(struct flow_table *ft, struct flow_ns *ns, int fd,
 	int err;
 
 	if (ft->batch_broken)
-		return drain_key_by_key(ft, ns, fd, ops, ctx, count);
+		return drain_key_by_key(ft, ns, fd, ops, ctx, count, packets);
 	for (;;) {
 		struct drain_buf *b = buf_next(ft);
 		__u32 n = ft->batch;
@@ -1333,6 +1401,12 @@ static int drain_map(struct flow_table *ft, struct flow_ns *ns, int fd,
 						      first ? NULL : &in_tok,
 						      &out_tok, b->keys,
 						      b->vals, &n, &bo);
+		if (n && packets) {
+			__u32 j;
+
+			for (j = 0; j < n; j++)
+				*packets += b->vals[j].packets;
+		}
 		if (n) {
 			buf_hand_over(ft, b, ns, n, ops, ctx);
 			*count += n;
@@ -1351,7 +1425,8 @@ static int drain_map(struct flow_table *ft, struct flow_ns *ns, int fd,
 			pr_warn("the kernel has no batch map operations (%s): "
 				"draining key by key (slow, ~10x)",
 				strerror(-err));
-			err = drain_key_by_key(ft, ns, fd, ops, ctx, count);
+			err = drain_key_by_key(ft, ns, fd, ops, ctx, count,
+					       packets);
 			break;
 		}
 		if (err) {
@@ -1466,21 +1541,24 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 		ops->begin(ctx, &st->clock);
 	for (i = 0; i < ft->nns; i++) {
 		struct flow_ns *ns = ft->ns[i];
+		uint64_t segs = 0, pkts = 0;
+		int drain_err = 0;
 
 		ns->this_drain_ns = st->clock.mono_ns;
 		if (ns->flipped) {
 			err = drain_map(ft, ns, ns->fd[M_FLOWS0 + ns->idle],
-					ops, ctx, &st->flows);
+					ops, ctx, &st->flows, NULL);
 			if (err)
 				ret = err;
 		} else if (ns->gone) {
 			err = drain_map(ft, ns, ns->fd[M_FLOWS0], ops, ctx,
-					&st->flows);
+					&segs, &pkts);
 			if (!err)
 				err = drain_map(ft, ns, ns->fd[M_FLOWS1], ops,
-						ctx, &st->flows);
+						ctx, &segs, &pkts);
+			st->flows += segs;
 			if (err)
-				ret = err;
+				ret = drain_err = err;
 		} else {
 			continue;	/* not locked or not flipped */
 		}
@@ -1492,6 +1570,18 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 		ns->prev_drain_ns = ns->this_drain_ns;
 		st->namespaces++;
 		ns->flipped = false;
+		/*
+		 * A stale namespace leaves now, before a new one of the
+		 * same name (later in the array) is drained.  If the drain
+		 * failed its pins stay: the next agent tries again.
+		 */
+		if (ns->stale && !drain_err) {
+			bool unpinned = ns_unpin(ft, ns);
+
+			if (ops && ops->stale)
+				ops->stale(ctx, ns, ns->stale, segs, pkts,
+					   unpinned);
+		}
 	}
 	/* forget the namespaces whose meter is gone */
 	for (i = 0, kept = 0; i < ft->nns; i++) {

@@ -90,7 +90,10 @@ void flow_table_close(struct flow_table *ft);
  * Look for namespaces again (the agent calls it every scan): new pin
  * directories are opened, namespaces whose pins disappeared or were
  * replaced are marked gone: the next drain empties both of their buffers
- * one last time and forgets them.  Returns 0, or the last -errno of a
+ * one last time and forgets them.  So are namespaces whose pins record an
+ * identity (bpffs.h) that is no longer the one of the namespace of that
+ * name (deleted, or re-created): stale; after their last drain the table
+ * removes their pins and overflow state, and calls ops->stale.  Returns 0, or the last -errno of a
  * namespace that could not be opened (size mismatch: -EPROTO; the others
  * are kept).  Errors of one namespace are printed once, not every scan.
  */
@@ -141,6 +144,15 @@ struct flow_drain_ops {
 			const struct flow_ifstats_key *key,
 			const struct flow_ifstats_value *total,
 			const struct flow_ifstats_value *delta);
+	/*
+	 * NS was stale (WHY: "deleted" or "re-created"): its last drain is
+	 * done (SEGMENTS and PACKETS in it, already handed to flows()) and
+	 * its pins are removed (UNPINNED false: someone else did, or they
+	 * could not be).  Called right after that namespace, before the
+	 * next one is drained.
+	 */
+	void (*stale)(void *ctx, const struct flow_ns *ns, const char *why,
+		      uint64_t segments, uint64_t packets, bool unpinned);
 	/* flow_counters summed over the CPUs: total and delta. */
 	void (*counters)(void *ctx, const struct flow_ns *ns,
 			 const struct flow_counters *total,

@@ -9,12 +9,22 @@
  * /sys/fs/bpf/flowctl/NS/tc/globals/ and shared by all its interfaces.
  *
  * A request is all or nothing: every step that changed something is
- * recorded, and on a failure the steps are undone in reverse order.
+ * recorded, and on a failure the steps are undone in reverse order.  So is
+ * an interrupted one: SIGTERM, SIGINT and SIGHUP are held back while an
+ * attach runs and looked for between its steps (the tc and ip children run
+ * in their own process group with the default mask: a step is never cut
+ * in half).
+ *
+ * Pins outlive their namespace: each pin dir records the incarnation it
+ * was made for (bpffs.h, the identity pin).  Pins of a namespace that is
+ * gone or was re-created are stale: a running agent exports and removes
+ * them; without one, attach and detach remove them and say what was lost.
  */
 #include "meter.h"
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +38,19 @@
 #include "bpffs.h"
 #include "exec.h"
 #include "flow_abi.h"
+#include "flow_table.h"
 #include "lock.h"
 #include "log.h"
 #include "strescape.h"
+#include "netns_id.h"
 
-#define NETNS_RUN_DIR "/run/netns"
 #define LOCK_TIMEOUT_S 60
+/*
+ * How long attach and detach wait for a running agent to export and
+ * unpin a stale namespace: a few scans at the default interval (1 s) and
+ * at anything up to 3 s.
+ */
+#define AGENT_UNPIN_WAIT_S 10
 
 void meter_opts_default(struct meter_opts *o)
 {
@@ -389,6 +406,120 @@ static int pins_compatible(const char *netns, unsigned int max_flows,
 	return 0;
 }
 
+/* ---- signals that end a request --------------------------------------- */
+
+static void term_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+/* The terminating signal pending now (held back by the mask), or 0. */
+static int pending_term_signal(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	sigset_t p;
+	size_t i;
+
+	if (sigpending(&p))
+		return 0;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigismember(&p, sigs[i]))
+			return sigs[i];
+	return 0;
+}
+
+/* ---- stale pins ---------------------------------------------------------- */
+
+/* Flows (per key, both buffers) and packets in the pinned maps of NETNS. */
+static int stale_counts(const char *netns, uint64_t *flows,
+			uint64_t *packets)
+{
+	struct flow_table_opts fo = {
+		.pin_root = FLOW_PIN_ROOT,
+		.no_drain = true,
+		.netns = ifspec_pin_name(netns),
+	};
+	struct flow_entry *e = NULL;
+	struct flow_table *ft;
+	struct flow_ns *ns;
+	size_t n = 0, i;
+	int err;
+
+	*flows = *packets = 0;
+	err = flow_table_open(&fo, &ft);
+	if (err)
+		return err;
+	ns = flow_table_ns_find(ft, fo.netns);
+	err = ns ? flow_table_snapshot(ft, ns, &e, &n) : -ENOENT;
+	for (i = 0; !err && i < n; i++)
+		*packets += e[i].val.packets;
+	if (!err)
+		*flows = n;
+	free(e);
+	flow_table_close(ft);
+	return err;
+}
+
+/*
+ * Take the stale pins of NETNS away (FATE: gone or replaced).  A running
+ * agent exports them and removes them itself: wait for it (bounded).
+ * Without an agent: count what is lost, remove them, say so.  Returns 0,
+ * -EINTR (a terminating signal came while waiting), -ETIMEDOUT or -errno.
+ */
+static int stale_pins_clear(const char *netns, enum pin_fate fate,
+			    bool has_id, bool in_agent)
+{
+	const char *pin = ifspec_pin_name(netns);
+	const char *what = fate == PIN_GONE ? "deleted" : "re-created";
+	struct timespec nap = { 0, 100 * 1000 * 1000 };
+	uint64_t flows = 0, packets = 0;
+	int agent, i, err;
+
+	agent = in_agent ? 0 : agent_lock_holder(FLOW_PIN_ROOT);
+	if (agent > 0 && has_id) {
+		pr_info("%s: the namespace was %s; waiting up to %d s for the agent (pid %d) to export its last flows and remove its pins",
+			pin, what, AGENT_UNPIN_WAIT_S, agent);
+		for (i = 0; i < AGENT_UNPIN_WAIT_S * 10; i++) {
+			if (!pin_dir_exists(netns)) {
+				printf("%s: stale pins (namespace %s) exported and removed by the agent (pid %d)\n",
+				       pin, what, agent);
+				return 0;
+			}
+			if (pending_term_signal())
+				return -EINTR;
+			nanosleep(&nap, NULL);
+		}
+		pr_err("%s: the agent (pid %d) did not remove the stale pins within %d s (is its scan interval longer?); run this again later",
+		       pin, agent, AGENT_UNPIN_WAIT_S);
+		return -ETIMEDOUT;
+	}
+	if (agent > 0) {
+		/*
+		 * Pins of an older flowctl, without identity: the agent
+		 * cannot tell them stale.  Once unpinned it drains what it
+		 * holds open of them one last time.
+		 */
+		err = pin_dir_remove(netns);
+		if (!err)
+			printf("%s: stale pins (namespace %s) removed; the agent (pid %d) exports what it had open of them\n",
+			       pin, what, agent);
+		return err;
+	}
+	err = stale_counts(netns, &flows, &packets);
+	if (err && err != -ENOENT)
+		pr_warn("%s: cannot count the flows in the stale pins: %s",
+			pin, strerror(-err));
+	err = pin_dir_remove(netns);
+	if (!err)
+		printf("%s: stale pins (namespace %s) removed: %llu flows, %llu packets discarded (no agent ran to export them)\n",
+		       pin, what, (unsigned long long)flows,
+		       (unsigned long long)packets);
+	return err;
+}
+
 /* ---- the request: targets and undo log ------------------------------ */
 
 struct target {
@@ -660,8 +791,12 @@ static int replace_pins(struct request *r, int ns,
 	return err;
 }
 
+/*
+ * Attach both hooks of target TI.  With INTERRUPTIBLE, a pending
+ * terminating signal stops it before the next change (-EINTR).
+ */
 static int attach_target(struct request *r, int ti, const struct meter_opts *o,
-			 struct undo *u, int *nu)
+			 struct undo *u, int *nu, bool interruptible)
 {
 	struct target *t = &r->t[ti];
 	struct ns_plan *p = &r->ns[t->ns];
@@ -674,6 +809,8 @@ static int attach_target(struct request *r, int ti, const struct meter_opts *o,
 	if (err)
 		return err;
 	if (!clsact) {
+		if (interruptible && pending_term_signal())
+			return -EINTR;
 		tc_cmd_qdisc_add(&c, t->netns, t->dev);
 		err = run_cmd(&c, t->dev, 5, NULL);
 		if (err)
@@ -699,6 +836,8 @@ static int attach_target(struct request *r, int ti, const struct meter_opts *o,
 			printf("%s (unchanged)\n", name);
 			continue;
 		}
+		if (interruptible && pending_term_signal())
+			return -EINTR;
 		op = st.present ? "replace" : "add";
 		tc_cmd_filter_set(&c, op, t->netns, t->dev, h, &o->id, p->obj);
 		err = run_cmd(&c, name, 25, NULL);
@@ -760,17 +899,82 @@ static int attach_dry(struct request *r, const struct meter_opts *o)
 	return 0;
 }
 
+/*
+ * Stale pins among the namespaces of R: take them away first, so that no
+ * new incarnation is ever attached to the maps of an old one.
+ */
+static int attach_clear_stale(struct request *r, bool dry, bool in_agent)
+{
+	int i, err;
+
+	for (i = 0; i < r->nns; i++) {
+		const char *netns = r->ns[i].netns;
+		enum pin_fate fate;
+		bool has_id;
+
+		if (!pin_dir_exists(netns))
+			continue;
+		fate = pin_fate(FLOW_PIN_ROOT, ifspec_pin_name(netns), &has_id);
+		if (!pin_fate_stale(fate))
+			continue;
+		if (dry) {
+			printf("rm -r %s/%s    # stale pins: the namespace was %s\n",
+			       FLOW_PIN_ROOT, ifspec_pin_name(netns),
+			       pin_fate_name(fate));
+			continue;
+		}
+		err = stale_pins_clear(netns, fate, has_id, in_agent);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Record, in each pin dir of R, which incarnation it belongs to. */
+static int attach_write_identity(struct request *r)
+{
+	int i, err;
+
+	for (i = 0; i < r->nns; i++) {
+		const char *pin = ifspec_pin_name(r->ns[i].netns);
+		struct netns_id now, rec;
+
+		err = netns_id_get(r->ns[i].netns, &now);
+		if (err) {
+			pr_err("%s: cannot identify the namespace: %s", pin,
+			       strerror(-err));
+			return err;
+		}
+		/* pins of an older flowctl are adopted by the namespace */
+		if (pin_identity_read(FLOW_PIN_ROOT, pin, &rec, NULL) == 0 &&
+		    netns_id_same(&rec, &now))
+			continue;
+		err = pin_identity_write(FLOW_PIN_ROOT, pin, &now);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int meter_attach(const struct ifspec *specs, int n,
 		 const struct meter_opts *o)
 {
-	struct request r;
+	struct request r = { 0 };
 	struct undo *u = NULL;
-	int lock = -1, nu = 0, i, err;
+	int lock = -1, nu = 0, i, err, sig = 0;
+	bool interruptible = true, changed = false;
+	sigset_t term, old_mask;
 	char reason[256];
 
 	lock = o->dry ? -1 : flowctl_lock(LOCK_TIMEOUT_S);
 	if (lock < 0 && !o->dry)
 		return lock;
+	/*
+	 * From here on a terminating signal waits for the next step
+	 * boundary: then what this request did is rolled back.
+	 */
+	term_signals(&term);
+	sigprocmask(SIG_BLOCK, &term, &old_mask);
 	err = request_resolve(specs, n, &r, true);
 	if (err)
 		goto out;
@@ -784,6 +988,9 @@ int meter_attach(const struct ifspec *specs, int n,
 		if (err)
 			goto out;
 	}
+	err = attach_clear_stale(&r, o->dry, o->in_agent);
+	if (err)
+		goto out;
 
 	/* Plan each namespace: its flow limit, its object, its pins. */
 	for (i = 0; i < r.nns; i++) {
@@ -827,6 +1034,10 @@ int meter_attach(const struct ifspec *specs, int n,
 		}
 		if (err)
 			goto out;
+		if (!o->dry && (sig = pending_term_signal())) {
+			err = -EINTR;
+			goto out;
+		}
 	}
 	if (o->dry) {
 		err = attach_dry(&r, o);
@@ -836,33 +1047,64 @@ int meter_attach(const struct ifspec *specs, int n,
 	for (i = 0; i < r.nns; i++) {
 		if (!r.ns[i].replace_pins)
 			continue;
+		/* the old maps are gone now: nothing to go back to */
+		interruptible = false;
+		changed = true;
 		err = replace_pins(&r, i, &o->id);
 		if (err)
 			goto out;
 	}
-	for (i = 0; i < r.nns; i++) {
-		err = pin_dir_create(r.ns[i].netns);
-		if (err)
-			goto out;
-	}
+	/* after replace_pins: it adds the namespace's other devices */
 	u = calloc(r.nt * 3 + 1, sizeof(*u));
 	if (!u) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < r.nt; i++) {
-		err = attach_target(&r, i, o, u, &nu);
-		if (err) {
-			pr_err("rolling back the %d change(s) of this request",
-			       nu);
-			undo_all(&r, u, nu, &o->id);
-			goto out;
-		}
+	changed = true;
+	for (i = 0; i < r.nns && !err; i++)
+		err = pin_dir_create(r.ns[i].netns);
+	if (!err)
+		err = attach_write_identity(&r);
+	for (i = 0; i < r.nt && !err; i++) {
+		if (interruptible && (sig = pending_term_signal()))
+			err = -EINTR;
+		else
+			err = attach_target(&r, i, o, u, &nu, interruptible);
+	}
+	if (err == -EINTR && !sig)
+		sig = pending_term_signal();
+	if (err && err == -EINTR) {
+		undo_all(&r, u, nu, &o->id);
+		pr_err("interrupted: rolled back (%s; %d change(s) of this request undone)",
+		       sig ? strsignal(sig) : "signal", nu);
+	} else if (err) {
+		pr_err("rolling back the %d change(s) of this request", nu);
+		undo_all(&r, u, nu, &o->id);
 	}
 out:
+	if (err == -EINTR && !changed)
+		pr_err("interrupted: nothing was changed (%s)",
+		       sig ? strsignal(sig) : "signal");
 	free(u);
 	request_free(&r);
 	flowctl_unlock(lock);
+	/*
+	 * A signal that ended the request was handled: take it off (unless
+	 * the caller itself holds it back, like the agent's signalfd).  One
+	 * that came after the last step ends the process as usual.
+	 */
+	if (err == -EINTR) {
+		struct timespec zero = { 0 };
+		sigset_t mine = term;
+		int k;
+
+		for (k = 1; k < NSIG; k++)
+			if (sigismember(&old_mask, k))
+				sigdelset(&mine, k);
+		while (sigtimedwait(&mine, NULL, &zero) > 0)
+			;
+	}
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	return err;
 }
 
@@ -920,18 +1162,75 @@ static void qdisc_remove_if_empty(const char *netns, const char *dev)
 	run_cmd(&c, dev, 3, NULL);
 }
 
+/*
+ * Detach from namespaces that are gone but left pins: there is nothing to
+ * take off, only the pins.  SPECS of such namespaces are moved out of the
+ * request into GONE (pin names), the others are kept in LIVE.
+ */
+static void detach_split(const struct ifspec *specs, int n,
+			 struct ifspec *live, int *nlive,
+			 char (*gone)[NETNS_NAME_MAX], int *ngone)
+{
+	int i, j;
+
+	*nlive = *ngone = 0;
+	for (i = 0; i < n; i++) {
+		const char *ns = specs[i].netns;
+		bool dup = false;
+
+		if (!ns[0] || netns_exists(ns) || !pin_dir_exists(ns)) {
+			live[(*nlive)++] = specs[i];	/* resolved as before */
+			continue;
+		}
+		for (j = 0; j < *ngone; j++)
+			dup |= !strcmp(gone[j], ns);
+		if (!dup)
+			snprintf(gone[(*ngone)++], NETNS_NAME_MAX, "%s", ns);
+	}
+}
+
+/* Pins of NETNS left by a namespace that is gone or was re-created. */
+static int detach_stale(const char *netns, bool dry)
+{
+	enum pin_fate fate;
+	bool has_id;
+
+	fate = pin_fate(FLOW_PIN_ROOT, ifspec_pin_name(netns), &has_id);
+	if (!pin_fate_stale(fate))
+		return 0;
+	if (dry) {
+		printf("rm -r %s/%s    # stale pins: the namespace was %s\n",
+		       FLOW_PIN_ROOT, ifspec_pin_name(netns),
+		       pin_fate_name(fate));
+		return 0;
+	}
+	return stale_pins_clear(netns, fate, has_id, false);
+}
+
 int meter_detach(const struct ifspec *specs, int n,
 		 const struct meter_opts *o)
 {
-	struct request r;
-	int lock, i, h, err, failed = 0;
+	struct request r = { 0 };
+	char (*gone)[NETNS_NAME_MAX] = NULL;
+	struct ifspec *live = NULL;
+	int lock, i, h, err, failed = 0, nlive = 0, ngone = 0;
 
 	lock = o->dry ? -1 : flowctl_lock(LOCK_TIMEOUT_S);
 	if (lock < 0 && !o->dry)
 		return lock;
-	err = request_resolve(specs, n, &r, false);
+	live = calloc(n + 1, sizeof(*live));
+	gone = calloc(n + 1, sizeof(*gone));
+	if (!live || !gone) {
+		err = -ENOMEM;
+		goto out;
+	}
+	detach_split(specs, n, live, &nlive, gone, &ngone);
+	err = request_resolve(live, nlive, &r, false);
 	if (err)
 		goto out;
+	for (i = 0; i < ngone; i++)
+		if (detach_stale(gone[i], o->dry))
+			failed++;
 	for (i = 0; i < r.nt; i++) {
 		struct target *t = &r.t[i];
 
@@ -974,6 +1273,18 @@ int meter_detach(const struct ifspec *specs, int n,
 		const char *ns = r.ns[i].netns;
 
 		if (pin_dir_exists(ns) && !netns_has_meter(ns)) {
+			enum pin_fate fate;
+			bool has_id;
+
+			/* a re-created namespace: the pins are its
+			 * predecessor's */
+			fate = pin_fate(FLOW_PIN_ROOT, ifspec_pin_name(ns),
+					&has_id);
+			if (pin_fate_stale(fate)) {
+				if (stale_pins_clear(ns, fate, has_id, false))
+					failed++;
+				continue;
+			}
 			if (pin_dir_remove(ns) == 0)
 				printf("%s: no meter left, pins removed\n",
 				       ifspec_pin_name(ns));
@@ -983,6 +1294,8 @@ int meter_detach(const struct ifspec *specs, int n,
 	}
 	err = failed ? -EIO : 0;
 out:
+	free(live);
+	free(gone);
 	request_free(&r);
 	flowctl_unlock(lock);
 	return err;
@@ -1094,6 +1407,9 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 	const char *pin = status_name(ifspec_pin_name(netns), json, pin_buf,
 				      sizeof(pin_buf));
 	bool pinned = pin_dir_exists(netns);
+	enum pin_fate fate = pinned ? pin_fate(FLOW_PIN_ROOT,
+						 ifspec_pin_name(netns), NULL) :
+			     PIN_LIVE;
 	unsigned int limit = pinned_flow_limit(netns);
 	struct json_object *jns = NULL, *jifs = NULL;
 	struct dev_entry *devs = NULL;
@@ -1106,16 +1422,25 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 				       json_object_new_boolean(netns_exists(netns)));
 		json_object_object_add(jns, "pinned", json_object_new_boolean(pinned));
 		json_object_object_add(jns, "flowLimit", json_object_new_int64(limit));
+		json_object_object_add(jns, "stale",
+				       json_object_new_boolean(pin_fate_stale(fate)));
+		if (pin_fate_stale(fate))
+			json_object_object_add(jns, "staleReason",
+					       json_object_new_string(pin_fate_name(fate)));
 		jifs = json_object_new_array();
 		json_object_object_add(jns, "interfaces", jifs);
 		json_object_array_add(jarr, jns);
 	}
-	if (!netns_exists(netns)) {
+	if (pin_fate_stale(fate)) {
 		if (!json)
-			printf("%-12s -            -        stale pins (the namespace is gone; `flowctl meter detach -i %s:*` cannot reach it, remove %s/%s)\n",
-			       pin, pin, FLOW_PIN_ROOT, pin);
+			printf("%-12s %-12s %-8s %-9s (pins of a namespace that was %s: `flowctl meter detach -i %s:*` exports or discards them)\n",
+			       pin, "-", "-", "stale",
+			       fate == PIN_GONE ? "deleted" : "re-created",
+			       pin);
 		return;
 	}
+	if (!netns_exists(netns))
+		return;
 	if (netns_devices(netns, &devs, &nd))
 		return;
 	for (j = 0; j < nd; j++) {

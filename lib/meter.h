@@ -23,6 +23,12 @@ struct meter_opts {
 	bool precise_time;		/* --precise-time: last seen too */
 	bool force;			/* -f: re-attach, replace pins */
 	bool dry;			/* print the commands, run nothing */
+	/*
+	 * The caller is the agent (its config's interfaces): it may hold
+	 * the pin root's agent lock itself, so stale pins are not left to
+	 * "the agent" but counted and removed here.
+	 */
+	bool in_agent;
 };
 
 void meter_opts_default(struct meter_opts *o);

@@ -434,6 +434,47 @@ START_TEST(test_overflow_catch_all)
 }
 END_TEST
 
+START_TEST(test_flush_domain)
+{
+	struct flow_ifstats_key ik = { .ingress_ifindex = 2,
+				       .egress_ifindex = 3,
+				       .direction = FLOW_DIR_EGRESS };
+	struct flow_key k1 = mkkey(1000, IPPROTO_UDP);
+	struct flow_key k2 = mkkey(1001, IPPROTO_UDP);
+	struct flow_value v = mkval(3, 30, T0, T0);
+	int d2 = flow_cache_domain(fc, "ns9", 9);
+	uint64_t pk = 0;
+	size_t i;
+
+	merge1(&k1, &v, T0);
+	merge1(&k2, &v, T0);
+	flow_cache_add_overflow(fc, dom, &ik, 4, 40, T0, T0 + S);
+	flow_cache_merge(fc, d2, &k1, &v, 1, T0);
+	flow_cache_add_overflow(fc, d2, &ik, 5, 50, T0, T0 + S);
+	/* ns0 goes: its 2 flows and its catch-all, nothing of ns9 */
+	ck_assert_uint_eq(flow_cache_flush_domain(fc, "ns0", &pk), 3);
+	ck_assert_uint_eq(pk, 3 + 3 + 4);
+	ck_assert_uint_eq(sink.n, 3);
+	for (i = 0; i < sink.n; i++) {
+		ck_assert_str_eq(sink.recs[i].netns, "ns0");
+		ck_assert_uint_eq(sink.recs[i].end_reason,
+				  sink.recs[i].sport ? FLOW_END_FORCED :
+				  FLOW_END_LACK_OF_RESOURCES);
+	}
+	ck_assert_uint_eq(flow_cache_count(fc), 1);
+	/* a new ns0 starts from nothing: the same key is a new record */
+	merge1(&k1, &v, T0 + S);
+	ck_assert_uint_eq(flow_cache_flush_domain(fc, "ns0", NULL), 1);
+	ck_assert_uint_eq(sink.recs[3].packets, 3);
+	ck_assert_uint_eq(flow_cache_flush_domain(fc, "nsX", &pk), 0);
+	ck_assert_uint_eq(pk, 0);
+	/* ns9 untouched until the end */
+	ck_assert_uint_eq(flow_cache_flush(fc, T0 + 2 * S), 2);
+	ck_assert_str_eq(sink.recs[4].netns, "ns9");
+	ck_assert_uint_eq(sum_packets(), 3 + 3 + 4 + 3 + 3 + 5);
+}
+END_TEST
+
 START_TEST(test_max_flows)
 {
 	struct flow_cache_params p;
@@ -686,6 +727,7 @@ static Suite *flow_cache_suite(void)
 	tcase_add_test(tc, test_end_of_flow);
 	tcase_add_test(tc, test_finished_drain_period);
 	tcase_add_test(tc, test_overflow_catch_all);
+	tcase_add_test(tc, test_flush_domain);
 	tcase_add_test(tc, test_max_flows);
 	tcase_add_test(tc, test_many_flows_and_batches);
 	tcase_add_test(tc, test_far_deadline_wraps_wheel);

@@ -25,6 +25,7 @@
 #include "flow_cache.h"
 #include "flow_table.h"
 #include "log.h"
+#include "netns_id.h"
 
 #define BPFFS		"/sys/fs/bpf"
 #define BPF_FS_MAGIC_	0xcafe4a11
@@ -836,6 +837,93 @@ START_TEST(test_drain_into_cache)
 }
 END_TEST
 
+/* ---- a namespace that is gone ---------------------------------------- */
+
+struct stale_seen {
+	struct sums s;
+	int calls;
+	char why[32];
+	char ns[64];
+	uint64_t segs, pkts, segs_before;
+	bool unpinned;
+};
+
+static void s_flows_st(void *ctx, const struct flow_ns *ns,
+		       const struct flow_key *keys,
+		       const struct flow_value *vals, size_t n)
+{
+	s_flows(&((struct stale_seen *)ctx)->s, ns, keys, vals, n);
+}
+
+static void s_stale(void *ctx, const struct flow_ns *ns, const char *reason,
+		    uint64_t segments, uint64_t packets, bool unpinned)
+{
+	struct stale_seen *st = ctx;
+
+	st->calls++;
+	snprintf(st->why, sizeof(st->why), "%s", reason);
+	snprintf(st->ns, sizeof(st->ns), "%s", flow_ns_name(ns));
+	st->segs = segments;
+	st->pkts = packets;
+	st->unpinned = unpinned;
+	st->segs_before = st->s.segs;	/* what flows() had by then */
+}
+
+static const struct flow_drain_ops stale_ops = {
+	.flows = s_flows_st,
+	.stale = s_stale,
+};
+
+START_TEST(test_stale_namespace)
+{
+	struct stale_seen seen = { 0 };
+	struct netns_id id;
+	struct flow_table *ft;
+	struct pins p, q;
+	char gone[64], legacy[64], path[512];
+	uint64_t want = 0, other = 0;
+
+	REQUIRE_BPF();
+	/* names no namespace has: their pins outlived them */
+	snprintf(gone, sizeof(gone), "ftgone%d", getpid());
+	snprintf(legacy, sizeof(legacy), "ftold%d", getpid());
+	make_ns(gone, 1024, sizeof(struct flow_key), &p);
+	make_ns(legacy, 1024, sizeof(struct flow_key), &q);
+	ck_assert_int_eq(netns_id_get("", &id), 0);
+	ck_assert_int_eq(pin_identity_write(root, gone, &id), 0);
+	ck_assert_int_eq(pin_fate(root, gone, NULL), PIN_GONE);
+	ck_assert_int_eq(pin_fate(root, FLOW_ROOT_NETNS, NULL), PIN_LIVE);
+	fill(p.fd[0], 0, 100, &want);	/* both buffers hold flows */
+	fill(p.fd[1], 100, 50, &want);
+	fill(q.fd[0], 0, 10, &other);
+	ft = open_table(NULL);
+	ck_assert_uint_eq(flow_table_ns_count(ft), 2);
+	ck_assert_int_eq(flow_table_rescan(ft), 0);
+	ck_assert_int_eq(flow_table_drain(ft, &stale_ops, &seen, NULL), 0);
+	ck_assert_int_eq(seen.calls, 1);
+	ck_assert_str_eq(seen.ns, gone);
+	ck_assert_str_eq(seen.why, "deleted");
+	ck_assert_uint_eq(seen.segs, 150);
+	ck_assert_uint_eq(seen.pkts, want);
+	ck_assert(seen.unpinned);
+	ck_assert_uint_eq(seen.s.pkts, want + other);
+	snprintf(path, sizeof(path), "%s/%s", root, gone);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	/* pins without identity are never judged: still there, still drained */
+	snprintf(path, sizeof(path), "%s/%s", root, legacy);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(flow_table_rescan(ft), 0);
+	ck_assert_uint_eq(flow_table_ns_count(ft), 1);
+	ck_assert_ptr_nonnull(flow_table_ns_find(ft, legacy));
+	ck_assert_int_eq(flow_table_drain(ft, &stale_ops, &seen, NULL), 0);
+	ck_assert_int_eq(seen.calls, 1);
+	flow_table_close(ft);
+	close_pins(&p);
+	close_pins(&q);
+	unpin_ns(legacy);
+}
+END_TEST
+
 START_TEST(test_no_pin_root)
 {
 	struct flow_table_opts o = { .pin_root = "/nonexistent/flowctl" };
@@ -870,6 +958,7 @@ static Suite *flow_table_suite(void)
 	tcase_add_test(tc, test_ifstats_deltas);
 	tcase_add_test(tc, test_drain_into_cache);
 	tcase_add_test(tc, test_no_pin_root);
+	tcase_add_test(tc, test_stale_namespace);
 	suite_add_tcase(s, tc);
 	return s;
 }
