@@ -427,6 +427,10 @@ int yaml_get_str(struct yaml_doc *d, struct yaml_error *err,
 		return yaml_doc_error(d, err, n,
 				      "%s: expected a string, found %s", what,
 				      yaml_describe(n, buf, sizeof(buf)));
+	/* a quoted '' is no name, path or command either */
+	if (!*yaml_str(n))
+		return yaml_doc_error(d, err, n,
+				      "%s: expected a non-empty string", what);
 	*out = strdup(yaml_str(n));
 	return *out ? 0 : -ENOMEM;
 }
