@@ -23,7 +23,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NAME "fuzz.yaml"
-#define CHECK_EMPTY_STRINGS 0	/* config-3 */
+#define CHECK_EMPTY_STRINGS 1	/* config-3, fixed */
 
 static void check_good(const struct flowctl_config *cfg)
 {
