@@ -157,16 +157,27 @@ static char **exec_env(char *const env[])
 struct buf {
 	char *p;
 	size_t len, cap;
+	size_t max;		/* 0: no limit */
 };
 
+/*
+ * Read what FD has into B.  Returns 1 (more to come), 0 (end of file),
+ * -EFBIG (B passed its max: nothing more is kept) or -errno.
+ */
 static int buf_read(struct buf *b, int fd)
 {
 	ssize_t n;
 
 	if (b->cap - b->len < 4096) {
 		size_t cap = b->cap ? b->cap * 2 : 8192;
-		char *p = realloc(b->p, cap);
+		char *p;
 
+		/* never more than max + 1 bytes, whatever the child prints */
+		if (b->max && cap > b->max + 2)
+			cap = b->max + 2;
+		if (cap <= b->len + 1)
+			return -EFBIG;
+		p = realloc(b->p, cap);
 		if (!p)
 			return -ENOMEM;
 		b->p = p;
@@ -177,14 +188,23 @@ static int buf_read(struct buf *b, int fd)
 		return errno == EINTR || errno == EAGAIN ? 1 : -errno;
 	b->len += n;
 	b->p[b->len] = '\0';
+	if (b->max && b->len > b->max)
+		return -EFBIG;
 	return n == 0 ? 0 : 1;
 }
 
 int exec_run(char *const argv[], char *const env[], const char *in,
 	     size_t in_len, int timeout_ms, struct exec_result *res)
 {
+	return exec_run_bounded(argv, env, in, in_len, timeout_ms, 0, 0, res);
+}
+
+int exec_run_bounded(char *const argv[], char *const env[], const char *in,
+		     size_t in_len, int timeout_ms, size_t max_out,
+		     size_t max_err, struct exec_result *res)
+{
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
-	struct buf out = { 0 }, err = { 0 };
+	struct buf out = { .max = max_out }, err = { .max = max_err };
 	long long deadline = timeout_ms ? now_ms() + timeout_ms : 0;
 	size_t in_off = 0;
 	bool timed_out = false, sigpipe_was_pending;
@@ -270,7 +290,7 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 		fcntl(pin[1], F_SETFL, O_NONBLOCK);
 	}
 
-	while (pout[0] >= 0 || perr[0] >= 0) {
+	while (!res->too_large && (pout[0] >= 0 || perr[0] >= 0)) {
 		struct pollfd pfd[3];
 		int n = 0, wait = -1, r;
 
@@ -294,7 +314,7 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 			kill_child(pid);
 			break;
 		}
-		for (int i = 0; r > 0 && i < n; i++) {
+		for (int i = 0; r > 0 && i < n && !res->too_large; i++) {
 			if (!pfd[i].revents)
 				continue;
 			if (pfd[i].fd == pin[1]) {
@@ -312,9 +332,12 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 			struct buf *b = pfd[i].fd == pout[0] ? &out : &err;
 			int rr = buf_read(b, pfd[i].fd);
 
-			if (rr < 0) {
-				ret = rr;
+			if (rr == -EFBIG) {
+				res->too_large = b == &out ? "stdout" : "stderr";
+				kill_child(pid);
 			}
+			if (rr < 0)
+				ret = rr;
 			if (rr <= 0) {
 				if (pfd[i].fd == pout[0]) {
 					close(pout[0]);
@@ -326,7 +349,8 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 			}
 		}
 	}
-	wr = wait_child(pid, timed_out ? 0 : deadline, &status);
+	wr = wait_child(pid, timed_out || res->too_large ? 0 : deadline,
+			&status);
 	if (wr == -ETIMEDOUT)
 		timed_out = true;
 	else if (wr < 0 && !ret)
@@ -335,7 +359,7 @@ int exec_run(char *const argv[], char *const env[], const char *in,
 		res->status = WEXITSTATUS(status);
 	else if (WIFSIGNALED(status))
 		res->status = 128 + WTERMSIG(status);
-	if (timed_out)
+	if (timed_out && !res->too_large)
 		ret = -ETIMEDOUT;
 out:
 	for (int i = 0; i < 2; i++) {

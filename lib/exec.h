@@ -13,6 +13,7 @@ struct exec_result {
 	size_t out_len;
 	char *err;		/* captured stderr (NUL-terminated), or NULL */
 	size_t err_len;
+	const char *too_large;	/* "stdout"/"stderr": killed at its limit */
 };
 
 /*
@@ -33,6 +34,15 @@ struct exec_result {
  */
 int exec_run(char *const argv[], char *const env[], const char *in,
 	     size_t in_len, int timeout_ms, struct exec_result *res);
+/*
+ * exec_run(), bounded in what the child may print: as soon as its stdout
+ * passes MAX_OUT bytes or its stderr MAX_ERR (0: no limit), its process
+ * group is killed and -EFBIG returned (res->too_large names the stream;
+ * nothing past the limit is kept).  Hooks run through this.
+ */
+int exec_run_bounded(char *const argv[], char *const env[], const char *in,
+		     size_t in_len, int timeout_ms, size_t max_out,
+		     size_t max_err, struct exec_result *res);
 void exec_result_free(struct exec_result *res);
 
 /* The file exec_run() runs for NAME (malloc'ed), or NULL: not found. */

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -12,18 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "exec.h"
 #include "log.h"
 
 struct hook {
 	char *name;
 	enum hook_kind kind;
-	char **argv;			/* what hook_exec() runs */
+	char **argv;			/* what exec_run_bounded() runs */
 	char *script;			/* HOOK_SHELL: our private file */
 	_Atomic uint64_t failures[HOOK_FAIL__MAX];
 };
@@ -402,260 +401,6 @@ static void hook_failed(struct hook *h, enum hook_failure why,
 		line);
 }
 
-/* ---- running one hook: bounded in time and in what it may print ---- */
-
-struct hook_exec {
-	int status;		/* exit code, or 128 + signal */
-	char *out;		/* stdout (NUL-terminated) */
-	size_t out_len;
-	char *err;		/* stderr (NUL-terminated) */
-	size_t err_len;
-	const char *too_large;	/* "stdout", "stderr": killed at the limit */
-};
-
-struct hook_buf {
-	char *p;
-	size_t len, cap, max;
-};
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-/* The hook leads its own process group: whatever it started dies too. */
-static void kill_hook(pid_t pid)
-{
-	kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);
-}
-
-/*
- * Read what FD has into B.  Returns 1 (more to come), 0 (end of file),
- * -EFBIG (B would pass its max: nothing more is kept) or -errno.
- */
-static int hook_buf_read(struct hook_buf *b, int fd)
-{
-	ssize_t n;
-
-	if (b->cap - b->len < 4096) {
-		size_t cap = b->cap ? b->cap * 2 : 8192;
-		char *p;
-
-		/* never more than max + 1 bytes, whatever the hook prints */
-		if (cap > b->max + 2)
-			cap = b->max + 2;
-		if (cap <= b->len + 1)
-			return -EFBIG;
-		p = realloc(b->p, cap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	n = read(fd, b->p + b->len, b->cap - b->len - 1);
-	if (n < 0)
-		return errno == EINTR || errno == EAGAIN ? 1 : -errno;
-	b->len += n;
-	b->p[b->len] = '\0';
-	if (b->len > b->max)
-		return -EFBIG;
-	return n == 0 ? 0 : 1;
-}
-
-/* Reap PID; at DEADLINE (0: none) kill it.  0, -ETIMEDOUT or -errno. */
-static int hook_wait(pid_t pid, long long deadline, int *status)
-{
-	struct timespec nap = { .tv_nsec = 20000 };
-	bool timed_out = false;
-	pid_t r;
-
-	*status = 0;
-	for (;;) {
-		r = waitpid(pid, status, deadline && !timed_out ? WNOHANG : 0);
-		if (r == pid)
-			return timed_out ? -ETIMEDOUT : 0;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (r != 0)
-			continue;
-		if (now_ms() >= deadline) {
-			timed_out = true;
-			kill_hook(pid);
-			continue;
-		}
-		nanosleep(&nap, NULL);
-		if (nap.tv_nsec < 5000000)
-			nap.tv_nsec *= 2;
-	}
-}
-
-/*
- * Run ARGV (execvp: no shell) with IN on its stdin, its stdout and stderr
- * captured, like exec_run() but bounded: at TIMEOUT_MS, or as soon as
- * stdout passes MAX_OUT bytes or stderr HOOK_MAX_STDERR, its process group
- * is killed.  Returns 0 when it ran (res->status), -ETIMEDOUT, -EFBIG
- * (res->too_large says which stream) or -errno (could not start it).
- */
-static int hook_exec(char *const argv[], const char *in, size_t in_len,
-		     int timeout_ms, size_t max_out, struct hook_exec *res)
-{
-	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
-	struct hook_buf out = { .max = max_out }, err = { .max = HOOK_MAX_STDERR };
-	long long deadline = now_ms() + timeout_ms;
-	size_t in_off = 0;
-	bool killed = false, sigpipe_was_pending;
-	sigset_t sigpipe_set, old_mask, pending;
-	int status, wr, ret = 0;
-	pid_t pid;
-
-	memset(res, 0, sizeof(*res));
-	/* a hook that exits without reading its stdin must not kill us */
-	sigemptyset(&sigpipe_set);
-	sigaddset(&sigpipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &sigpipe_set, &old_mask);
-	sigpending(&pending);
-	sigpipe_was_pending = sigismember(&pending, SIGPIPE);
-	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) ||
-	    pipe2(perr, O_CLOEXEC)) {
-		ret = -errno;
-		goto out;
-	}
-	pid = fork();
-	if (pid < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (pid == 0) {
-		sigset_t none;
-
-		setpgid(0, 0);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		dup2(pin[0], 0);
-		dup2(pout[1], 1);
-		dup2(perr[1], 2);
-		signal(SIGPIPE, SIG_DFL);
-		execvp(argv[0], argv);
-		fprintf(stderr, "cannot execute %s: %s\n", argv[0],
-			strerror(errno));
-		_exit(127);
-	}
-	setpgid(pid, pid);	/* both sides: no race with kill_hook() */
-	close(pin[0]);
-	pin[0] = -1;
-	close(pout[1]);
-	pout[1] = -1;
-	close(perr[1]);
-	perr[1] = -1;
-	if (!in || !in_len) {
-		close(pin[1]);
-		pin[1] = -1;
-	} else {
-		fcntl(pin[1], F_SETFL, O_NONBLOCK);
-	}
-
-	while (!killed && (pout[0] >= 0 || perr[0] >= 0)) {
-		struct pollfd pfd[3];
-		int n = 0, wait, r, i;
-
-		if (pout[0] >= 0)
-			pfd[n++] = (struct pollfd){ .fd = pout[0], .events = POLLIN };
-		if (perr[0] >= 0)
-			pfd[n++] = (struct pollfd){ .fd = perr[0], .events = POLLIN };
-		if (pin[1] >= 0)
-			pfd[n++] = (struct pollfd){ .fd = pin[1], .events = POLLOUT };
-		wait = deadline - now_ms();
-		if (wait <= 0) {
-			ret = -ETIMEDOUT;
-			kill_hook(pid);
-			break;
-		}
-		r = poll(pfd, n, wait);
-		if (r < 0 && errno != EINTR) {
-			ret = -errno;
-			kill_hook(pid);
-			break;
-		}
-		for (i = 0; r > 0 && i < n && !killed; i++) {
-			struct hook_buf *b;
-			int *fd, rr;
-
-			if (!pfd[i].revents)
-				continue;
-			if (pfd[i].fd == pin[1]) {
-				ssize_t w = write(pin[1], in + in_off,
-						  in_len - in_off);
-
-				if (w > 0)
-					in_off += w;
-				if ((w < 0 && errno != EAGAIN) ||
-				    in_off >= in_len) {
-					close(pin[1]);
-					pin[1] = -1;
-				}
-				continue;
-			}
-			b = pfd[i].fd == pout[0] ? &out : &err;
-			fd = pfd[i].fd == pout[0] ? &pout[0] : &perr[0];
-			rr = hook_buf_read(b, *fd);
-			if (rr == -EFBIG) {
-				res->too_large = b == &out ? "stdout" :
-					"stderr";
-				ret = -EFBIG;
-				killed = true;
-				kill_hook(pid);
-			} else if (rr < 0) {
-				ret = rr;
-			}
-			if (rr <= 0) {
-				close(*fd);
-				*fd = -1;
-			}
-		}
-	}
-	wr = hook_wait(pid, ret ? 0 : deadline, &status);
-	if (wr == -ETIMEDOUT && !ret)
-		ret = -ETIMEDOUT;
-	else if (wr < 0 && !ret)
-		ret = wr;
-	if (WIFEXITED(status))
-		res->status = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status))
-		res->status = 128 + WTERMSIG(status);
-out:
-	for (int i = 0; i < 2; i++) {
-		if (pin[i] >= 0)
-			close(pin[i]);
-		if (pout[i] >= 0)
-			close(pout[i]);
-		if (perr[i] >= 0)
-			close(perr[i]);
-	}
-	sigpending(&pending);
-	if (!sigpipe_was_pending && sigismember(&pending, SIGPIPE)) {
-		struct timespec zero = { 0 };
-
-		sigtimedwait(&sigpipe_set, NULL, &zero);
-	}
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-	res->out = out.p ? out.p : strdup("");
-	res->out_len = out.len;
-	res->err = err.p ? err.p : strdup("");
-	res->err_len = err.len;
-	return ret;
-}
-
-static void hook_exec_free(struct hook_exec *res)
-{
-	free(res->out);
-	free(res->err);
-	res->out = res->err = NULL;
-}
-
 /*
  * Run one hook on IN.  On success returns its parsed array and hands its
  * stdout (the next hook's input) to *OUT; otherwise counts and reports the
@@ -666,7 +411,7 @@ static struct json_object *hook_run_one(struct hook *h, int timeout_ms,
 					size_t in_len, char **out,
 					size_t *out_len)
 {
-	struct hook_exec res;
+	struct exec_result res;
 	struct json_object *arr = NULL;
 	const char *why = NULL;
 	size_t max_out = max_output;
@@ -677,7 +422,8 @@ static struct json_object *hook_run_one(struct hook *h, int timeout_ms,
 	if (in_len <= SIZE_MAX / HOOK_OUTPUT_FACTOR &&
 	    in_len * HOOK_OUTPUT_FACTOR > max_out)
 		max_out = in_len * HOOK_OUTPUT_FACTOR;
-	ret = hook_exec(h->argv, in, in_len, timeout_ms, max_out, &res);
+	ret = exec_run_bounded(h->argv, NULL, in, in_len, timeout_ms, max_out,
+			       HOOK_MAX_STDERR, &res);
 	if (ret == -EFBIG) {
 		snprintf(detail, sizeof(detail),
 			 "its %s passed %zu bytes: killed", res.too_large,
@@ -710,7 +456,7 @@ static struct json_object *hook_run_one(struct hook *h, int timeout_ms,
 		*out_len = res.out_len;
 		res.out = NULL;
 	}
-	hook_exec_free(&res);
+	exec_result_free(&res);
 	return arr;
 }
 

@@ -9,9 +9,10 @@
  *    it) and re-serialisation (one compact object per line) the agent
  *    uses.  A result must be one JSON object per line, res.n_lines of them;
  *    a refused output must leave *out NULL and count one failure.
- *    The child process is not started: this file defines exec_run() (the
- *    one lib/exec.c has is then not linked) as a "cat" that exits 0, or
- *    fails as a hook can when the input's length says so.  Forking for
+ *    The child process is not started: this file defines
+ *    exec_run_bounded() (the one lib/exec.c has is then not linked) as a
+ *    "cat" that exits 0, or fails as a hook can when the input's length
+ *    says so, or prints past its output limit.  Forking for
  *    every input made ~20 runs a second; this makes thousands.
  *  - log lines for flowlog_lines_to_array(): the array built must be
  *    "[\n" + the lines joined by ",\n" + "\n]\n", appended to what the
@@ -37,10 +38,17 @@ static struct hook_chain *chain;
 
 /* The hook: "cat" in process.  Every 16th length fails instead (exit 1,
  * killed, timeout), so the bypass paths run too. */
-int exec_run(char *const argv[], char *const env[], const char *in,
-	     size_t in_len, int timeout_ms, struct exec_result *res)
+int exec_run_bounded(char *const argv[], char *const env[], const char *in,
+		     size_t in_len, int timeout_ms, size_t max_out,
+		     size_t max_err, struct exec_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	if (max_out && in_len > max_out) {
+		res->too_large = "stdout";
+		res->out = strdup("");
+		res->err = strdup("");
+		return -EFBIG;
+	}
 	switch (in_len % 64) {
 	case 16:
 		res->status = 1;
