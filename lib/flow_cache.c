@@ -767,15 +767,20 @@ void flow_cache_add_overflow(struct flow_cache *fc, int dom,
 	o->pending = true;
 }
 
-static void emit_overflow(struct flow_cache *fc)
+/*
+ * The pending catch-all counts as lack-of-resources records: of domain
+ * DOM only, or of all (DOM < 0).  Returns the packets they carry.
+ */
+static uint64_t emit_overflow(struct flow_cache *fc, int64_t dom)
 {
+	uint64_t packets = 0;
 	size_t i;
 
 	for (i = 0; i < fc->ovf_cap; i++) {
 		struct fc_overflow *o = &fc->ovf[i];
 		struct flow_record *r;
 
-		if (!o->used || !o->pending)
+		if (!o->used || !o->pending || (dom >= 0 && o->dom != dom))
 			continue;
 		r = out_slot(fc, FLOW_END_LACK_OF_RESOURCES);
 		/* no addresses or ports: all flows of this pair of ports */
@@ -788,9 +793,11 @@ static void emit_overflow(struct flow_cache *fc)
 		r->end_ns = flow_clock_to_unix_ns(&fc->clock, o->end_ns);
 		r->obs_domain_id = fc->doms[o->dom].obs_domain_id;
 		r->netns = fc->doms[o->dom].name;
+		packets += o->packets;
 		o->packets = o->octets = 0;
 		o->pending = false;
 	}
+	return packets;
 }
 
 /* ---- expiry ---------------------------------------------------------- */
@@ -841,7 +848,7 @@ size_t flow_cache_expire(struct flow_cache *fc, uint64_t now_ns)
 	for (r = 1; r <= 5; r++)
 		before += fc->st.records[r];
 	wheel_start(fc, now_ns);
-	emit_overflow(fc);
+	emit_overflow(fc, -1);
 	/* only slots wholly in the past: everything filed there is due */
 	cur = now_ns >> FC_SLOT_SHIFT;
 	if (cur > fc->wheel_pos + FC_WHEEL)
@@ -881,7 +888,7 @@ size_t flow_cache_flush(struct flow_cache *fc, uint64_t now_ns)
 	(void)now_ns;
 	for (r = 1; r <= 5; r++)
 		before += fc->st.records[r];
-	emit_overflow(fc);
+	emit_overflow(fc, -1);
 	for (i = 0; i < fc->next_unused; i++) {
 		struct fc_entry *e = E(fc, i);
 
@@ -977,26 +984,7 @@ size_t flow_cache_flush_domain(struct flow_cache *fc, const char *netns,
 		return 0;
 	for (r = 1; r <= 5; r++)
 		before += fc->st.records[r];
-	for (i = 0; i < fc->ovf_cap; i++) {
-		struct fc_overflow *o = &fc->ovf[i];
-		struct flow_record *rec;
-
-		if (!o->used || !o->pending || o->dom != dom)
-			continue;
-		rec = out_slot(fc, FLOW_END_LACK_OF_RESOURCES);
-		rec->ingress_ifindex = o->key.ingress_ifindex;
-		rec->egress_ifindex = o->key.egress_ifindex;
-		rec->direction = o->key.direction;
-		rec->packets = o->packets;
-		rec->octets = o->octets;
-		rec->start_ns = flow_clock_to_unix_ns(&fc->clock, o->start_ns);
-		rec->end_ns = flow_clock_to_unix_ns(&fc->clock, o->end_ns);
-		rec->obs_domain_id = fc->doms[dom].obs_domain_id;
-		rec->netns = fc->doms[dom].name;
-		pk += o->packets;
-		o->packets = o->octets = 0;
-		o->pending = false;
-	}
+	pk = emit_overflow(fc, dom);
 	for (i = 0; i < fc->next_unused; i++) {
 		struct fc_entry *e = E(fc, i);
 
