@@ -65,12 +65,10 @@ int bpffs_ensure(void)
 		pr_debug("mounted bpffs on /sys/fs/bpf");
 	}
 	if (!bpffs_is_bpffs(BPFFS_BIND_DIR)) {
-		err = mkdir_p(BPFFS_BIND_DIR, 0700);
-		if (err) {
-			pr_err("cannot create %s: %s", BPFFS_BIND_DIR,
-			       strerror(-err));
+		err = private_dir_ensure(BPFFS_BIND_DIR,
+					 "the bind mount of the BPF file system");
+		if (err)
 			return err;
-		}
 		if (mount("/sys/fs/bpf", BPFFS_BIND_DIR, NULL, MS_BIND, NULL)) {
 			err = -errno;
 			pr_err("cannot bind-mount /sys/fs/bpf on %s: %s",

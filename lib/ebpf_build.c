@@ -21,6 +21,7 @@
 #include "flow_abi.h"
 #include "log.h"
 #include "meter.h"
+#include "rundir.h"
 #include "sha256.h"
 
 #define EBPF_TEMPLATE		"templates/ebpflow.bpf.c"
@@ -459,96 +460,6 @@ int ebpf_digest(const char *src, size_t len, char digest[EBPF_DIGEST_LEN + 1])
 }
 
 /*
- * May ANCESTOR (a directory above the cache) stay as it is?  Whoever can
- * write a directory can rename what is in it and put their own in its
- * place, between our checks and clang or tc opening the files.  So each
- * one must be root's or ours, and writable by nobody else unless it is
- * sticky (/tmp: others may add entries but not move ours).
- */
-static bool ancestor_trusted(const struct stat *st)
-{
-	if (st->st_uid != 0 && st->st_uid != geteuid())
-		return false;
-	return !(st->st_mode & 022) || (st->st_mode & S_ISVTX);
-}
-
-/*
- * mkdir -p DIR (0700 for what it creates).  The objects in DIR are loaded
- * into the kernel, so nobody else may plant one: DIR must be a directory
- * (not a symlink) owned by us and writable only by us, and every directory
- * above it (symlinks resolved) must pass ancestor_trusted().
- */
-static int cache_dir_ensure(const char *dir)
-{
-	char path[4096], *real = NULL;
-	struct stat st;
-	size_t i, n = strlen(dir);
-	int err = 0;
-
-	if (!n || n >= sizeof(path)) {
-		pr_err("bad cache directory '%s'", dir);
-		return -EINVAL;
-	}
-	memcpy(path, dir, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		path[i] = '\0';
-		if (mkdir(path, 0700) && errno != EEXIST) {
-			err = -errno;
-			pr_err("cannot create %s: %s", path, strerror(errno));
-			return err;
-		}
-		path[i] = i < n ? '/' : '\0';
-	}
-	if (lstat(dir, &st)) {
-		err = -errno;
-		pr_err("%s: %s", dir, strerror(errno));
-		return err;
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 022)) {
-		pr_err("%s must be a directory owned by uid %u, not writable by group or others (mode %04o, uid %u)",
-		       dir, (unsigned int)geteuid(),
-		       (unsigned int)(st.st_mode & 07777),
-		       (unsigned int)st.st_uid);
-		return -EPERM;
-	}
-	real = realpath(dir, NULL);
-	if (!real) {
-		err = -errno;
-		pr_err("%s: %s", dir, strerror(errno));
-		return err;
-	}
-	/* "/a/b/obj": check "/", "/a", "/a/b" */
-	for (i = strlen(real); i > 0; i--) {
-		if (real[i] != '/')
-			continue;
-		real[i] = '\0';
-		if (lstat(real, &st)) {
-			err = -errno;
-			pr_err("%s: %s", real, strerror(errno));
-			goto out;
-		}
-		if (!ancestor_trusted(&st)) {
-			pr_err("%s, above the BPF object cache %s, is owned by uid %u with mode %04o: only root (or uid %u) may be able to write it, or it must be sticky",
-			       real, dir, (unsigned int)st.st_uid,
-			       (unsigned int)(st.st_mode & 07777),
-			       (unsigned int)geteuid());
-			err = -EPERM;
-			goto out;
-		}
-	}
-	if (lstat("/", &st) || !ancestor_trusted(&st)) {
-		pr_err("/ is not root's: refusing to build BPF objects");
-		err = -EPERM;
-	}
-out:
-	free(real);
-	return err;
-}
-
-/*
  * A cached object is used only if it is a regular non-empty ELF file that
  * we own and nobody else may write (the directory check makes that so for
  * what flowctl creates; a file copied in by hand with a loose mode is
@@ -698,7 +609,7 @@ int ebpf_compile_source(const char *src, size_t len, const char *cache_dir,
 	/* known even when the compile fails: it names the source file */
 	if (digest)
 		memcpy(digest, dg, sizeof(dg));
-	err = cache_dir_ensure(cache_dir);
+	err = private_dir_ensure(cache_dir, "the BPF object cache");
 	if (err)
 		return err;
 	if (snprintf(src_path, sizeof(src_path), "%s/%s.bpf.c", cache_dir,

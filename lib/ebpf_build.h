@@ -9,8 +9,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "rundir.h"
 
-#define EBPF_CACHE_DIR		"/var/run/flowctl/obj"
+#define EBPF_CACHE_DIR		FLOWCTL_RUN_DIR "/obj"
 #define EBPF_DIGEST_LEN		64	/* hex SHA-256 */
 
 #define EBPF_MAX_FLOWS_LIMIT	(1U << 24)	/* largest max_flows accepted */

@@ -567,13 +567,19 @@ static void state_load(struct flow_table *ft, struct flow_ns *ns)
 	unsigned int iif, oif, dir, id;
 	bool added;
 	FILE *f;
+	int fd;
 
 	if (!ft->state_dir)
 		return;
 	state_path(ft, ns, path, sizeof(path), "");
-	f = fopen(path, "re");
-	if (!f)
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return;
+	}
 	if (fscanf(f, "flowctl-overflow 1 map %u\n", &id) != 1 ||
 	    id != ns->ifstats_id) {
 		pr_info("%s: saved overflow totals belong to another meter "
@@ -603,15 +609,28 @@ static int state_save(struct flow_table *ft, struct flow_ns *ns)
 	char path[PATH_MAX], tmp[PATH_MAX];
 	size_t i;
 	FILE *f;
-	int err = 0;
+	int fd, err = 0;
 
 	if (!ft->state_dir)
 		return 0;
 	state_path(ft, ns, path, sizeof(path), "");
 	state_path(ft, ns, tmp, sizeof(tmp), ".tmp");
-	f = fopen(tmp, "we");
+	/* the directory is private (private_dir_ensure); still, never
+	 * follow a link or reuse a file someone left there */
+	if (unlink(tmp) && errno != ENOENT) {
+		err = -errno;
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	f = fdopen(fd, "w");
 	if (!f) {
 		err = -errno;
+		close(fd);
 		goto out;
 	}
 	fprintf(f, "flowctl-overflow 1 map %u\n", ns->ifstats_id);
@@ -1113,10 +1132,13 @@ int flow_table_open(const struct flow_table_opts *opts, struct flow_table **ftp)
 			err = -ENOMEM;
 			goto out;
 		}
-		if (mkdir(ft->state_dir, 0700) && errno != EEXIST)
-			pr_warn("cannot create %s: %s (overflow totals are "
-				"not kept across restarts)", ft->state_dir,
-				strerror(errno));
+		if (private_dir_ensure(ft->state_dir,
+				       "the saved overflow totals")) {
+			pr_warn("overflow totals are not kept across "
+				"restarts (%s refused)", ft->state_dir);
+			free(ft->state_dir);
+			ft->state_dir = NULL;
+		}
 	}
 	if (opts->netns) {
 		ft->only_netns = strdup(opts->netns);

@@ -23,11 +23,12 @@
 #include <stdint.h>
 
 #include "flow_abi.h"
+#include "rundir.h"
 
 /* Overrides FLOW_PIN_ROOT (tests use a private directory on bpffs). */
 #define FLOW_PIN_ROOT_ENV	"FLOWCTL_PIN_ROOT"
 /* Where the agent keeps the overflow totals it has exported (tmpfs). */
-#define FLOW_TABLE_STATE_DIR	"/run/flowctl/state"
+#define FLOW_TABLE_STATE_DIR	FLOWCTL_RUN_DIR "/state"
 /* Grace period used when the kernel cannot be asked to synchronise. */
 #define FLOW_GRACE_FALLBACK_MS	20
 /* Entries per batch system call. */

@@ -47,53 +47,25 @@ const char *hook_failure_name(enum hook_failure why)
 	return why < HOOK_FAIL__MAX ? failure_names[why] : "unknown";
 }
 
-/* mkdir -p for every component of DIR but the last, mode 0755. */
-static int make_parents(const char *dir)
-{
-	char *p, *copy = strdup(dir);
-	int ret = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (p = strchr(copy + 1, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(copy, 0755) && errno != EEXIST) {
-			ret = -errno;
-			break;
-		}
-		*p = '/';
-	}
-	free(copy);
-	return ret;
-}
-
 /*
  * DIR must end up a real directory (not a symlink) owned by us and closed
- * to everyone else: the scripts in it are run as root.
+ * to everyone else: the scripts in it are run as root.  A directory left
+ * behind by someone else is refused, not adopted.
  */
 static int prepare_script_dir(const char *dir)
 {
 	struct stat st;
 	int fd = -1, ret;
 
-	ret = make_parents(dir);
+	ret = private_dir_ensure(dir, "the hook scripts");
 	if (ret)
-		goto out;
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		ret = -errno;
-		goto out;
-	}
+		return ret;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
 		ret = -errno;
 		goto out;
 	}
-	if (st.st_uid != geteuid()) {
-		pr_err("hooks: %s is owned by uid %u, not by us: remove it or choose another hook directory",
-		       dir, (unsigned int)st.st_uid);
-		ret = -EPERM;
-		goto out;
-	}
+	/* ours (checked above); also closed to reading */
 	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700)) {
 		ret = -errno;
 		goto out;

@@ -28,9 +28,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "rundir.h"
 
 #define HOOK_DEFAULT_TIMEOUT_MS	10000
-#define HOOK_DEFAULT_DIR	"/run/flowctl/hooks"
+#define HOOK_DEFAULT_DIR	FLOWCTL_RUN_DIR "/hooks"
 /*
  * What a hook may print: stdout up to max(HOOK_MAX_OUTPUT,
  * HOOK_OUTPUT_FACTOR x its input) bytes, stderr up to HOOK_MAX_STDERR.

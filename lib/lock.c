@@ -18,12 +18,11 @@ int flowctl_lock(int timeout_s)
 	struct timespec pause = { 0, 50 * 1000 * 1000 };
 	int fd, i, err;
 
-	if (mkdir(FLOWCTL_RUN_DIR, 0700) && errno != EEXIST) {
-		err = -errno;
-		pr_err("cannot create %s: %s", FLOWCTL_RUN_DIR, strerror(errno));
+	err = private_dir_ensure(FLOWCTL_RUN_DIR, "flowctl's run directory");
+	if (err)
 		return err;
-	}
-	fd = open(FLOWCTL_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(FLOWCTL_LOCK_FILE,
+		  O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		err = -errno;
 		pr_err("cannot open %s: %s", FLOWCTL_LOCK_FILE, strerror(errno));

@@ -3,7 +3,8 @@
 #ifndef FLOWCTL_LOCK_H
 #define FLOWCTL_LOCK_H
 
-#define FLOWCTL_RUN_DIR		"/var/run/flowctl"
+#include "rundir.h"
+
 #define FLOWCTL_LOCK_FILE	FLOWCTL_RUN_DIR "/lock"
 
 /* Take the lock (waits up to TIMEOUT_S seconds).  Returns an fd or -errno. */

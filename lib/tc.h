@@ -10,8 +10,9 @@
 #include <stdbool.h>
 
 #include "exec.h"
+#include "rundir.h"
 
-#define BPFFS_BIND_DIR "/run/flowctl/bpffs"	/* bind of /sys/fs/bpf */
+#define BPFFS_BIND_DIR FLOWCTL_RUN_DIR "/bpffs"	/* bind of /sys/fs/bpf */
 
 enum tc_hook {
 	TC_HOOK_INGRESS = 0,

@@ -558,15 +558,20 @@ START_TEST(test_unsafe_dir_refused)
 	opts = (struct hook_chain_opts){ .dir = link };
 	ck_assert_int_lt(hook_chain_create(&chain, &spec, 1, &opts), 0);
 	ck_assert_ptr_null(chain);
-	/* ours but too open: tightened to 0700, missing parents created */
+	/* ours but writable by others (who may have swapped things in it):
+	 * refused; only read access is tightened */
 	snprintf(dir, sizeof(dir), "%s/open", tmpdir);
 	ck_assert_int_eq(mkdir(dir, 0777), 0);
 	ck_assert_int_eq(chmod(dir, 0777), 0);
 	opts = (struct hook_chain_opts){ .dir = dir };
+	ck_assert_int_eq(hook_chain_create(&chain, &spec, 1, &opts), -EPERM);
+	ck_assert_ptr_null(chain);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
 	ck_assert_int_eq(hook_chain_create(&chain, &spec, 1, &opts), 0);
 	ck_assert_int_eq(stat(dir, &st), 0);
 	ck_assert_int_eq(st.st_mode & 07777, 0700);
 	hook_chain_destroy(chain);
+	/* missing parents are created, 0700 too */
 	snprintf(dir, sizeof(dir), "%s/new/deeper/hooks", tmpdir);
 	opts = (struct hook_chain_opts){ .dir = dir };
 	ck_assert_int_eq(hook_chain_create(&chain, &spec, 1, &opts), 0);

@@ -25,14 +25,14 @@ START_TEST(filter_add_netns)
 	static const char *const want[] = {
 		"ip", "netns", "exec", "ns0", "tc", "filter", "add", "dev",
 		"eth1", "ingress", "pref", "100", "chain", "0", "handle", "0x1",
-		"bpf", "da", "obj", "/var/run/flowctl/obj/abc.bpf.o", "sec",
+		"bpf", "da", "obj", "/run/flowctl/obj/abc.bpf.o", "sec",
 		"tc-ingress", NULL
 	};
 	struct tc_filter_id id = { 100, 0, 1 };
 	struct tc_cmd c;
 
 	tc_cmd_filter_set(&c, "add", "ns0", "eth1", TC_HOOK_INGRESS, &id,
-			  "/var/run/flowctl/obj/abc.bpf.o");
+			  "/run/flowctl/obj/abc.bpf.o");
 	expect_argv(&c, want);
 	ck_assert_str_eq(c.env[0], "TC_BPF_MNT=/run/flowctl/bpffs/flowctl/ns0");
 	ck_assert_ptr_null(c.env[1]);
