@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "strescape.h"
 
 /* ---- formatting: hand-written, no printf, no allocation per record ---- */
 
@@ -151,33 +152,6 @@ size_t flowlog_format_addr(char *dst, const uint8_t addr[16],
 	return end - dst;
 }
 
-/* Length of the valid UTF-8 sequence at S (1 to 4), 0 when it is not
- * one (stray continuation, overlong form, surrogate, above U+10FFFF, cut
- * short by the NUL). */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-	unsigned char c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80 || (c == 0xf0 && s[1] < 0x90) ||
-		    (c == 0xf4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 /*
  * A JSON string any strict reader takes: quotes and backslash escaped,
  * control characters and DEL as \n, \t or \u00XX, valid UTF-8 as it is,
@@ -202,12 +176,12 @@ static char *put_json_str(char *p, const char *str)
 		} else if (c == '\t') {
 			p = PUT_LIT(p, "\\t");
 		} else if (c < 0x20 || c == 0x7f ||
-			   (c >= 0x80 && !utf8_seq_len(s))) {
+			   (c >= 0x80 && !str_utf8_len(s))) {
 			p = PUT_LIT(p, "\\u00");
 			*p++ = hex[c >> 4];
 			*p++ = hex[c & 15];
 		} else {
-			n = utf8_seq_len(s);
+			n = str_utf8_len(s);
 			memcpy(p, s, n);
 			p += n;
 			s += n;

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "strescape.h"
+
 #define IPPROTO_ICMP_NUM	1
 #define IPPROTO_TCP_NUM		6
 #define IPPROTO_UDP_NUM		17
@@ -183,9 +185,15 @@ static void put_uint_n(uint8_t *p, uint64_t v, unsigned int len)
 	}
 }
 
-static size_t netns_len(const struct flow_record *r)
+/*
+ * The namespace name as an IPFIX string: a name is any bytes, a string
+ * must be UTF-8 (RFC 7011 6.1.6), so invalid bytes become U+FFFD and a cut
+ * never splits a character.  Writes at most CAP bytes to BUF (NULL: only
+ * counts them).
+ */
+static size_t netns_string(const struct flow_record *r, char *buf, size_t cap)
 {
-	return r->netns ? strnlen(r->netns, IPFIX_MAX_VARLEN_STRING) : 0;
+	return r->netns ? str_utf8_copy(buf, cap, r->netns) : 0;
 }
 
 int ipfix_plan_compile(struct ipfix_plan *plan, uint16_t id,
@@ -269,7 +277,8 @@ size_t ipfix_plan_record_len(const struct ipfix_plan *plan,
 		return len;
 	for (i = 0; i < plan->n_fields; i++)
 		if (plan->ops[i].kind == IPFIX_OP_STRING_VARLEN)
-			len += netns_len(r);
+			len += netns_string(r, NULL,
+					   IPFIX_MAX_VARLEN_STRING);
 	return len;
 }
 
@@ -373,24 +382,17 @@ static inline size_t encode_record(const struct ipfix_plan *plan,
 			*o++ = 0;
 			break;
 		case IPFIX_OP_STRING_VARLEN: {
-			size_t n = netns_len(r);
+			size_t n = netns_string(r, (char *)o + 1,
+						IPFIX_MAX_VARLEN_STRING);
 
 			*o++ = n;
-			if (n)
-				memcpy(o, r->netns, n);
 			o += n;
 			break;
 		}
-		case IPFIX_OP_STRING_FIXED: {
-			size_t n = netns_len(r);
-
-			if (n > op->len)
-				n = op->len;
+		case IPFIX_OP_STRING_FIXED:
 			memset(o, 0, op->len);
-			if (n)
-				memcpy(o, r->netns, n);
+			netns_string(r, (char *)o, op->len);
 			break;
-		}
 		case IPFIX_OP_REDUCED:
 			put_uint_n(o, source_uint(plan, op->source, r), op->len);
 			break;

@@ -50,8 +50,7 @@ char *str_escape_c_dup(const char *s)
 	return p;
 }
 
-/* Length of the valid UTF-8 sequence at S (1 to 4), 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s)
+size_t str_utf8_len(const unsigned char *s)
 {
 	unsigned char c = s[0];
 	size_t n, i;
@@ -84,7 +83,7 @@ char *str_utf8_dup(const char *s)
 	if (!out)
 		return NULL;
 	while (*p) {
-		size_t n = utf8_len(p);
+		size_t n = str_utf8_len(p);
 
 		if (n) {
 			memcpy(o, p, n);
@@ -98,4 +97,27 @@ char *str_utf8_dup(const char *s)
 	}
 	*o = '\0';
 	return out;
+}
+
+size_t str_utf8_copy(char *dst, size_t cap, const char *src)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t o = 0;
+
+	while (*p) {
+		size_t n = str_utf8_len(p);
+		const void *from = p;
+
+		if (!n) {
+			from = "\xef\xbf\xbd";	/* U+FFFD */
+			n = 3;
+		}
+		if (o + n > cap)
+			break;
+		if (dst)
+			memcpy(dst + o, from, n);
+		o += n;
+		p += from == (const void *)p ? n : 1;
+	}
+	return o;
 }

@@ -29,4 +29,19 @@ char *str_escape_c_dup(const char *s);
  */
 char *str_utf8_dup(const char *s);
 
+/*
+ * Length of the valid UTF-8 sequence at S (1 to 4), 0 when it is not one
+ * (stray continuation, overlong form, surrogate, above U+10FFFF, cut short
+ * by the NUL).
+ */
+size_t str_utf8_len(const unsigned char *s);
+
+/*
+ * Copy SRC into DST (CAP bytes, no NUL added) as str_utf8_dup() would,
+ * stopping before a sequence that would not fit whole: the result is
+ * valid UTF-8 however short CAP is.  Returns the bytes written (DST NULL:
+ * only counts them).  For IPFIX strings (RFC 7011 6.1.6: UTF-8).
+ */
+size_t str_utf8_copy(char *dst, size_t cap, const char *src);
+
 #endif

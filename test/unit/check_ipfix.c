@@ -264,6 +264,49 @@ START_TEST(test_varlen_enterprise)
 }
 END_TEST
 
+/*
+ * A namespace name is bytes; an IPFIX string is UTF-8 (RFC 7011 6.1.6):
+ * invalid bytes go out as U+FFFD, and the 254-byte cut never splits a
+ * character.  The planned length is the encoded one.
+ */
+START_TEST(test_netns_string_is_utf8)
+{
+	struct ipfix_ie netns = {
+		.name = "netnsName", .pen = 99999, .id = 1,
+		.length = IPFIX_VARLEN, .type = IPFIX_T_STRING,
+		.source = IPFIX_SRC_NETNS,
+	};
+	struct ipfix_field f[1] = { { &netns, IPFIX_VARLEN } };
+	struct ipfix_field fixed[1] = { { &netns, 4 } };
+	char name[256];
+	struct flow_record r = { .netns = "a\xff" "b" };
+	struct ipfix_plan p;
+	uint8_t buf[512];
+	size_t n, i;
+
+	ck_assert_int_eq(ipfix_plan_compile(&p, 400, f, 1, 0), 0);
+	n = ipfix_plan_encode(&p, &r, buf);
+	ck_assert_uint_eq(n, ipfix_plan_record_len(&p, &r));
+	ck_assert_uint_eq(n, 1 + 5);
+	ck_assert_int_eq(memcmp(buf, "\x05" "a\xef\xbf\xbd" "b", 6), 0);
+	/* 'x' then 127 two-byte characters: 255 bytes, cut at 253 */
+	name[0] = 'x';
+	for (i = 0; i < 127; i++)
+		memcpy(name + 1 + 2 * i, "\xc3\xa9", 2);
+	name[255] = '\0';
+	r.netns = name;
+	n = ipfix_plan_encode(&p, &r, buf);
+	ck_assert_uint_eq(n, ipfix_plan_record_len(&p, &r));
+	ck_assert_uint_eq(buf[0], 253);
+	ck_assert_uint_eq(buf[253], 0xa9);	/* ends on a whole character */
+	/* a fixed 4-byte field: "a\xc3\xa9" + padding, not a cut sequence */
+	r.netns = "a\xc3\xa9\xc3\xa9";
+	ck_assert_int_eq(ipfix_plan_compile(&p, 401, fixed, 1, 0), 0);
+	ck_assert_uint_eq(ipfix_plan_encode(&p, &r, buf), 4);
+	ck_assert_int_eq(memcmp(buf, "a\xc3\xa9\0", 4), 0);
+}
+END_TEST
+
 START_TEST(test_times)
 {
 	/* flowStartNanoseconds, flowEndMilliseconds, flowStartSeconds,
@@ -1138,6 +1181,7 @@ static Suite *ipfix_suite(void)
 	tcase_add_test(enc, test_data_sets_padding);
 	tcase_add_test(enc, test_no_padding_when_not_shorter_than_record);
 	tcase_add_test(enc, test_varlen_enterprise);
+	tcase_add_test(enc, test_netns_string_is_utf8);
 	tcase_add_test(enc, test_times);
 	tcase_add_test(enc, test_ntp_conversions);
 	tcase_add_test(enc, test_default_v4_record);

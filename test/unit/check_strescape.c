@@ -83,6 +83,25 @@ START_TEST(utf8_repair)
 }
 END_TEST
 
+START_TEST(utf8_copy_never_splits)
+{
+	char buf[16];
+
+	/* 'a' + U+20AC (3 bytes): a cap of 3 keeps only 'a' */
+	ck_assert_uint_eq(str_utf8_copy(buf, 3, "a\xe2\x82\xac"), 1);
+	ck_assert_int_eq(buf[0], 'a');
+	ck_assert_uint_eq(str_utf8_copy(buf, 4, "a\xe2\x82\xac"), 4);
+	ck_assert_int_eq(memcmp(buf, "a\xe2\x82\xac", 4), 0);
+	/* an invalid byte is U+FFFD, and is not cut either */
+	ck_assert_uint_eq(str_utf8_copy(buf, 3, "a\xff"), 1);
+	ck_assert_uint_eq(str_utf8_copy(buf, sizeof(buf), "a\xff"), 4);
+	ck_assert_int_eq(memcmp(buf, "a\xef\xbf\xbd", 4), 0);
+	/* counting only */
+	ck_assert_uint_eq(str_utf8_copy(NULL, 254, "\xff\xfe"), 6);
+	ck_assert_uint_eq(str_utf8_copy(buf, 0, "abc"), 0);
+}
+END_TEST
+
 static Suite *strescape_suite(void)
 {
 	Suite *s = suite_create("strescape");
@@ -92,6 +111,7 @@ static Suite *strescape_suite(void)
 	tcase_add_test(tc, hostile_bytes_escaped);
 	tcase_add_test(tc, truncation_keeps_escapes_whole);
 	tcase_add_test(tc, utf8_repair);
+	tcase_add_test(tc, utf8_copy_never_splits);
 	suite_add_tcase(s, tc);
 	return s;
 }
