@@ -19,6 +19,10 @@ T_PIDS=()
 T_TMP=$(mktemp -d /tmp/flowctl-test.XXXXXX)
 T_CLEANUP=()
 
+# FLOWCTL_AGENT_WRAP: words put before every "flowctl agent" a test starts
+# (make valgrind-check runs the agent tests under valgrind this way).
+read -r -a T_AGENT_WRAP <<<"${FLOWCTL_AGENT_WRAP:-}"
+
 pass() { echo "PASS $1"; T_PASS=$((T_PASS + 1)); }
 fail() { echo "FAIL $1: ${2:-}"; T_FAIL=$((T_FAIL + 1)); }
 skip() { echo "SKIP $1: ${2:-}"; }

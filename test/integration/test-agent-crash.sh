@@ -45,7 +45,7 @@ wait_for 50 test -e "$T_TMP/c.ready" || fail collector "not ready: $(cat "$T_TMP
 AGENT_N=0
 start_agent() {
 	AGENT_N=$((AGENT_N + 1))
-	"$FLOWCTL" agent -c "$T_TMP/agent.yaml" --no-attach --log-level debug ${CRASH_AGENT_OPTS:-} \
+	"${T_AGENT_WRAP[@]}" "$FLOWCTL" agent -c "$T_TMP/agent.yaml" --no-attach --log-level debug ${CRASH_AGENT_OPTS:-} \
 		2>"$T_TMP/agent$AGENT_N.err" &
 	APID=$!
 	T_PIDS+=($APID)

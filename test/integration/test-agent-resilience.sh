@@ -54,7 +54,7 @@ AGENT_CONF=$T_TMP/agent.yaml
 AGENT_WRAP=()
 start_agent() {
 	AGENT_N=$((AGENT_N + 1))
-	"${AGENT_WRAP[@]}" "$FLOWCTL" agent -c "$AGENT_CONF" --log-level debug \
+	"${AGENT_WRAP[@]}" "${T_AGENT_WRAP[@]}" "$FLOWCTL" agent -c "$AGENT_CONF" --log-level debug \
 		2>"$T_TMP/agent$AGENT_N.err" &
 	APID=$!
 	T_PIDS+=($APID)

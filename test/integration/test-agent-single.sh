@@ -48,7 +48,7 @@ CPID=$!
 T_PIDS+=($CPID)
 wait_for 50 test -e "$T_TMP/c.ready" || fail collector "not ready: $(cat "$T_TMP/c.err")"
 
-"$FLOWCTL" agent -c "$T_TMP/agent.yaml" --log-level debug 2>"$T_TMP/agent.err" &
+"${T_AGENT_WRAP[@]}" "$FLOWCTL" agent -c "$T_TMP/agent.yaml" --log-level debug 2>"$T_TMP/agent.err" &
 APID=$!
 T_PIDS+=($APID)
 wait_for 100 grep -q "agent started" "$T_TMP/agent.err" ||
@@ -65,7 +65,7 @@ sleep 0.3
 ip netns exec "$NS1" $UDP 10.2.0.2 7700 6000 50 47000 20 &
 SP=$!; T_PIDS+=($SP)
 sleep 0.3
-timeout 20 "$FLOWCTL" agent -c "$T_TMP/agent2.yaml" 2>"$T_TMP/agent2.err"
+timeout 20 "${T_AGENT_WRAP[@]}" "$FLOWCTL" agent -c "$T_TMP/agent2.yaml" 2>"$T_TMP/agent2.err"
 check_eq "second agent refused: exit 1" 1 "$?"
 check "the refusal names the running agent's pid ($APID)" \
 	grep -q "agent (pid $APID)" "$T_TMP/agent2.err"

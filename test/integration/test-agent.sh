@@ -78,7 +78,7 @@ EOF
 }
 write_config "$T_TMP/agent.yaml" "$T_TMP/flows.log"
 
-"$FLOWCTL" agent -c "$T_TMP/agent.yaml" --log-level debug 2>"$T_TMP/agent.err" &
+"${T_AGENT_WRAP[@]}" "$FLOWCTL" agent -c "$T_TMP/agent.yaml" --log-level debug 2>"$T_TMP/agent.err" &
 APID=$!
 T_PIDS+=($APID)
 if wait_for 50 grep -q "agent started" "$T_TMP/agent.err"; then

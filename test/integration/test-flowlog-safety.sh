@@ -34,7 +34,7 @@ EOF
 # "running" when it is still up after TENTHS tenths of a second.
 agent_rc_within() { # CONFIG ERRFILE TENTHS
 	local pid i
-	"$FLOWCTL" agent --no-attach -c "$1" 2>"$2" &
+	"${T_AGENT_WRAP[@]}" "$FLOWCTL" agent --no-attach -c "$1" 2>"$2" &
 	pid=$!
 	for ((i = 0; i < $3; i++)); do
 		if ! kill -0 "$pid" 2>/dev/null; then
@@ -76,7 +76,7 @@ grep -q "refusing $T_TMP/fifo.json: it is not a regular file" "$T_TMP/fifo.err" 
 
 # --- a FIFO on SIGHUP: the agent goes on and stops on SIGTERM -----------------
 log_config "$T_TMP/hup.yaml" "$T_TMP/hup.json"
-"$FLOWCTL" agent --no-attach -c "$T_TMP/hup.yaml" 2>"$T_TMP/hup.err" &
+"${T_AGENT_WRAP[@]}" "$FLOWCTL" agent --no-attach -c "$T_TMP/hup.yaml" 2>"$T_TMP/hup.err" &
 APID=$!
 T_PIDS+=($APID)
 if wait_for 50 grep -q "agent started" "$T_TMP/hup.err"; then
@@ -116,7 +116,7 @@ on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
 head -c $((52 * 1024)) /dev/zero > "$FS/filler" 2>/dev/null
 PM=$(free_port)
 log_config "$T_TMP/full.yaml" "$FS/flows.json" "$PM"
-"$FLOWCTL" agent -c "$T_TMP/full.yaml" 2>"$T_TMP/full.err" &
+"${T_AGENT_WRAP[@]}" "$FLOWCTL" agent -c "$T_TMP/full.yaml" 2>"$T_TMP/full.err" &
 APID=$!
 T_PIDS+=($APID)
 wait_for 50 grep -q "agent started" "$T_TMP/full.err" ||

@@ -13,7 +13,7 @@ require_cmd curl
 PM=$(free_port)
 mkdir -p "$T_TMP/pins"
 printf 'metricsAddress: "127.0.0.1:%s"\n' "$PM" > "$T_TMP/agent.yaml"
-FLOWCTL_PIN_ROOT=$T_TMP/pins "$FLOWCTL" agent -c "$T_TMP/agent.yaml" \
+FLOWCTL_PIN_ROOT=$T_TMP/pins "${T_AGENT_WRAP[@]}" "$FLOWCTL" agent -c "$T_TMP/agent.yaml" \
 	--no-attach 2>"$T_TMP/agent.err" &
 APID=$!
 T_PIDS+=($APID)

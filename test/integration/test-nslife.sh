@@ -182,7 +182,7 @@ forget_ns "$NB"
 mkns "$NA"
 mkns "$NB"
 "$FLOWCTL" meter attach -i "$NA:*" -i "$NB:*" >/dev/null 2>&1 || fail "b: attach" ""
-"$FLOWCTL" agent -c "$T_TMP/agent.yaml" --log-level debug 2>"$T_TMP/agent.err" &
+"${T_AGENT_WRAP[@]}" "$FLOWCTL" agent -c "$T_TMP/agent.yaml" --log-level debug 2>"$T_TMP/agent.err" &
 APID=$!
 T_PIDS+=($APID)
 wait_for 50 grep -q "agent started" "$T_TMP/agent.err" ||
