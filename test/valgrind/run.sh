@@ -45,7 +45,7 @@ for t in "${tests[@]}"; do
 		echo "FAIL valgrind $name: memcheck errors in $bad"
 		fail=$((fail + 1))
 	else
-		echo "PASS valgrind $name: $n agent runs, 0 memcheck errors"
+		echo "PASS valgrind $name: $n processes (agents and their forks before exec), 0 memcheck errors"
 		pass=$((pass + 1))
 	fi
 done
