@@ -15,7 +15,9 @@
 PODMAN="podman --runtime runc --cgroup-manager=cgroupfs"
 CT_LIMITS="--ulimit nofile=1024:1024 --ulimit nproc=1024:1024"
 CT_LABEL=org.opencontainers.image.title=flowctl
-CT_DEPS=localhost/flowctl-build-deps:latest
+CT_BUILD=localhost/flowctl-build:latest
+# the commit `flowctl version` of the image shows
+CT_COMMIT=$(git -C "$TOP" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 ct_run() {
 	# shellcheck disable=SC2086
@@ -26,9 +28,8 @@ ct_run() {
 # layers) that have no name and nothing built on them: the previous image
 # of a tag and the leftovers of earlier builds.  Removed by id, a bounded
 # number of rounds.  `podman rmi` (and `image prune`) also removes the
-# parents left without name or child: the build stage's package layer
-# stays because ct_build names it (CT_DEPS), the runtime's because the
-# images are built on it.
+# parents left without name or child: ct_build names the build stage
+# (CT_BUILD) so that its latest layers stay, packages and make alike.
 ct_remove_leftovers() {
 	local ids _
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -54,10 +55,10 @@ ct_build() { # TARGET IMAGE
 	pass "base images debian:12, debian:12-slim ($((t1 - t0)) s: $(tail -1 "$T_TMP/base.log"))"
 	# shellcheck disable=SC2086
 	if ! $PODMAN build --pull=never --network host $CT_LIMITS \
-		--target build-deps -t "$CT_DEPS" \
+		--build-arg GIT_COMMIT="$CT_COMMIT" --target build -t "$CT_BUILD" \
 		-f "$TOP/scripts/Dockerfile" "$TOP" >"$T_TMP/build.log" 2>&1 ||
 	   ! $PODMAN build --pull=never --network host $CT_LIMITS "${target[@]}" \
-		--build-arg GIT_COMMIT="$(git -C "$TOP" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
+		--build-arg GIT_COMMIT="$CT_COMMIT" \
 		-f "$TOP/scripts/Dockerfile" -t "$2" "$TOP" >>"$T_TMP/build.log" 2>&1; then
 		tail -30 "$T_TMP/build.log"
 		fail "podman build ${target[*]}" "scripts/Dockerfile does not build"

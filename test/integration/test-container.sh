@@ -33,9 +33,8 @@ t1=$(date +%s)
 run_in_image() { # CMD...: in a throwaway container of the image
 	ct_run --rm --net=host --entrypoint "$1" "$IMG" "${@:2}"
 }
-commit=$(git -C "$TOP" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 check_eq "flowctl of the image is this tree's (flowctl version)" \
-	"git commit: $commit" \
+	"git commit: $CT_COMMIT" \
 	"$(run_in_image /usr/local/sbin/flowctl version 2>&1 | grep '^git commit')"
 check "runtime stage: no make, gcc or pkg-config" \
 	run_in_image sh -c '! command -v make && ! command -v gcc && ! command -v pkg-config'
