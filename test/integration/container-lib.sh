@@ -69,3 +69,79 @@ ct_build() { # TARGET IMAGE
 	ct_remove_leftovers
 	echo "  image $2: $(($($PODMAN image inspect -f '{{.Size}}' "$2") / 1000000)) MB"
 }
+
+# The agent's side of a test: the testbed, a collector on the host (CPID,
+# port CT_PU) and the agent's config in $T_TMP/etc/config.yaml: it meters
+# $NS0:eth1 through `interfaces:`, with flow timeouts far away, so that the
+# flows reach the collector only through the export of everything cached
+# that stopping the agent (SIGTERM) starts.
+ct_agent_setup() {
+	testbed_up || { fail testbed "cannot create the netns testbed"; return 1; }
+	on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
+	CT_PU=$(free_port)
+	mkdir -p "$T_TMP/etc"
+	cat >"$T_TMP/etc/config.yaml" <<EOT
+scanIntervalMilliseconds: 200
+idleTimeoutSeconds: 600
+activeTimeoutSeconds: 600
+interfaces:
+- "$NS0:eth1"
+outputs:
+- collector:
+    remoteAddress: 127.0.0.1:$CT_PU
+EOT
+	$PY "$TOP/test/integration/ipfix_collector.py" --udp "$CT_PU" \
+		--bind 127.0.0.1 --out "$T_TMP/c.json" --records "$T_TMP/c.jsonl" \
+		--ready-file "$T_TMP/c.ready" --duration 300 2>"$T_TMP/c.err" &
+	CPID=$!
+	T_PIDS+=("$CPID")
+	wait_for 50 test -e "$T_TMP/c.ready" ||
+		{ fail collector "not ready: $(cat "$T_TMP/c.err")"; return 1; }
+}
+
+# Start container NAME of IMAGE as docs/container.md says (the host's
+# network, bpffs and /var/run/netns, the config of ct_agent_setup), with
+# more podman OPTIONS; removed at exit.
+ct_start() { # NAME IMAGE [OPTIONS...]
+	on_cleanup "$PODMAN rm -f -t 0 '$1'"
+	ct_run -d --name "$1" --privileged --net=host \
+		-v /sys/fs/bpf:/sys/fs/bpf \
+		-v /var/run/netns:/var/run/netns:rslave \
+		-v "$T_TMP/etc:/etc/flowctl:ro" \
+		"${@:3}" "$2" >"$T_TMP/run.out" 2>&1 ||
+		{ fail "podman run $1" "$(tail -3 "$T_TMP/run.out")"; return 1; }
+}
+
+ct_attached() { tc -n "$NS0" filter show dev eth1 ingress 2>/dev/null | grep -q bpf; }
+
+# N datagrams over 10 UDP flows from $NS1 to $NS2 (port 7300) through the
+# metered $NS0:eth1.
+ct_send() { # N
+	local rp
+	ip netns exec "$NS2" $PY "$TOP/test/integration/udpsend.py" \
+		--recv 10.2.0.2 7300 30 >"$T_TMP/recv.count" &
+	rp=$!
+	T_PIDS+=("$rp")
+	sleep 0.5
+	ip netns exec "$NS1" $PY "$TOP/test/integration/udpsend.py" \
+		10.2.0.2 7300 "$1" 100 47300 10
+	wait "$rp"
+	check_eq "$1 datagrams delivered" "$1" "$(cat "$T_TMP/recv.count")"
+	sleep 0.5
+}
+
+# After the agent stopped: stop the collector, which must have exactly N
+# packets in the 10 flows of ct_send, each ended by the stop (forced end),
+# and no sequence error or malformed message.
+ct_collector_check() { # N
+	local s=$T_TMP/c.json sel
+	sel='[.[] | select(.protocolIdentifier == 17 and .destinationTransportPort == 7300)]'
+	kill -TERM "$CPID"
+	wait "$CPID"
+	check_eq "collector: no sequence error" 0 "$(jq .sequence_errors "$s")"
+	check_eq "collector: no malformed message" 0 "$(jq .malformed "$s")"
+	check_eq "collector: exactly $1 packets of the UDP flows" "$1" \
+		"$(jq -s "$sel | map(.packetDeltaCount) | add // 0" "$T_TMP/c.jsonl")"
+	check_eq "collector: 10 flows, each ended by the stop (forced end)" "10 [4]" \
+		"$(jq -s -r "$sel | \"\\(length) \\([.[].flowEndReason] | unique)\"" "$T_TMP/c.jsonl")"
+}

@@ -38,43 +38,13 @@ require_cmd podman runc debootstrap tc ip jq
 IMG=localhost/flowctl-systemd-test:latest
 CTR=${T_PREFIX}systemd
 N=1000
-UDP="$PY $TOP/test/integration/udpsend.py"
-COLL="$PY $TOP/test/integration/ipfix_collector.py"
 t0=$(date +%s)
 
 ct_build systemd-unit "$IMG" || { finish; exit 1; }
 
-testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; }
-on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
-PU=$(free_port)
-mkdir -p "$T_TMP/etc"
-cat >"$T_TMP/etc/config.yaml" <<EOF
-scanIntervalMilliseconds: 200
-idleTimeoutSeconds: 600
-activeTimeoutSeconds: 600
-interfaces:
-- "$NS0:eth1"
-outputs:
-- collector:
-    remoteAddress: 127.0.0.1:$PU
-EOF
-$COLL --udp "$PU" --bind 127.0.0.1 --out "$T_TMP/c.json" \
-	--records "$T_TMP/c.jsonl" --ready-file "$T_TMP/c.ready" \
-	--duration 300 2>"$T_TMP/c.err" &
-CPID=$!
-T_PIDS+=($CPID)
-wait_for 50 test -e "$T_TMP/c.ready" || fail collector "not ready: $(cat "$T_TMP/c.err")"
-
-on_cleanup "$PODMAN rm -f -t 0 '$CTR'"
-if ! ct_run -d --name "$CTR" --systemd=always --privileged --net=host \
-	-v /sys/fs/bpf:/sys/fs/bpf \
-	-v /var/run/netns:/var/run/netns:rslave \
-	-v "$T_TMP/etc:/etc/flowctl:ro" \
-	-v "$TOP/test/integration/unit-probe.sh:/probe.sh:ro" \
-	"$IMG" >"$T_TMP/run.out" 2>&1; then
-	fail "podman run" "$(tail -3 "$T_TMP/run.out")"
-	finish; exit 1
-fi
+ct_agent_setup || { finish; exit 1; }
+ct_start "$CTR" "$IMG" --systemd=always \
+	-v "$TOP/test/integration/unit-probe.sh:/probe.sh:ro" || { finish; exit 1; }
 sx() { $PODMAN exec "$CTR" "$@"; }
 booted() { sx systemctl is-system-running | grep -Eq '^(running|degraded)$'; }
 wait_for 600 booted && pass "systemd is PID 1 of the container: $(sx cat /proc/1/comm)" ||
@@ -88,8 +58,7 @@ sx systemctl start flowctl-agent
 started() { journal | grep -q "agent started"; }
 wait_for 600 started && pass "systemctl start flowctl-agent: agent started" ||
 	fail "agent started" "$(journal | tail -5)"
-attached() { tc -n "$NS0" filter show dev eth1 ingress 2>/dev/null | grep -q bpf; }
-check "the agent attached $NS0:eth1 under the unit's hardening" attached
+check "the agent attached $NS0:eth1 under the unit's hardening" ct_attached
 sx systemctl reload flowctl-agent
 reloaded() { journal | grep -q "reload: 1 collector"; }
 wait_for 100 reloaded && pass "systemctl reload (ExecReload, SIGHUP): the agent reloaded its config" ||
@@ -99,24 +68,12 @@ sx cat "/proc/$MAIN/status" >"$T_TMP/agent.status"
 check_eq "the agent: NoNewPrivs, seccomp filter" "1 2" \
 	"$(sed -n 's/^NoNewPrivs:\s*//p' "$T_TMP/agent.status") $(sed -n 's/^Seccomp:\s*//p' "$T_TMP/agent.status")"
 
-ip netns exec "$NS2" $UDP --recv 10.2.0.2 7300 30 >"$T_TMP/recv.count" &
-RP=$!
-T_PIDS+=($RP)
-sleep 0.5
-ip netns exec "$NS1" $UDP 10.2.0.2 7300 "$N" 100 47300 10
-wait $RP
-check_eq "$N datagrams delivered" "$N" "$(cat "$T_TMP/recv.count")"
-sleep 0.5
+ct_send "$N"
 sx systemctl stop flowctl-agent
 check_eq "systemctl stop (SIGTERM): the agent exits 0" "0 success" \
 	"$(sx systemctl show -P ExecMainStatus flowctl-agent) $(sx systemctl show -P Result flowctl-agent)"
 check "the agent logged its stop" bash -c "$PODMAN exec $CTR journalctl -q -u flowctl-agent --no-pager | grep -q 'agent stopped'"
-kill -TERM "$CPID"
-wait "$CPID"
-S=$T_TMP/c.json
-check_eq "collector: no sequence error" 0 "$(jq .sequence_errors "$S")"
-got=$(jq -s '[.[] | select(.protocolIdentifier == 17 and .destinationTransportPort == 7300) | .packetDeltaCount] | add // 0' "$T_TMP/c.jsonl")
-check_eq "collector: exactly $N packets of the UDP flows" "$N" "$got"
+ct_collector_check "$N"
 check "LogsDirectory: /var/log/flowctl is 0750" \
 	bash -c "[ \"\$($PODMAN exec $CTR stat -c %a /var/log/flowctl)\" = 750 ]"
 

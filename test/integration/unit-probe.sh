@@ -18,8 +18,9 @@ echo "CapBnd $(st CapBnd)"
 echo "NoNewPrivs $(st NoNewPrivs)"
 echo "Seccomp $(st Seccomp)"
 echo "Umask $(st Umask)"
-echo "nofile $(ulimit -n)"
-echo "memlock $(ulimit -l)"
+lim() { sed -n "s/^$1  *\([^ ]*\).*/\1/p" /proc/self/limits; }
+echo "nofile $(lim 'Max open files')"
+echo "memlock $(lim 'Max locked memory')"
 probe unshare-user 'print syscall(272, 0x10000000) == 0 ? 0 : $!+0'
 probe unshare-mnt-net 'print syscall(272, 0x00020000 | 0x40000000) == 0 ? 0 : $!+0'
 probe af-packet 'print socket(my $s, 17, 3, 0) ? 0 : $!+0'
