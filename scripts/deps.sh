@@ -12,6 +12,11 @@ set -eu
 # libclang-rt-14-dev: clang's sanitizer and libFuzzer runtimes (make fuzz,
 # the fuzz suite of make check); only recommended by Debian 12's clang-14,
 # so --no-install-recommends below would leave it out.
+# podman, runc, debootstrap: the container test (test-container.sh) builds
+# scripts/Dockerfile on a base image made with debootstrap, no registry;
+# runc is named so that podman's "crun | runc" is met by runc (the runtime
+# the test uses), debian-archive-keyring so that debootstrap checks the
+# archive's signatures.  systemd: systemd-analyze verify of the unit.
 PKGS="
 make gcc pkg-config
 clang llvm libclang-rt-14-dev
@@ -20,6 +25,7 @@ linux-libc-dev libc6-dev
 iproute2 bpftool
 iperf3 tshark nfdump python3-scapy jq curl iputils-ping procps psmisc valgrind
 util-linux
+podman runc debootstrap debian-archive-keyring systemd
 "
 
 missing=""

@@ -67,13 +67,16 @@ run_bpf() {
 	done
 }
 
+# Each script gets 600 s, or what its header line "# run.sh timeout: SECONDS"
+# says.
 run_integration() {
-	local t out
+	local t out tmo
 	for t in test/integration/test-*.sh; do
 		[ -f "$t" ] || continue
 		out="$LOG/$(basename "$t" .sh).log"
+		tmo=$(sed -n '1,10s/^# run.sh timeout: \([0-9][0-9]*\)$/\1/p' "$t")
 		echo "== integration: $(basename "$t")"
-		timeout 600 bash "$t" 2>&1 | tee "$out"
+		timeout "${tmo:-600}" bash "$t" 2>&1 | tee "$out"
 		local rc=${PIPESTATUS[0]}
 		count_lines "$out"
 		if [ "$rc" -ne 0 ] && ! grep -q '^FAIL' "$out"; then
