@@ -640,11 +640,10 @@ static void report(const char *name, const struct meter_obj *m, bool ok)
 	}
 }
 
-/* Run F through the program of DIR once; check verdict and packet. */
-static bool run_frame(struct meter_obj *m, int dir, const struct frame *f,
-		      const struct expect *e, uint64_t *t0, uint64_t *t1)
+/* Run F through PROG once with CTX; check verdict and packet. */
+static bool run_ctx(int prog, const struct frame *f, struct __sk_buff *ctx,
+		    uint64_t *t0, uint64_t *t1)
 {
-	struct __sk_buff ctx = { 0 };
 	uint8_t out[FRAME_MAX + 256];
 	int err;
 	LIBBPF_OPTS(bpf_test_run_opts, opts,
@@ -652,18 +651,13 @@ static bool run_frame(struct meter_obj *m, int dir, const struct frame *f,
 		.data_size_in = f->len,
 		.data_out = out,
 		.data_size_out = sizeof(out),
-		.ctx_in = &ctx,
-		.ctx_size_in = sizeof(ctx),
+		.ctx_in = ctx,
+		.ctx_size_in = sizeof(*ctx),
 		.repeat = 1,
 	);
 
-	ctx.ifindex = test_ifindex;
-	ctx.ingress_ifindex = EGRESS_IIF;
-	ctx.mark = e->mark;
-	ctx.gso_segs = e->gso_segs;
-	ctx.gso_size = e->gso_size;
 	*t0 = mono_ns();
-	err = bpf_prog_test_run_opts(m->prog[dir], &opts);
+	err = bpf_prog_test_run_opts(prog, &opts);
 	*t1 = mono_ns();
 	if (err)
 		return failed("test_run: %s", strerror(errno));
@@ -674,6 +668,20 @@ static bool run_frame(struct meter_obj *m, int dir, const struct frame *f,
 		return failed("packet changed (%u bytes out of %zu)",
 			      opts.data_size_out, f->len);
 	return true;
+}
+
+/* Run F through the program of DIR once; check verdict and packet. */
+static bool run_frame(struct meter_obj *m, int dir, const struct frame *f,
+		      const struct expect *e, uint64_t *t0, uint64_t *t1)
+{
+	struct __sk_buff ctx = { 0 };
+
+	ctx.ifindex = test_ifindex;
+	ctx.ingress_ifindex = EGRESS_IIF;
+	ctx.mark = e->mark;
+	ctx.gso_segs = e->gso_segs;
+	ctx.gso_size = e->gso_size;
+	return run_ctx(m->prog[dir], f, &ctx, t0, t1);
 }
 
 static void key_expected(const struct expect *e, int dir,
@@ -1655,29 +1663,10 @@ static bool run_hook(int prog, const struct frame *f, unsigned int ifindex,
 		     unsigned int ingress_ifindex, uint64_t *t0, uint64_t *t1)
 {
 	struct __sk_buff ctx = { 0 };
-	uint8_t out[FRAME_MAX + 256];
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		.data_in = f->b,
-		.data_size_in = f->len,
-		.data_out = out,
-		.data_size_out = sizeof(out),
-		.ctx_in = &ctx,
-		.ctx_size_in = sizeof(ctx),
-		.repeat = 1,
-	);
 
 	ctx.ifindex = ifindex;
 	ctx.ingress_ifindex = ingress_ifindex;
-	*t0 = mono_ns();
-	if (bpf_prog_test_run_opts(prog, &opts))
-		return failed("test_run: %s", strerror(errno));
-	*t1 = mono_ns();
-	if ((int)opts.retval != TC_ACT_UNSPEC)
-		return failed("verdict %d, want TC_ACT_UNSPEC (-1)",
-			      (int)opts.retval);
-	if (opts.data_size_out != f->len || memcmp(out, f->b, f->len))
-		return failed("packet changed");
-	return true;
+	return run_ctx(prog, f, &ctx, t0, t1);
 }
 
 /* This CPU's stamp (the tests run pinned to one CPU). */
