@@ -14,7 +14,7 @@
 
 #include <linux/types.h>
 
-#define FLOW_ABI_VERSION 1
+#define FLOW_ABI_VERSION 2
 
 /* Pin layout: /sys/fs/bpf/flowctl/<NETNS>/tc/globals/<map> */
 #define FLOW_PIN_ROOT		"/sys/fs/bpf/flowctl"
@@ -28,10 +28,19 @@
 #define FLOW_MAP_IFSTATS	"flow_ifstats"
 #define FLOW_MAP_COUNTERS	"flow_counters"
 #define FLOW_MAP_EVENTS		"flow_events"
+/* Only with the latency knob (meter attach --latency): */
+#define FLOW_MAP_STAMP		"flow_stamp"
+#define FLOW_MAP_LATENCY	"flow_latency"
 
 /* Program sections. */
 #define FLOW_SEC_INGRESS	"tc-ingress"
 #define FLOW_SEC_EGRESS		"tc-egress"
+/*
+ * With the latency knob: an ingress program that only stamps (for an
+ * interface whose ingress is not metered but whose forwarded packets'
+ * latency is measured at egress).
+ */
+#define FLOW_SEC_INGRESS_STAMP	"tc-ingress-stamp"
 
 /* Default number of flows per netns and per buffer (knob -l). */
 #define FLOW_DEFAULT_MAX_FLOWS	65536
@@ -79,7 +88,14 @@ struct flow_value {
 	__u32 flags;		/* FLOW_F_* */
 	__u8 min_ttl;		/* TTL / hop limit */
 	__u8 max_ttl;
-	__u8 pad[6];
+	__u8 pad[2];
+	/*
+	 * Forwarding latency (latency knob, egress only): packets (skbs: a
+	 * GSO packet once) whose ingress stamp was matched, and the sum of
+	 * their latencies.  0 without the knob.
+	 */
+	__u32 latency_count;
+	__u64 latency_sum_ns;
 };
 
 /* flow_ctl: ARRAY of one entry; which of flows_0/flows_1 the program fills. */
@@ -104,6 +120,44 @@ struct flow_ifstats_value {
 	__u64 overflow_octets;
 };
 
+/*
+ * flow_stamp: PERCPU_ARRAY of one entry, written by the ingress program
+ * (latency knob) and consumed by the egress program on the same CPU: the
+ * path from tc ingress to tc egress of a forwarded packet runs in one
+ * softirq on one CPU, so the last stamp of this CPU is the packet's own
+ * when the skb and the ingress interface match.
+ */
+struct flow_stamp {
+	__u64 skb;		/* the skb's address: identity only */
+	__u64 ts_ns;		/* bpf_ktime_get_ns() at ingress */
+	__u32 ifindex;		/* ingress interface; 0: consumed */
+	__u32 pad;
+};
+
+/*
+ * Upper bounds (ns) of the forwarding latency histogram buckets; the last
+ * bucket (FLOW_LAT_BUCKETS - 1) is +Inf.  X(bound) per bound, increasing.
+ */
+#define FLOW_LAT_BOUNDS(X)						\
+	X(1000) X(2000) X(5000) X(10000) X(20000) X(50000) X(100000)	\
+	X(200000) X(500000) X(1000000) X(2000000) X(5000000)		\
+	X(10000000) X(100000000)
+#define FLOW_LAT_N_BOUNDS	14
+#define FLOW_LAT_BUCKETS	(FLOW_LAT_N_BOUNDS + 1)
+
+/* flow_latency: PERCPU_HASH, cumulative per (ingress, egress) pair. */
+struct flow_latency_key {
+	__u32 ingress_ifindex;
+	__u32 egress_ifindex;
+};
+
+struct flow_latency_value {
+	__u64 count;		/* packets measured */
+	__u64 sum_ns;
+	__u64 buckets[FLOW_LAT_BUCKETS];	/* not cumulative */
+	__u64 pad;
+};
+
 /* flow_counters: PERCPU_ARRAY of one struct flow_counters. */
 enum flow_counter {
 	FLOW_CNT_UNPARSED_PKTS = 0,	/* not IP, truncated, malformed */
@@ -114,6 +168,7 @@ enum flow_counter {
 	FLOW_CNT_EVENTS_SENT,
 	FLOW_CNT_EVENTS_LOST,
 	FLOW_CNT_LAST_EVENT_NS,		/* rate limit of map-full events */
+	FLOW_CNT_LATENCY_FULL,		/* flow_latency full: not counted */
 	FLOW_CNT_MAX,
 };
 
@@ -147,7 +202,11 @@ struct flow_event {
 #define FLOW_TCP_NS	0x100
 
 _Static_assert(sizeof(struct flow_key) == 56, "flow_key layout");
-_Static_assert(sizeof(struct flow_value) == 48, "flow_value layout");
+_Static_assert(sizeof(struct flow_value) == 56, "flow_value layout");
+_Static_assert(sizeof(struct flow_stamp) == 24, "flow_stamp layout");
+_Static_assert(sizeof(struct flow_latency_key) == 8, "latency key layout");
+_Static_assert(sizeof(struct flow_latency_value) == 8 * (FLOW_LAT_BUCKETS + 3),
+	       "latency value layout");
 _Static_assert(sizeof(struct flow_ctl) == 16, "flow_ctl layout");
 _Static_assert(sizeof(struct flow_ifstats_key) == 12, "ifstats key layout");
 _Static_assert(sizeof(struct flow_ifstats_value) == 32, "ifstats layout");

@@ -20,6 +20,7 @@
 enum {
 	OPT_IFSTATS = 256,
 	OPT_PRECISE_TIME,
+	OPT_LATENCY,
 	OPT_CACHE_DIR,
 };
 
@@ -27,6 +28,7 @@ static const struct option ebpf_opts[] = {
 	{ "interface-max-flow-limit", required_argument, NULL, 'l' },
 	{ "ifstats", no_argument, NULL, OPT_IFSTATS },
 	{ "precise-time", no_argument, NULL, OPT_PRECISE_TIME },
+	{ "latency", no_argument, NULL, OPT_LATENCY },
 	{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -35,11 +37,12 @@ static const struct option ebpf_opts[] = {
 static void ebpf_usage(FILE *f, const char *sub)
 {
 	fprintf(f,
-		"Usage: flowctl ebpf %s [ -l N ] [ --ifstats ] [ --precise-time ]%s\n"
+		"Usage: flowctl ebpf %s [ -l N ] [ --ifstats ] [ --precise-time ] [ --latency ]%s\n"
 		"  -l, --interface-max-flow-limit N  flows per buffer (default %u)\n"
 		"  --ifstats        per-packet totals in flow_ifstats too\n"
 		"  --precise-time   last-seen times from bpf_ktime_get_ns (default:\n"
-		"                   the per-tick clock; first-seen is always precise)\n",
+		"                   the per-tick clock; first-seen is always precise)\n"
+		"  --latency        forwarding latency (ingress stamp, egress match)\n",
 		sub, strcmp(sub, "build") ? "" : " [ --cache-dir DIR ]",
 		FLOW_DEFAULT_MAX_FLOWS);
 	if (!strcmp(sub, "build"))
@@ -70,6 +73,9 @@ static int ebpf_parse_opts(int argc, char **argv, struct ebpf_knobs *k,
 			break;
 		case OPT_PRECISE_TIME:
 			k->coarse_time = false;
+			break;
+		case OPT_LATENCY:
+			k->latency = true;
 			break;
 		case OPT_CACHE_DIR:
 			if (!cache_dir) {

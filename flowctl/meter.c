@@ -43,14 +43,16 @@ static void meter_usage(FILE *f, const char *sub)
 "  -f, --force              re-attach; replace pins whose limit differs\n"
 "      --ifstats            per-packet interface totals in the kernel too\n"
 "                           (costs ~1.2x an empty program per packet)\n"
-"      --precise-time       last-seen times from the precise clock (~0.6x)\n");
+"      --precise-time       last-seen times from the precise clock (~0.6x)\n"
+"      --latency            forwarding latency: stamp at ingress, measure at\n"
+"                           egress (metrics, per-flow mean in the flow log)\n");
 }
 
 /* The kernel refuses tc chain indexes above TC_ACT_EXT_VAL_MASK. */
 #define TC_CHAIN_MAX	0x0fffffffU
 
 enum { OPT_NETNS = 1000, OPT_PREF, OPT_CHAIN, OPT_HANDLE, OPT_DRY,
-       OPT_IFSTATS, OPT_PRECISE_TIME };
+       OPT_IFSTATS, OPT_PRECISE_TIME, OPT_LATENCY };
 
 static int meter_parse(int argc, char **argv, bool attach,
 		       struct ifspec *specs, int *n, struct meter_opts *o)
@@ -67,6 +69,7 @@ static int meter_parse(int argc, char **argv, bool attach,
 		{ "dry", no_argument, NULL, OPT_DRY },
 		{ "ifstats", no_argument, NULL, OPT_IFSTATS },
 		{ "precise-time", no_argument, NULL, OPT_PRECISE_TIME },
+		{ "latency", no_argument, NULL, OPT_LATENCY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -132,14 +135,17 @@ static int meter_parse(int argc, char **argv, bool attach,
 			break;
 		case OPT_IFSTATS:
 		case OPT_PRECISE_TIME:
+		case OPT_LATENCY:
 			if (!attach) {
 				meter_usage(stderr, argv[0]);
 				return -EINVAL;
 			}
 			if (c == OPT_IFSTATS)
 				o->ifstats = true;
-			else
+			else if (c == OPT_PRECISE_TIME)
 				o->precise_time = true;
+			else
+				o->latency = true;
 			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "flow_cache.h"
 #include "flow_journal.h"
+#include "flow_latency.h"
 #include "flow_table.h"
 #include "flowlog.h"
 #include "ifspec.h"
@@ -74,6 +75,12 @@ struct ifacc {
 	uint64_t packets, octets;
 };
 
+/* One (ingress, egress) pair's latency sum, for the original's gauge. */
+struct lat_pair {
+	uint32_t iif, oif;
+	uint64_t sum_ns;
+};
+
 struct agent {
 	const struct agent_opts *opts;
 	struct ifacc *ifacc;		/* IFACC_SIZE */
@@ -93,6 +100,9 @@ struct agent {
 	struct metrics *metrics;
 	struct flowctl_metrics mf;
 	struct metric *m_cache_flows, *m_drain;
+	/* the original's latency gauge: pairs set at the previous scan */
+	struct lat_pair *lat_prev;
+	size_t n_lat_prev;
 	int epfd, sfd, tfd, evfd, exfd;
 	int lockfd;			/* the agent lock on the pin root */
 	uint64_t scans, records;
@@ -368,6 +378,11 @@ static void ifacc_publish(struct agent *a, const char *netns, uint32_t iif,
 		metric_add(s, packets);
 	if ((s = metric_get(a->mf.total_bytes, si, so, netns, NULL)))
 		metric_add(s, octets);
+	/* the original's gauges: every namespace together */
+	if ((s = metric_get(a->mf.orig_total_pkts, si, so, NULL)))
+		metric_gauge_add(s, packets);
+	if ((s = metric_get(a->mf.orig_total_bytes, si, so, NULL)))
+		metric_gauge_add(s, octets);
 }
 
 static void ifacc_add(struct agent *a, const struct flow_ns *ns,
@@ -458,6 +473,10 @@ static void ops_ifstats(void *ctx, const struct flow_ns *ns,
 		metric_add(s, delta->overflow_packets);
 	if ((s = metric_get(a->mf.overflow_bytes, iif, oif, flow_ns_name(ns), NULL)))
 		metric_add(s, delta->overflow_octets);
+	if ((s = metric_get(a->mf.orig_overflow_pkts, iif, oif, NULL)))
+		metric_gauge_add(s, delta->overflow_packets);
+	if ((s = metric_get(a->mf.orig_overflow_bytes, iif, oif, NULL)))
+		metric_gauge_add(s, delta->overflow_octets);
 }
 
 static void ops_counters(void *ctx, const struct flow_ns *ns,
@@ -567,6 +586,111 @@ static void forget_namespaces(struct agent *a, const char **gone, size_t n)
 	free(gone);
 }
 
+/* ---- forwarding latency (meter attach --latency) ---------------------- */
+
+struct lat_scan {
+	struct agent *a;
+	const char *netns;
+	struct lat_pair *v;
+	size_t n, cap;
+};
+
+static void latency_pair(void *ctx, const struct flow_latency_key *k,
+			 const struct flow_latency_value *t)
+{
+	struct lat_scan *ls = ctx;
+	uint64_t buckets[FLOW_LAT_BUCKETS];
+	char si[16], so[16];
+	struct metric *s;
+	size_t b;
+
+	snprintf(si, sizeof(si), "%u", k->ingress_ifindex);
+	snprintf(so, sizeof(so), "%u", k->egress_ifindex);
+	for (b = 0; b < FLOW_LAT_BUCKETS; b++)
+		buckets[b] = t->buckets[b];
+	s = metric_get(ls->a->mf.latency, si, so, ls->netns, NULL);
+	if (s)
+		metric_histogram_set(s, buckets, FLOW_LAT_BUCKETS, t->count,
+				     t->sum_ns / 1e9);
+	if (ls->n == ls->cap) {
+		size_t ncap = ls->cap ? ls->cap * 2 : 64;
+		struct lat_pair *nv = realloc(ls->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return;
+		ls->v = nv;
+		ls->cap = ncap;
+	}
+	ls->v[ls->n++] = (struct lat_pair){ k->ingress_ifindex,
+					    k->egress_ifindex, t->sum_ns };
+}
+
+static int lat_pair_cmp(const void *x, const void *y)
+{
+	const struct lat_pair *p = x, *q = y;
+
+	if (p->iif != q->iif)
+		return p->iif < q->iif ? -1 : 1;
+	if (p->oif != q->oif)
+		return p->oif < q->oif ? -1 : 1;
+	return 0;
+}
+
+static void lat_gauge_set(struct agent *a, const struct lat_pair *p,
+			  double v)
+{
+	char si[16], so[16];
+	struct metric *s;
+
+	snprintf(si, sizeof(si), "%u", p->iif);
+	snprintf(so, sizeof(so), "%u", p->oif);
+	if ((s = metric_get(a->mf.orig_total_latency, si, so, NULL)))
+		metric_set(s, v);
+}
+
+/*
+ * Mirror the kernel's latency totals of every namespace metered with
+ * --latency: the histograms per namespace, and the original's gauge per
+ * pair summed over the namespaces (a pair no namespace has any more goes
+ * back to 0, as the original's map read would).
+ */
+static void latency_publish(struct agent *a)
+{
+	struct lat_scan ls = { .a = a };
+	size_t i, j, n, count = flow_table_ns_count(a->ft);
+
+	for (i = 0; i < count; i++) {
+		struct flow_ns *ns = flow_table_ns(a->ft, i);
+
+		ls.netns = flow_ns_name(ns);
+		if (flow_table_ns_find(a->ft, ls.netns) != ns)
+			continue;	/* gone: its series are forgotten */
+		flow_latency_read(flow_table_pin_root(a->ft), ls.netns,
+				  latency_pair, &ls);
+	}
+	if (!ls.n && !a->n_lat_prev)
+		return;
+	qsort(ls.v, ls.n, sizeof(*ls.v), lat_pair_cmp);
+	for (i = 0, n = 0; i < ls.n; i++) {
+		if (n && !lat_pair_cmp(&ls.v[n - 1], &ls.v[i]))
+			ls.v[n - 1].sum_ns += ls.v[i].sum_ns;
+		else
+			ls.v[n++] = ls.v[i];
+	}
+	for (i = 0; i < n; i++)
+		lat_gauge_set(a, &ls.v[i], (double)ls.v[i].sum_ns);
+	/* both sorted: the pairs of the previous scan not seen now */
+	for (i = 0, j = 0; i < a->n_lat_prev; i++) {
+		while (j < n && lat_pair_cmp(&ls.v[j], &a->lat_prev[i]) < 0)
+			j++;
+		if (j == n || lat_pair_cmp(&ls.v[j], &a->lat_prev[i]))
+			lat_gauge_set(a, &a->lat_prev[i], 0);
+	}
+	free(a->lat_prev);
+	a->lat_prev = ls.v;
+	a->n_lat_prev = n;
+}
+
 /* One scan: pick up namespaces, drain, expire, tick the exporter. */
 static void agent_scan(struct agent *a, bool final)
 {
@@ -582,6 +706,7 @@ static void agent_scan(struct agent *a, bool final)
 	    a->m_drain)
 		metric_observe(a->m_drain, st.total_ns / 1e9);
 	forget_namespaces(a, gone, n_gone);
+	latency_publish(a);
 	now = mono_ns();
 	if (final)
 		flow_cache_flush(a->fc, now);
@@ -799,6 +924,7 @@ static void agent_free(struct agent *a)
 	metrics_destroy(a->metrics);
 	strset_free(&a->names);
 	free(a->ifacc);
+	free(a->lat_prev);
 	if (a->lockfd >= 0)
 		close(a->lockfd);
 }

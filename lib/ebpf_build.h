@@ -22,6 +22,9 @@ struct ebpf_knobs {
 					 * (overflow is counted either way) */
 	bool coarse_time;		/* bpf_ktime_get_coarse_ns (tick
 					 * resolution, cheaper) */
+	bool latency;			/* forwarding latency: ingress stamp,
+					 * egress match (flow_stamp,
+					 * flow_latency, per-flow sums) */
 };
 
 void ebpf_knobs_default(struct ebpf_knobs *k);

@@ -58,6 +58,18 @@ struct fc_entry {
 
 _Static_assert(sizeof(struct fc_entry) == 128, "one cache line pair");
 
+/*
+ * Forwarding latency of an entry (meter attach --latency): a side table
+ * indexed like the entries, a chunk allocated when a flow of it first
+ * carries a measurement, so the entries stay 128 bytes and a cache without
+ * latency costs nothing.  Reset when an entry is created, taken when it is
+ * emitted.
+ */
+struct fc_latency {
+	uint64_t sum_ns;
+	uint64_t count;
+};
+
 struct fc_domain {
 	char *name;
 	uint32_t obs_domain_id;
@@ -83,6 +95,8 @@ struct flow_cache {
 
 	struct fc_entry **chunks;
 	size_t nchunks;
+	struct fc_latency **lat;	/* per chunk, NULL until needed */
+	size_t nlat;
 	uint32_t next_unused;		/* entries ever handed out */
 	uint32_t free_head;
 	uint64_t count;
@@ -212,6 +226,69 @@ static void record_key(struct flow_cache *fc, struct flow_record *r,
 	r->netns = fc->doms[dom].name;
 }
 
+/* The latency slot of entry I; NULL when it has none and !CREATE. */
+static struct fc_latency *lat_slot(struct flow_cache *fc, uint32_t i,
+				   bool create)
+{
+	size_t c = i >> FC_CHUNK_SHIFT;
+
+	if (c >= fc->nlat) {
+		struct fc_latency **nl;
+
+		if (!create)
+			return NULL;
+		nl = realloc(fc->lat, fc->nchunks * sizeof(*nl));
+		if (!nl)
+			return NULL;
+		memset(nl + fc->nlat, 0, (fc->nchunks - fc->nlat) * sizeof(*nl));
+		fc->lat = nl;
+		fc->nlat = fc->nchunks;
+	}
+	if (!fc->lat[c]) {
+		if (!create)
+			return NULL;
+		fc->lat[c] = calloc(FC_CHUNK, sizeof(struct fc_latency));
+		if (!fc->lat[c])
+			return NULL;
+		fc->st.bytes += FC_CHUNK * sizeof(struct fc_latency);
+	}
+	return &fc->lat[c][i & (FC_CHUNK - 1)];
+}
+
+/* A segment's measurements into entry I (lost without memory: said by
+ * the missing latency fields, never by wrong ones). */
+static void lat_add(struct flow_cache *fc, uint32_t i,
+		    const struct flow_value *v)
+{
+	struct fc_latency *l = lat_slot(fc, i, true);
+
+	if (l) {
+		l->sum_ns += v->latency_sum_ns;
+		l->count += v->latency_count;
+	}
+}
+
+/* A new entry I starts without measurements. */
+static void lat_reset(struct flow_cache *fc, uint32_t i)
+{
+	struct fc_latency *l = lat_slot(fc, i, false);
+
+	if (l)
+		l->sum_ns = l->count = 0;
+}
+
+/* Into the record R of entry I; the next record counts from zero. */
+static void lat_take(struct flow_cache *fc, uint32_t i, struct flow_record *r)
+{
+	struct fc_latency *l = lat_slot(fc, i, false);
+
+	if (!l)
+		return;
+	r->latency_sum_ns = l->sum_ns;
+	r->latency_count = l->count;
+	l->sum_ns = l->count = 0;
+}
+
 static void emit_entry(struct flow_cache *fc, uint32_t i, uint8_t reason)
 {
 	struct fc_entry *e = E(fc, i);
@@ -226,6 +303,7 @@ static void emit_entry(struct flow_cache *fc, uint32_t i, uint8_t reason)
 	r->min_ttl = e->min_ttl;
 	r->max_ttl = e->max_ttl;
 	r->finished = !!(e->flags & FLOW_F_END_SEEN);
+	lat_take(fc, i, r);
 	if (e->used & FC_JOURNALED) {
 		out_journaled(fc, i);
 		/* removed or restarting from zero: out of the journal */
@@ -248,6 +326,8 @@ static void emit_segment(struct flow_cache *fc, uint32_t dom,
 	r->min_ttl = v->min_ttl;
 	r->max_ttl = v->max_ttl;
 	r->finished = !!(v->flags & FLOW_F_END_SEEN);
+	r->latency_count = v->latency_count;
+	r->latency_sum_ns = v->latency_sum_ns;
 	fc->st.rejected++;
 }
 
@@ -498,6 +578,9 @@ void flow_cache_free(struct flow_cache *fc)
 	for (i = 0; i < fc->nchunks; i++)
 		free(fc->chunks[i]);
 	free(fc->chunks);
+	for (i = 0; i < fc->nlat; i++)
+		free(fc->lat[i]);
+	free(fc->lat);
 	free(fc->buckets);
 	for (i = 0; i < fc->ndoms; i++)
 		free(fc->doms[i].name);
@@ -608,6 +691,8 @@ static void merge_one(struct flow_cache *fc, uint32_t dom, uint64_t h,
 		uint64_t d;
 
 		entry_add(e, v, now_ns);
+		if (v->latency_count)
+			lat_add(fc, i, v);
 		entry_mark(fc, i);
 		/* later deadlines are refiled lazily, earlier ones now */
 		d = entry_deadline(fc, e);
@@ -629,6 +714,10 @@ static void merge_one(struct flow_cache *fc, uint32_t dom, uint64_t h,
 	e->used = FC_USED;
 	e->wslot = FC_NO_SLOT;
 	entry_add(e, v, now_ns);
+	if (fc->lat)
+		lat_reset(fc, i);
+	if (v->latency_count)
+		lat_add(fc, i, v);
 	entry_mark(fc, i);
 	e->hnext = *head;
 	*head = i;
@@ -954,6 +1043,19 @@ size_t flow_cache_dirty_next(struct flow_cache *fc, uint32_t *idx,
 		v->flags = e->flags;
 		v->min_ttl = e->min_ttl;
 		v->max_ttl = e->max_ttl;
+		if (fc->lat) {
+			struct fc_latency *l = lat_slot(fc, i, false);
+
+			if (l && l->count) {
+				/* the journal's slot holds 32 bits: a mean
+				 * over fewer packets, still a true mean */
+				uint64_t c = l->count > UINT32_MAX ?
+					     UINT32_MAX : l->count;
+
+				v->latency_count = c;
+				v->latency_sum_ns = l->sum_ns / l->count * c;
+			}
+		}
 		n++;
 	}
 	if (fc->dirty_pos == fc->ndirty)

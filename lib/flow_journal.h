@@ -47,7 +47,7 @@ struct flow_journal_slot {
 	uint32_t ns;			/* id in the netns map */
 	struct flow_key key;
 	struct flow_value val;		/* unexported counters */
-	uint8_t pad[16];
+	uint8_t pad[8];
 };
 
 _Static_assert(sizeof(struct flow_journal_slot) == 128, "journal slot");

@@ -43,6 +43,9 @@ struct flow_record {
 	uint8_t end_reason;		/* enum flow_end_reason */
 	uint8_t finished;		/* FIN/RST seen */
 	uint32_t obs_domain_id;		/* observation domain (per netns) */
+	/* forwarding latency (meter --latency): packets measured, sum */
+	uint64_t latency_count;
+	uint64_t latency_sum_ns;
 	const char *netns;		/* owned by the flow table */
 };
 

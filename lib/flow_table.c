@@ -362,6 +362,8 @@ void flow_value_merge(struct flow_value *dst, const struct flow_value *src)
 		dst->min_ttl = src->min_ttl;
 	if (src->max_ttl > dst->max_ttl)
 		dst->max_ttl = src->max_ttl;
+	dst->latency_count += src->latency_count;
+	dst->latency_sum_ns += src->latency_sum_ns;
 }
 
 /*

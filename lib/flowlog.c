@@ -253,6 +253,13 @@ size_t flowlog_format_record(char *dst, const struct flow_record *r,
 	p = put_u64(p, r->end_reason);
 	p = PUT_LIT(p, ",\"obsDomainId\":");
 	p = put_u64(p, r->obs_domain_id);
+	if (r->latency_count) {
+		/* forwarding latency (meter --latency): mean per packet */
+		p = PUT_LIT(p, ",\"latencyMeanNs\":");
+		p = put_u64(p, r->latency_sum_ns / r->latency_count);
+		p = PUT_LIT(p, ",\"latencyPackets\":");
+		p = put_u64(p, r->latency_count);
+	}
 	*p++ = '}';
 	return p - dst;
 }

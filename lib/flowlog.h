@@ -57,7 +57,7 @@ enum flowlog_form {
 };
 
 /* Bytes flowlog_format_record() may write for a NETNS_LEN-byte netns. */
-#define FLOWLOG_RECORD_MAX(netns_len)	(768 + 6 * (size_t)(netns_len))
+#define FLOWLOG_RECORD_MAX(netns_len)	(832 + 6 * (size_t)(netns_len))
 
 /*
  * One record as a JSON object (no newline, no NUL) into DST, which has room

@@ -881,9 +881,10 @@ static int attach_dry(struct request *r, const struct meter_opts *o)
 
 		printf("mkdir -p %s/%s\n", FLOW_PIN_ROOT,
 		       ifspec_pin_name(p->netns));
-		printf("clang ... -o %s    # if not cached (flowctl ebpf code-dump -l %u%s%s)\n",
+		printf("clang ... -o %s    # if not cached (flowctl ebpf code-dump -l %u%s%s%s)\n",
 		       p->obj, p->max_flows, o->ifstats ? " --ifstats" : "",
-		       o->precise_time ? " --precise-time" : "");
+		       o->precise_time ? " --precise-time" : "",
+		       o->latency ? " --latency" : "");
 	}
 	for (i = 0; i < r->nt; i++) {
 		struct target *t = &r->t[i];
@@ -1005,6 +1006,7 @@ int meter_attach(const struct ifspec *specs, int n,
 			k.ifstats = true;
 		if (o->precise_time)
 			k.coarse_time = false;
+		k.latency = o->latency;
 		p->pins_existed = pin_dir_exists(p->netns);
 		/* no -l: keep the namespace's limit (or the default) */
 		p->max_flows = o->max_flows ? o->max_flows :

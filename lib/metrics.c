@@ -18,6 +18,7 @@
 
 #include <microhttpd.h>
 
+#include "flow_abi.h"
 #include "log.h"
 
 struct metric {
@@ -704,6 +705,21 @@ void metric_observe(struct metric *s, double v)
 	pthread_mutex_unlock(&s->hist_lock);
 }
 
+int metric_histogram_set(struct metric *s, const uint64_t *buckets,
+			 size_t n_buckets, uint64_t count, double sum)
+{
+	const struct metric_family *f = s->fam;
+
+	if (f->type != METRIC_HISTOGRAM || n_buckets != f->n_bounds + 1)
+		return -EINVAL;
+	pthread_mutex_lock(&s->hist_lock);
+	memcpy(s->buckets, buckets, n_buckets * sizeof(*buckets));
+	s->count = count;
+	s->sum = sum;
+	pthread_mutex_unlock(&s->hist_lock);
+	return 0;
+}
+
 uint64_t metric_counter_value(const struct metric *s)
 {
 	return atomic_load_explicit(&((struct metric *)s)->value,
@@ -1157,8 +1173,12 @@ void metrics_stop(struct metrics *m)
 
 int metrics_register_flowctl(struct metrics *m, struct flowctl_metrics *f)
 {
+	/* the original's label names (camelCase), and ours */
+	static const char *const orig_pair[] = {
+		"ingressIfindex", "egressIfindex", NULL,
+	};
 	static const char *const pair[] = {
-		"ingressIfindex", "egressIfindex", "netns", NULL,
+		"ingress_ifindex", "egress_ifindex", "netns", NULL,
 	};
 	static const char *const output[] = { "output", NULL };
 	static const char *const collector[] = { "collector", NULL };
@@ -1170,7 +1190,13 @@ int metrics_register_flowctl(struct metrics *m, struct flowctl_metrics *f)
 		0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 		0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 	};
+	double lat_bounds[FLOW_LAT_N_BOUNDS];
 	struct metric *info;
+	size_t nb = 0;
+
+#define FLOW_LAT_SECONDS(ns)	lat_bounds[nb++] = (ns) / 1e9;
+	FLOW_LAT_BOUNDS(FLOW_LAT_SECONDS)
+#undef FLOW_LAT_SECONDS
 
 	memset(f, 0, sizeof(*f));
 #define REG(field, name, type, help, labels)				\
@@ -1180,16 +1206,35 @@ int metrics_register_flowctl(struct metrics *m, struct flowctl_metrics *f)
 			return -errno;					\
 	} while (0)
 
-	REG(total_pkts, "linux_flow_exporter_total_pkts", METRIC_COUNTER,
-	    "Packets metered, per ingress/egress interface pair", pair);
-	REG(total_bytes, "linux_flow_exporter_total_bytes", METRIC_COUNTER,
-	    "Bytes (IP header and payload) metered, per ingress/egress interface pair",
+	/* the original's five, exactly: gauges, two labels */
+	REG(orig_total_pkts, "linux_flow_exporter_total_pkts", METRIC_GAUGE,
+	    "Packets metered per interface pair, every namespace (the original's gauge; see flowctl_packets_total)",
+	    orig_pair);
+	REG(orig_total_bytes, "linux_flow_exporter_total_bytes", METRIC_GAUGE,
+	    "Bytes metered per interface pair, every namespace (the original's gauge; see flowctl_bytes_total)",
+	    orig_pair);
+	REG(orig_overflow_pkts, "linux_flow_exporter_overflow_pkts",
+	    METRIC_GAUGE,
+	    "Packets counted while the flow table was full (the original's gauge; see flowctl_overflow_packets_total)",
+	    orig_pair);
+	REG(orig_overflow_bytes, "linux_flow_exporter_overflow_bytes",
+	    METRIC_GAUGE,
+	    "Bytes counted while the flow table was full (the original's gauge; see flowctl_overflow_bytes_total)",
+	    orig_pair);
+	REG(orig_total_latency, "linux_flow_exporter_total_latency_nanoseconds",
+	    METRIC_GAUGE,
+	    "Sum of the forwarding latencies measured per interface pair (meter attach --latency; the original's gauge; see flowctl_forwarding_latency_seconds)",
+	    orig_pair);
+	REG(total_pkts, "flowctl_packets_total", METRIC_COUNTER,
+	    "Packets metered, per ingress/egress interface pair and namespace",
 	    pair);
-	REG(overflow_pkts, "linux_flow_exporter_overflow_pkts", METRIC_COUNTER,
+	REG(total_bytes, "flowctl_bytes_total", METRIC_COUNTER,
+	    "Bytes (IP header and payload) metered, per ingress/egress interface pair and namespace",
+	    pair);
+	REG(overflow_pkts, "flowctl_overflow_packets_total", METRIC_COUNTER,
 	    "Packets counted while the flow table was full (exported as lack-of-resources records)",
 	    pair);
-	REG(overflow_bytes, "linux_flow_exporter_overflow_bytes",
-	    METRIC_COUNTER,
+	REG(overflow_bytes, "flowctl_overflow_bytes_total", METRIC_COUNTER,
 	    "Bytes counted while the flow table was full (exported as lack-of-resources records)",
 	    pair);
 	REG(flows_exported, "flowctl_flows_exported_total", METRIC_COUNTER,
@@ -1222,6 +1267,12 @@ int metrics_register_flowctl(struct metrics *m, struct flowctl_metrics *f)
 		"Time to drain one network namespace's flow table", netns,
 		drain_bounds, sizeof(drain_bounds) / sizeof(drain_bounds[0]));
 	if (!f->drain_duration)
+		return -errno;
+	f->latency = metrics_register_histogram(
+		m, "flowctl_forwarding_latency_seconds",
+		"Time a forwarded packet spent between the ingress and egress hooks of the router (meter attach --latency)",
+		pair, lat_bounds, nb);
+	if (!f->latency)
 		return -errno;
 	info = metric_get(f->build_info, FLOWCTL_VERSION, NULL);
 	if (!info)

@@ -92,6 +92,13 @@ void metric_set(struct metric *s, double v);
 void metric_gauge_add(struct metric *s, double delta);
 /* Histograms. */
 void metric_observe(struct metric *s, double v);
+/*
+ * Mirror a histogram kept elsewhere (the kernel's): N_BUCKETS counts, not
+ * cumulative, the family's bounds then +Inf; COUNT and SUM.  0, or -EINVAL
+ * when S is not a histogram of N_BUCKETS - 1 bounds.
+ */
+int metric_histogram_set(struct metric *s, const uint64_t *buckets,
+			 size_t n_buckets, uint64_t count, double sum);
 
 /*
  * Drop every series whose label LABEL has the value VALUE, in every
@@ -151,18 +158,35 @@ uint16_t metrics_port(const struct metrics *m);
 void metrics_stop(struct metrics *m);
 
 /*
- * The families flowctl exports.  The original exporter's four keep their
- * exact names and TYPE counter (they lack the _total suffix).
+ * The families flowctl exports.  The original exporter's five keep their
+ * exact names, labels and TYPE gauge (old dashboards); flowctl's counters
+ * beside them follow the naming rules (promtool check metrics).
  */
 struct flowctl_metrics {
 	/*
-	 * linux_flow_exporter_{total,overflow}_{pkts,bytes}: counters,
-	 * labels ingressIfindex, egressIfindex, netns
+	 * linux_flow_exporter_{total,overflow}_{pkts,bytes} and
+	 * linux_flow_exporter_total_latency_nanoseconds: gauges, labels
+	 * ingressIfindex, egressIfindex (summed over the namespaces)
+	 */
+	struct metric_family *orig_total_pkts;
+	struct metric_family *orig_total_bytes;
+	struct metric_family *orig_overflow_pkts;
+	struct metric_family *orig_overflow_bytes;
+	struct metric_family *orig_total_latency;
+	/*
+	 * flowctl_{packets,bytes,overflow_packets,overflow_bytes}_total:
+	 * counters, labels ingress_ifindex, egress_ifindex, netns
 	 */
 	struct metric_family *total_pkts;
 	struct metric_family *total_bytes;
 	struct metric_family *overflow_pkts;
 	struct metric_family *overflow_bytes;
+	/*
+	 * flowctl_forwarding_latency_seconds {ingress_ifindex,
+	 * egress_ifindex, netns}: histogram (FLOW_LAT_BOUNDS), the kernel's
+	 * totals since the meter was attached with --latency
+	 */
+	struct metric_family *latency;
 	/* flowctl_flows_exported_total {output}: records handed to it */
 	struct metric_family *flows_exported;
 	/* flowctl_ipfix_messages_total {collector} */

@@ -18,6 +18,9 @@
 #ifndef FLOWCTL_COARSE_TIME
 #error "knob FLOWCTL_COARSE_TIME (1: coarse clock) is not defined"
 #endif
+#ifndef FLOWCTL_LATENCY
+#error "knob FLOWCTL_LATENCY (forwarding latency, 0 or 1) is not defined"
+#endif
 
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -93,11 +96,37 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } flow_events SEC(".maps");
 
+#if FLOWCTL_LATENCY
+/*
+ * Forwarding latency (docs/datapath.md): the ingress program leaves a
+ * stamp in this CPU's slot, the egress program of the same packet, on the
+ * same CPU and in the same softirq, takes it.  Pinned: the programs of
+ * every interface of the namespace share it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flow_stamp);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flow_stamp SEC(".maps");
+
+/* Cumulative per (ingress, egress): count, sum and histogram buckets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, FLOW_IFSTATS_MAX);
+	__type(key, struct flow_latency_key);
+	__type(value, struct flow_latency_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flow_latency SEC(".maps");
+#endif
+
 /* One packet as it is accounted (a GSO packet counts all its segments). */
 struct meter_pkt {
 	__u64 packets;
 	__u64 octets;
 	__u64 now;
+	__u64 latency_ns;	/* 0: not measured */
 	__u32 tcp_flags;
 	__u32 flags;
 	__u8 ttl;
@@ -138,6 +167,12 @@ static __always_inline void flow_value_add(struct flow_value *v,
 		v->min_ttl = p->ttl;
 	if (p->ttl > v->max_ttl)
 		v->max_ttl = p->ttl;
+#if FLOWCTL_LATENCY
+	if (p->latency_ns) {
+		__sync_fetch_and_add(&v->latency_count, 1);
+		__sync_fetch_and_add(&v->latency_sum_ns, p->latency_ns);
+	}
+#endif
 }
 
 /*
@@ -167,6 +202,10 @@ static __always_inline int flow_update(void *flows,
 	nv.flags = p->flags;
 	nv.min_ttl = p->ttl;
 	nv.max_ttl = p->ttl;
+	if (FLOWCTL_LATENCY && p->latency_ns) {
+		nv.latency_count = 1;
+		nv.latency_sum_ns = p->latency_ns;
+	}
 	err = bpf_map_update_elem(flows, key, &nv, BPF_NOEXIST);
 	if (err != -EEXIST)
 		return err;
@@ -251,8 +290,87 @@ static __always_inline void meter_overflow(const struct meter_pkt *p,
 		cnt->c[FLOW_CNT_EVENTS_SENT]++;
 }
 
+#if FLOWCTL_LATENCY
+/*
+ * The skb's address is its identity between the two hooks (it is never
+ * dereferenced, and the stamp map is only readable by root).
+ */
+#define skb_identity(skb)	((__u64)(unsigned long)(skb))
+
+/* Ingress: this CPU's stamp is now this packet's. */
+static __always_inline void latency_stamp(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct flow_stamp *s = bpf_map_lookup_elem(&flow_stamp, &zero);
+
+	if (!s)
+		return;
+	s->skb = skb_identity(skb);
+	s->ifindex = skb->ifindex;
+	s->ts_ns = bpf_ktime_get_ns();
+}
+
+/*
+ * Egress: the time since this packet's ingress stamp, consumed, or 0 when
+ * the stamp is another packet's (a packet generated here, or one whose
+ * ingress is not on a stamping interface) or was already taken.
+ */
+static __always_inline __u64 latency_take(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct flow_stamp *s = bpf_map_lookup_elem(&flow_stamp, &zero);
+	__u64 lat;
+
+	if (!s || !s->ifindex || s->ifindex != skb->ingress_ifindex ||
+	    s->skb != skb_identity(skb))
+		return 0;
+	s->ifindex = 0;
+	lat = bpf_ktime_get_ns() - s->ts_ns;
+	return lat ? lat : 1;
+}
+
+static __always_inline __u32 latency_bucket(__u64 ns)
+{
+	__u32 i = 0;
+
+#define FLOW_LAT_ABOVE(bound)	i += ns > (bound);
+	FLOW_LAT_BOUNDS(FLOW_LAT_ABOVE)
+#undef FLOW_LAT_ABOVE
+	return i < FLOW_LAT_BUCKETS ? i : FLOW_LAT_BUCKETS - 1;
+}
+
+/* Per (ingress, egress): count, sum, histogram.  Per-CPU: no atomics. */
+static __always_inline void latency_account(struct __sk_buff *skb, __u64 lat)
+{
+	struct flow_latency_key k;
+	struct flow_latency_value *v, nv;
+	__u32 b = latency_bucket(lat);
+	struct flow_counters *cnt;
+
+	k.ingress_ifindex = skb->ingress_ifindex;
+	k.egress_ifindex = skb->ifindex;
+	v = bpf_map_lookup_elem(&flow_latency, &k);
+	if (v) {
+		v->count++;
+		v->sum_ns += lat;
+		v->buckets[b]++;
+		return;
+	}
+	__builtin_memset(&nv, 0, sizeof(nv));
+	nv.count = 1;
+	nv.sum_ns = lat;
+	nv.buckets[b] = 1;
+	/* per-CPU: only this CPU's copy is set, a race cannot lose it */
+	if (bpf_map_update_elem(&flow_latency, &k, &nv, BPF_ANY)) {
+		cnt = meter_counters();
+		if (cnt)
+			cnt->c[FLOW_CNT_LATENCY_FULL]++;
+	}
+}
+#endif
+
 static __always_inline void meter_packet(struct __sk_buff *skb,
-					 __u8 direction)
+					 __u8 direction, __u64 latency_ns)
 {
 	struct flow_key key;
 	struct pkt_meta meta;
@@ -288,6 +406,7 @@ static __always_inline void meter_packet(struct __sk_buff *skb,
 	p.flags = meta.flags;
 	p.ttl = meta.ttl;
 	p.now = meter_now();
+	p.latency_ns = latency_ns;
 
 	/* read once: the agent may flip it while this packet is handled */
 	ctl = bpf_map_lookup_elem(&flow_ctl, &zero);
@@ -304,18 +423,52 @@ static __always_inline void meter_packet(struct __sk_buff *skb,
 		ifstats_update(&key, &p, err != 0);
 }
 
+/* The hooks' work, inlined into the programs (and into benchmarks that
+ * run a forwarded packet's two hooks back to back). */
+static __always_inline void ingress_hook(struct __sk_buff *skb)
+{
+	meter_packet(skb, FLOW_DIR_INGRESS, 0);
+#if FLOWCTL_LATENCY
+	/* last: the meter's own time is not the router's */
+	latency_stamp(skb);
+#endif
+}
+
+static __always_inline void egress_hook(struct __sk_buff *skb)
+{
+	__u64 lat = 0;
+
+#if FLOWCTL_LATENCY
+	/* first, for the same reason */
+	lat = latency_take(skb);
+	if (lat)
+		latency_account(skb, lat);
+#endif
+	meter_packet(skb, FLOW_DIR_EGRESS, lat);
+}
+
 SEC("tc-ingress")
 int flow_ingress(struct __sk_buff *skb)
 {
-	meter_packet(skb, FLOW_DIR_INGRESS);
+	ingress_hook(skb);
 	return TC_ACT_UNSPEC;
 }
 
 SEC("tc-egress")
 int flow_egress(struct __sk_buff *skb)
 {
-	meter_packet(skb, FLOW_DIR_EGRESS);
+	egress_hook(skb);
 	return TC_ACT_UNSPEC;
 }
+
+#if FLOWCTL_LATENCY
+/* Ingress of an interface whose ingress is not metered: stamp only. */
+SEC("tc-ingress-stamp")
+int flow_ingress_stamp(struct __sk_buff *skb)
+{
+	latency_stamp(skb);
+	return TC_ACT_UNSPEC;
+}
+#endif
 
 char _license[] SEC("license") = "Dual BSD/GPL";

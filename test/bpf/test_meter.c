@@ -421,6 +421,7 @@ struct meter_obj {
 	struct bpf_object *obj;
 	int prog[2];			/* by enum flow_direction */
 	int flows[2], ctl, ifstats, counters, events;
+	int stamp, latency, stamp_prog;	/* latency knob only, else -1 */
 	struct ring_buffer *rb;
 	int n_events;
 	struct flow_event last_event;
@@ -515,6 +516,17 @@ static int meter_open(struct meter_obj *m, const char *label,
 	m->ifstats = map_fd(m->obj, FLOW_MAP_IFSTATS);
 	m->counters = map_fd(m->obj, FLOW_MAP_COUNTERS);
 	m->events = map_fd(m->obj, FLOW_MAP_EVENTS);
+	m->stamp = map_fd(m->obj, FLOW_MAP_STAMP);
+	m->latency = map_fd(m->obj, FLOW_MAP_LATENCY);
+	prog = bpf_object__find_program_by_name(m->obj, "flow_ingress_stamp");
+	m->stamp_prog = prog ? bpf_program__fd(prog) : -1;
+	if (k->latency != (m->stamp >= 0) || k->latency != (m->latency >= 0) ||
+	    k->latency != (m->stamp_prog >= 0)) {
+		fprintf(stderr, "object %s: latency maps and program %s\n",
+			path, k->latency ? "missing" : "present without the knob");
+		err = -ENOENT;
+		goto out;
+	}
 	if (m->prog[0] < 0 || m->prog[1] < 0 || m->flows[0] < 0 ||
 	    m->flows[1] < 0 || m->ctl < 0 || m->ifstats < 0 ||
 	    m->counters < 0 || m->events < 0) {
@@ -592,6 +604,8 @@ static void meter_reset(struct meter_obj *m)
 	map_clear(m->flows[0]);
 	map_clear(m->flows[1]);
 	map_clear(m->ifstats);
+	if (m->latency >= 0)
+		map_clear(m->latency);
 	if (pc)
 		bpf_map_update_elem(m->counters, &zero, pc, BPF_ANY);
 	free(pc);
@@ -626,11 +640,10 @@ static void report(const char *name, const struct meter_obj *m, bool ok)
 	}
 }
 
-/* Run F through the program of DIR once; check verdict and packet. */
-static bool run_frame(struct meter_obj *m, int dir, const struct frame *f,
-		      const struct expect *e, uint64_t *t0, uint64_t *t1)
+/* Run F through PROG once with CTX; check verdict and packet. */
+static bool run_ctx(int prog, const struct frame *f, struct __sk_buff *ctx,
+		    uint64_t *t0, uint64_t *t1)
 {
-	struct __sk_buff ctx = { 0 };
 	uint8_t out[FRAME_MAX + 256];
 	int err;
 	LIBBPF_OPTS(bpf_test_run_opts, opts,
@@ -638,18 +651,13 @@ static bool run_frame(struct meter_obj *m, int dir, const struct frame *f,
 		.data_size_in = f->len,
 		.data_out = out,
 		.data_size_out = sizeof(out),
-		.ctx_in = &ctx,
-		.ctx_size_in = sizeof(ctx),
+		.ctx_in = ctx,
+		.ctx_size_in = sizeof(*ctx),
 		.repeat = 1,
 	);
 
-	ctx.ifindex = test_ifindex;
-	ctx.ingress_ifindex = EGRESS_IIF;
-	ctx.mark = e->mark;
-	ctx.gso_segs = e->gso_segs;
-	ctx.gso_size = e->gso_size;
 	*t0 = mono_ns();
-	err = bpf_prog_test_run_opts(m->prog[dir], &opts);
+	err = bpf_prog_test_run_opts(prog, &opts);
 	*t1 = mono_ns();
 	if (err)
 		return failed("test_run: %s", strerror(errno));
@@ -660,6 +668,20 @@ static bool run_frame(struct meter_obj *m, int dir, const struct frame *f,
 		return failed("packet changed (%u bytes out of %zu)",
 			      opts.data_size_out, f->len);
 	return true;
+}
+
+/* Run F through the program of DIR once; check verdict and packet. */
+static bool run_frame(struct meter_obj *m, int dir, const struct frame *f,
+		      const struct expect *e, uint64_t *t0, uint64_t *t1)
+{
+	struct __sk_buff ctx = { 0 };
+
+	ctx.ifindex = test_ifindex;
+	ctx.ingress_ifindex = EGRESS_IIF;
+	ctx.mark = e->mark;
+	ctx.gso_segs = e->gso_segs;
+	ctx.gso_size = e->gso_size;
+	return run_ctx(m->prog[dir], f, &ctx, t0, t1);
 }
 
 static void key_expected(const struct expect *e, int dir,
@@ -1634,6 +1656,172 @@ static void test_map_full(struct meter_obj *m)
 	report("map_full_existing_flow_counted", m, ok);
 }
 
+/* ---- forwarding latency (latency knob) ------------------------------- */
+
+/* Run F through PROG with the interfaces given; verdict and packet kept. */
+static bool run_hook(int prog, const struct frame *f, unsigned int ifindex,
+		     unsigned int ingress_ifindex, uint64_t *t0, uint64_t *t1)
+{
+	struct __sk_buff ctx = { 0 };
+
+	ctx.ifindex = ifindex;
+	ctx.ingress_ifindex = ingress_ifindex;
+	return run_ctx(prog, f, &ctx, t0, t1);
+}
+
+/* This CPU's stamp (the tests run pinned to one CPU). */
+static bool stamp_read(struct meter_obj *m, struct flow_stamp *st)
+{
+	struct flow_stamp *pc = calloc(m->ncpus, sizeof(*pc));
+	__u32 zero = 0;
+	int cpu = sched_getcpu();
+	bool ok = pc && cpu >= 0 && cpu < m->ncpus &&
+		  !bpf_map_lookup_elem(m->stamp, &zero, pc);
+
+	if (ok)
+		*st = pc[cpu];
+	free(pc);
+	return ok;
+}
+
+/* The egress flow of F (latency fields), summed over both buffers. */
+static bool egress_flow(struct meter_obj *m, struct flow_value *out)
+{
+	struct flow_key k, *prev = NULL;
+	struct flow_value v;
+	int n = 0;
+
+	memset(out, 0, sizeof(*out));
+	while (!bpf_map_get_next_key(m->flows[0], prev, &k)) {
+		if (!bpf_map_lookup_elem(m->flows[0], &k, &v) &&
+		    k.direction == FLOW_DIR_EGRESS) {
+			out->packets += v.packets;
+			out->latency_count += v.latency_count;
+			out->latency_sum_ns += v.latency_sum_ns;
+			n++;
+		}
+		prev = &k;
+	}
+	return n > 0;
+}
+
+/* flow_latency summed over the CPUs for (IIF, OIF); false when absent. */
+static bool latency_read(struct meter_obj *m, unsigned int iif,
+			 unsigned int oif, struct flow_latency_value *sum)
+{
+	struct flow_latency_value *pc = calloc(m->ncpus, sizeof(*pc));
+	struct flow_latency_key k = { iif, oif };
+	bool ok = pc && !bpf_map_lookup_elem(m->latency, &k, pc);
+	int c, b;
+
+	memset(sum, 0, sizeof(*sum));
+	for (c = 0; ok && c < m->ncpus; c++) {
+		sum->count += pc[c].count;
+		sum->sum_ns += pc[c].sum_ns;
+		for (b = 0; b < FLOW_LAT_BUCKETS; b++)
+			sum->buckets[b] += pc[c].buckets[b];
+	}
+	free(pc);
+	return ok;
+}
+
+static void test_latency(struct meter_obj *m)
+{
+	unsigned int in = test_ifindex, out = 1;	/* lo: ctx ifindex must exist */
+	struct flow_latency_value lv;
+	struct flow_stamp st;
+	struct flow_value v;
+	uint64_t t0, t1, e0, e1, span = 0, n = 0;
+	struct frame f;
+	int tries, b;
+	bool ok;
+
+	build_ipv4_udp(&f);
+
+	/* the stamp-only program: a stamp, and no flow */
+	meter_reset(m);
+	ok = run_hook(m->stamp_prog, &f, in, 0, &t0, &t1) &&
+	     stamp_read(m, &st);
+	if (ok && (st.ifindex != in || st.ts_ns < t0 || st.ts_ns > t1 ||
+		   !st.skb))
+		ok = failed("stamp ifindex %u ts %llu, want %u in [%llu, %llu]",
+			    st.ifindex, (unsigned long long)st.ts_ns, in,
+			    (unsigned long long)t0, (unsigned long long)t1);
+	if (ok && (map_count(m->flows[0], sizeof(struct flow_key)) ||
+		   map_count(m->flows[1], sizeof(struct flow_key))))
+		ok = failed("the stamp-only program metered a flow");
+	report("latency_stamp_only_program", m, ok);
+
+	/*
+	 * A packet from another interface than the stamp's (generated
+	 * here: ingress_ifindex 0, or from an unstamped interface) is not
+	 * measured, whatever its skb; the stamp stays for its own packet.
+	 */
+	meter_reset(m);
+	ok = run_hook(m->prog[FLOW_DIR_INGRESS], &f, in, 0, &t0, &t1) &&
+	     run_hook(m->prog[FLOW_DIR_EGRESS], &f, out, 0, &e0, &e1) &&
+	     run_hook(m->prog[FLOW_DIR_EGRESS], &f, out, EGRESS_IIF, &e0,
+		      &e1) &&
+	     egress_flow(m, &v) && stamp_read(m, &st);
+	if (ok && (v.packets != 2 || v.latency_count || v.latency_sum_ns))
+		ok = failed("%llu packets, %u measured: want 2, 0",
+			    (unsigned long long)v.packets, v.latency_count);
+	if (ok && map_count(m->latency, sizeof(struct flow_latency_key)))
+		ok = failed("flow_latency has an entry");
+	if (ok && st.ifindex != in)
+		ok = failed("the stamp was taken (ifindex %u)", st.ifindex);
+	report("latency_other_interface_not_measured", m, ok);
+
+	/*
+	 * The packet itself: test_run frees the ingress run's skb and the
+	 * egress run, on the same CPU, gets it back from the allocator at
+	 * the same address (as the forwarded packet is one skb) most of the
+	 * time; allow a few tries for an allocation in between.
+	 */
+	for (tries = 0; tries < 50; tries++) {
+		meter_reset(m);
+		ok = run_hook(m->prog[FLOW_DIR_INGRESS], &f, in, 0, &t0,
+			      &t1) &&
+		     run_hook(m->prog[FLOW_DIR_EGRESS], &f, out, in, &e0,
+			      &e1) &&
+		     egress_flow(m, &v);
+		if (!ok || v.latency_count)
+			break;
+	}
+	if (ok && v.latency_count != 1)
+		ok = failed("no match in %d tries", tries);
+	span = e1 - t0;
+	if (ok && (!v.latency_sum_ns || v.latency_sum_ns > span))
+		ok = failed("latency %llu ns, want 1..%llu",
+			    (unsigned long long)v.latency_sum_ns,
+			    (unsigned long long)span);
+	if (ok && !latency_read(m, in, out, &lv))
+		ok = failed("no flow_latency entry for (%u, %u)", in, out);
+	for (b = 0, n = 0; ok && b < FLOW_LAT_BUCKETS; b++)
+		n += lv.buckets[b];
+	if (ok && (lv.count != 1 || lv.sum_ns != v.latency_sum_ns || n != 1))
+		ok = failed("flow_latency count %llu sum %llu buckets %llu, want 1 %llu 1",
+			    (unsigned long long)lv.count,
+			    (unsigned long long)lv.sum_ns,
+			    (unsigned long long)n,
+			    (unsigned long long)v.latency_sum_ns);
+	report("latency_stamp_matched_at_egress", m, ok);
+
+	/* taken: the same skb again at egress is not measured twice */
+	if (ok) {
+		ok = run_hook(m->prog[FLOW_DIR_EGRESS], &f, out, in, &e0,
+			      &e1) &&
+		     egress_flow(m, &v) && stamp_read(m, &st);
+		if (ok && (v.packets != 2 || v.latency_count != 1))
+			ok = failed("%llu packets, %u measured: want 2, 1",
+				    (unsigned long long)v.packets,
+				    v.latency_count);
+		if (ok && st.ifindex)
+			ok = failed("the stamp is still there");
+		report("latency_stamp_taken_once", m, ok);
+	}
+}
+
 /* The cache dir holds the sources and objects compiled here only. */
 static void pick_ifindex(void)
 {
@@ -1724,6 +1912,21 @@ int main(void)
 	if (!open_or_fail(&m, " [precise time]", &k, false, cache)) {
 		corpus_ipv4(&m);
 		test_accumulate(&m);
+		meter_close(&m);
+	}
+
+	/* forwarding latency: the corpus is unchanged, the stamp matched */
+	ebpf_knobs_default(&k);
+	k.max_flows = TEST_MAX_FLOWS;
+	k.latency = true;
+	if (!open_or_fail(&m, " [latency]", &k, false, cache)) {
+		corpus_ipv4(&m);
+		corpus_ipv6(&m);
+		corpus_unparsed(&m);
+		test_accumulate(&m);
+		test_gso(&m);
+		test_map_full(&m);
+		test_latency(&m);
 		meter_close(&m);
 	}
 

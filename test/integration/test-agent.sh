@@ -135,7 +135,7 @@ for line in text.splitlines():
     float(m.group(3))
 sys.exit(0 if ok else 1)
 EOF
-v=$(grep "^linux_flow_exporter_total_pkts{ingressIfindex=\"$I1\",egressIfindex=\"0\",netns=\"$NS0\"}" "$T_TMP/metrics.txt" | awk '{print $2}')
+v=$(grep "^flowctl_packets_total{ingress_ifindex=\"$I1\",egress_ifindex=\"0\",netns=\"$NS0\"}" "$T_TMP/metrics.txt" | awk '{print $2}')
 [ "${v:-0}" -ge 5000 ] && pass "metrics: eth1 ingress total packets ($v)" || fail "metrics: eth1 ingress total" "${v:-none}"
 v=$(grep '^flowctl_flows_exported_total{output="ipfix:127.0.0.1:'"$PU"'/udp"}' "$T_TMP/metrics.txt" | awk '{print $2}')
 [ "${v:-0}" -gt 1000 ] && pass "metrics: records exported to the UDP collector ($v)" || fail "metrics: exported" "${v:-none}"

@@ -313,6 +313,46 @@ START_TEST(test_active_timeout_deltas)
 }
 END_TEST
 
+/*
+ * Forwarding latency sums: carried per record (added over segments, taken
+ * at export so the next record counts from zero), none on a flow without
+ * measurements, and an entry reused by another flow starts clean.
+ */
+START_TEST(test_latency_sums)
+{
+	struct flow_key k = mkkey(2100, IPPROTO_UDP);
+	struct flow_key k2 = mkkey(2101, IPPROTO_UDP);
+	struct flow_value v = mkval(10, 1000, T0, T0 + MSEC);
+
+	v.latency_count = 8;
+	v.latency_sum_ns = 8000;
+	merge1(&k, &v, T0 + MSEC);
+	v = mkval(10, 1000, T0 + S, T0 + S + MSEC);
+	v.latency_count = 2;
+	v.latency_sum_ns = 6000;
+	merge1(&k, &v, T0 + S + MSEC);
+	/* past the active timeout (60 s): one record, then a fresh one */
+	flow_cache_expire(fc, T0 + 61 * S);
+	ck_assert_uint_eq(sink.n, 1);
+	ck_assert_uint_eq(sink.recs[0].latency_count, 10);
+	ck_assert_uint_eq(sink.recs[0].latency_sum_ns, 14000);
+	v = mkval(1, 100, T0 + 62 * S, T0 + 62 * S);
+	merge1(&k, &v, T0 + 62 * S);
+	/* idle out; then another flow takes the freed entry */
+	flow_cache_expire(fc, T0 + 200 * S);
+	ck_assert_uint_eq(sink.n, 2);
+	ck_assert_uint_eq(sink.recs[1].packets, 1);
+	ck_assert_uint_eq(sink.recs[1].latency_count, 0);
+	ck_assert_uint_eq(sink.recs[1].latency_sum_ns, 0);
+	v = mkval(5, 500, T0 + 201 * S, T0 + 201 * S);
+	merge1(&k2, &v, T0 + 201 * S);
+	flow_cache_flush(fc, T0 + 202 * S);
+	ck_assert_uint_eq(sink.n, 3);
+	ck_assert_uint_eq(sink.recs[2].packets, 5);
+	ck_assert_uint_eq(sink.recs[2].latency_count, 0);
+}
+END_TEST
+
 START_TEST(test_active_then_silent)
 {
 	struct flow_key k = mkkey(2001, IPPROTO_UDP);
@@ -723,6 +763,7 @@ static Suite *flow_cache_suite(void)
 	tcase_add_test(tc, test_idle_timeout);
 	tcase_add_test(tc, test_idle_pushed_by_traffic);
 	tcase_add_test(tc, test_active_timeout_deltas);
+	tcase_add_test(tc, test_latency_sums);
 	tcase_add_test(tc, test_active_then_silent);
 	tcase_add_test(tc, test_end_of_flow);
 	tcase_add_test(tc, test_finished_drain_period);

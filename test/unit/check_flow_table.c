@@ -443,7 +443,7 @@ START_TEST(test_size_mismatch)
 	ck_assert_ptr_nonnull(strstr(buf, "nsOld/tc/globals/flows_0"));
 	ck_assert_ptr_nonnull(strstr(buf, "key size 52"));
 	ck_assert_ptr_nonnull(strstr(buf, "expects key size 56"));
-	ck_assert_ptr_nonnull(strstr(buf, "value size 48"));
+	ck_assert_ptr_nonnull(strstr(buf, "value size 56"));
 	ck_assert_ptr_null(strstr(strstr(buf, "key size 52") + 1,
 				  "key size 52"));
 	flow_table_close(ft);

@@ -179,6 +179,34 @@ START_TEST(test_line_tcp6)
 }
 END_TEST
 
+/* Forwarding latency: the mean and the packets measured, only when any. */
+START_TEST(test_line_latency)
+{
+	struct flow_record r = rec_tcp6();
+	const char *line;
+	size_t len;
+	char *big;
+
+	r.latency_count = 3;
+	r.latency_sum_ns = 3500;
+	line = format_one(&r);
+	ck_assert_ptr_nonnull(strstr(line,
+		"\"obsDomainId\":4000000000,\"latencyMeanNs\":1166,"
+		"\"latencyPackets\":3}"));
+	r.latency_count = 0;
+	ck_assert_ptr_null(strstr(format_one(&r), "latency"));
+	/* the longest line still fits FLOWLOG_RECORD_MAX */
+	r.latency_count = 1;
+	r.latency_sum_ns = UINT64_MAX;
+	r.netns = "\x01\x01\x01\x01";
+	big = malloc(FLOWLOG_RECORD_MAX(4) + 1);
+	ck_assert_ptr_nonnull(big);
+	len = flowlog_format_record(big, &r, UINT64_MAX);
+	ck_assert_uint_le(len, FLOWLOG_RECORD_MAX(4));
+	free(big);
+}
+END_TEST
+
 START_TEST(test_line_icmp)
 {
 	struct flow_record r4 = rec_icmp4(), r6 = rec_icmp6();
@@ -1140,6 +1168,7 @@ static Suite *flowlog_suite(void)
 
 	tcase_add_test(tc, test_line_udp4);
 	tcase_add_test(tc, test_line_tcp6);
+	tcase_add_test(tc, test_line_latency);
 	tcase_add_test(tc, test_line_icmp);
 	tcase_add_test(tc, test_netns_escaped);
 	tcase_add_test(tc, test_hostile_names);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "flow_abi.h"
 #include "metrics.h"
 
 static struct metrics *m;
@@ -486,14 +487,27 @@ START_TEST(test_flowctl_families)
 	static const struct {
 		const char *name, *type, *labels;
 	} want[] = {
-		{ "linux_flow_exporter_total_pkts", "counter",
-		  "ingressIfindex,egressIfindex,netns" },
-		{ "linux_flow_exporter_total_bytes", "counter",
-		  "ingressIfindex,egressIfindex,netns" },
-		{ "linux_flow_exporter_overflow_pkts", "counter",
-		  "ingressIfindex,egressIfindex,netns" },
-		{ "linux_flow_exporter_overflow_bytes", "counter",
-		  "ingressIfindex,egressIfindex,netns" },
+		/* the original's five: its names, labels and type */
+		{ "linux_flow_exporter_total_pkts", "gauge",
+		  "ingressIfindex,egressIfindex" },
+		{ "linux_flow_exporter_total_bytes", "gauge",
+		  "ingressIfindex,egressIfindex" },
+		{ "linux_flow_exporter_overflow_pkts", "gauge",
+		  "ingressIfindex,egressIfindex" },
+		{ "linux_flow_exporter_overflow_bytes", "gauge",
+		  "ingressIfindex,egressIfindex" },
+		{ "linux_flow_exporter_total_latency_nanoseconds", "gauge",
+		  "ingressIfindex,egressIfindex" },
+		{ "flowctl_packets_total", "counter",
+		  "ingress_ifindex,egress_ifindex,netns" },
+		{ "flowctl_bytes_total", "counter",
+		  "ingress_ifindex,egress_ifindex,netns" },
+		{ "flowctl_overflow_packets_total", "counter",
+		  "ingress_ifindex,egress_ifindex,netns" },
+		{ "flowctl_overflow_bytes_total", "counter",
+		  "ingress_ifindex,egress_ifindex,netns" },
+		{ "flowctl_forwarding_latency_seconds", "histogram",
+		  "ingress_ifindex,egress_ifindex,netns" },
 		{ "flowctl_flows_exported_total", "counter", "output" },
 		{ "flowctl_ipfix_messages_total", "counter", "collector" },
 		{ "flowctl_ipfix_send_errors_total", "counter", "collector" },
@@ -508,11 +522,29 @@ START_TEST(test_flowctl_families)
 		{ "flowctl_build_info", "gauge", "version" },
 		{ "flowctl_drain_duration_seconds", "histogram", "netns" },
 	};
+	uint64_t lat[FLOW_LAT_BUCKETS] = { 0 };
 	struct flowctl_metrics fm;
 	const struct sample *s;
 	size_t i;
 
 	ck_assert_int_eq(metrics_register_flowctl(m, &fm), 0);
+	metric_set(metric_get(fm.orig_total_pkts, "2", "3", NULL), 10);
+	metric_set(metric_get(fm.orig_total_bytes, "2", "3", NULL), 840);
+	metric_set(metric_get(fm.orig_overflow_pkts, "2", "3", NULL), 1);
+	metric_set(metric_get(fm.orig_overflow_bytes, "2", "3", NULL), 84);
+	metric_set(metric_get(fm.orig_total_latency, "2", "3", NULL), 30000);
+	/* the kernel's buckets: 1 of 1..2 us, 2 of 10..20 us */
+	lat[1] = 1;
+	lat[4] = 2;
+	ck_assert_int_eq(metric_histogram_set(
+		metric_get(fm.latency, "2", "3", "ns0", NULL), lat,
+		FLOW_LAT_BUCKETS, 3, 30000 / 1e9), 0);
+	ck_assert_int_eq(metric_histogram_set(
+		metric_get(fm.latency, "2", "3", "ns0", NULL), lat,
+		FLOW_LAT_BUCKETS - 1, 3, 30000 / 1e9), -EINVAL);
+	ck_assert_int_eq(metric_histogram_set(
+		metric_get(fm.drain_duration, "ns0", NULL), lat,
+		FLOW_LAT_BUCKETS, 3, 1), -EINVAL);
 	metric_add(metric_get(fm.total_pkts, "2", "3", "ns0", NULL), 10);
 	metric_add(metric_get(fm.total_bytes, "2", "3", "ns0", NULL), 840);
 	metric_add(metric_get(fm.overflow_pkts, "2", "3", "ns0", NULL), 1);
@@ -558,10 +590,34 @@ START_TEST(test_flowctl_families)
 		ck_assert_msg(found, "no sample of %s", want[i].name);
 	}
 	s = find_sample(&ex, "linux_flow_exporter_total_bytes",
-			"ingressIfindex", "2", "egressIfindex", "3", "netns",
-			"ns0", NULL);
+			"ingressIfindex", "2", "egressIfindex", "3", NULL);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_str_eq(s->value, "840");
+	s = find_sample(&ex, "flowctl_bytes_total", "ingress_ifindex", "2",
+			"egress_ifindex", "3", "netns", "ns0", NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s->value, "840");
+	/* cumulative buckets from the kernel's per-bucket counts */
+	s = find_sample(&ex, "flowctl_forwarding_latency_seconds_bucket",
+			"ingress_ifindex", "2", "egress_ifindex", "3", "netns",
+			"ns0", "le", "1e-06", NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s->value, "0");
+	s = find_sample(&ex, "flowctl_forwarding_latency_seconds_bucket",
+			"ingress_ifindex", "2", "egress_ifindex", "3", "netns",
+			"ns0", "le", "2e-06", NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s->value, "1");
+	s = find_sample(&ex, "flowctl_forwarding_latency_seconds_bucket",
+			"ingress_ifindex", "2", "egress_ifindex", "3", "netns",
+			"ns0", "le", "+Inf", NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s->value, "3");
+	s = find_sample(&ex, "flowctl_forwarding_latency_seconds_count",
+			"ingress_ifindex", "2", "egress_ifindex", "3", "netns",
+			"ns0", NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s->value, "3");
 	s = find_sample(&ex, "flowctl_build_info", "version", FLOWCTL_VERSION,
 			NULL);
 	ck_assert_ptr_nonnull(s);
