@@ -602,7 +602,13 @@ static int parse_hook(struct parser *p, const struct cy_hook *ch,
 	if (!h->argv && why)
 		return PERR(p, AT(p, "%s/command", path),
 			    "command: %s in '%.200s'", why, ch->command);
-	return h->argv ? 0 : -ENOMEM;
+	if (!h->argv)
+		return -ENOMEM;
+	if (!h->argv[0][0])
+		return PERR(p, AT(p, "%s/command", path),
+			    "command: the program name is empty in '%.200s'",
+			    ch->command);
+	return 0;
 }
 
 static int parse_log(struct parser *p, const struct cy_log *cl,

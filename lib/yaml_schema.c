@@ -5,6 +5,8 @@
 #include "yaml_schema.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +70,40 @@ static void capture_log(cyaml_log_t level, void *ctx, const char *fmt,
 		c->frames[c->n_frames++] = f;
 }
 
+/*
+ * libcyaml grows a sequence with one realloc per entry.  glibc mostly
+ * grows a block in place, but an allocator that always moves (ASan's, in
+ * VARIANT=san and the fuzzers) makes that quadratic: 65000 templates took
+ * minutes.  So blocks carry their capacity and grow by doubling.
+ */
+struct mem_block {
+	size_t cap;
+	max_align_t data[];
+};
+
+static void *schema_mem(void *ctx, void *ptr, size_t size)
+{
+	struct mem_block *b = ptr ? (struct mem_block *)ptr - 1 : NULL;
+	size_t cap;
+
+	if (!size) {
+		free(b);
+		return NULL;
+	}
+	if (b && size <= b->cap)
+		return ptr;
+	cap = b && size < 2 * b->cap ? 2 * b->cap : size;
+	if (cap > SIZE_MAX - sizeof(*b))
+		return NULL;
+	b = realloc(b, sizeof(*b) + cap);
+	if (!b)
+		return NULL;
+	b->cap = cap;
+	return b->data;
+}
+
 static const cyaml_config_t free_config = {
-	.mem_fn = cyaml_mem,
+	.mem_fn = schema_mem,
 	.log_level = CYAML_LOG_ERROR,
 };
 
@@ -297,7 +331,7 @@ int yaml_schema_load(struct yaml_doc *d, const char *text, size_t len,
 	cyaml_config_t config = {
 		.log_fn = capture_log,
 		.log_ctx = &c,
-		.mem_fn = cyaml_mem,
+		.mem_fn = schema_mem,
 		.log_level = CYAML_LOG_ERROR,
 		/* unknown keys warn (yaml_schema_warn_unknown), as the
 		 * original ignored them */
