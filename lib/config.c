@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "embedded.h"
+#include "hooks.h"
 #include "ifspec.h"
 #include "log.h"
 #include "metrics.h"
@@ -513,76 +514,11 @@ static int parse_collector(struct parser *p, const struct cy_collector *cc,
 		       "%s/reconnectIntervalSeconds", path);
 }
 
-/*
- * Split a command line into a NULL-terminated argv: words separated by
- * blanks; '...' and "..." quote blanks (no escapes inside '...'; \" and
- * \\ inside "..."), a backslash outside quotes takes the next character
- * as it is.  NULL with *WHY set when a quote is not closed.
- */
-static char **split_words(const char *s, const char **why)
-{
-	size_t n = 0, cap = 4;
-	char **argv = calloc(cap + 1, sizeof(*argv));
-	char *word = malloc(strlen(s) + 1);
-	const char *c = s;
-
-	*why = NULL;
-	if (!argv || !word)
-		goto fail;
-	for (;;) {
-		size_t len = 0;
-		char quote = 0;
-
-		c += strspn(c, " \t\n");
-		if (!*c)
-			break;
-		for (; *c && (quote || !strchr(" \t\n", *c)); c++) {
-			if (quote == '\'' && *c == '\'') {
-				quote = 0;
-			} else if (quote == '"' && *c == '"') {
-				quote = 0;
-			} else if (!quote && (*c == '\'' || *c == '"')) {
-				quote = *c;
-			} else if (*c == '\\' && quote != '\'' && c[1] &&
-				   (!quote || c[1] == '"' || c[1] == '\\')) {
-				word[len++] = *++c;
-			} else {
-				word[len++] = *c;
-			}
-		}
-		if (quote) {
-			*why = "a quote is not closed";
-			goto fail;
-		}
-		if (n == cap) {
-			char **t = realloc(argv, (2 * cap + 1) * sizeof(*t));
-
-			if (!t)
-				goto fail;
-			argv = t;
-			cap *= 2;
-		}
-		argv[n] = strndup(word, len);
-		if (!argv[n])
-			goto fail;
-		argv[++n] = NULL;
-	}
-	free(word);
-	return argv;
-fail:
-	while (argv && n > 0)
-		free(argv[--n]);
-	free(argv);
-	free(word);
-	return NULL;
-}
-
 static int parse_hook(struct parser *p, const struct cy_hook *ch,
 		      const char *path, struct config_hook *h)
 {
 	bool cmd = ch->command || AT(p, "%s/command", path);
 	bool shell = ch->shell || AT(p, "%s/shell", path);
-	const char *why;
 	int ret;
 
 	ret = get_opt_string(p, ch->name, &h->name, "%s/name", path);
@@ -598,12 +534,14 @@ static int parse_hook(struct parser *p, const struct cy_hook *ch,
 		return get_string(p, ch->shell, &h->shell, "%s/shell", path);
 	if (!ch->command || !ch->command[strspn(ch->command, " \t\n")])
 		return get_string(p, NULL, &h->shell, "%s/command", path);
-	h->argv = split_words(ch->command, &why);
-	if (!h->argv && why)
+	/* words and quotes as the hook runner documents them */
+	ret = hook_argv_split(ch->command, &h->argv);
+	if (ret == -EINVAL)
 		return PERR(p, AT(p, "%s/command", path),
-			    "command: %s in '%.200s'", why, ch->command);
-	if (!h->argv)
-		return -ENOMEM;
+			    "command: a quote is not closed in '%.200s'",
+			    ch->command);
+	if (ret)
+		return ret;
 	if (!h->argv[0][0])
 		return PERR(p, AT(p, "%s/command", path),
 			    "command: the program name is empty in '%.200s'",
