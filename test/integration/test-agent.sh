@@ -62,7 +62,7 @@ outputs:
     file: $2
     hooks:
     - name: tag
-      command: [jq, -c, 'map(. + {hooked: true})']
+      command: "jq -c 'map(. + {hooked: true})'"
     - name: tag-shell
       shell: |
         exec jq -c 'map(. + {shell: true})'
@@ -70,7 +70,7 @@ outputs:
     file: $T_TMP/bad-hooks.log
     hooks:
     - name: fails
-      command: [$T_TMP/fail.sh]
+      command: $T_TMP/fail.sh
     - name: hangs
       shell: |
         sleep 30

@@ -824,6 +824,62 @@ START_TEST(test_warn_flowfile)
 }
 END_TEST
 
+/* The original's dummy-flow shape: a collectors: config with templates
+ * 1001 (no ports) and 1002, and flows that all carry ports.  The ports of
+ * the 1001 flows are ignored with one warning each; every flow is sent. */
+START_TEST(test_original_dummy_flows)
+{
+	static const char config[] =
+		"maxIpfixMessageLen: 100\n"
+		"collectors:\n"
+		"- remoteAddress: 127.0.0.1:2055\n"
+		"  localAddress: 0.0.0.0:0\n"
+		"templates:\n"
+		"- id: 1001\n"
+		"  template:\n"
+		"  - name: SourceIPv4Address\n"
+		"  - name: ProtocolIdentifier\n"
+		"- id: 1002\n"
+		"  template:\n"
+		"  - name: SourceIPv4Address\n"
+		"  - name: ProtocolIdentifier\n"
+		"  - name: SourceTransportPort\n";
+	static const char flows[] =
+		"flowsets:\n"
+		"- templateId: 1001\n"
+		"  flows:\n"
+		"  - {SourceIPv4Address: 0x0a010001, ProtocolIdentifier: 6,\n"
+		"     SourceTransportPort: 9999}\n"
+		"  - {SourceIPv4Address: 0x0a010001, ProtocolIdentifier: 6,\n"
+		"     SourceTransportPort: 9998}\n"
+		"- templateId: 1002\n"
+		"  flows:\n"
+		"  - {SourceIPv4Address: 0x0a010001, ProtocolIdentifier: 6,\n"
+		"     SourceTransportPort: 8888}\n";
+	static const uint8_t rec[] = { 10, 1, 0, 1, 6, 0x22, 0xb8 };
+	struct flowctl_config *cfg;
+	struct flowfile *ff;
+	struct yaml_error err;
+
+	ck_assert_msg(config_load_string("config.yaml", config,
+					 strlen(config), &cfg, &err) == 0,
+		      "%s", err.text);
+	ck_assert_uint_eq(err.n_warnings, 0);
+	ck_assert_msg(flowfile_load_string("flow.yaml", flows, strlen(flows),
+					   cfg, &ff, &err) == 0, "%s",
+		      err.text);
+	ck_assert_uint_eq(err.n_warnings, 2);
+	ck_assert_str_eq(err.warning,
+			 "flow.yaml:5:6: sourceTransportPort is not a field of template 1001: ignored");
+	ck_assert_uint_eq(ff->n_records, 3);
+	ck_assert_uint_eq(ff->sets[0].records[1].len, 5);
+	ck_assert_uint_eq(ff->sets[1].records[0].len, sizeof(rec));
+	ck_assert_mem_eq(ff->sets[1].records[0].data, rec, sizeof(rec));
+	flowfile_free(ff);
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_value_encode)
 {
 	const struct ipfix_ie *ie;
@@ -901,6 +957,7 @@ static Suite *config_suite(void)
 	tcase_add_loop_test(tf, test_bad_flowfile, 0, bad_flows.n);
 	tcase_add_loop_test(tf, test_warn_flowfile, 0, warn_flows.n);
 	tcase_add_test(tf, test_value_encode);
+	tcase_add_test(tf, test_original_dummy_flows);
 	suite_add_tcase(s, tf);
 	return s;
 }
