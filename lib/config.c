@@ -94,7 +94,8 @@ struct cy_log {
 static const cyaml_schema_field_t log_fields[] = {
 	YAML_FIELD_STRING("file", CYAML_FLAG_DEFAULT, struct cy_log, file),
 	CYAML_FIELD_SEQUENCE_COUNT("hooks",
-				   CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER_NULL,
+				   CYAML_FLAG_OPTIONAL |
+				   CYAML_FLAG_POINTER_NULL_STR,
 				   struct cy_log, hooks, n_hooks, &hook_schema,
 				   0, CYAML_UNLIMITED),
 	CYAML_FIELD_END
@@ -142,7 +143,7 @@ struct cy_template {
 static const cyaml_schema_field_t template_fields[] = {
 	CYAML_FIELD_STRING_PTR("id", CYAML_FLAG_DEFAULT, struct cy_template,
 			       id, 0, CYAML_UNLIMITED),
-	CYAML_FIELD_SEQUENCE_COUNT("template", CYAML_FLAG_POINTER_NULL,
+	CYAML_FIELD_SEQUENCE_COUNT("template", CYAML_FLAG_POINTER_NULL_STR,
 				   struct cy_template, fields, n_fields,
 				   &field_schema, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_END
@@ -227,7 +228,7 @@ struct cy_config {
 #define SEQ_FIELD(key, member, n_member, entry)				\
 	CYAML_FIELD_SEQUENCE_COUNT(key,					\
 				   CYAML_FLAG_OPTIONAL |		\
-				   CYAML_FLAG_POINTER_NULL,		\
+				   CYAML_FLAG_POINTER_NULL_STR,	\
 				   struct cy_config, member, n_member,	\
 				   entry, 0, CYAML_UNLIMITED)
 
@@ -283,11 +284,17 @@ struct parser {
 /* The node at a path (yaml_doc_at), for a message. */
 #define AT(p, ...) yaml_doc_at((p)->d, __VA_ARGS__)
 
-/* The last component of a path: the key a message is about. */
-static const char *path_key(const char *path)
+/* The key a message about PATH names: its last component, or for a list
+ * item ("interfaces/3") the list's key.  PATH is changed. */
+static const char *path_key(char *path)
 {
-	const char *slash = strrchr(path, '/');
+	char *slash = strrchr(path, '/');
 
+	if (slash && slash[1] && strspn(slash + 1, "0123456789") ==
+				 strlen(slash + 1)) {
+		*slash = 0;
+		slash = strrchr(path, '/');
+	}
 	return slash ? slash + 1 : path;
 }
 
@@ -432,7 +439,7 @@ static int get_opt_string(struct parser *p, const char *text, char **out,
 static int get_address(struct parser *p, const char *text, const char *path,
 		       bool port_zero_ok, char **out)
 {
-	char host[256];
+	char host[256], key[256];
 	uint16_t port;
 	int ret;
 
@@ -443,7 +450,8 @@ static int get_address(struct parser *p, const char *text, const char *path,
 	    (!port_zero_ok && port == 0)) {
 		ret = PERR(p, AT(p, "%s", path),
 			   "%s: bad address '%s' (expected HOST:PORT, IPV4:PORT or [IPV6]:PORT with a port in %d..65535)",
-			   path_key(path), *out, port_zero_ok ? 0 : 1);
+			   path_key(strcpy(key, path)), *out,
+			   port_zero_ok ? 0 : 1);
 		free(*out);
 		*out = NULL;
 	}

@@ -265,6 +265,21 @@ static const char *schema_describe(const cyaml_schema_value_t *s,
 	}
 }
 
+/* Whether node N is of the kind schema S takes (a mapping, a list, a
+ * scalar): then libcyaml refused something else about it. */
+static bool kind_matches(const cyaml_schema_value_t *s, const yaml_node_t *n)
+{
+	switch (s->type) {
+	case CYAML_MAPPING:
+		return yaml_is_map(n);
+	case CYAML_SEQUENCE:
+	case CYAML_SEQUENCE_FIXED:
+		return yaml_is_seq(n);
+	default:
+		return false;	/* a scalar refused: say what it takes */
+	}
+}
+
 /* Turn what libcyaml logged into one positioned message. */
 static int translate(struct yaml_doc *d, const struct capture *c,
 		     const cyaml_schema_value_t *schema,
@@ -272,23 +287,27 @@ static int translate(struct yaml_doc *d, const struct capture *c,
 {
 	static const char missing[] = "Missing required mapping field: ";
 	static const char seen[] = "Mapping field already seen: ";
-	struct level lv[MAX_FRAMES + 1];
+	bool dup = !strncmp(c->msg, seen, sizeof(seen) - 1);
+	bool absent = !strncmp(c->msg, missing, sizeof(missing) - 1);
+	struct level lv[MAX_FRAMES + 1], *l;
 	char want[256], found[80];
+	yaml_node_pair_t *pair;
+	yaml_node_t *k, *v;
 	const char *key;
 	int n, i;
-	bool dup = !strncmp(c->msg, seen, sizeof(seen) - 1);
 
 	n = walk_frames(d, c, schema, root_name, lv);
-	if (dup || !strncmp(c->msg, missing, sizeof(missing) - 1)) {
+	l = &lv[n - 1];
+	if (dup || absent) {
 		key = c->msg + (dup ? sizeof(seen) : sizeof(missing)) - 1;
 		/* the innermost mapping of the walk that has this field */
 		for (i = n - 1; i >= 0; i--) {
-			struct level *l = &lv[i];
 			yaml_node_t *k2;
 
+			l = &lv[i];
 			if (!yaml_is_map(l->node) || !schema_field(l->schema, key))
 				continue;
-			if (!dup)
+			if (absent)
 				return yaml_doc_error(d, err, l->node,
 						      "%s: missing key '%s'",
 						      l->name, key);
@@ -302,16 +321,31 @@ static int translate(struct yaml_doc *d, const struct capture *c,
 						      nocase(l->schema), 0)
 						      ->start_mark.line + 1);
 		}
-	} else if (lv[n - 1].node && lv[n - 1].schema) {
-		struct level *l = &lv[n - 1];
-
+	} else if (l->node && l->schema && !kind_matches(l->schema, l->node)) {
 		return yaml_doc_error(d, err, l->node,
 				      "%s: expected %s, found %s", l->name,
 				      schema_describe(l->schema, want,
 						      sizeof(want)),
 				      yaml_describe(l->node, found,
 						    sizeof(found)));
+	} else {
+		/* what else a mapping on the way can hold wrong: a key that
+		 * is no name (libcyaml's frame may be a field past it) */
+		for (i = n - 1; i >= 0; i--) {
+			if (!yaml_is_map(lv[i].node))
+				continue;
+			yaml_map_for_each(d, lv[i].node, pair, k, v)
+				if (!yaml_is_scalar(k))
+					return yaml_doc_error(d, err, k,
+							      "%s: expected a key name, found %s",
+							      lv[i].name,
+							      yaml_describe(k, found,
+									    sizeof(found)));
+		}
 	}
+	if (l->node && !dup && !absent)
+		return yaml_doc_error(d, err, l->node, "%s: %s", l->name,
+				      c->msg);
 	/* not found in the document: the innermost place libcyaml named */
 	if (c->n_frames) {
 		err->line = c->frames[0].line;
