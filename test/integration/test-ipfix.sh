@@ -64,19 +64,24 @@ outputs:
     transport: $3
 templates:
 - id: 1024
-  template: [{name: sourceIPv4Address}, {name: destinationIPv4Address}, {name: sourceTransportPort},
-             {name: destinationTransportPort}, {name: protocolIdentifier}, {name: octetDeltaCount},
-             {name: packetDeltaCount}, {name: flowStartMilliseconds}, {name: flowEndMilliseconds},
-             {name: ingressInterface}, {name: egressInterface}]
+  template: [{name: sourceIPv4Address}, {name: destinationIPv4Address},
+             {name: sourceTransportPort}, {name: destinationTransportPort},
+             {name: protocolIdentifier}, {name: octetDeltaCount},
+             {name: packetDeltaCount}, {name: flowStartMilliseconds},
+             {name: flowEndMilliseconds}, {name: ingressInterface},
+             {name: egressInterface}]
 - id: 1025
-  template: [{name: sourceIPv6Address}, {name: destinationIPv6Address}, {name: sourceTransportPort},
-             {name: destinationTransportPort}, {name: protocolIdentifier}, {name: octetDeltaCount},
-             {name: packetDeltaCount}, {name: flowStartMilliseconds}, {name: flowEndMilliseconds}]
+  template: [{name: sourceIPv6Address}, {name: destinationIPv6Address},
+             {name: sourceTransportPort}, {name: destinationTransportPort},
+             {name: protocolIdentifier}, {name: octetDeltaCount},
+             {name: packetDeltaCount}, {name: flowStartMilliseconds},
+             {name: flowEndMilliseconds}]
 - id: 1026
-  template: [{name: sourceIPv4Address}, {name: destinationIPv4Address}, {name: protocolIdentifier},
-             {name: icmpTypeCodeIPv4}, {name: octetDeltaCount}, {name: packetDeltaCount},
-             {name: flowStartNanoseconds}, {name: flowEndNanoseconds}, {name: flowEndReason},
-             {name: tcpControlBits}, {name: netnsName}]
+  template: [{name: sourceIPv4Address}, {name: destinationIPv4Address},
+             {name: protocolIdentifier}, {name: icmpTypeCodeIPv4},
+             {name: octetDeltaCount}, {name: packetDeltaCount},
+             {name: flowStartNanoseconds}, {name: flowEndNanoseconds},
+             {name: flowEndReason}, {name: tcpControlBits}, {name: netnsName}]
 EOF
 }
 
