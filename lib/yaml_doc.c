@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * YAML documents with positions: libyaml's document loader, plus the
- * checks and conversions the config and flow file readers share, each
- * failing with one "FILE:LINE:COL: what was expected" message.
+ * YAML documents with positions: libyaml's document loader, the limits
+ * checked before libcyaml reads a file (anchors, aliases, nesting, one
+ * document), path lookups for messages, and positioned errors and
+ * warnings "FILE:LINE:COL: what was expected".
  */
 #include "yaml_doc.h"
 
