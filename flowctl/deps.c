@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <cyaml/cyaml.h>
 
 #include "bpffs.h"
 #include "commands.h"
@@ -147,6 +148,17 @@ static void check_iproute2(void)
 	free(ipl);
 }
 
+/* The libcyaml flowctl runs with: the config's error positions come from
+ * its backtrace, which has line and column since 1.2. */
+static void check_libcyaml(void)
+{
+	unsigned int maj = (cyaml_version >> 16) & 0xff;
+	unsigned int min = (cyaml_version >> 8) & 0xff;
+
+	report("libcyaml", cyaml_version_str, ">= 1.2 (error positions)",
+	       maj > 1 || (maj == 1 && min >= 2) ? DEP_VALID : DEP_INVALID);
+}
+
 static void check_files(void)
 {
 	char *argv[] = { "gcc", "-print-multiarch", NULL };
@@ -192,6 +204,7 @@ int cmd_dependency_check(int argc, char **argv)
 	check_clang();
 	check_kernel();
 	check_iproute2();
+	check_libcyaml();
 	check_files();
 	if (bad)
 		printf("\n%d dependency problem(s); scripts/deps.sh installs the Debian packages\n",

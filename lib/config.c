@@ -1,104 +1,364 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Config loading.  libyaml's document tree (yaml_doc.c) is walked by hand
- * rather than through a libcyaml schema: the original tool's files mix two
- * forms of the same keys (a template field is a name or a {name} mapping;
- * collectors come as `outputs: - collector:` or as `collectors:`), and
- * every error must say at which line and column the file is wrong, which
- * libcyaml 1.3 only prints in its log backtrace, never hands back.
+ * Config loading, in three steps:
+ *   1. yaml_doc_load(): libyaml's document tree, the position index, and
+ *      the limits on anchors, aliases and nesting (before libcyaml reads
+ *      anything: its alias replay would otherwise expand a bomb);
+ *   2. yaml_schema_load(): libcyaml fills struct cy_config through the
+ *      static schemas below; its errors come back as FILE:LINE:COL;
+ *   3. parse_config(): what a schema cannot say (numbers and their
+ *      ranges, addresses, element names, template ids, sizes) is checked
+ *      while struct flowctl_config is built, each error at the node
+ *      yaml_doc_at() finds for the value's path.
+ * Unknown keys are warnings (the original ignored them).
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "embedded.h"
+#include "hooks.h"
 #include "ifspec.h"
 #include "log.h"
 #include "metrics.h"
+#include "yaml_schema.h"
+
+/*
+ * The file as libcyaml loads it: one struct and one static schema per
+ * mapping, every scalar as text (checked and converted below, where the
+ * message can name the node: see YAML_FIELD_NUMBER).
+ */
+struct cy_collector {
+	char *address;			/* the README's collectors: form */
+	char *remote_address;
+	char *local_address;
+	enum config_transport transport;
+	char *reconnect_interval;
+};
+
+static const cyaml_strval_t transport_strings[] = {
+	{ "udp", CONFIG_TRANSPORT_UDP },
+	{ "tcp", CONFIG_TRANSPORT_TCP },
+};
+
+static const cyaml_schema_field_t collector_fields[] = {
+	YAML_FIELD_STRING("address", CYAML_FLAG_OPTIONAL, struct cy_collector,
+			  address),
+	YAML_FIELD_STRING("remoteAddress", CYAML_FLAG_OPTIONAL,
+			  struct cy_collector, remote_address),
+	YAML_FIELD_STRING("localAddress", CYAML_FLAG_OPTIONAL,
+			  struct cy_collector, local_address),
+	CYAML_FIELD_ENUM("transport", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct cy_collector, transport, transport_strings,
+			 CYAML_ARRAY_LEN(transport_strings)),
+	YAML_FIELD_NUMBER("reconnectIntervalSeconds", struct cy_collector,
+			  reconnect_interval),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t collector_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cy_collector,
+			    collector_fields),
+};
+
+struct cy_hook {
+	char *name;
+	char *command;
+	char *shell;
+};
+
+static const cyaml_schema_field_t hook_fields[] = {
+	YAML_FIELD_STRING("name", CYAML_FLAG_OPTIONAL, struct cy_hook, name),
+	YAML_FIELD_STRING("command", CYAML_FLAG_OPTIONAL, struct cy_hook,
+			  command),
+	YAML_FIELD_STRING("shell", CYAML_FLAG_OPTIONAL, struct cy_hook, shell),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t hook_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cy_hook, hook_fields),
+};
+
+struct cy_log {
+	char *file;
+	struct cy_hook *hooks;
+	unsigned int n_hooks;
+};
+
+static const cyaml_schema_field_t log_fields[] = {
+	YAML_FIELD_STRING("file", CYAML_FLAG_DEFAULT, struct cy_log, file),
+	CYAML_FIELD_SEQUENCE_COUNT("hooks",
+				   CYAML_FLAG_OPTIONAL |
+				   CYAML_FLAG_POINTER_NULL_STR,
+				   struct cy_log, hooks, n_hooks, &hook_schema,
+				   0, CYAML_UNLIMITED),
+	CYAML_FIELD_END
+};
+
+struct cy_output {
+	struct cy_collector *collector;
+	struct cy_log *log;
+};
+
+static const cyaml_schema_field_t output_fields[] = {
+	CYAML_FIELD_MAPPING_PTR("collector", CYAML_FLAG_OPTIONAL,
+				struct cy_output, collector, collector_fields),
+	CYAML_FIELD_MAPPING_PTR("log", CYAML_FLAG_OPTIONAL, struct cy_output,
+				log, log_fields),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t output_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cy_output,
+			    output_fields),
+};
+
+struct cy_field {
+	char *name;
+	char *length;
+};
+
+static const cyaml_schema_field_t field_fields[] = {
+	YAML_FIELD_STRING("name", CYAML_FLAG_DEFAULT, struct cy_field, name),
+	YAML_FIELD_NUMBER("length", struct cy_field, length),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t field_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cy_field, field_fields),
+};
+
+struct cy_template {
+	char *id;
+	struct cy_field *fields;
+	unsigned int n_fields;
+};
+
+static const cyaml_schema_field_t template_fields[] = {
+	CYAML_FIELD_STRING_PTR("id", CYAML_FLAG_DEFAULT, struct cy_template,
+			       id, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE_COUNT("template", CYAML_FLAG_POINTER_NULL_STR,
+				   struct cy_template, fields, n_fields,
+				   &field_schema, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t template_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cy_template,
+			    template_fields),
+};
+
+struct cy_enterprise_ie {
+	char *name;
+	char *enterprise_number;
+	char *id;
+	char *source;
+	char *length;
+};
+
+static const cyaml_schema_field_t enterprise_ie_fields[] = {
+	YAML_FIELD_STRING("name", CYAML_FLAG_DEFAULT, struct cy_enterprise_ie,
+			  name),
+	CYAML_FIELD_STRING_PTR("enterpriseNumber", CYAML_FLAG_DEFAULT,
+			       struct cy_enterprise_ie, enterprise_number, 0,
+			       CYAML_UNLIMITED),
+	CYAML_FIELD_STRING_PTR("id", CYAML_FLAG_DEFAULT,
+			       struct cy_enterprise_ie, id, 0,
+			       CYAML_UNLIMITED),
+	YAML_FIELD_STRING("source", CYAML_FLAG_DEFAULT,
+			  struct cy_enterprise_ie, source),
+	YAML_FIELD_NUMBER("length", struct cy_enterprise_ie, length),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t enterprise_ie_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cy_enterprise_ie,
+			    enterprise_ie_fields),
+};
+
+struct cy_flow_templates {
+	char *ipv4;
+	char *ipv6;
+};
+
+static const cyaml_schema_field_t flow_templates_fields[] = {
+	YAML_FIELD_NUMBER("ipv4", struct cy_flow_templates, ipv4),
+	YAML_FIELD_NUMBER("ipv6", struct cy_flow_templates, ipv6),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t string_schema = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER_NULL_STR, char, 0,
+			   CYAML_UNLIMITED),
+};
+
+struct cy_config {
+	/* the original's keys */
+	char *max_ipfix_message_len;
+	char *timer_finished_drain;
+	char *timer_force_drain;
+	char *timer_template_flush;
+	struct cy_output *outputs;
+	unsigned int n_outputs;
+	struct cy_collector *collectors;
+	unsigned int n_collectors;
+	struct cy_template *templates;
+	unsigned int n_templates;
+	/* flowctl's own */
+	char *observation_domain_id;
+	char *exporting_process_id;
+	char *idle_timeout;
+	char *active_timeout;
+	char *scan_interval;
+	char *hook_timeout;
+	char *metrics_address;
+	char **interfaces;
+	unsigned int n_interfaces;
+	struct cy_enterprise_ie *enterprise_ies;
+	unsigned int n_enterprise_ies;
+	struct cy_flow_templates *flow_templates;
+};
+
+#define SEQ_FIELD(key, member, n_member, entry)				\
+	CYAML_FIELD_SEQUENCE_COUNT(key,					\
+				   CYAML_FLAG_OPTIONAL |		\
+				   CYAML_FLAG_POINTER_NULL_STR,	\
+				   struct cy_config, member, n_member,	\
+				   entry, 0, CYAML_UNLIMITED)
+
+static const cyaml_schema_field_t config_fields[] = {
+	YAML_FIELD_NUMBER("maxIpfixMessageLen", struct cy_config,
+			  max_ipfix_message_len),
+	YAML_FIELD_NUMBER("timerFinishedDrainSeconds", struct cy_config,
+			  timer_finished_drain),
+	YAML_FIELD_NUMBER("timerForceDrainSeconds", struct cy_config,
+			  timer_force_drain),
+	YAML_FIELD_NUMBER("timerTemplateFlushSeconds", struct cy_config,
+			  timer_template_flush),
+	SEQ_FIELD("outputs", outputs, n_outputs, &output_schema),
+	SEQ_FIELD("collectors", collectors, n_collectors, &collector_schema),
+	SEQ_FIELD("templates", templates, n_templates, &template_schema),
+	YAML_FIELD_NUMBER("observationDomainId", struct cy_config,
+			  observation_domain_id),
+	YAML_FIELD_NUMBER("exportingProcessId", struct cy_config,
+			  exporting_process_id),
+	YAML_FIELD_NUMBER("idleTimeoutSeconds", struct cy_config,
+			  idle_timeout),
+	YAML_FIELD_NUMBER("activeTimeoutSeconds", struct cy_config,
+			  active_timeout),
+	YAML_FIELD_NUMBER("scanIntervalMilliseconds", struct cy_config,
+			  scan_interval),
+	YAML_FIELD_NUMBER("hookTimeoutSeconds", struct cy_config,
+			  hook_timeout),
+	YAML_FIELD_STRING("metricsAddress", CYAML_FLAG_OPTIONAL,
+			  struct cy_config, metrics_address),
+	SEQ_FIELD("interfaces", interfaces, n_interfaces, &string_schema),
+	SEQ_FIELD("enterpriseElements", enterprise_ies, n_enterprise_ies,
+		  &enterprise_ie_schema),
+	CYAML_FIELD_MAPPING_PTR("flowTemplates", CYAML_FLAG_OPTIONAL,
+				struct cy_config, flow_templates,
+				flow_templates_fields),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t config_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct cy_config,
+			    config_fields),
+};
 
 struct parser {
 	struct yaml_doc *d;
 	struct yaml_error *err;
 	struct flowctl_config *cfg;
-	const yaml_node_t *max_msg_len_node;
+	const struct cy_config *cy;
 };
 
 #define PERR(p, node, ...) yaml_doc_error((p)->d, (p)->err, (node), __VA_ARGS__)
 
-static const char *const top_keys[] = {
-	"maxIpfixMessageLen", "timerFinishedDrainSeconds",
-	"timerForceDrainSeconds", "timerTemplateFlushSeconds", "outputs",
-	"collectors", "templates", "observationDomainId", "exportingProcessId",
-	"idleTimeoutSeconds", "activeTimeoutSeconds",
-	"scanIntervalMilliseconds", "metricsAddress", "interfaces",
-	"hookTimeoutSeconds", "enterpriseElements", NULL
-};
+/* The node at a path (yaml_doc_at), for a message. */
+#define AT(p, ...) yaml_doc_at((p)->d, __VA_ARGS__)
 
-static yaml_node_t *map_get(struct yaml_doc *d, const yaml_node_t *map,
-			    const char *name)
+/* The key a message about PATH names: its last component, or for a list
+ * item ("interfaces/3") the list's key.  PATH is changed. */
+static const char *path_key(char *path)
 {
-	yaml_node_pair_t *pair;
-	yaml_node_t *key, *val;
+	char *slash = strrchr(path, '/');
 
-	yaml_map_for_each(d, map, pair, key, val)
-		if (yaml_is_scalar(key) && !strcmp(yaml_str(key), name))
-			return val;
-	return NULL;
+	if (slash && slash[1] && strspn(slash + 1, "0123456789") ==
+				 strlen(slash + 1)) {
+		*slash = 0;
+		slash = strrchr(path, '/');
+	}
+	return slash ? slash + 1 : path;
 }
 
-static yaml_node_t *map_key_node(struct yaml_doc *d, const yaml_node_t *map,
-				 const char *name)
+/*
+ * TEXT (NULL: absent, *OUT untouched) as an integer in MIN..MAX, decimal
+ * or 0x hexadecimal.  PATH names the node for the message.
+ */
+__attribute__((format(printf, 6, 7)))
+static int get_number(struct parser *p, const char *text, uint64_t min,
+		      uint64_t max, uint64_t *out, const char *fmt, ...)
 {
-	yaml_node_pair_t *pair;
-	yaml_node_t *key, *val;
+	char path[256], buf[80];
+	const yaml_node_t *n;
+	va_list ap;
+	uint64_t v;
 
-	yaml_map_for_each(d, map, pair, key, val)
-		if (yaml_is_scalar(key) && !strcmp(yaml_str(key), name))
-			return key;
-	return NULL;
-}
-
-static int expect_map(struct parser *p, const yaml_node_t *n,
-		      const char *what)
-{
-	char buf[80];
-
-	if (yaml_is_map(n))
+	if (!text)
 		return 0;
-	return PERR(p, n, "%s: expected a mapping, found %s", what,
-		    yaml_describe(n, buf, sizeof(buf)));
-}
-
-/* A list; a key without a value counts as an empty list. */
-static int expect_seq(struct parser *p, const yaml_node_t *n,
-		      const char *what)
-{
-	char buf[80];
-
-	if (yaml_is_seq(n) || yaml_is_null(n))
+	if (!parse_u64(text, &v) && v >= min && v <= max) {
+		*out = v;
 		return 0;
-	return PERR(p, n, "%s: expected a list, found %s", what,
-		    yaml_describe(n, buf, sizeof(buf)));
+	}
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	n = AT(p, "%s", path);
+	return PERR(p, n, "%s: expected an integer in %llu..%llu, found %s",
+		    path_key(path), (unsigned long long)min,
+		    (unsigned long long)max,
+		    n ? yaml_describe(n, buf, sizeof(buf)) : text);
 }
 
-static size_t seq_len(const yaml_node_t *n)
-{
-	return yaml_is_seq(n) ? yaml_seq_len(n) : 0;
-}
+#define GET_U32(p, text, min, max, out, ...)				\
+	({								\
+		uint64_t v_ = *(out);					\
+		int r_ = get_number((p), (text), (min), (max), &v_,	\
+				    __VA_ARGS__);			\
+		*(out) = v_;						\
+		r_;							\
+	})
 
-static int get_u32(struct parser *p, const yaml_node_t *map, const char *key,
-		   uint32_t min, uint32_t max, uint32_t *out)
+/*
+ * A string the config requires (not absent, not empty): TEXT as loaded
+ * (YAML_FIELD_STRING: NULL for no value), *OUT a copy.
+ */
+__attribute__((format(printf, 4, 5)))
+static int get_string(struct parser *p, const char *text, char **out,
+		      const char *fmt, ...)
 {
-	yaml_node_t *n = map_get(p->d, map, key);
+	char path[256], buf[80];
+	const yaml_node_t *n;
+	va_list ap;
 
-	if (!n)
-		return 0;
-	return yaml_get_u32(p->d, p->err, n, key, min, max, out);
+	if (text && *text) {
+		*out = strdup(text);
+		return *out ? 0 : -ENOMEM;
+	}
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	n = AT(p, "%s", path);
+	return PERR(p, n, "%s: expected a non-empty string, found %s",
+		    path_key(path),
+		    n ? yaml_describe(n, buf, sizeof(buf)) : "no value");
 }
 
 static bool valid_hostname(const char *h)
@@ -158,22 +418,40 @@ int config_split_address(const char *addr, char *host, size_t host_size,
 	return 0;
 }
 
-/* An address "host:port"; PORT_ZERO_OK for local (bind) addresses. */
-static int get_address(struct parser *p, const yaml_node_t *n,
-		       const char *what, bool port_zero_ok, char **out)
+/* An optional string: absent is fine, given it must not be empty. */
+__attribute__((format(printf, 4, 5)))
+static int get_opt_string(struct parser *p, const char *text, char **out,
+			  const char *fmt, ...)
 {
-	char host[256];
+	char path[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (!text && !AT(p, "%s", path))
+		return 0;
+	return get_string(p, text, out, "%s", path);
+}
+
+/* An address "host:port" at PATH; PORT_ZERO_OK for local (bind)
+ * addresses. */
+static int get_address(struct parser *p, const char *text, const char *path,
+		       bool port_zero_ok, char **out)
+{
+	char host[256], key[256];
 	uint16_t port;
 	int ret;
 
-	ret = yaml_get_str(p->d, p->err, n, what, out);
+	ret = get_string(p, text, out, "%s", path);
 	if (ret)
 		return ret;
 	if (config_split_address(*out, host, sizeof(host), &port) ||
 	    (!port_zero_ok && port == 0)) {
-		ret = PERR(p, n,
+		ret = PERR(p, AT(p, "%s", path),
 			   "%s: bad address '%s' (expected HOST:PORT, IPV4:PORT or [IPV6]:PORT with a port in %d..65535)",
-			   what, *out, port_zero_ok ? 0 : 1);
+			   path_key(strcpy(key, path)), *out,
+			   port_zero_ok ? 0 : 1);
 		free(*out);
 		*out = NULL;
 	}
@@ -182,18 +460,18 @@ static int get_address(struct parser *p, const yaml_node_t *n,
 
 /* metricsAddress: what `flowctl agent --metrics-address` takes, checked
  * by the same function. */
-static int get_metrics_address(struct parser *p, const yaml_node_t *n,
+static int get_metrics_address(struct parser *p, const char *text,
 			       char **out)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int ret;
 
-	ret = yaml_get_str(p->d, p->err, n, "metricsAddress", out);
+	ret = get_string(p, text, out, "metricsAddress");
 	if (ret)
 		return ret;
 	if (metrics_parse_addr_quiet(*out, &ss, &len)) {
-		ret = PERR(p, n,
+		ret = PERR(p, AT(p, "metricsAddress"),
 			   "metricsAddress: bad address '%s' (expected HOST:PORT: an IPv4 address, [IPv6], localhost, or * or nothing for every IPv4 address, and a port in 0..65535)",
 			   *out);
 		free(*out);
@@ -202,229 +480,149 @@ static int get_metrics_address(struct parser *p, const yaml_node_t *n,
 	return ret;
 }
 
-static int parse_collector(struct parser *p, const yaml_node_t *map,
-			   bool old_form)
+/* A collector of outputs: (PATH .../collector) or of the older
+ * collectors: list (OLD_FORM, PATH collectors/N). */
+static int parse_collector(struct parser *p, const struct cy_collector *cc,
+			   const char *path, bool old_form)
 {
-	static const char *const keys[] = {
-		"remoteAddress", "localAddress", "transport",
-		"reconnectIntervalSeconds", NULL
-	};
-	static const char *const old_keys[] = {
-		"address", "remoteAddress", "localAddress", "transport",
-		"reconnectIntervalSeconds", NULL
-	};
 	struct flowctl_config *cfg = p->cfg;
 	struct config_collector *c;
-	yaml_node_t *remote, *n;
+	const yaml_node_t *map = AT(p, "%s", path);
+	char sub[256];
 	int ret;
 
-	ret = expect_map(p, map, "collector");
-	if (ret)
-		return ret;
-	ret = yaml_check_keys(p->d, p->err, map, "collector",
-			      old_form ? old_keys : keys);
-	if (ret)
-		return ret;
-	remote = map_get(p->d, map, "remoteAddress");
-	n = old_form ? map_get(p->d, map, "address") : NULL;
-	if (n && remote)
-		return PERR(p, n,
+	if (cc->address && cc->remote_address)
+		return PERR(p, AT(p, "%s/address", path),
 			    "collector: give either 'address' or 'remoteAddress', not both");
-	if (n)
-		remote = n;
-	if (!remote)
+	if (!cc->address && !cc->remote_address &&
+	    !AT(p, "%s/address", path) && !AT(p, "%s/remoteAddress", path))
 		return PERR(p, map, "collector: missing key '%s'",
 			    old_form ? "address" : "remoteAddress");
-
 	c = &cfg->collectors[cfg->n_collectors++];
-	c->transport = CONFIG_TRANSPORT_UDP;
+	c->transport = cc->transport;
 	c->reconnect_interval_s = CONFIG_DEFAULT_RECONNECT_S;
-	c->line = map->start_mark.line + 1;
-	ret = get_address(p, remote, "remoteAddress", false,
+	c->line = map ? (int)map->start_mark.line + 1 : 0;
+	snprintf(sub, sizeof(sub), "%s/%s", path,
+		 cc->address || (!cc->remote_address &&
+				 AT(p, "%s/address", path)) ?
+		 "address" : "remoteAddress");
+	ret = get_address(p, cc->address ?: cc->remote_address, sub, false,
 			  &c->remote_address);
 	if (ret)
 		return ret;
-	n = map_get(p->d, map, "localAddress");
-	if (n) {
-		ret = get_address(p, n, "localAddress", true,
+	if (cc->local_address || AT(p, "%s/localAddress", path)) {
+		snprintf(sub, sizeof(sub), "%s/localAddress", path);
+		ret = get_address(p, cc->local_address, sub, true,
 				  &c->local_address);
 		if (ret)
 			return ret;
 	}
-	n = map_get(p->d, map, "transport");
-	if (n) {
-		char buf[80];
-
-		if (yaml_is_scalar(n) && !strcmp(yaml_str(n), "udp"))
-			c->transport = CONFIG_TRANSPORT_UDP;
-		else if (yaml_is_scalar(n) && !strcmp(yaml_str(n), "tcp"))
-			c->transport = CONFIG_TRANSPORT_TCP;
-		else
-			return PERR(p, n,
-				    "transport: expected 'udp' or 'tcp', found %s",
-				    yaml_describe(n, buf, sizeof(buf)));
-	}
-	return get_u32(p, map, "reconnectIntervalSeconds", 1, 86400,
-		       &c->reconnect_interval_s);
+	return GET_U32(p, cc->reconnect_interval, 1, 86400,
+		       &c->reconnect_interval_s,
+		       "%s/reconnectIntervalSeconds", path);
 }
 
-/* Split a command line on blanks into a NULL-terminated argv. */
-static char **split_words(const char *s)
+static int parse_hook(struct parser *p, const struct cy_hook *ch,
+		      const char *path, struct config_hook *h)
 {
-	size_t n = 0, i = 0;
-	const char *c = s;
-	char **argv;
-
-	while (*c) {
-		c += strspn(c, " \t\n");
-		if (!*c)
-			break;
-		n++;
-		c += strcspn(c, " \t\n");
-	}
-	argv = calloc(n + 1, sizeof(*argv));
-	if (!argv)
-		return NULL;
-	for (c = s; i < n;) {
-		size_t len;
-
-		c += strspn(c, " \t\n");
-		len = strcspn(c, " \t\n");
-		argv[i] = strndup(c, len);
-		if (!argv[i])
-			goto fail;
-		i++;
-		c += len;
-	}
-	return argv;
-fail:
-	while (i > 0)
-		free(argv[--i]);
-	free(argv);
-	return NULL;
-}
-
-static int parse_hook(struct parser *p, const yaml_node_t *map,
-		      struct config_hook *h)
-{
-	static const char *const keys[] = { "name", "command", "shell", NULL };
-	yaml_node_t *cmd, *shell, *n;
-	yaml_node_item_t *item;
-	char buf[80];
+	bool cmd = ch->command || AT(p, "%s/command", path);
+	bool shell = ch->shell || AT(p, "%s/shell", path);
 	int ret;
 
-	ret = expect_map(p, map, "hook");
+	ret = get_opt_string(p, ch->name, &h->name, "%s/name", path);
 	if (ret)
 		return ret;
-	ret = yaml_check_keys(p->d, p->err, map, "hook", keys);
-	if (ret)
-		return ret;
-	n = map_get(p->d, map, "name");
-	if (n) {
-		ret = yaml_get_str(p->d, p->err, n, "name", &h->name);
-		if (ret)
-			return ret;
-	}
-	cmd = map_get(p->d, map, "command");
-	shell = map_get(p->d, map, "shell");
 	if (cmd && shell)
-		return PERR(p, shell,
+		return PERR(p, AT(p, "%s/shell", path),
 			    "hook: give either 'command' or 'shell', not both");
 	if (!cmd && !shell)
-		return PERR(p, map, "hook: missing key 'command' or 'shell'");
+		return PERR(p, AT(p, "%s", path),
+			    "hook: missing key 'command' or 'shell'");
 	if (shell)
-		return yaml_get_str(p->d, p->err, shell, "shell", &h->shell);
-
-	if (yaml_is_seq(cmd)) {
-		size_t i = 0;
-
-		if (!yaml_seq_len(cmd))
-			return PERR(p, cmd, "command: expected a program and its arguments, found an empty list");
-		h->argv = calloc(yaml_seq_len(cmd) + 1, sizeof(char *));
-		if (!h->argv)
-			return -ENOMEM;
-		yaml_seq_for_each(p->d, cmd, item, n) {
-			ret = yaml_get_str(p->d, p->err, n, "command",
-					   &h->argv[i]);
-			if (ret)
-				return ret;
-			i++;
-		}
-		return 0;
-	}
-	if (!yaml_is_scalar(cmd) || yaml_is_null(cmd) ||
-	    !yaml_str(cmd)[strspn(yaml_str(cmd), " \t\n")])
-		return PERR(p, cmd,
-			    "command: expected a program path and arguments (a string or a list), found %s",
-			    yaml_describe(cmd, buf, sizeof(buf)));
-	h->argv = split_words(yaml_str(cmd));
-	return h->argv ? 0 : -ENOMEM;
+		return get_string(p, ch->shell, &h->shell, "%s/shell", path);
+	if (!ch->command || !ch->command[strspn(ch->command, " \t\n")])
+		return get_string(p, NULL, &h->shell, "%s/command", path);
+	/* words and quotes as the hook runner documents them */
+	ret = hook_argv_split(ch->command, &h->argv);
+	if (ret == -EINVAL)
+		return PERR(p, AT(p, "%s/command", path),
+			    "command: a quote is not closed in '%.200s'",
+			    ch->command);
+	if (ret)
+		return ret;
+	if (!h->argv[0][0])
+		return PERR(p, AT(p, "%s/command", path),
+			    "command: the program name is empty in '%.200s'",
+			    ch->command);
+	return 0;
 }
 
-static int parse_log(struct parser *p, const yaml_node_t *map)
+static int parse_log(struct parser *p, const struct cy_log *cl,
+		     const char *path)
 {
-	static const char *const keys[] = { "file", "hooks", NULL };
 	struct flowctl_config *cfg = p->cfg;
-	struct config_log *l;
-	yaml_node_item_t *item;
-	yaml_node_t *n, *hooks;
+	struct config_log *l = &cfg->logs[cfg->n_logs++];
+	unsigned int i;
 	int ret;
 
-	ret = expect_map(p, map, "log");
-	if (ret)
+	/* stdout and stderr name the standard streams */
+	ret = get_string(p, cl->file, &l->file, "%s/file", path);
+	if (ret || !cl->n_hooks)
 		return ret;
-	ret = yaml_check_keys(p->d, p->err, map, "log", keys);
-	if (ret)
-		return ret;
-	n = map_get(p->d, map, "file");
-	if (!n)
-		return PERR(p, map, "log: missing key 'file'");
-	l = &cfg->logs[cfg->n_logs++];
-	ret = yaml_get_str(p->d, p->err, n, "file", &l->file);
-	if (ret)
-		return ret;
-	hooks = map_get(p->d, map, "hooks");
-	if (!hooks)
-		return 0;
-	ret = expect_seq(p, hooks, "hooks");
-	if (ret || !seq_len(hooks))
-		return ret;
-	l->hooks = calloc(seq_len(hooks), sizeof(*l->hooks));
+	l->hooks = calloc(cl->n_hooks, sizeof(*l->hooks));
 	if (!l->hooks)
 		return -ENOMEM;
-	yaml_seq_for_each(p->d, hooks, item, n) {
-		ret = parse_hook(p, n, &l->hooks[l->n_hooks++]);
+	for (i = 0; i < cl->n_hooks; i++) {
+		char sub[256];
+
+		snprintf(sub, sizeof(sub), "%s/hooks/%u", path, i);
+		ret = parse_hook(p, &cl->hooks[i], sub, &l->hooks[l->n_hooks++]);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-static int parse_outputs(struct parser *p, const yaml_node_t *outputs)
+/* The key node KEY of the mapping at PATH. */
+static const yaml_node_t *map_key_node(struct parser *p, const char *path,
+				       const char *key)
 {
-	static const char *const keys[] = { "collector", "log", NULL };
-	yaml_node_item_t *item;
-	yaml_node_t *n;
+	const yaml_node_t *map = AT(p, "%s", path);
+	yaml_node_pair_t *pair;
+	yaml_node_t *k, *v;
+
+	if (!yaml_is_map(map))
+		return map;
+	yaml_map_for_each(p->d, map, pair, k, v)
+		if (yaml_is_scalar(k) && !strcmp(yaml_str(k), key))
+			return k;
+	return map;
+}
+
+static int parse_outputs(struct parser *p)
+{
+	const struct cy_config *cy = p->cy;
+	unsigned int i;
 	int ret;
 
-	yaml_seq_for_each(p->d, outputs, item, n) {
-		yaml_node_t *c, *l;
+	for (i = 0; i < cy->n_outputs; i++) {
+		const struct cy_output *o = &cy->outputs[i];
+		char path[64];
 
-		ret = expect_map(p, n, "output");
-		if (ret)
-			return ret;
-		ret = yaml_check_keys(p->d, p->err, n, "output", keys);
-		if (ret)
-			return ret;
-		c = map_get(p->d, n, "collector");
-		l = map_get(p->d, n, "log");
-		if (c && l)
-			return PERR(p, map_key_node(p->d, n, "log"),
+		snprintf(path, sizeof(path), "outputs/%u", i);
+		if (o->collector && o->log)
+			return PERR(p, map_key_node(p, path, "log"),
 				    "output: one output is either 'collector' or 'log', not both (start another list item)");
-		if (!c && !l)
-			return PERR(p, n,
+		if (!o->collector && !o->log)
+			return PERR(p, AT(p, "%s", path),
 				    "output: expected 'collector' or 'log'");
-		ret = c ? parse_collector(p, c, false) : parse_log(p, l);
+		if (o->collector) {
+			snprintf(path, sizeof(path), "outputs/%u/collector", i);
+			ret = parse_collector(p, o->collector, path, false);
+		} else {
+			snprintf(path, sizeof(path), "outputs/%u/log", i);
+			ret = parse_log(p, o->log, path);
+		}
 		if (ret)
 			return ret;
 	}
@@ -455,140 +653,118 @@ static int index_enterprise_ies(struct flowctl_config *cfg)
 	return 0;
 }
 
-static int parse_enterprise_ies(struct parser *p, const yaml_node_t *seq)
+static int parse_enterprise_ie(struct parser *p,
+			       const struct cy_enterprise_ie *ce, unsigned int i)
 {
-	static const char *const keys[] = {
-		"name", "enterpriseNumber", "id", "source", "length", NULL
-	};
 	struct flowctl_config *cfg = p->cfg;
-	yaml_node_item_t *item;
-	yaml_node_t *n;
+	struct ipfix_ie *ie = &cfg->enterprise_ies[cfg->n_enterprise_ies];
+	const struct ipfix_source_info *src;
+	char *name;
+	uint32_t u = 0;
+	size_t k;
 	int ret;
 
-	if (!seq_len(seq))
-		return 0;
-	if (seq_len(seq) > CONFIG_MAX_ENTERPRISE_IES)
-		return PERR(p, seq,
-			    "enterpriseElements: %zu elements; at most %d are allowed",
-			    seq_len(seq), CONFIG_MAX_ENTERPRISE_IES);
-	cfg->enterprise_ies = calloc(seq_len(seq), sizeof(struct ipfix_ie));
-	if (!cfg->enterprise_ies)
-		return -ENOMEM;
-	yaml_seq_for_each(p->d, seq, item, n) {
-		struct ipfix_ie *ie = &cfg->enterprise_ies[cfg->n_enterprise_ies];
-		const struct ipfix_source_info *src;
-		yaml_node_t *v;
-		uint32_t u;
-		char *name;
-		size_t i;
+	ret = get_string(p, ce->name, &name, "enterpriseElements/%u/name", i);
+	if (ret)
+		return ret;
+	ie->name = name;
+	cfg->n_enterprise_ies++;
+	for (k = 0; cfg->enterprise_ies + k < ie; k++)
+		if (!strcasecmp(cfg->enterprise_ies[k].name, name))
+			break;
+	if (cfg->enterprise_ies + k < ie || ipfix_ie_by_name(name))
+		return PERR(p, AT(p, "enterpriseElements/%u/name", i),
+			    "enterprise element: name '%s' is already taken by another element",
+			    name);
+	ret = GET_U32(p, ce->enterprise_number, 1, UINT32_MAX, &ie->pen,
+		      "enterpriseElements/%u/enterpriseNumber", i);
+	ret = ret ?: GET_U32(p, ce->id, 1, 32767, &u,
+			     "enterpriseElements/%u/id", i);
+	if (ret)
+		return ret;
+	ie->id = u;
+	src = ce->source ? ipfix_source_by_name(ce->source) : NULL;
+	if (!src) {
+		size_t count, off = 0;
+		const struct ipfix_source_info *t = ipfix_source_table(&count);
+		char names[300], buf[80];
+		const yaml_node_t *n = AT(p, "enterpriseElements/%u/source", i);
 
-		ret = expect_map(p, n, "enterprise element");
-		if (ret)
-			return ret;
-		ret = yaml_check_keys(p->d, p->err, n, "enterprise element",
-				      keys);
-		if (ret)
-			return ret;
-		for (i = 0; keys[i] && strcmp(keys[i], "length"); i++)
-			if (!map_get(p->d, n, keys[i]))
-				return PERR(p, n,
-					    "enterprise element: missing key '%s'",
-					    keys[i]);
-		v = map_get(p->d, n, "name");
-		ret = yaml_get_str(p->d, p->err, v, "name", &name);
-		if (ret)
-			return ret;
-		ie->name = name;
-		cfg->n_enterprise_ies++;
-		for (i = 0; cfg->enterprise_ies + i < ie; i++)
-			if (!strcasecmp(cfg->enterprise_ies[i].name, name))
-				break;
-		if (cfg->enterprise_ies + i < ie || ipfix_ie_by_name(name))
-			return PERR(p, v,
-				    "enterprise element: name '%s' is already taken by another element",
-				    name);
-		ret = get_u32(p, n, "enterpriseNumber", 1, UINT32_MAX,
-			      &ie->pen);
-		if (ret)
-			return ret;
-		ret = get_u32(p, n, "id", 1, 32767, &u);
-		if (ret)
-			return ret;
-		ie->id = u;
-		v = map_get(p->d, n, "source");
-		src = yaml_is_scalar(v) ? ipfix_source_by_name(yaml_str(v)) :
-					  NULL;
-		if (!src) {
-			size_t count, k, off = 0;
-			const struct ipfix_source_info *t =
-				ipfix_source_table(&count);
-			char names[300], buf[80];
-
-			for (k = 0; k < count && off < sizeof(names); k++)
-				off += snprintf(names + off,
-						sizeof(names) - off, "%s%s",
-						k ? ", " : "", t[k].name);
-			return PERR(p, v,
-				    "source: expected one of %s, found %s",
-				    names, yaml_describe(v, buf, sizeof(buf)));
-		}
-		ie->source = src->source;
-		ie->type = src->type;
-		ie->length = src->length;
-		v = map_get(p->d, n, "length");
-		if (v) {
-			ret = yaml_get_u32(p->d, p->err, v, "length", 1,
-					   IPFIX_VARLEN, &u);
-			if (ret)
-				return ret;
-			if (!(u == IPFIX_VARLEN &&
-			      (ie->type == IPFIX_T_STRING ||
-			       ie->type == IPFIX_T_OCTET_ARRAY)) &&
-			    !ipfix_type_length_ok(ie->type, u))
-				return PERR(p, v,
-					    "length: %u does not fit source '%s' (%s of %u octets)",
-					    u, src->name,
-					    ipfix_type_name(ie->type),
-					    src->length);
-			ie->length = u;
-		}
+		for (k = 0; k < count && off < sizeof(names); k++)
+			off += snprintf(names + off, sizeof(names) - off,
+					"%s%s", k ? ", " : "", t[k].name);
+		return PERR(p, n, "source: expected one of %s, found %s",
+			    names, yaml_describe(n, buf, sizeof(buf)));
 	}
-	return index_enterprise_ies(cfg);
+	ie->source = src->source;
+	ie->type = src->type;
+	ie->length = src->length;
+	if (!ce->length)
+		return 0;
+	ret = GET_U32(p, ce->length, 1, IPFIX_VARLEN, &u,
+		      "enterpriseElements/%u/length", i);
+	if (ret)
+		return ret;
+	if (!(u == IPFIX_VARLEN && (ie->type == IPFIX_T_STRING ||
+				    ie->type == IPFIX_T_OCTET_ARRAY)) &&
+	    !ipfix_type_length_ok(ie->type, u))
+		return PERR(p, AT(p, "enterpriseElements/%u/length", i),
+			    "length: %u does not fit source '%s' (%s of %u octets)",
+			    u, src->name, ipfix_type_name(ie->type),
+			    src->length);
+	ie->length = u;
+	return 0;
 }
 
-static int parse_template_field(struct parser *p, const yaml_node_t *n,
-				struct ipfix_field *f)
+static int parse_enterprise_ies(struct parser *p)
 {
-	static const char *const keys[] = { "name", "length", NULL };
-	const yaml_node_t *name = n, *len = NULL;
-	const struct ipfix_ie *ie;
-	char buf[80];
-	uint32_t u;
+	const struct cy_config *cy = p->cy;
+	unsigned int i;
 	int ret;
 
-	if (yaml_is_map(n)) {
-		ret = yaml_check_keys(p->d, p->err, n, "template field", keys);
+	if (!cy->n_enterprise_ies)
+		return 0;
+	if (cy->n_enterprise_ies > CONFIG_MAX_ENTERPRISE_IES)
+		return PERR(p, AT(p, "enterpriseElements"),
+			    "enterpriseElements: %u elements; at most %d are allowed",
+			    cy->n_enterprise_ies, CONFIG_MAX_ENTERPRISE_IES);
+	p->cfg->enterprise_ies = calloc(cy->n_enterprise_ies,
+					sizeof(struct ipfix_ie));
+	if (!p->cfg->enterprise_ies)
+		return -ENOMEM;
+	for (i = 0; i < cy->n_enterprise_ies; i++) {
+		ret = parse_enterprise_ie(p, &cy->enterprise_ies[i], i);
 		if (ret)
 			return ret;
-		name = map_get(p->d, n, "name");
-		if (!name)
-			return PERR(p, n, "template field: missing key 'name'");
-		len = map_get(p->d, n, "length");
 	}
-	if (!yaml_is_scalar(name) || yaml_is_null(name))
-		return PERR(p, name,
-			    "template field: expected an information element name or {name: NAME}, found %s",
-			    yaml_describe(name, buf, sizeof(buf)));
-	ie = config_ie_by_name(p->cfg, yaml_str(name));
+	return index_enterprise_ies(p->cfg);
+}
+
+static int parse_template_field(struct parser *p, const struct cy_field *cf,
+				unsigned int t, unsigned int i,
+				struct ipfix_field *f)
+{
+	const struct ipfix_ie *ie;
+	char *name = NULL;
+	uint32_t u = 0;
+	int ret;
+
+	ret = get_string(p, cf->name, &name, "templates/%u/template/%u/name",
+			 t, i);
+	if (ret)
+		return ret;
+	ie = config_ie_by_name(p->cfg, name);
+	free(name);
 	if (!ie)
-		return PERR(p, name,
+		return PERR(p, AT(p, "templates/%u/template/%u/name", t, i),
 			    "unknown information element '%s' (IANA names, case-insensitive; see docs/ipfix.md)",
-			    yaml_str(name));
+			    cf->name);
 	f->ie = ie;
 	f->length = ie->length;
-	if (!len)
+	if (!cf->length)
 		return 0;
-	ret = yaml_get_u32(p->d, p->err, len, "length", 1, IPFIX_VARLEN, &u);
+	ret = GET_U32(p, cf->length, 1, IPFIX_VARLEN, &u,
+		      "templates/%u/template/%u/length", t, i);
 	if (ret)
 		return ret;
 	if (u == IPFIX_VARLEN && (ie->type == IPFIX_T_STRING ||
@@ -597,7 +773,7 @@ static int parse_template_field(struct parser *p, const yaml_node_t *n,
 		return 0;
 	}
 	if (!ipfix_type_length_ok(ie->type, u))
-		return PERR(p, len,
+		return PERR(p, AT(p, "templates/%u/template/%u/length", t, i),
 			    "length: %u is not a valid length for %s (%s; unsigned and signed types may be shortened, RFC 7011 6.2)",
 			    u, ie->name, ipfix_type_name(ie->type));
 	f->length = u;
@@ -628,84 +804,83 @@ static int index_templates(struct flowctl_config *cfg)
 	return 0;
 }
 
-static int parse_templates(struct parser *p, const yaml_node_t *seq)
+static int parse_template(struct parser *p, const struct cy_template *ct,
+			  unsigned int i, uint64_t *seen)
 {
-	static const char *const keys[] = { "id", "template", NULL };
 	struct flowctl_config *cfg = p->cfg;
-	uint64_t seen[(UINT16_MAX + 1) / 64] = {};	/* ids so far */
-	yaml_node_item_t *item, *fitem;
-	yaml_node_t *n, *fn;
-	size_t i;
+	struct config_template *t = &cfg->templates[cfg->n_templates];
+	const yaml_node_t *n = AT(p, "templates/%u", i);
+	unsigned int j;
+	uint32_t id = 0;
+	size_t k;
 	int ret;
 
-	if (!seq_len(seq))
-		return 0;
-	if (seq_len(seq) > CONFIG_MAX_TEMPLATES)
-		return PERR(p, seq,
-			    "templates: %zu templates; at most %d are allowed (one per id 256..%d)",
-			    seq_len(seq), CONFIG_MAX_TEMPLATES,
-			    IPFIX_TID_CONFIG_MAX);
-	cfg->templates = calloc(seq_len(seq), sizeof(*cfg->templates));
-	if (!cfg->templates)
-		return -ENOMEM;
-	yaml_seq_for_each(p->d, seq, item, n) {
-		struct config_template *t = &cfg->templates[cfg->n_templates];
-		yaml_node_t *idn, *fields;
-		uint32_t id;
-
-		ret = expect_map(p, n, "template");
-		if (ret)
-			return ret;
-		ret = yaml_check_keys(p->d, p->err, n, "template", keys);
-		if (ret)
-			return ret;
-		idn = map_get(p->d, n, "id");
-		fields = map_get(p->d, n, "template");
-		if (!idn)
-			return PERR(p, n, "template: missing key 'id'");
-		if (!fields)
-			return PERR(p, n, "template: missing key 'template' (the list of fields)");
-		ret = yaml_get_u32(p->d, p->err, idn, "id", 0, UINT16_MAX, &id);
-		if (ret)
-			return ret;
-		if (id < IPFIX_MIN_DATA_SET_ID || id > IPFIX_TID_CONFIG_MAX)
-			return PERR(p, idn,
-				    "id: template id %u is out of range (expected 256..%d; below 256 are set ids, %d..65535 are flowctl's own templates)",
-				    id, IPFIX_TID_CONFIG_MAX,
-				    IPFIX_TID_CONFIG_MAX + 1);
-		if (seen[id / 64] & 1ULL << id % 64) {
-			for (i = 0; cfg->templates[i].id != id; i++)
-				;
-			return PERR(p, idn,
-				    "id: duplicate template id %u (first at line %d)",
-				    id, cfg->templates[i].line);
-		}
-		seen[id / 64] |= 1ULL << id % 64;
-		t->id = id;
-		t->line = n->start_mark.line + 1;
-		t->col = n->start_mark.column + 1;
-		if (!yaml_is_seq(fields) || !yaml_seq_len(fields)) {
-			char buf[80];
-
-			return PERR(p, fields,
-				    "template: expected a list of information elements, found %s",
-				    yaml_is_seq(fields) ? "an empty list" :
-				    yaml_describe(fields, buf, sizeof(buf)));
-		}
-		if (yaml_seq_len(fields) > IPFIX_MAX_FIELDS)
-			return PERR(p, fields,
-				    "template %u has %zu fields; at most %d are allowed",
-				    id, yaml_seq_len(fields), IPFIX_MAX_FIELDS);
-		yaml_seq_for_each(p->d, fields, fitem, fn) {
-			ret = parse_template_field(p, fn,
-						   &t->fields[t->n_fields]);
-			if (ret)
-				return ret;
-			t->n_fields++;
-		}
-		cfg->n_templates++;
+	ret = GET_U32(p, ct->id, 0, UINT16_MAX, &id, "templates/%u/id", i);
+	if (ret)
+		return ret;
+	if (id < IPFIX_MIN_DATA_SET_ID || id > IPFIX_TID_CONFIG_MAX)
+		return PERR(p, AT(p, "templates/%u/id", i),
+			    "id: template id %u is out of range (expected 256..%d; below 256 are set ids, %d..65535 are flowctl's own templates)",
+			    id, IPFIX_TID_CONFIG_MAX, IPFIX_TID_CONFIG_MAX + 1);
+	if (seen[id / 64] & 1ULL << id % 64) {
+		for (k = 0; cfg->templates[k].id != id; k++)
+			;
+		return PERR(p, AT(p, "templates/%u/id", i),
+			    "id: duplicate template id %u (first at line %d)",
+			    id, cfg->templates[k].line);
 	}
-	return index_templates(cfg);
+	seen[id / 64] |= 1ULL << id % 64;
+	t->id = id;
+	t->line = n ? (int)n->start_mark.line + 1 : 0;
+	t->col = n ? (int)n->start_mark.column + 1 : 0;
+	if (!ct->n_fields) {
+		const yaml_node_t *f = AT(p, "templates/%u/template", i);
+		char buf[80];
+
+		return PERR(p, f,
+			    "template: expected a list of information elements, found %s",
+			    yaml_is_seq(f) ? "an empty list" :
+			    yaml_describe(f, buf, sizeof(buf)));
+	}
+	if (ct->n_fields > IPFIX_MAX_FIELDS)
+		return PERR(p, AT(p, "templates/%u/template", i),
+			    "template %u has %u fields; at most %d are allowed",
+			    id, ct->n_fields, IPFIX_MAX_FIELDS);
+	for (j = 0; j < ct->n_fields; j++) {
+		ret = parse_template_field(p, &ct->fields[j], i, j,
+					   &t->fields[t->n_fields]);
+		if (ret)
+			return ret;
+		t->n_fields++;
+	}
+	cfg->n_templates++;
+	return 0;
+}
+
+static int parse_templates(struct parser *p)
+{
+	const struct cy_config *cy = p->cy;
+	uint64_t seen[(UINT16_MAX + 1) / 64] = {};	/* ids so far */
+	unsigned int i;
+	int ret;
+
+	if (!cy->n_templates)
+		return 0;
+	if (cy->n_templates > CONFIG_MAX_TEMPLATES)
+		return PERR(p, AT(p, "templates"),
+			    "templates: %u templates; at most %d are allowed (one per id 256..%d)",
+			    cy->n_templates, CONFIG_MAX_TEMPLATES,
+			    IPFIX_TID_CONFIG_MAX);
+	p->cfg->templates = calloc(cy->n_templates,
+				   sizeof(*p->cfg->templates));
+	if (!p->cfg->templates)
+		return -ENOMEM;
+	for (i = 0; i < cy->n_templates; i++) {
+		ret = parse_template(p, &cy->templates[i], i, seen);
+		if (ret)
+			return ret;
+	}
+	return index_templates(p->cfg);
 }
 
 /* Whether one message of maxIpfixMessageLen holds PLAN's template record
@@ -713,6 +888,7 @@ static int parse_templates(struct parser *p, const yaml_node_t *seq)
 static int check_fits(struct parser *p, const struct ipfix_plan *plan,
 		      const yaml_node_t *where, const char *what)
 {
+	const yaml_node_t *len_node = AT(p, "maxIpfixMessageLen");
 	unsigned int need, rec;
 
 	rec = plan->template_record_len > plan->max_record_len ?
@@ -720,38 +896,35 @@ static int check_fits(struct parser *p, const struct ipfix_plan *plan,
 	need = IPFIX_MSG_HDR_LEN + IPFIX_SET_HDR_LEN + rec;
 	if (need <= p->cfg->max_ipfix_message_len)
 		return 0;
-	return PERR(p, p->max_msg_len_node ? p->max_msg_len_node : where,
+	return PERR(p, len_node ? len_node : where,
 		    "maxIpfixMessageLen %u is too small for %s %u: one record needs %u octets (message header %d + set header %d + record %u)",
 		    p->cfg->max_ipfix_message_len, what, plan->id, need,
 		    IPFIX_MSG_HDR_LEN, IPFIX_SET_HDR_LEN, rec);
 }
 
-static int check_templates(struct parser *p, const yaml_node_t *seq)
+static int check_templates(struct parser *p)
 {
 	struct flowctl_config *cfg = p->cfg;
 	struct ipfix_plan plan;
-	yaml_node_item_t *item;
-	yaml_node_t *n;
-	size_t i = 0;
+	size_t i;
 	int ret;
 
-	if (cfg->n_templates) {
-		yaml_seq_for_each(p->d, seq, item, n) {
-			struct config_template *t = &cfg->templates[i++];
+	for (i = 0; i < cfg->n_templates; i++) {
+		struct config_template *t = &cfg->templates[i];
+		const yaml_node_t *n = AT(p, "templates/%zu", i);
 
-			ret = ipfix_plan_compile(&plan, t->id, t->fields,
-						 t->n_fields, 0);
-			if (ret == -EMSGSIZE)
-				return PERR(p, n,
-					    "template %u: a record of its fields is longer than the %d octets any IPFIX message holds (shorten the fields)",
-					    t->id, IPFIX_MAX_RECORD_LEN);
-			if (ret)
-				return PERR(p, n, "template %u: cannot be compiled",
-					    t->id);
-			ret = check_fits(p, &plan, n, "template");
-			if (ret)
-				return ret;
-		}
+		ret = ipfix_plan_compile(&plan, t->id, t->fields, t->n_fields,
+					 0);
+		if (ret == -EMSGSIZE)
+			return PERR(p, n,
+				    "template %u: a record of its fields is longer than the %d octets any IPFIX message holds (shorten the fields)",
+				    t->id, IPFIX_MAX_RECORD_LEN);
+		if (ret)
+			return PERR(p, n, "template %u: cannot be compiled",
+				    t->id);
+		ret = check_fits(p, &plan, n, "template");
+		if (ret)
+			return ret;
 	}
 	if (ipfix_plan_exporting_stats(&plan) ||
 	    check_fits(p, &plan, NULL, "options template"))
@@ -762,142 +935,159 @@ static int check_templates(struct parser *p, const yaml_node_t *seq)
 	return 0;
 }
 
-static int parse_interfaces(struct parser *p, const yaml_node_t *seq)
+/* flowTemplates: {ipv4: ID, ipv6: ID}: a configured template without
+ * addresses of the other version. */
+static int parse_flow_template(struct parser *p, const char *text,
+			       const char *version, unsigned int other,
+			       uint16_t *out)
 {
-	struct flowctl_config *cfg = p->cfg;
-	yaml_node_item_t *item;
-	yaml_node_t *n;
+	struct ipfix_plan plan;
+	uint32_t id = 0;
 	int ret;
 
-	if (!seq_len(seq))
+	ret = GET_U32(p, text, 0, UINT16_MAX, &id, "flowTemplates/%s",
+		      version);
+	if (ret || !id)
+		return ret;
+	if (!config_is_template(p->cfg, id))
+		return PERR(p, AT(p, "flowTemplates/%s", version),
+			    "%s: no template %u among the config's templates (0 or no key: chosen automatically)",
+			    version, id);
+	ret = config_template_plan(p->cfg, id, &plan);
+	if (ret)
+		return ret;
+	if (plan.addr_versions & other)
+		return PERR(p, AT(p, "flowTemplates/%s", version),
+			    "%s: template %u carries %s addresses; %s flows need a template without them",
+			    version, id, other == IPFIX_ADDR_V6 ? "IPv6" : "IPv4",
+			    version);
+	*out = id;
+	return 0;
+}
+
+static int parse_interfaces(struct parser *p)
+{
+	const struct cy_config *cy = p->cy;
+	struct flowctl_config *cfg = p->cfg;
+	unsigned int i;
+	int ret;
+
+	if (!cy->n_interfaces)
 		return 0;
-	cfg->interfaces = calloc(seq_len(seq) + 1, sizeof(char *));
+	cfg->interfaces = calloc(cy->n_interfaces + 1, sizeof(char *));
 	if (!cfg->interfaces)
 		return -ENOMEM;
-	yaml_seq_for_each(p->d, seq, item, n) {
+	for (i = 0; i < cy->n_interfaces; i++) {
 		struct ifspec spec;
 		const char *why;
 		char *v;
 
-		ret = yaml_get_str(p->d, p->err, n, "interfaces", &v);
+		ret = get_string(p, cy->interfaces[i], &v, "interfaces/%u", i);
 		if (ret)
 			return ret;
 		cfg->interfaces[cfg->n_interfaces++] = v;
 		/* what `flowctl meter attach -i` takes */
 		if (ifspec_parse(v, &spec, &why))
-			return PERR(p, n,
+			return PERR(p, AT(p, "interfaces/%u", i),
 				    "interfaces: bad interface '%.300s': %s (expected NETNS:DEV, NETNS:* or DEV)",
 				    v, why);
 	}
 	return 0;
 }
 
-static int parse_config(struct parser *p, yaml_node_t *root)
+/* The template field shorthand `template: [Name, ...]` of the
+ * original's README (its code never read it): refused with the fix. */
+static int check_no_shorthand(struct parser *p)
 {
+	const yaml_node_t *list;
+	unsigned int i, j;
+	char buf[80];
+
+	for (i = 0; (list = AT(p, "templates/%u", i)); i++) {
+		const yaml_node_t *f;
+
+		list = AT(p, "templates/%u/template", i);
+		for (j = 0; yaml_is_seq(list) &&
+			    (f = AT(p, "templates/%u/template/%u", i, j)); j++)
+			if (yaml_is_scalar(f) && !yaml_is_null(f))
+				return PERR(p, f,
+					    "template field: expected a mapping {name: NAME}, found %s (write '- name: %.60s'; the shorthand [Name, ...] is not read)",
+					    yaml_describe(f, buf, sizeof(buf)),
+					    yaml_str(f));
+	}
+	return 0;
+}
+
+static int parse_config(struct parser *p)
+{
+	const struct cy_config *cy = p->cy;
 	struct flowctl_config *cfg = p->cfg;
-	yaml_node_t *n, *outputs, *collectors, *templates;
-	yaml_node_item_t *item;
 	size_t n_coll;
+	unsigned int i;
 	int ret;
 
-	if (!root)
+	if (!cy)
 		goto defaults;
-	ret = expect_map(p, root, "config");
+	ret = GET_U32(p, cy->max_ipfix_message_len, 1, IPFIX_MAX_MSG_LEN,
+		      &cfg->max_ipfix_message_len, "maxIpfixMessageLen");
+	ret = ret ?: GET_U32(p, cy->timer_finished_drain, 0, 86400,
+			     &cfg->timer_finished_drain_s,
+			     "timerFinishedDrainSeconds");
+	ret = ret ?: GET_U32(p, cy->timer_force_drain, 1, 86400,
+			     &cfg->timer_force_drain_s,
+			     "timerForceDrainSeconds");
+	ret = ret ?: GET_U32(p, cy->timer_template_flush, 1, 86400,
+			     &cfg->timer_template_flush_s,
+			     "timerTemplateFlushSeconds");
+	ret = ret ?: GET_U32(p, cy->idle_timeout, 1, 86400,
+			     &cfg->idle_timeout_s, "idleTimeoutSeconds");
+	ret = ret ?: GET_U32(p, cy->active_timeout, 1, 86400,
+			     &cfg->active_timeout_s, "activeTimeoutSeconds");
+	ret = ret ?: GET_U32(p, cy->scan_interval, 10, 60000,
+			     &cfg->scan_interval_ms,
+			     "scanIntervalMilliseconds");
+	ret = ret ?: GET_U32(p, cy->hook_timeout, 1, 3600,
+			     &cfg->hook_timeout_s, "hookTimeoutSeconds");
+	ret = ret ?: GET_U32(p, cy->observation_domain_id, 0, UINT32_MAX,
+			     &cfg->obs_domain_id, "observationDomainId");
+	ret = ret ?: GET_U32(p, cy->exporting_process_id, 0, UINT32_MAX,
+			     &cfg->exporting_process_id, "exportingProcessId");
 	if (ret)
 		return ret;
-	ret = yaml_check_keys(p->d, p->err, root, "config", top_keys);
+	cfg->obs_domain_id_set = cy->observation_domain_id;
+	cfg->exporting_process_id_set = cy->exporting_process_id;
+	if (cy->metrics_address || AT(p, "metricsAddress")) {
+		ret = get_metrics_address(p, cy->metrics_address,
+					  &cfg->metrics_address);
+		if (ret)
+			return ret;
+	}
+	ret = parse_interfaces(p);
 	if (ret)
 		return ret;
 
-	p->max_msg_len_node = map_get(p->d, root, "maxIpfixMessageLen");
-	ret = get_u32(p, root, "maxIpfixMessageLen", 1, IPFIX_MAX_MSG_LEN,
-		      &cfg->max_ipfix_message_len);
-	ret = ret ?: get_u32(p, root, "timerFinishedDrainSeconds", 0, 86400,
-			     &cfg->timer_finished_drain_s);
-	ret = ret ?: get_u32(p, root, "timerForceDrainSeconds", 1, 86400,
-			     &cfg->timer_force_drain_s);
-	ret = ret ?: get_u32(p, root, "timerTemplateFlushSeconds", 1, 86400,
-			     &cfg->timer_template_flush_s);
-	ret = ret ?: get_u32(p, root, "idleTimeoutSeconds", 1, 86400,
-			     &cfg->idle_timeout_s);
-	ret = ret ?: get_u32(p, root, "activeTimeoutSeconds", 1, 86400,
-			     &cfg->active_timeout_s);
-	ret = ret ?: get_u32(p, root, "scanIntervalMilliseconds", 10, 60000,
-			     &cfg->scan_interval_ms);
-	ret = ret ?: get_u32(p, root, "hookTimeoutSeconds", 1, 3600,
-			     &cfg->hook_timeout_s);
-	if (ret)
-		return ret;
-	n = map_get(p->d, root, "observationDomainId");
-	if (n) {
-		ret = yaml_get_u32(p->d, p->err, n, "observationDomainId", 0,
-				   UINT32_MAX, &cfg->obs_domain_id);
-		if (ret)
-			return ret;
-		cfg->obs_domain_id_set = true;
-	}
-	n = map_get(p->d, root, "exportingProcessId");
-	if (n) {
-		ret = yaml_get_u32(p->d, p->err, n, "exportingProcessId", 0,
-				   UINT32_MAX, &cfg->exporting_process_id);
-		if (ret)
-			return ret;
-		cfg->exporting_process_id_set = true;
-	}
-	n = map_get(p->d, root, "metricsAddress");
-	if (n) {
-		ret = get_metrics_address(p, n, &cfg->metrics_address);
-		if (ret)
-			return ret;
-	}
-	n = map_get(p->d, root, "interfaces");
-	if (n) {
-		ret = expect_seq(p, n, "interfaces");
-		ret = ret ?: parse_interfaces(p, n);
-		if (ret)
-			return ret;
-	}
-
-	outputs = map_get(p->d, root, "outputs");
-	collectors = map_get(p->d, root, "collectors");
-	ret = outputs ? expect_seq(p, outputs, "outputs") : 0;
-	ret = ret ?: (collectors ? expect_seq(p, collectors, "collectors") : 0);
-	if (ret)
-		return ret;
-	n_coll = seq_len(outputs) + seq_len(collectors);
+	n_coll = cy->n_outputs + cy->n_collectors;
 	if (n_coll) {
 		cfg->collectors = calloc(n_coll, sizeof(*cfg->collectors));
-		cfg->logs = calloc(seq_len(outputs) ?: 1, sizeof(*cfg->logs));
+		cfg->logs = calloc(cy->n_outputs ?: 1, sizeof(*cfg->logs));
 		if (!cfg->collectors || !cfg->logs)
 			return -ENOMEM;
 	}
-	if (seq_len(outputs)) {
-		ret = parse_outputs(p, outputs);
-		if (ret)
-			return ret;
-	}
-	if (seq_len(collectors)) {
-		yaml_seq_for_each(p->d, collectors, item, n) {
-			ret = parse_collector(p, n, true);
-			if (ret)
-				return ret;
-		}
-	}
+	ret = parse_outputs(p);
+	if (ret)
+		return ret;
+	for (i = 0; i < cy->n_collectors; i++) {
+		char path[64];
 
-	n = map_get(p->d, root, "enterpriseElements");
-	if (n) {
-		ret = expect_seq(p, n, "enterpriseElements");
-		ret = ret ?: parse_enterprise_ies(p, n);
+		snprintf(path, sizeof(path), "collectors/%u", i);
+		ret = parse_collector(p, &cy->collectors[i], path, true);
 		if (ret)
 			return ret;
 	}
-	templates = map_get(p->d, root, "templates");
-	if (templates) {
-		ret = expect_seq(p, templates, "templates");
-		ret = ret ?: parse_templates(p, templates);
-		if (ret)
-			return ret;
-	}
+	ret = parse_enterprise_ies(p);
+	ret = ret ?: parse_templates(p);
+	if (ret)
+		return ret;
 defaults:
 	if (!cfg->max_ipfix_message_len)
 		cfg->max_ipfix_message_len = CONFIG_DEFAULT_MAX_MSG_LEN;
@@ -919,8 +1109,14 @@ defaults:
 		if (!cfg->metrics_address)
 			return -ENOMEM;
 	}
-	return check_templates(p, root ? map_get(p->d, root, "templates") :
-				       NULL);
+	ret = check_templates(p);
+	if (ret || !cy || !cy->flow_templates)
+		return ret;
+	ret = parse_flow_template(p, cy->flow_templates->ipv4, "ipv4",
+				  IPFIX_ADDR_V6, &cfg->flow_templates.ipv4);
+	return ret ?: parse_flow_template(p, cy->flow_templates->ipv6, "ipv6",
+					  IPFIX_ADDR_V4,
+					  &cfg->flow_templates.ipv6);
 }
 
 static void timer_default(struct flowctl_config *cfg)
@@ -934,6 +1130,7 @@ int config_load_string(const char *name, const char *text, size_t len,
 	struct yaml_error local_err;
 	struct yaml_error *e = err ?: &local_err;
 	struct flowctl_config *cfg;
+	struct cy_config *cy = NULL;
 	struct parser p = {};
 	struct yaml_doc d;
 	int ret;
@@ -949,13 +1146,24 @@ int config_load_string(const char *name, const char *text, size_t len,
 		return -ENOMEM;
 	}
 	timer_default(cfg);
+	/* the position index, and the limits libcyaml does not have */
 	ret = yaml_doc_load(&d, cfg->file, text, len, e);
 	if (ret)
 		goto out;
 	p.d = &d;
 	p.err = e;
 	p.cfg = cfg;
-	ret = parse_config(&p, yaml_doc_root(&d));
+	ret = check_no_shorthand(&p);
+	ret = ret ?: yaml_schema_load(&d, text, len, &config_schema, "config",
+				      (void **)&cy, e);
+	if (!ret) {
+		yaml_schema_warn_unknown(&d, &config_schema, "config", NULL,
+					 err);
+		p.cy = cy;
+		ret = parse_config(&p);
+		yaml_doc_warn_done(&d, err);
+	}
+	yaml_schema_free(&config_schema, cy);
 	yaml_doc_free(&d);
 out:
 	if (ret) {
@@ -1095,28 +1303,41 @@ const char *config_transport_name(enum config_transport t)
 	return t == CONFIG_TRANSPORT_TCP ? "tcp" : "udp";
 }
 
-int config_template_plan(const struct flowctl_config *cfg, uint16_t id,
-			 struct ipfix_plan *plan)
+/* The configured template ID, or NULL. */
+static const struct config_template *
+find_template(const struct flowctl_config *cfg, uint16_t id)
 {
 	size_t lo = 0, hi = cfg->n_templates;
-	int ret = -ENOENT;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct config_template *t =
 			&cfg->templates[cfg->template_order[mid]];
 
-		if (t->id == id) {
-			ret = ipfix_plan_compile(plan, id, t->fields,
-						 t->n_fields, 0);
-			break;
-		}
+		if (t->id == id)
+			return t;
 		if (t->id > id)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
-	if (lo >= hi) {
+	return NULL;
+}
+
+bool config_is_template(const struct flowctl_config *cfg, uint16_t id)
+{
+	return find_template(cfg, id) != NULL;
+}
+
+int config_template_plan(const struct flowctl_config *cfg, uint16_t id,
+			 struct ipfix_plan *plan)
+{
+	const struct config_template *t = find_template(cfg, id);
+	int ret = -ENOENT;
+
+	if (t) {
+		ret = ipfix_plan_compile(plan, id, t->fields, t->n_fields, 0);
+	} else {
 		switch (id) {
 		case IPFIX_TID_DEFAULT_V4:
 			ret = ipfix_plan_default_v4(plan);

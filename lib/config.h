@@ -2,9 +2,9 @@
 /*
  * The agent's YAML configuration (docs/config.md): the original tool's keys
  * unchanged (maxIpfixMessageLen, timer*, outputs, templates, and the older
- * collectors/template-as-names form) plus flowctl's own optional keys.
- * Loading checks everything it can; a bad file gives one message
- * "FILE:LINE:COL: what was expected".
+ * collectors: form) plus flowctl's own optional keys, loaded through
+ * libcyaml schemas.  Loading checks everything it can; a bad file gives one
+ * message "FILE:LINE:COL: what was expected"; unknown keys are warnings.
  */
 #ifndef FLOWCTL_CONFIG_H
 #define FLOWCTL_CONFIG_H
@@ -97,6 +97,13 @@ struct flowctl_config {
 	size_t n_logs;
 	struct config_template *templates;
 	size_t n_templates;
+	/* flowTemplates: the template of kernel flows per IP version, a
+	 * configured one without addresses of the other version; 0 when
+	 * not given (the exporter chooses) */
+	struct {
+		uint16_t ipv4;
+		uint16_t ipv6;
+	} flow_templates;
 	uint16_t *template_order;	/* indices into templates, by id */
 	/* enterprise-specific elements declared in enterpriseElements */
 	struct ipfix_ie *enterprise_ies;
@@ -144,6 +151,9 @@ int config_split_address(const char *addr, char *host, size_t host_size,
  */
 int config_template_plan(const struct flowctl_config *cfg, uint16_t id,
 			 struct ipfix_plan *plan);
+
+/* Whether CFG configures template ID (templates:). */
+bool config_is_template(const struct flowctl_config *cfg, uint16_t id);
 
 /* The name of a transport ("udp", "tcp"). */
 const char *config_transport_name(enum config_transport t);

@@ -8,12 +8,14 @@
 #include <endian.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "log.h"
+#include "yaml_schema.h"
 
 #define PERR(d, err, node, ...) yaml_doc_error((d), (err), (node), __VA_ARGS__)
 
@@ -268,92 +270,262 @@ static const char *value_hint(const struct ipfix_ie *ie)
 }
 
 /*
- * Encode FLOW into REC.  Each value is encoded on its own first and copied
- * into the record only when the record still fits one message of
- * maxIpfixMessageLen; past that the rest is only measured, to say how long
- * the record would be.
+ * The flow file as libcyaml loads it.  A flow maps element names to
+ * values, so its schema is built at load time from the config: one
+ * optional string field per element any template of the config (or a
+ * built-in one) carries, matched without regard to case; a flow loads as
+ * a row of those strings (NULL: not given).  Names that are in no
+ * template are ignored by libcyaml and warned about here.
+ */
+struct cy_flowset {
+	char *template_id;
+	char **flows;			/* n_flows rows of n_names values */
+	unsigned int n_flows;
+};
+
+struct cy_flowfile {
+	struct cy_flowset *sets;
+	unsigned int n_sets;
+};
+
+struct flow_schema {
+	const struct ipfix_ie **ies;	/* the element of each field */
+	size_t n_names, cap;
+	cyaml_schema_field_t *fields;
+	cyaml_schema_value_t flow;
+	cyaml_schema_field_t set_fields[3];
+	cyaml_schema_value_t set;
+	cyaml_schema_field_t top_fields[2];
+	cyaml_schema_value_t top;
+};
+
+static int add_names(struct flow_schema *fs, const struct ipfix_field *f,
+		     unsigned int n)
+{
+	unsigned int i;
+
+	if (fs->n_names + n > fs->cap) {
+		const struct ipfix_ie **t;
+
+		fs->cap = 2 * (fs->n_names + n);
+		t = realloc(fs->ies, fs->cap * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		fs->ies = t;
+	}
+	for (i = 0; i < n; i++)
+		fs->ies[fs->n_names++] = f[i].ie;
+	return 0;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(const void *const *)a;
+	uintptr_t y = (uintptr_t)*(const void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void flow_schema_free(struct flow_schema *fs)
+{
+	free(fs->ies);
+	free(fs->fields);
+}
+
+static int flow_schema_build(struct flow_schema *fs,
+			     const struct flowctl_config *cfg)
+{
+	struct ipfix_plan plan;
+	size_t i;
+	int ret;
+
+	size_t j;
+
+	memset(fs, 0, sizeof(*fs));
+	ret = ipfix_plan_default_v4(&plan);
+	ret = ret ?: add_names(fs, plan.fields, plan.n_fields);
+	ret = ret ?: ipfix_plan_default_v6(&plan);
+	ret = ret ?: add_names(fs, plan.fields, plan.n_fields);
+	for (i = 0; !ret && i < cfg->n_templates; i++)
+		ret = add_names(fs, cfg->templates[i].fields,
+				cfg->templates[i].n_fields);
+	if (ret)
+		return ret;
+	/* each element once */
+	qsort(fs->ies, fs->n_names, sizeof(*fs->ies), cmp_ptr);
+	for (i = j = 0; i < fs->n_names; i++)
+		if (!j || fs->ies[j - 1] != fs->ies[i])
+			fs->ies[j++] = fs->ies[i];
+	fs->n_names = j;
+	fs->fields = calloc(fs->n_names + 1, sizeof(*fs->fields));
+	if (!fs->fields)
+		return -ENOMEM;
+	for (i = 0; i < fs->n_names; i++)
+		fs->fields[i] = (cyaml_schema_field_t){
+			.key = fs->ies[i]->name,
+			.data_offset = i * sizeof(char *),
+			.value = {
+				CYAML_VALUE_STRING(CYAML_FLAG_POINTER |
+						   CYAML_FLAG_OPTIONAL,
+						   char, 0, CYAML_UNLIMITED),
+			},
+		};
+	fs->flow = (cyaml_schema_value_t){
+		.type = CYAML_MAPPING,
+		.flags = CYAML_FLAG_CASE_INSENSITIVE,
+		.data_size = fs->n_names * sizeof(char *),
+		.mapping.fields = fs->fields,
+	};
+	fs->set_fields[0] = (cyaml_schema_field_t)
+		CYAML_FIELD_STRING_PTR("templateId", CYAML_FLAG_DEFAULT,
+				       struct cy_flowset, template_id, 0,
+				       CYAML_UNLIMITED);
+	fs->set_fields[1] = (cyaml_schema_field_t){
+		.key = "flows",
+		.data_offset = offsetof(struct cy_flowset, flows),
+		.count_offset = offsetof(struct cy_flowset, n_flows),
+		.count_size = sizeof(unsigned int),
+		.value = {
+			.type = CYAML_SEQUENCE,
+			.flags = CYAML_FLAG_POINTER,
+			.data_size = fs->flow.data_size,
+			.sequence = {
+				.entry = &fs->flow,
+				.min = 0,
+				.max = CYAML_UNLIMITED,
+			},
+		},
+	};
+	fs->set = (cyaml_schema_value_t){
+		CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cy_flowset,
+				    fs->set_fields),
+	};
+	fs->top_fields[0] = (cyaml_schema_field_t)
+		CYAML_FIELD_SEQUENCE_COUNT("flowsets", CYAML_FLAG_POINTER,
+					   struct cy_flowfile, sets, n_sets,
+					   &fs->set, 0, CYAML_UNLIMITED);
+	fs->top = (cyaml_schema_value_t){
+		CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct cy_flowfile,
+				    fs->top_fields),
+	};
+	return 0;
+}
+
+/* Each flowset's plan field I takes the value in column COL[I] of a row. */
+struct set_ctx {
+	const struct flowctl_config *cfg;
+	const struct flow_schema *fs;
+	struct ipfix_plan plan;
+	size_t col[IPFIX_MAX_FIELDS];
+	unsigned int set;		/* index, for paths */
+};
+
+static bool in_plan(const struct ipfix_plan *plan, const struct ipfix_ie *ie)
+{
+	unsigned int i;
+
+	for (i = 0; i < plan->n_fields; i++)
+		if (plan->fields[i].ie == ie)
+			return true;
+	return false;
+}
+
+/*
+ * Fields of flow FLOW (its row ROW) that its template does not carry are
+ * ignored, as the original did, with a warning.  Only a flow with more
+ * keys than values of its template is looked at key by key.
+ */
+static void warn_ignored(struct yaml_doc *d, struct yaml_error *err,
+			 const struct set_ctx *sc, char *const *row,
+			 unsigned int flow)
+{
+	yaml_node_t *node, *k, *v;
+	yaml_node_pair_t *pair;
+	size_t keys, used = 0;
+	unsigned int i;
+
+	for (i = 0; i < sc->plan.n_fields; i++)
+		used += row[sc->col[i]] != NULL;
+	node = yaml_doc_at(d, "flowsets/%u/flows/%u", sc->set, flow);
+	if (!yaml_is_map(node))
+		return;
+	keys = node->data.mapping.pairs.top - node->data.mapping.pairs.start;
+	if (keys == used)
+		return;
+	yaml_map_for_each(d, node, pair, k, v) {
+		const struct ipfix_ie *ie;
+
+		if (!yaml_is_scalar(k))
+			continue;
+		ie = config_ie_by_name(sc->cfg, yaml_str(k));
+		if (!ie)
+			yaml_doc_warn(d, err, k,
+				      "unknown information element '%.100s' ignored",
+				      yaml_str(k));
+		else if (!in_plan(&sc->plan, ie))
+			yaml_doc_warn(d, err, k,
+				      "%s is not a field of template %u: ignored",
+				      ie->name, sc->plan.id);
+	}
+}
+
+/*
+ * Encode the flow in ROW into REC.  Each value is encoded on its own first
+ * and copied into the record only when the record still fits one message
+ * of maxIpfixMessageLen; past that the rest is only measured, to say how
+ * long the record would be.
  */
 static int encode_flow(struct yaml_doc *d, struct yaml_error *err,
-		       const struct flowctl_config *cfg,
-		       const struct ipfix_plan *plan, const yaml_node_t *flow,
-		       struct flowfile_record *rec)
+		       const struct set_ctx *sc, char *const *row,
+		       unsigned int flow, struct flowfile_record *rec)
 {
 	static uint8_t buf[IPFIX_MAX_RECORD_LEN];
 	static uint8_t val[3 + IPFIX_MAX_VARLEN];
-	const yaml_node_t *values[IPFIX_MAX_FIELDS] = {};
-	yaml_node_pair_t *pair;
-	yaml_node_t *key, *v;
+	const struct ipfix_plan *plan = &sc->plan;
 	size_t len = 0, room = 0;
+	uint32_t max_len = sc->cfg->max_ipfix_message_len;
 	unsigned int i;
 	char tmp[80];
 
-	if (cfg->max_ipfix_message_len > IPFIX_MSG_HDR_LEN + IPFIX_SET_HDR_LEN)
-		room = cfg->max_ipfix_message_len - IPFIX_MSG_HDR_LEN -
-		       IPFIX_SET_HDR_LEN;
-	if (!yaml_is_map(flow))
-		return PERR(d, err, flow,
-			    "flow: expected a mapping of information elements to values, found %s",
-			    yaml_describe(flow, tmp, sizeof(tmp)));
-	yaml_map_for_each(d, flow, pair, key, v) {
-		const struct ipfix_ie *ie;
-
-		if (!yaml_is_scalar(key))
-			return PERR(d, err, key, "flow: expected an information element name, found %s",
-				    yaml_describe(key, tmp, sizeof(tmp)));
-		ie = config_ie_by_name(cfg, yaml_str(key));
-		if (!ie)
-			return PERR(d, err, key,
-				    "unknown information element '%s'",
-				    yaml_str(key));
-		for (i = 0; i < plan->n_fields; i++)
-			if (plan->fields[i].ie == ie)
-				break;
-		if (i == plan->n_fields)
-			return PERR(d, err, key,
-				    "%s is not a field of template %u",
-				    ie->name, plan->id);
-		if (values[i])
-			return PERR(d, err, key,
-				    "duplicate element '%s' (first at line %zu)",
-				    yaml_str(key),
-				    values[i]->start_mark.line + 1);
-		if (!yaml_is_scalar(v) || yaml_is_null(v))
-			return PERR(d, err, v, "%s: expected %s, found %s",
-				    ie->name, value_hint(ie),
-				    yaml_describe(v, tmp, sizeof(tmp)));
-		values[i] = v;
-	}
+	if (max_len > IPFIX_MSG_HDR_LEN + IPFIX_SET_HDR_LEN)
+		room = max_len - IPFIX_MSG_HDR_LEN - IPFIX_SET_HDR_LEN;
 	for (i = 0; i < plan->n_fields; i++) {
 		const struct ipfix_field *f = &plan->fields[i];
-		int n;
+		const char *text = row[sc->col[i]];
+		const yaml_node_t *n;
+		int ret;
 
-		if (!values[i]) {
+		if (!text) {
 			/* left out: zero, or an empty variable field */
-			n = f->length == IPFIX_VARLEN ? 1 : f->length;
-			memset(val, 0, n);
+			ret = f->length == IPFIX_VARLEN ? 1 : f->length;
+			memset(val, 0, ret);
 		} else {
-			n = ipfix_value_encode(f->ie, f->length,
-					       yaml_str(values[i]), val);
+			ret = ipfix_value_encode(f->ie, f->length, text, val);
 		}
-		if (n == -ERANGE && f->length == IPFIX_VARLEN)
-			return PERR(d, err, values[i],
+		if (ret < 0)
+			n = yaml_doc_at(d, "flowsets/%u/flows/%u/%s", sc->set,
+					flow, f->ie->name);
+		if (ret == -ERANGE && f->length == IPFIX_VARLEN)
+			return PERR(d, err, n,
 				    "%s: value too long for a variable-length field (at most %d octets), found %zu characters",
 				    f->ie->name, IPFIX_MAX_VARLEN,
-				    strlen(yaml_str(values[i])));
-		if (n < 0)
-			return PERR(d, err, values[i],
-				    "%s: expected %s%s, found '%.60s'",
+				    strlen(text));
+		if (ret < 0)
+			return PERR(d, err, n, "%s: expected %s%s, found %s",
 				    f->ie->name, value_hint(f->ie),
-				    n == -ERANGE ? " that fits the field" : "",
-				    yaml_str(values[i]));
-		if (len + n <= room)
-			memcpy(buf + len, val, n);
-		len += n;
+				    ret == -ERANGE ? " that fits the field" : "",
+				    n ? yaml_describe(n, tmp, sizeof(tmp)) :
+					"another value");
+		if (len + ret <= room)
+			memcpy(buf + len, val, ret);
+		len += ret;
 	}
 	if (len > room)
-		return PERR(d, err, flow,
+		return PERR(d, err,
+			    yaml_doc_at(d, "flowsets/%u/flows/%u", sc->set,
+					flow),
 			    "flow: the record is %zu octets, one message of maxIpfixMessageLen %u holds records of at most %zu octets",
-			    len, cfg->max_ipfix_message_len, room);
+			    len, max_len, room);
 	rec->data = malloc(len ?: 1);
 	if (!rec->data)
 		return -ENOMEM;
@@ -362,95 +534,122 @@ static int encode_flow(struct yaml_doc *d, struct yaml_error *err,
 	return 0;
 }
 
-static int parse_flowfile(struct yaml_doc *d, struct yaml_error *err,
-			  const struct flowctl_config *cfg,
-			  struct flowfile *ff)
+static int load_set(struct yaml_doc *d, struct yaml_error *err,
+		    struct set_ctx *sc, const struct cy_flowset *cs,
+		    struct flowfile *ff)
 {
-	static const char *const top_keys[] = { "flowsets", NULL };
-	static const char *const set_keys[] = { "templateId", "flows", NULL };
-	yaml_node_t *root = yaml_doc_root(d), *sets, *set;
-	yaml_node_item_t *item, *fitem;
+	struct flowfile_set *set = &ff->sets[ff->n_sets];
+	const yaml_node_t *idn;
+	unsigned int i;
+	uint64_t id;
 	char tmp[80];
 	int ret;
 
-	if (!yaml_is_map(root))
-		return PERR(d, err, root,
-			    "flow file: expected a mapping with 'flowsets', found %s",
-			    yaml_describe(root, tmp, sizeof(tmp)));
-	ret = yaml_check_keys(d, err, root, "flow file", top_keys);
-	if (ret)
-		return ret;
-	if (root->data.mapping.pairs.start == root->data.mapping.pairs.top)
-		return PERR(d, err, root, "flow file: missing key 'flowsets'");
-	sets = yaml_doc_node(d, root->data.mapping.pairs.start->value);
-	if (!yaml_is_seq(sets))
-		return PERR(d, err, sets, "flowsets: expected a list, found %s",
-			    yaml_describe(sets, tmp, sizeof(tmp)));
-	ff->sets = calloc(yaml_seq_len(sets) ?: 1, sizeof(*ff->sets));
-	if (!ff->sets)
-		return -ENOMEM;
-	yaml_seq_for_each(d, sets, item, set) {
-		struct flowfile_set *fs = &ff->sets[ff->n_sets];
-		yaml_node_t *idn = NULL, *flows = NULL, *flow, *k, *v;
-		struct ipfix_plan plan;
-		yaml_node_pair_t *pair;
-		uint32_t id;
+	idn = yaml_doc_at(d, "flowsets/%u/templateId", sc->set);
+	if (parse_u64(cs->template_id, &id) || id < 256 || id > 65535)
+		return PERR(d, err, idn,
+			    "templateId: expected an integer in 256..65535, found %s",
+			    idn ? yaml_describe(idn, tmp, sizeof(tmp)) :
+				  cs->template_id);
+	if (id >= IPFIX_TID_EXPORTING_STATS ||
+	    config_template_plan(sc->cfg, id, &sc->plan))
+		return PERR(d, err, idn, "templateId: no template %u in %s",
+			    (unsigned int)id, sc->cfg->file);
+	for (i = 0; i < sc->plan.n_fields; i++) {
+		const struct ipfix_ie *const *c =
+			bsearch(&sc->plan.fields[i].ie, sc->fs->ies,
+				sc->fs->n_names, sizeof(*sc->fs->ies),
+				cmp_ptr);
 
-		if (!yaml_is_map(set))
-			return PERR(d, err, set,
-				    "flowset: expected a mapping, found %s",
-				    yaml_describe(set, tmp, sizeof(tmp)));
-		ret = yaml_check_keys(d, err, set, "flowset", set_keys);
+		sc->col[i] = c - sc->fs->ies;
+	}
+	set->template_id = id;
+	ff->n_sets++;
+	set->records = calloc(cs->n_flows ?: 1, sizeof(*set->records));
+	if (!set->records)
+		return -ENOMEM;
+	for (i = 0; i < cs->n_flows; i++) {
+		char *const *row = cs->flows + (size_t)i * sc->fs->n_names;
+		struct flowfile_record *r = &set->records[set->n_records];
+
+		warn_ignored(d, err, sc, row, i);
+		ret = encode_flow(d, err, sc, row, i, r);
 		if (ret)
 			return ret;
-		yaml_map_for_each(d, set, pair, k, v) {
-			if (!strcmp(yaml_str(k), "templateId"))
-				idn = v;
-			else
-				flows = v;
-		}
-		if (!idn)
-			return PERR(d, err, set, "flowset: missing key 'templateId'");
-		if (!flows)
-			return PERR(d, err, set, "flowset: missing key 'flows'");
-		ret = yaml_get_u32(d, err, idn, "templateId", 256, 65535, &id);
-		if (ret)
-			return ret;
-		if (config_template_plan(cfg, id, &plan) ||
-		    id >= IPFIX_TID_EXPORTING_STATS)
-			return PERR(d, err, idn,
-				    "templateId: no template %u in %s", id,
-				    cfg->file);
+		set->n_records++;
+		ff->n_records++;
+		ff->n_bytes += r->len;
+		if (ff->n_bytes > FLOWFILE_MAX_BYTES)
+			return PERR(d, err,
+				    yaml_doc_at(d, "flowsets/%u/flows/%u",
+						sc->set, i),
+				    "flow: the records of the flow file take more than %u MiB at flow %zu of flowset %zu (aliases included); split it",
+				    FLOWFILE_MAX_BYTES >> 20, set->n_records,
+				    ff->n_sets);
+	}
+	return 0;
+}
+
+/* Before libcyaml expands them: at most FLOWFILE_MAX_RECORDS flows,
+ * aliases counted as what they stand for. */
+static int check_flow_count(struct yaml_doc *d, struct yaml_error *err)
+{
+	const yaml_node_t *flows;
+	size_t total = 0;
+	unsigned int i;
+
+	for (i = 0; yaml_doc_at(d, "flowsets/%u", i); i++) {
+		flows = yaml_doc_at(d, "flowsets/%u/flows", i);
 		if (!yaml_is_seq(flows))
-			return PERR(d, err, flows, "flows: expected a list, found %s",
-				    yaml_describe(flows, tmp, sizeof(tmp)));
-		fs->template_id = id;
-		ff->n_sets++;
-		if (yaml_seq_len(flows) > FLOWFILE_MAX_RECORDS - ff->n_records)
+			continue;
+		total += yaml_seq_len(flows);
+		if (total > FLOWFILE_MAX_RECORDS)
 			return PERR(d, err, flows,
 				    "flows: the flow file has more than %d flows (aliases included); split it",
 				    FLOWFILE_MAX_RECORDS);
-		fs->records = calloc(yaml_seq_len(flows) ?: 1,
-				     sizeof(*fs->records));
-		if (!fs->records)
-			return -ENOMEM;
-		yaml_seq_for_each(d, flows, fitem, flow) {
-			struct flowfile_record *r = &fs->records[fs->n_records];
-
-			ret = encode_flow(d, err, cfg, &plan, flow, r);
-			if (ret)
-				return ret;
-			fs->n_records++;
-			ff->n_records++;
-			ff->n_bytes += r->len;
-			if (ff->n_bytes > FLOWFILE_MAX_BYTES)
-				return PERR(d, err, flow,
-					    "flow: the records of the flow file take more than %u MiB at flow %zu of flowset %zu (aliases included); split it",
-					    FLOWFILE_MAX_BYTES >> 20,
-					    fs->n_records, ff->n_sets);
-		}
 	}
 	return 0;
+}
+
+static int parse_flowfile(struct yaml_doc *d, const char *text, size_t len,
+			  struct yaml_error *e, struct yaml_error *warn_err,
+			  const struct flowctl_config *cfg,
+			  struct flowfile *ff)
+{
+	struct cy_flowfile *cy = NULL;
+	struct set_ctx sc = { .cfg = cfg };
+	struct flow_schema fs;
+	unsigned int i;
+	int ret;
+
+	if (!yaml_doc_root(d))
+		return PERR(d, e, NULL, "flow file: missing key 'flowsets'");
+	ret = check_flow_count(d, e);
+	if (ret)
+		return ret;
+	ret = flow_schema_build(&fs, cfg);
+	if (ret)
+		goto out;
+	sc.fs = &fs;
+	ret = yaml_schema_load(d, text, len, &fs.top, "flow file",
+			       (void **)&cy, e);
+	if (ret)
+		goto out;
+	yaml_schema_warn_unknown(d, &fs.top, "flow file", &fs.flow, warn_err);
+	ff->sets = calloc(cy->n_sets ?: 1, sizeof(*ff->sets));
+	if (!ff->sets) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < cy->n_sets && !ret; i++) {
+		sc.set = i;
+		ret = load_set(d, e, &sc, &cy->sets[i], ff);
+	}
+	yaml_doc_warn_done(d, warn_err);
+out:
+	yaml_schema_free(&fs.top, cy);
+	flow_schema_free(&fs);
+	return ret;
 }
 
 int flowfile_load_string(const char *name, const char *text, size_t len,
@@ -470,7 +669,7 @@ int flowfile_load_string(const char *name, const char *text, size_t len,
 		return -ENOMEM;
 	ret = yaml_doc_load(&d, name, text, len, e);
 	if (!ret) {
-		ret = parse_flowfile(&d, e, cfg, ff);
+		ret = parse_flowfile(&d, text, len, e, err, cfg, ff);
 		yaml_doc_free(&d);
 	}
 	if (ret) {

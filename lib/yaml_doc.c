@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * YAML documents with positions: libyaml's document loader, plus the
- * checks and conversions the config and flow file readers share, each
- * failing with one "FILE:LINE:COL: what was expected" message.
+ * YAML documents with positions: libyaml's document loader, the limits
+ * checked before libcyaml reads a file (anchors, aliases, nesting, one
+ * document), path lookups for messages, and positioned errors and
+ * warnings "FILE:LINE:COL: what was expected".
  */
 #include "yaml_doc.h"
 
@@ -12,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+
+#include "log.h"
 
 int yaml_read_file(const char *path, char **text, size_t *len)
 {
@@ -387,91 +391,96 @@ int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-int yaml_get_u64(struct yaml_doc *d, struct yaml_error *err,
-		 const yaml_node_t *n, const char *what, uint64_t min,
-		 uint64_t max, uint64_t *out)
+static void format_at(char *buf, size_t size, const char *file,
+		      const yaml_node_t *node, const char *msg)
 {
-	char buf[80];
-	uint64_t v;
-
-	if (!yaml_is_scalar(n) || yaml_is_null(n) ||
-	    parse_u64(yaml_str(n), &v) || v < min || v > max)
-		return yaml_doc_error(d, err, n,
-				      "%s: expected an integer in %llu..%llu, found %s",
-				      what, (unsigned long long)min,
-				      (unsigned long long)max,
-				      yaml_describe(n, buf, sizeof(buf)));
-	*out = v;
-	return 0;
+	if (node)
+		snprintf(buf, size, "%s:%zu:%zu: %s", file,
+			 node->start_mark.line + 1,
+			 node->start_mark.column + 1, msg);
+	else
+		snprintf(buf, size, "%s: %s", file, msg);
 }
 
-int yaml_get_u32(struct yaml_doc *d, struct yaml_error *err,
-		 const yaml_node_t *n, const char *what, uint32_t min,
-		 uint32_t max, uint32_t *out)
+void yaml_doc_warn(struct yaml_doc *d, struct yaml_error *err,
+		   const yaml_node_t *node, const char *fmt, ...)
 {
-	uint64_t v;
-	int ret;
+	char msg[512], text[640];
+	va_list ap;
 
-	ret = yaml_get_u64(d, err, n, what, min, max, &v);
-	if (!ret)
-		*out = v;
-	return ret;
-}
-
-int yaml_get_str(struct yaml_doc *d, struct yaml_error *err,
-		 const yaml_node_t *n, const char *what, char **out)
-{
-	char buf[80];
-
-	if (!yaml_is_scalar(n) || yaml_is_null(n))
-		return yaml_doc_error(d, err, n,
-				      "%s: expected a string, found %s", what,
-				      yaml_describe(n, buf, sizeof(buf)));
-	/* a quoted '' is no name, path or command either */
-	if (!*yaml_str(n))
-		return yaml_doc_error(d, err, n,
-				      "%s: expected a non-empty string", what);
-	*out = strdup(yaml_str(n));
-	return *out ? 0 : -ENOMEM;
-}
-
-int yaml_check_keys(struct yaml_doc *d, struct yaml_error *err,
-		    const yaml_node_t *map, const char *what,
-		    const char *const *keys)
-{
-	yaml_node_pair_t *pair, *p2;
-	yaml_node_t *key, *val;
-	char expected[400], buf[80];
-	const char *const *k;
-	size_t off = 0;
-
-	yaml_map_for_each(d, map, pair, key, val) {
-		if (!yaml_is_scalar(key))
-			return yaml_doc_error(d, err, key,
-					      "%s: expected a key name, found %s",
-					      what, yaml_describe(key, buf,
-								  sizeof(buf)));
-		for (p2 = map->data.mapping.pairs.start; p2 < pair; p2++) {
-			yaml_node_t *k2 = yaml_doc_node(d, p2->key);
-
-			if (yaml_is_scalar(k2) &&
-			    !strcmp(yaml_str(k2), yaml_str(key)))
-				return yaml_doc_error(d, err, key,
-						      "%s: duplicate key '%s' (first at line %zu)",
-						      what, yaml_str(key),
-						      k2->start_mark.line + 1);
-		}
-		for (k = keys; *k; k++)
-			if (!strcmp(*k, yaml_str(key)))
-				break;
-		if (*k)
-			continue;
-		for (k = keys; *k && off < sizeof(expected) - 1; k++)
-			off += snprintf(expected + off, sizeof(expected) - off,
-					"%s%s", k == keys ? "" : ", ", *k);
-		return yaml_doc_error(d, err, key,
-				      "unknown key '%s' in %s (expected one of: %s)",
-				      yaml_str(key), what, expected);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	d->n_warnings++;
+	if (err) {
+		if (!err->n_warnings++)
+			format_at(err->warning, sizeof(err->warning), d->file,
+				  node, msg);
+		return;
 	}
-	return 0;
+	if (d->n_warnings > YAML_DOC_MAX_PRINTED_WARNINGS)
+		return;
+	format_at(text, sizeof(text), d->file, node, msg);
+	pr_warn("%s", text);
+}
+
+void yaml_doc_warn_done(struct yaml_doc *d, const struct yaml_error *err)
+{
+	if (!err && d->n_warnings > YAML_DOC_MAX_PRINTED_WARNINGS)
+		pr_warn("%s: %u more warnings like these", d->file,
+			d->n_warnings - YAML_DOC_MAX_PRINTED_WARNINGS);
+}
+
+/* The child of N named by COMPONENT (LEN octets): a list index, or a
+ * mapping key (exact, else without regard to case). */
+static yaml_node_t *path_child(struct yaml_doc *d, const yaml_node_t *n,
+			       const char *component, size_t len)
+{
+	yaml_node_pair_t *pair;
+	yaml_node_t *key, *val, *nocase = NULL;
+
+	if (yaml_is_seq(n)) {
+		char num[24];
+		uint64_t i;
+
+		if (!len || len >= sizeof(num))
+			return NULL;
+		memcpy(num, component, len);
+		num[len] = 0;
+		if (parse_u64(num, &i) || i >= yaml_seq_len(n))
+			return NULL;
+		return yaml_doc_node(d, n->data.sequence.items.start[i]);
+	}
+	if (!yaml_is_map(n))
+		return NULL;
+	yaml_map_for_each(d, n, pair, key, val) {
+		if (!yaml_is_scalar(key) || strlen(yaml_str(key)) != len)
+			continue;
+		if (!memcmp(yaml_str(key), component, len))
+			return val;
+		if (!nocase && !strncasecmp(yaml_str(key), component, len))
+			nocase = val;
+	}
+	return nocase;
+}
+
+yaml_node_t *yaml_doc_at(struct yaml_doc *d, const char *fmt, ...)
+{
+	yaml_node_t *n = yaml_document_get_root_node(&d->doc);
+	char path[512];
+	const char *c;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	for (c = path; n && *c;) {
+		size_t len = strcspn(c, "/");
+
+		n = path_child(d, n, c, len);
+		c += len;
+		if (*c == '/')
+			c++;
+	}
+	return n;
 }

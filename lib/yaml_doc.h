@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A YAML document loaded with libyaml (libcyaml's own parser) as a node
- * tree that keeps the line and column of every node, so that the config
- * and flow file readers can say exactly where a file is wrong.
+ * tree that keeps the line and column of every node: the position index
+ * of the config and flow file readers.  libcyaml fills their structs
+ * (yaml_schema.h); this tree is where the limits on aliases, anchors and
+ * nesting are enforced before libcyaml sees the text, and where a check
+ * made after the load finds the place it is about (yaml_doc_at).
  */
 #ifndef FLOWCTL_YAML_DOC_H
 #define FLOWCTL_YAML_DOC_H
@@ -12,18 +15,26 @@
 #include <stdint.h>
 #include <yaml.h>
 
-/* One error, as "FILE:LINE:COL: MESSAGE" in text. */
+/* One error, as "FILE:LINE:COL: MESSAGE" in text, and the warnings of a
+ * file that loaded (unknown keys, ignored flow fields): their number and
+ * the first of them. */
 struct yaml_error {
 	char text[640];
 	int line;		/* 1-based, 0 when not about a position */
 	int col;
+	unsigned int n_warnings;
+	char warning[640];
 };
 
 struct yaml_doc {
 	yaml_document_t doc;
 	const char *file;	/* name used in messages */
 	bool loaded;
+	unsigned int n_warnings;
 };
+
+/* Warnings printed per file; the rest are counted (yaml_doc_warn_done). */
+#define YAML_DOC_MAX_PRINTED_WARNINGS	10
 
 /* Read a whole file (at most 64 MiB) into a malloc'ed, NUL-terminated
  * buffer. */
@@ -75,6 +86,26 @@ static inline bool yaml_is_seq(const yaml_node_t *n)
 	return n && n->type == YAML_SEQUENCE_NODE;
 }
 
+/*
+ * A warning "FILE:LINE:COL: MESSAGE" about NODE: recorded in ERR when the
+ * caller passed one (no output), else printed with pr_warn (the first
+ * YAML_DOC_MAX_PRINTED_WARNINGS of a file; yaml_doc_warn_done says how
+ * many more there were).
+ */
+void yaml_doc_warn(struct yaml_doc *d, struct yaml_error *err,
+		   const yaml_node_t *node, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void yaml_doc_warn_done(struct yaml_doc *d, const struct yaml_error *err);
+
+/*
+ * The node at PATH, a printf format: mapping keys and list indices
+ * separated by '/' ("outputs/2/collector/remoteAddress"; "" is the root).
+ * Keys match exactly, else without regard to case (information element
+ * names).  NULL when there is no such node.
+ */
+yaml_node_t *yaml_doc_at(struct yaml_doc *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* A plain "", "~" or "null": a key given without a value. */
 bool yaml_is_null(const yaml_node_t *n);
 static inline const char *yaml_str(const yaml_node_t *n)
@@ -83,20 +114,6 @@ static inline const char *yaml_str(const yaml_node_t *n)
 }
 /* What the node is, for messages: "a mapping", "a list", "'abc'". */
 const char *yaml_describe(const yaml_node_t *n, char *buf, size_t size);
-
-/*
- * Integer scalars: decimal or 0x hexadecimal, within [MIN, MAX].  WHAT
- * names the key for the message ("maxIpfixMessageLen").
- */
-int yaml_get_u64(struct yaml_doc *d, struct yaml_error *err,
-		 const yaml_node_t *n, const char *what, uint64_t min,
-		 uint64_t max, uint64_t *out);
-int yaml_get_u32(struct yaml_doc *d, struct yaml_error *err,
-		 const yaml_node_t *n, const char *what, uint32_t min,
-		 uint32_t max, uint32_t *out);
-/* A string scalar (not empty); *OUT is a malloc'ed copy. */
-int yaml_get_str(struct yaml_doc *d, struct yaml_error *err,
-		 const yaml_node_t *n, const char *what, char **out);
 
 /* Parse "0x.." or decimal into *OUT; -EINVAL unless the whole string is a
  * number, -ERANGE when it does not fit 64 bits. */
@@ -119,13 +136,5 @@ static inline size_t yaml_seq_len(const yaml_node_t *seq)
 {
 	return seq->data.sequence.items.top - seq->data.sequence.items.start;
 }
-
-/*
- * Check a mapping's keys: every key a scalar, no key twice, each one of
- * KEYS (NULL-terminated).  WHAT names the mapping ("collector").
- */
-int yaml_check_keys(struct yaml_doc *d, struct yaml_error *err,
-		    const yaml_node_t *map, const char *what,
-		    const char *const *keys);
 
 #endif

@@ -20,7 +20,7 @@ set -eu
 PKGS="
 make gcc pkg-config
 clang llvm libclang-rt-14-dev
-libbpf-dev libyaml-dev check libjson-c-dev libmicrohttpd-dev
+libbpf-dev libcyaml-dev libyaml-dev check libjson-c-dev libmicrohttpd-dev
 linux-libc-dev libc6-dev
 iproute2 bpftool
 iperf3 tshark nfdump python3-scapy jq curl iputils-ping procps psmisc valgrind

@@ -8,9 +8,9 @@
  * compiles and fits one message, collector addresses split, hooks have a
  * command or a shell body.
  *
- * Known bug left unchecked here (set CHECK_EMPTY_STRINGS to 1 when fixed):
- * a quoted '' passes yaml_get_str(), so an empty log file, hook command or
- * shell is accepted (finding config-3 of docs/fuzzing.md).
+ * CHECK_EMPTY_STRINGS: a quoted '' used to pass as a log file, hook
+ * command or shell (finding config-3 of docs/fuzzing.md, fixed); with
+ * quotes in command: it is also '' as the program name.
  */
 #include <errno.h>
 #include <stdint.h>

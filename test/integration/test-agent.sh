@@ -62,7 +62,7 @@ outputs:
     file: $2
     hooks:
     - name: tag
-      command: [jq, -c, 'map(. + {hooked: true})']
+      command: "jq -c 'map(. + {hooked: true})'"
     - name: tag-shell
       shell: |
         exec jq -c 'map(. + {shell: true})'
@@ -70,7 +70,7 @@ outputs:
     file: $T_TMP/bad-hooks.log
     hooks:
     - name: fails
-      command: [$T_TMP/fail.sh]
+      command: $T_TMP/fail.sh
     - name: hangs
       shell: |
         sleep 30
@@ -144,7 +144,7 @@ v=$(grep '^flowctl_hook_failures_total{hook="fails",reason="exit"}' "$T_TMP/metr
 
 # --- SIGHUP: a bad config is refused, the agent goes on --------------------
 cp "$T_TMP/agent.yaml" "$T_TMP/good.yaml"
-printf 'outputs:\n- collector:\n    remoteAddress: 127.0.0.1:%s\n  bogusKey: 1\n' "$PU" > "$T_TMP/agent.yaml"
+printf 'outputs:\n- collector:\n    remoteAddress: 127.0.0.1:%s\n    transport: sctp\n' "$PU" > "$T_TMP/agent.yaml"
 kill -HUP $APID
 wait_for 30 grep -q "reload failed" "$T_TMP/agent.err" && pass "SIGHUP with a bad config: refused" ||
 	fail "SIGHUP bad config" "$(tail -3 "$T_TMP/agent.err")"

@@ -64,19 +64,24 @@ outputs:
     transport: $3
 templates:
 - id: 1024
-  template: [sourceIPv4Address, destinationIPv4Address, sourceTransportPort,
-             destinationTransportPort, protocolIdentifier, octetDeltaCount,
-             packetDeltaCount, flowStartMilliseconds, flowEndMilliseconds,
-             ingressInterface, egressInterface]
+  template: [{name: sourceIPv4Address}, {name: destinationIPv4Address},
+             {name: sourceTransportPort}, {name: destinationTransportPort},
+             {name: protocolIdentifier}, {name: octetDeltaCount},
+             {name: packetDeltaCount}, {name: flowStartMilliseconds},
+             {name: flowEndMilliseconds}, {name: ingressInterface},
+             {name: egressInterface}]
 - id: 1025
-  template: [sourceIPv6Address, destinationIPv6Address, sourceTransportPort,
-             destinationTransportPort, protocolIdentifier, octetDeltaCount,
-             packetDeltaCount, flowStartMilliseconds, flowEndMilliseconds]
+  template: [{name: sourceIPv6Address}, {name: destinationIPv6Address},
+             {name: sourceTransportPort}, {name: destinationTransportPort},
+             {name: protocolIdentifier}, {name: octetDeltaCount},
+             {name: packetDeltaCount}, {name: flowStartMilliseconds},
+             {name: flowEndMilliseconds}]
 - id: 1026
-  template: [sourceIPv4Address, destinationIPv4Address, protocolIdentifier,
-             icmpTypeCodeIPv4, octetDeltaCount, packetDeltaCount,
-             flowStartNanoseconds, flowEndNanoseconds, flowEndReason,
-             tcpControlBits, netnsName]
+  template: [{name: sourceIPv4Address}, {name: destinationIPv4Address},
+             {name: protocolIdentifier}, {name: icmpTypeCodeIPv4},
+             {name: octetDeltaCount}, {name: packetDeltaCount},
+             {name: flowStartNanoseconds}, {name: flowEndNanoseconds},
+             {name: flowEndReason}, {name: tcpControlBits}, {name: netnsName}]
 EOF
 }
 
@@ -249,7 +254,7 @@ collectors:
 - address: 127.0.0.1:$UDP_PORT
 templates:
 - id: 1024
-  template: [interfaceName, interfaceDescription]
+  template: [{name: interfaceName}, {name: interfaceDescription}]
 EOF
 $PY -c 'print("flowsets:\n- templateId: 1024\n  flows:\n  - interfaceName: " +
 	"a" * 30000 + "\n    interfaceDescription: " + "b" * 60000)' \

@@ -27,7 +27,7 @@ struct corpus {
 	int n;
 };
 
-static struct corpus bad_configs, bad_flows;
+static struct corpus bad_configs, bad_flows, warn_configs, warn_flows;
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -54,10 +54,11 @@ static void corpus_scan(struct corpus *c, const char *dir, const char *prefix)
 	qsort(c->files, c->n, sizeof(char *), cmp_str);
 }
 
-/* Read "# expect: LINE:COL: TEXT" from the first line of PATH. */
-static void read_expectation(const char *path, int *line, int *col,
-			     char *text, size_t size)
+/* Read "# WHAT: LINE:COL: TEXT" from the first line of PATH. */
+static void read_expectation(const char *path, const char *what, int *line,
+			     int *col, char *text, size_t size)
 {
+	size_t what_len = strlen(what);
 	char buf[512];
 	FILE *f = fopen(path, "r");
 	int n = 0;
@@ -66,10 +67,12 @@ static void read_expectation(const char *path, int *line, int *col,
 	ck_assert_msg(fgets(buf, sizeof(buf), f), "%s is empty", path);
 	fclose(f);
 	buf[strcspn(buf, "\n")] = 0;
-	ck_assert_msg(sscanf(buf, "# expect: %d:%d: %n", line, col, &n) == 2 &&
-		      n > 0, "%s: first line is not '# expect: L:C: text'",
-		      path);
-	snprintf(text, size, "%s", buf + n);
+	ck_assert_msg(!strncmp(buf, "# ", 2) &&
+		      !strncmp(buf + 2, what, what_len) &&
+		      sscanf(buf + 2 + what_len, ": %d:%d: %n", line, col,
+			     &n) == 2 && n > 0,
+		      "%s: first line is not '# %s: L:C: text'", path, what);
+	snprintf(text, size, "%s", buf + 2 + what_len + n);
 }
 
 static void check_error(const char *path, int ret,
@@ -78,7 +81,7 @@ static void check_error(const char *path, int ret,
 	char want[400], prefix[300];
 	int line, col;
 
-	read_expectation(path, &line, &col, want, sizeof(want));
+	read_expectation(path, "expect", &line, &col, want, sizeof(want));
 	ck_assert_msg(ret == -EINVAL, "%s: loaded (ret %d), expected an error",
 		      path, ret);
 	snprintf(prefix, sizeof(prefix), "%s:%d:%d: ", path, line, col);
@@ -92,6 +95,41 @@ static void check_error(const char *path, int ret,
 		      "%s: message '%s' does not say '%s'", path, err->text,
 		      want);
 }
+
+/* A file that loads with a warning: "# warn: LINE:COL: text" first. */
+static void check_warning(const char *path, int ret,
+			  const struct yaml_error *err)
+{
+	char want[400], prefix[300];
+	int line, col;
+
+	read_expectation(path, "warn", &line, &col, want, sizeof(want));
+	ck_assert_msg(ret == 0, "%s: not loaded: %s", path, err->text);
+	ck_assert_msg(err->n_warnings == 1, "%s: %u warnings, expected 1",
+		      path, err->n_warnings);
+	snprintf(prefix, sizeof(prefix), "%s:%d:%d: ", path, line, col);
+	ck_assert_msg(!strncmp(err->warning, prefix, strlen(prefix)),
+		      "%s: warning '%s' does not start with '%s'", path,
+		      err->warning, prefix);
+	ck_assert_msg(strstr(err->warning, want),
+		      "%s: warning '%s' does not say '%s'", path,
+		      err->warning, want);
+}
+
+/* Unknown keys warn and are ignored, as the original ignored them. */
+START_TEST(test_warn_config)
+{
+	const char *path = warn_configs.files[_i];
+	struct flowctl_config *cfg = NULL;
+	struct yaml_error err;
+	int ret;
+
+	ret = config_load_file(path, &cfg, &err);
+	check_warning(path, ret, &err);
+	ck_assert_ptr_nonnull(cfg);
+	config_free(cfg);
+}
+END_TEST
 
 START_TEST(test_bad_config)
 {
@@ -110,7 +148,9 @@ START_TEST(test_bad_corpus_size)
 {
 	/* the issue asks for at least 20 rejected files */
 	ck_assert_int_ge(bad_configs.n, 20);
-	ck_assert_int_ge(bad_flows.n, 5);
+	ck_assert_int_ge(bad_flows.n, 4);
+	ck_assert_int_ge(warn_configs.n, 3);
+	ck_assert_int_ge(warn_flows.n, 2);
 }
 END_TEST
 
@@ -362,8 +402,9 @@ START_TEST(test_case_insensitive_names)
 	static const char text[] =
 		"templates:\n"
 		"- id: 256\n"
-		"  template: [SourceIPv4Address, sourceipv4address, "
-		"SOURCEIPV4ADDRESS, {name: sourceIPv4Address}]\n";
+		"  template: [{name: SourceIPv4Address}, "
+		"{name: sourceipv4address}, {name: SOURCEIPV4ADDRESS}, "
+		"{name: sourceIPv4Address}]\n";
 	struct flowctl_config *cfg;
 	struct yaml_error err;
 	unsigned int i;
@@ -379,14 +420,107 @@ END_TEST
 START_TEST(test_config_keys_case_sensitive)
 {
 	/* element names are case-insensitive, config keys are not */
-	static const char text[] = "MaxIpfixMessageLen: 1400\n";
+	static const char text[] = "MaxIpfixMessageLen: 100\n";
 	struct flowctl_config *cfg;
 	struct yaml_error err;
 
 	ck_assert_int_eq(config_load_string("inline", text, strlen(text), &cfg,
-					    &err), -EINVAL);
-	ck_assert_int_eq(err.line, 1);
-	ck_assert_ptr_nonnull(strstr(err.text, "unknown key 'MaxIpfixMessageLen'"));
+					    &err), 0);
+	ck_assert_uint_eq(err.n_warnings, 1);
+	ck_assert_pstr_eq(err.warning,
+			  "inline:1:1: unknown key 'MaxIpfixMessageLen' in config ignored (known keys: maxIpfixMessageLen, timerFinishedDrainSeconds, timerForceDrainSeconds, timerTemplateFlushSeconds, outputs, collectors, templates, observationDomainId, exportingProcessId, idleTimeoutSeconds, activeTimeoutSeconds, scanIntervalMilliseconds, hookTimeoutSeconds, metricsAddress, interfaces, enterpriseElements, flowTemplates)");
+	ck_assert_uint_eq(cfg->max_ipfix_message_len,
+			  CONFIG_DEFAULT_MAX_MSG_LEN);
+	config_free(cfg);
+}
+END_TEST
+
+/* flowTemplates pins the template of kernel flows per IP version. */
+START_TEST(test_flow_templates)
+{
+	static const char text[] =
+		"templates:\n"
+		"- {id: 1001, template: [{name: sourceIPv4Address}]}\n"
+		"- {id: 1004, template: [{name: sourceIPv4Address},\n"
+		"                        {name: sourceTransportPort}]}\n"
+		"- {id: 1005, template: [{name: sourceIPv6Address}]}\n"
+		"flowTemplates: {ipv4: 1004, ipv6: 0x3ed}\n";
+	struct flowctl_config *cfg;
+	struct yaml_error err;
+
+	ck_assert_msg(config_load_string("inline", text, strlen(text), &cfg,
+					 &err) == 0, "%s", err.text);
+	ck_assert_uint_eq(cfg->flow_templates.ipv4, 1004);
+	ck_assert_uint_eq(cfg->flow_templates.ipv6, 1005);
+	ck_assert_uint_eq(err.n_warnings, 0);
+	config_free(cfg);
+
+	/* not given, or 0: the exporter chooses */
+	ck_assert_msg(config_load_string("inline", text,
+					 strstr(text, "flowTemplates") - text,
+					 &cfg, &err) == 0, "%s", err.text);
+	ck_assert_uint_eq(cfg->flow_templates.ipv4, 0);
+	ck_assert_uint_eq(cfg->flow_templates.ipv6, 0);
+	config_free(cfg);
+}
+END_TEST
+
+/* log: {file: stdout} and stderr name the standard streams; command:
+ * words honour quotes. */
+START_TEST(test_log_streams_and_quotes)
+{
+	static const char text[] =
+		"outputs:\n"
+		"- log: {file: stdout}\n"
+		"- log:\n"
+		"    file: stderr\n"
+		"    hooks:\n"
+		"    - command: 'jq -c ''map(. + {a: \"b c\"})'' \"x y\" z\\ w'\n";
+	struct flowctl_config *cfg;
+	struct yaml_error err;
+	char **argv;
+
+	ck_assert_msg(config_load_string("inline", text, strlen(text), &cfg,
+					 &err) == 0, "%s", err.text);
+	ck_assert_uint_eq(cfg->n_logs, 2);
+	ck_assert_str_eq(cfg->logs[0].file, "stdout");
+	ck_assert_str_eq(cfg->logs[1].file, "stderr");
+	argv = cfg->logs[1].hooks[0].argv;
+	ck_assert_str_eq(argv[0], "jq");
+	ck_assert_str_eq(argv[1], "-c");
+	ck_assert_str_eq(argv[2], "map(. + {a: \"b c\"})");
+	ck_assert_str_eq(argv[3], "x y");
+	ck_assert_str_eq(argv[4], "z w");
+	ck_assert_ptr_null(argv[5]);
+	config_free(cfg);
+}
+END_TEST
+
+/* YAML aliases the way people use them load; every alias limit of the
+ * position index holds before libcyaml replays anything. */
+START_TEST(test_config_aliases)
+{
+	static const char text[] =
+		"x-collector: &c {remoteAddress: 127.0.0.1:4739}\n"
+		"x-fields: &f [{name: sourceIPv4Address}, {name: octetDeltaCount}]\n"
+		"outputs:\n"
+		"- collector: *c\n"
+		"- collector: *c\n"
+		"templates:\n"
+		"- {id: 1024, template: *f}\n"
+		"- {id: 1025, template: *f}\n";
+	struct flowctl_config *cfg;
+	struct yaml_error err;
+
+	ck_assert_msg(config_load_string("inline", text, strlen(text), &cfg,
+					 &err) == 0, "%s", err.text);
+	ck_assert_uint_eq(cfg->n_collectors, 2);
+	ck_assert_str_eq(cfg->collectors[1].remote_address, "127.0.0.1:4739");
+	ck_assert_uint_eq(cfg->n_templates, 2);
+	ck_assert_uint_eq(cfg->templates[1].n_fields, 2);
+	/* the two x- keys are unknown: warned about, ignored */
+	ck_assert_uint_eq(err.n_warnings, 2);
+	config_free(cfg);
 }
 END_TEST
 
@@ -445,10 +579,13 @@ START_TEST(test_many_templates)
 	addf(&t, "templates:\n");
 	for (i = 0; i < 60000; i++)
 		addf(&t, "- id: %d\n"
-			 "  template: [sourceIPv4Address, destinationIPv4Address,\n"
-			 "    sourceTransportPort, destinationTransportPort,\n"
-			 "    protocolIdentifier, octetDeltaCount, packetDeltaCount,\n"
-			 "    flowEndMilliseconds, e%d]\n",
+			 "  template: [{name: sourceIPv4Address},\n"
+			 "    {name: destinationIPv4Address},\n"
+			 "    {name: sourceTransportPort},\n"
+			 "    {name: destinationTransportPort},\n"
+			 "    {name: protocolIdentifier}, {name: octetDeltaCount},\n"
+			 "    {name: packetDeltaCount},\n"
+			 "    {name: flowEndMilliseconds}, {name: e%d}]\n",
 			 65279 - i, i % CONFIG_MAX_ENTERPRISE_IES);
 	t0 = now_s();
 	ret = config_load_string("many.yaml", t.s, t.len, &cfg, &err);
@@ -484,7 +621,7 @@ START_TEST(test_too_many_templates)
 
 	addf(&t, "templates:\n");
 	for (i = 0; i < CONFIG_MAX_TEMPLATES + 1; i++)
-		addf(&t, "- {id: %d, template: [octetDeltaCount]}\n", 256 + i);
+		addf(&t, "- {id: %d, template: [{name: octetDeltaCount}]}\n", 256 + i);
 	ck_assert_int_eq(config_load_string("many.yaml", t.s, t.len, &cfg,
 					    &err), -EINVAL);
 	ck_assert_ptr_null(cfg);
@@ -671,6 +808,78 @@ START_TEST(test_bad_flowfile)
 }
 END_TEST
 
+/* Fields outside the flowset's template are ignored with a warning. */
+START_TEST(test_warn_flowfile)
+{
+	const char *path = warn_flows.files[_i];
+	struct flowfile *ff = NULL;
+	struct yaml_error err;
+	int ret;
+
+	ret = flowfile_load(path, flow_cfg, &ff, &err);
+	check_warning(path, ret, &err);
+	ck_assert_ptr_nonnull(ff);
+	ck_assert_uint_eq(ff->n_records, 1);
+	flowfile_free(ff);
+}
+END_TEST
+
+/* The original's dummy-flow shape: a collectors: config with templates
+ * 1001 (no ports) and 1002, and flows that all carry ports.  The ports of
+ * the 1001 flows are ignored with one warning each; every flow is sent. */
+START_TEST(test_original_dummy_flows)
+{
+	static const char config[] =
+		"maxIpfixMessageLen: 100\n"
+		"collectors:\n"
+		"- remoteAddress: 127.0.0.1:2055\n"
+		"  localAddress: 0.0.0.0:0\n"
+		"templates:\n"
+		"- id: 1001\n"
+		"  template:\n"
+		"  - name: SourceIPv4Address\n"
+		"  - name: ProtocolIdentifier\n"
+		"- id: 1002\n"
+		"  template:\n"
+		"  - name: SourceIPv4Address\n"
+		"  - name: ProtocolIdentifier\n"
+		"  - name: SourceTransportPort\n";
+	static const char flows[] =
+		"flowsets:\n"
+		"- templateId: 1001\n"
+		"  flows:\n"
+		"  - {SourceIPv4Address: 0x0a010001, ProtocolIdentifier: 6,\n"
+		"     SourceTransportPort: 9999}\n"
+		"  - {SourceIPv4Address: 0x0a010001, ProtocolIdentifier: 6,\n"
+		"     SourceTransportPort: 9998}\n"
+		"- templateId: 1002\n"
+		"  flows:\n"
+		"  - {SourceIPv4Address: 0x0a010001, ProtocolIdentifier: 6,\n"
+		"     SourceTransportPort: 8888}\n";
+	static const uint8_t rec[] = { 10, 1, 0, 1, 6, 0x22, 0xb8 };
+	struct flowctl_config *cfg;
+	struct flowfile *ff;
+	struct yaml_error err;
+
+	ck_assert_msg(config_load_string("config.yaml", config,
+					 strlen(config), &cfg, &err) == 0,
+		      "%s", err.text);
+	ck_assert_uint_eq(err.n_warnings, 0);
+	ck_assert_msg(flowfile_load_string("flow.yaml", flows, strlen(flows),
+					   cfg, &ff, &err) == 0, "%s",
+		      err.text);
+	ck_assert_uint_eq(err.n_warnings, 2);
+	ck_assert_str_eq(err.warning,
+			 "flow.yaml:5:6: sourceTransportPort is not a field of template 1001: ignored");
+	ck_assert_uint_eq(ff->n_records, 3);
+	ck_assert_uint_eq(ff->sets[0].records[1].len, 5);
+	ck_assert_uint_eq(ff->sets[1].records[0].len, sizeof(rec));
+	ck_assert_mem_eq(ff->sets[1].records[0].data, rec, sizeof(rec));
+	flowfile_free(ff);
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_value_encode)
 {
 	const struct ipfix_ie *ie;
@@ -713,9 +922,15 @@ static Suite *config_suite(void)
 
 	corpus_scan(&bad_configs, DATA_DIR "/config/bad", "");
 	corpus_scan(&bad_flows, DATA_DIR "/flows", "bad-");
+	corpus_scan(&warn_configs, DATA_DIR "/config/warn", "");
+	corpus_scan(&warn_flows, DATA_DIR "/flows", "warn-");
 
 	tcase_add_test(tc, test_bad_corpus_size);
 	tcase_add_loop_test(tc, test_bad_config, 0, bad_configs.n);
+	tcase_add_loop_test(tc, test_warn_config, 0, warn_configs.n);
+	tcase_add_test(tc, test_flow_templates);
+	tcase_add_test(tc, test_log_streams_and_quotes);
+	tcase_add_test(tc, test_config_aliases);
 	tcase_add_test(tc, test_original_outputs);
 	tcase_add_test(tc, test_original_readme);
 	tcase_add_test(tc, test_original_collectors);
@@ -740,7 +955,9 @@ static Suite *config_suite(void)
 	tcase_add_checked_fixture(tf, flow_setup, flow_teardown);
 	tcase_add_test(tf, test_flowfile_good);
 	tcase_add_loop_test(tf, test_bad_flowfile, 0, bad_flows.n);
+	tcase_add_loop_test(tf, test_warn_flowfile, 0, warn_flows.n);
 	tcase_add_test(tf, test_value_encode);
+	tcase_add_test(tf, test_original_dummy_flows);
 	suite_add_tcase(s, tf);
 	return s;
 }

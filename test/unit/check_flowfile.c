@@ -63,7 +63,7 @@ static int load_two_strings(const struct flowctl_config *cfg, size_t name,
 	"- address: 127.0.0.1:4739\n"					\
 	"templates:\n"							\
 	"- id: 1024\n"							\
-	"  template: [interfaceName, interfaceDescription]\n"
+	"  template: [{name: interfaceName}, {name: interfaceDescription}]\n"
 
 /* 1000 + 65000 octets used to write past the static record buffer. */
 START_TEST(test_record_longer_than_message)
@@ -232,7 +232,7 @@ END_TEST
 	"- address: 127.0.0.1:4739\n"					\
 	"templates:\n"							\
 	"- id: 1024\n"							\
-	"  template: [protocolIdentifier]\n"
+	"  template: [{name: protocolIdentifier}]\n"
 
 /* A growing text buffer for the generated files. */
 struct text {

@@ -149,8 +149,9 @@ static struct flowctl_config *make_config(const char *fmt, ...)
 #define SMALL_TEMPLATE							\
 	"templates:\n"							\
 	"- id: 256\n"							\
-	"  template: [sourceIPv4Address, destinationIPv4Address, "	\
-	"packetDeltaCount, ingressInterface]\n"
+	"  template: [{name: sourceIPv4Address}, "			\
+	"{name: destinationIPv4Address}, {name: packetDeltaCount}, "	\
+	"{name: ingressInterface}]\n"
 
 static void fill_records(struct flow_record *r, int n, uint32_t domain)
 {
