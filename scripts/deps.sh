@@ -19,7 +19,7 @@ libbpf-dev libyaml-dev check libjson-c-dev libmicrohttpd-dev
 linux-libc-dev libc6-dev
 iproute2 bpftool
 iperf3 tshark nfdump python3-scapy jq curl iputils-ping procps psmisc
-util-linux
+util-linux zsh
 "
 
 missing=""
