@@ -134,7 +134,7 @@ int cmd_flush(int argc, char **argv)
 			m.fields |= FLOW_MATCH_PROTO;
 			break;
 		case 's':
-			if (parse_addr("-s", optarg, m.key.src_addr, &sfam))
+			if (parse_addr("-s/--saddr", optarg, m.key.src_addr, &sfam))
 				return EXIT_USAGE;
 			m.fields |= FLOW_MATCH_SADDR;
 			break;
@@ -145,7 +145,7 @@ int cmd_flush(int argc, char **argv)
 			m.fields |= FLOW_MATCH_SPORT;
 			break;
 		case 'd':
-			if (parse_addr("-d", optarg, m.key.dst_addr, &dfam))
+			if (parse_addr("-d/--daddr", optarg, m.key.dst_addr, &dfam))
 				return EXIT_USAGE;
 			m.fields |= FLOW_MATCH_DADDR;
 			break;
