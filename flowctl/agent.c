@@ -10,6 +10,8 @@
 #include "commands.h"
 #include "log.h"
 
+#define LOG_FORMATS "json text"	/* --log-format, json first */
+
 enum { OPT_LOG_LEVEL = 256, OPT_LOG_FORMAT, OPT_METRICS_ADDRESS,
        OPT_NO_ATTACH, OPT_NO_JOURNAL };
 
@@ -19,7 +21,7 @@ static const struct opt agent_opts[] = {
 	{ "log-level", 0, OPT_LOG_LEVEL, "LEVEL", "error, warn, info (default) or debug",
 	  OV_WORDS, "error warn info debug" },
 	{ "log-format", 0, OPT_LOG_FORMAT, "FORMAT", "json (default) or text",
-	  OV_WORDS, "json text" },
+	  OV_WORDS, LOG_FORMATS },
 	{ "metrics-address", 0, OPT_METRICS_ADDRESS, "ADDR",
 	  "serve metrics here instead of the config's\n"
 	  "metricsAddress (HOST:PORT, [V6]:PORT, *:PORT)" },
@@ -71,13 +73,10 @@ int cmd_agent(int argc, char **argv)
 			log_set_level(lvl);
 			break;
 		case OPT_LOG_FORMAT:
-			if (!strcmp(optarg, "text")) {
-				json = false;
-			} else if (strcmp(optarg, "json")) {
-				pr_err("--log-format %s: expected json or text",
-				       optarg);
+			c = opt_word("--log-format", optarg, LOG_FORMATS);
+			if (c < 0)
 				return EXIT_USAGE;
-			}
+			json = c == 0;
 			break;
 		case OPT_METRICS_ADDRESS:
 			o.metrics_address = optarg;

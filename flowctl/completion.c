@@ -29,6 +29,24 @@ static void for_each_spec(void (*fn)(FILE *, const struct cmd_spec *),
 	}
 }
 
+/*
+ * How each kind of value is completed: the KIND of the bash script's
+ * _flowctl_value (NULL: nothing to offer), the zsh _arguments action.
+ * OV_WORDS offers the option's own words in both.
+ */
+static const struct {
+	const char *bash;
+	const char *zsh;
+} value_kinds[] = {
+	[OV_NONE] = { NULL, " " },
+	[OV_WORDS] = { "words", NULL },
+	[OV_FILE] = { "file", "_files" },
+	[OV_DIR] = { "dir", "_files -/" },
+	[OV_NETNS] = { "netns", "_flowctl_netns" },
+	[OV_PIN] = { "pin", "_flowctl_pin" },
+	[OV_IFSPEC] = { "ifspec", "_flowctl_ifspec" },
+};
+
 static const char *family_help(const struct cmd_family *fam)
 {
 	return fam->help ? fam->help : fam->leaf->help;
@@ -102,29 +120,12 @@ static void bash_cmd_case(FILE *f, const struct cmd_spec *spec)
 			fprintf(f, "-%c%s", o->short_name, o->name ? "|" : "");
 		if (o->name)
 			fprintf(f, "--%s", o->name);
-		switch (o->value) {
-		case OV_WORDS:
+		if (o->value == OV_WORDS)
 			fprintf(f, ") words='%s' ;;\n", o->words);
-			break;
-		case OV_FILE:
-			fprintf(f, ") kind=file ;;\n");
-			break;
-		case OV_DIR:
-			fprintf(f, ") kind=dir ;;\n");
-			break;
-		case OV_NETNS:
-			fprintf(f, ") kind=netns ;;\n");
-			break;
-		case OV_PIN:
-			fprintf(f, ") kind=pin ;;\n");
-			break;
-		case OV_IFSPEC:
-			fprintf(f, ") kind=ifspec ;;\n");
-			break;
-		case OV_NONE:
+		else if (value_kinds[o->value].bash)
+			fprintf(f, ") kind=%s ;;\n", value_kinds[o->value].bash);
+		else
 			fprintf(f, ") return 0 ;;\n");
-			break;
-		}
 	}
 	/* else: the options */
 	fprintf(f, "\t\t*) words='");
@@ -227,29 +228,10 @@ static void zsh_opt_spec(FILE *f, const struct opt *o, const char *flag)
 	if (o->arg) {
 		fputc(':', f);
 		zsh_text(f, o->arg, true);
-		switch (o->value) {
-		case OV_WORDS:
+		if (o->value == OV_WORDS)
 			fprintf(f, ":(%s)", o->words);
-			break;
-		case OV_FILE:
-			fprintf(f, ":_files");
-			break;
-		case OV_DIR:
-			fprintf(f, ":_files -/");
-			break;
-		case OV_NETNS:
-			fprintf(f, ":_flowctl_netns");
-			break;
-		case OV_PIN:
-			fprintf(f, ":_flowctl_pin");
-			break;
-		case OV_IFSPEC:
-			fprintf(f, ":_flowctl_ifspec");
-			break;
-		case OV_NONE:
-			fprintf(f, ": ");
-			break;
-		}
+		else
+			fprintf(f, ":%s", value_kinds[o->value].zsh);
 	}
 	fputc('\'', f);
 }

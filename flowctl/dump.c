@@ -18,7 +18,9 @@
 #include "log.h"
 #include "strescape.h"
 
+/* in the order of DUMP_FORMATS */
 enum dump_format { DUMP_NORMAL, DUMP_WIDE, DUMP_JSON };
+#define DUMP_FORMATS "normal wide json"
 
 enum { OPT_NETNS = 1000 };
 
@@ -26,7 +28,7 @@ static const struct opt dump_opts[] = {
 	{ "output", 'o', 'o', "FORMAT",
 	  "normal (default), wide (adds start, end, finished,\n"
 	  "ToS, VLAN, TTL) or json (an array of objects)",
-	  OV_WORDS, "normal wide json" },
+	  OV_WORDS, DUMP_FORMATS },
 	{ "netns", 0, OPT_NETNS, "NS",
 	  "only namespace NS (its pin directory name;\n"
 	  "DEFAULT is the root namespace)", OV_PIN },
@@ -269,17 +271,10 @@ int cmd_dump(int argc, char **argv)
 	while ((c = opt_next(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'o':
-			if (!strcmp(optarg, "normal")) {
-				fmt = DUMP_NORMAL;
-			} else if (!strcmp(optarg, "wide")) {
-				fmt = DUMP_WIDE;
-			} else if (!strcmp(optarg, "json")) {
-				fmt = DUMP_JSON;
-			} else {
-				pr_err("-o: unknown format '%s' (normal, wide, "
-				       "json)", optarg);
+			c = opt_word("-o", optarg, DUMP_FORMATS);
+			if (c < 0)
 				return EXIT_USAGE;
-			}
+			fmt = c;
 			break;
 		case OPT_NETNS:
 			/* a pin directory name: nothing outside the pin root */

@@ -79,7 +79,7 @@ static const struct cmd_spec meter_detach_spec = {
 
 static const struct opt meter_status_opts[] = {
 	{ "output", 'o', 'o', "FORMAT", "normal (default) or json",
-	  OV_WORDS, "normal json" },
+	  OV_WORDS, OUTPUT_FORMATS },
 	{ "netns", 0, OPT_NETNS, "NETNS",
 	  "only this namespace (pin directory name; DEFAULT\n"
 	  "is the root namespace)", OV_PIN },
@@ -264,12 +264,10 @@ static int do_status(int argc, char **argv)
 	while ((c = opt_next(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'o':
-			if (!strcmp(optarg, "json")) {
-				json = true;
-			} else if (strcmp(optarg, "normal")) {
-				pr_err("-o %s: expected normal or json", optarg);
+			c = opt_word("-o", optarg, OUTPUT_FORMATS);
+			if (c < 0)
 				return EXIT_USAGE;
-			}
+			json = c == 1;
 			break;
 		case OPT_NETNS:
 			netns = optarg;

@@ -68,6 +68,38 @@ int opt_next(const struct opt_parser *p, int argc, char **argv)
 	return getopt_long(argc, argv, p->shortopts, p->longopts, NULL);
 }
 
+int opt_word(const char *name, const char *arg, const char *words)
+{
+	const char *w = words, *end;
+	size_t len = strlen(arg);
+	int i = 0;
+
+	for (;; i++) {
+		while (*w == ' ')
+			w++;
+		if (!*w)
+			break;
+		end = strchr(w, ' ');
+		if (!end)
+			end = w + strlen(w);
+		if ((size_t)(end - w) == len && !strncmp(w, arg, len))
+			return i;
+		w = end;
+	}
+	/* "expected a, b or c" */
+	fprintf(stderr, "flowctl: error: %s '%s': expected ", name, arg);
+	for (w = words, i = 0; *w; i++) {
+		end = strchr(w, ' ');
+		if (!end)
+			end = w + strlen(w);
+		fprintf(stderr, "%s%.*s", !i ? "" : *end ? ", " : " or ",
+			(int)(end - w), w);
+		w = *end ? end + 1 : end;
+	}
+	fprintf(stderr, "\n");
+	return -1;
+}
+
 #define HELP_COL	27
 
 /* TEXT with every line after the first indented by INDENT blanks. */

@@ -37,6 +37,9 @@ struct opt {
 	const char *words;	/* OV_WORDS: blank-separated */
 };
 
+/* -o of the commands with a text table and JSON */
+#define OUTPUT_FORMATS	"normal json"
+
 #define OPT_GROUPS_MAX	4
 #define OPT_MAX		64	/* options of one command, -h included */
 
@@ -60,6 +63,12 @@ struct opt_parser {
 void opt_parser_init(struct opt_parser *p, const struct cmd_spec *spec);
 /* getopt_long() over ARGV with P's arrays (optind reset by the caller). */
 int opt_next(const struct opt_parser *p, int argc, char **argv);
+
+/*
+ * The index of ARG among the blank-separated WORDS (an option's .words),
+ * or -1 with "NAME 'ARG': expected W1, W2 or W3" printed.
+ */
+int opt_word(const char *name, const char *arg, const char *words);
 
 /* The --help text: synopsis, about, options, notes. */
 void opt_usage(FILE *f, const struct cmd_spec *spec);

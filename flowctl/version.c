@@ -44,7 +44,7 @@
 
 static const struct opt version_opts[] = {
 	{ "output", 'o', 'o', "FORMAT", "normal (default) or json",
-	  OV_WORDS, "normal json" },
+	  OV_WORDS, OUTPUT_FORMATS },
 	{ 0 }
 };
 
@@ -68,12 +68,10 @@ int cmd_version(int argc, char **argv)
 	while ((c = opt_next(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'o':
-			if (!strcmp(optarg, "json")) {
-				json = true;
-			} else if (strcmp(optarg, "normal")) {
-				pr_err("-o %s: expected normal or json", optarg);
+			c = opt_word("-o", optarg, OUTPUT_FORMATS);
+			if (c < 0)
 				return EXIT_USAGE;
-			}
+			json = c == 1;
 			break;
 		case 'h':
 			opt_usage(stdout, &version_spec);
