@@ -6,7 +6,18 @@
 #ifndef FLOWCTL_COMMANDS_H
 #define FLOWCTL_COMMANDS_H
 
+#include "ebpf_build.h"
+#include "flow_abi.h"
+#include "options.h"
+
 #define EXIT_USAGE 2
+
+/* -l in help texts (option tables are constant strings) */
+#define STRINGIFY_(x)	#x
+#define STRINGIFY(x)	STRINGIFY_(x)
+#define MAX_FLOWS_RANGE	"1..16777216"
+#define MAX_FLOWS_DEFAULT STRINGIFY(FLOW_DEFAULT_MAX_FLOWS)
+_Static_assert(EBPF_MAX_FLOWS_LIMIT == 16777216, "update MAX_FLOWS_RANGE");
 
 int cmd_meter(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
@@ -18,13 +29,18 @@ int cmd_ebpf(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 
-/* Subcommand dispatch shared by the families. */
-struct subcmd {
-	const char *name;
-	int (*func)(int argc, char **argv);
-	const char *help;
-};
+/* The option table of each command (options.h). */
+extern const struct subcmd meter_subcmds[];
+extern const struct subcmd ipfix_subcmds[];
+extern const struct subcmd ebpf_subcmds[];
+extern const struct subcmd completion_subcmds[];
+extern const struct cmd_spec dump_spec;
+extern const struct cmd_spec flush_spec;
+extern const struct cmd_spec agent_spec;
+extern const struct cmd_spec dependency_check_spec;
+extern const struct cmd_spec version_spec;
 
+/* Subcommand dispatch shared by the families. */
 int subcmd_dispatch(const char *family, const struct subcmd *cmds, int argc,
 		    char **argv);
 

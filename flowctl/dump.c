@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "commands.h"
 #include "flow_table.h"
@@ -19,39 +18,38 @@
 #include "log.h"
 #include "strescape.h"
 
+/* in the order of DUMP_FORMATS */
 enum dump_format { DUMP_NORMAL, DUMP_WIDE, DUMP_JSON };
+#define DUMP_FORMATS "normal wide json"
 
-static void dump_usage(FILE *f)
-{
-	fprintf(f,
-"Usage: flowctl dump [ -o { normal | wide | json } ] [ --netns NS ]\n"
-"Print the flows the meter holds now (both buffers, merged per key).\n"
-"  -o, --output FORMAT   normal (default), wide (adds ToS, VLAN, TTL, start,\n"
-"                        end, finished) or json (an array of objects)\n"
-"      --netns NS        only namespace NS (its pin directory name;\n"
-"                        DEFAULT is the root namespace)\n"
-"Environment: " FLOW_PIN_ROOT_ENV " replaces the pin root " FLOW_PIN_ROOT ".\n");
-}
+enum { OPT_NETNS = 1000 };
+
+static const struct opt dump_opts[] = {
+	{ "output", 'o', 'o', "FORMAT",
+	  "normal (default), wide (adds start, end, finished,\n"
+	  "ToS, VLAN, TTL) or json (an array of objects)",
+	  OV_WORDS, DUMP_FORMATS },
+	{ "netns", 0, OPT_NETNS, "NS",
+	  "only namespace NS (its pin directory name;\n"
+	  "DEFAULT is the root namespace)", OV_PIN },
+	{ 0 }
+};
+
+const struct cmd_spec dump_spec = {
+	.path = "dump",
+	.help = "print the flows in the kernel maps",
+	.synopsis = "[ -o { normal | wide | json } ] [ --netns NS ]",
+	.about = "Print the flows the meter holds now (both buffers, merged per key).\n"
+		 "The first columns are linux-flow-exporter's (IFINDEX PROTO SRC DST\n"
+		 "PKTS BYTES, with -o wide START END FINISHED); flowctl's follow.\n",
+	.notes = "Environment: " FLOW_PIN_ROOT_ENV " replaces the pin root "
+		 FLOW_PIN_ROOT ".\n",
+	.groups = { dump_opts },
+};
 
 static bool is_icmp(const struct flow_key *k)
 {
 	return k->proto == IPPROTO_ICMP || k->proto == IPPROTO_ICMPV6;
-}
-
-static const char *proto_name(uint8_t proto, char *buf, size_t size)
-{
-	switch (proto) {
-	case IPPROTO_TCP: return "tcp";
-	case IPPROTO_UDP: return "udp";
-	case IPPROTO_ICMP: return "icmp";
-	case IPPROTO_ICMPV6: return "icmpv6";
-	case IPPROTO_SCTP: return "sctp";
-	case IPPROTO_GRE: return "gre";
-	case IPPROTO_ESP: return "esp";
-	default:
-		snprintf(buf, size, "%u", proto);
-		return buf;
-	}
 }
 
 /* IPv4-mapped addresses print as IPv4. */
@@ -64,16 +62,18 @@ static void addr_str(const struct flow_key *k, const uint8_t *a, char *buf,
 		inet_ntop(AF_INET6, a, buf, size);
 }
 
-/* ADDR:PORT, [ADDR]:PORT for IPv6, ADDR alone without ports. */
+/*
+ * ADDR:PORT as the original printed it, [ADDR]:PORT for IPv6; always with
+ * the port (0 without ports; ICMP: 0 and type * 256 + code, the key's
+ * ports).
+ */
 static void endpoint_str(const struct flow_key *k, const uint8_t *a,
 			 uint16_t port_be, char *buf, size_t size)
 {
 	char ip[INET6_ADDRSTRLEN];
 
 	addr_str(k, a, ip, sizeof(ip));
-	if (is_icmp(k) || (!k->sport && !k->dport))
-		snprintf(buf, size, "%s", ip);
-	else if (k->ip_version == 6)
+	if (k->ip_version == 6)
 		snprintf(buf, size, "[%s]:%u", ip, ntohs(port_be));
 	else
 		snprintf(buf, size, "%s:%u", ip, ntohs(port_be));
@@ -96,94 +96,107 @@ static void tcp_flags_str(const struct flow_key *k, uint32_t flags,
 	buf[n] = 0;
 }
 
-static void time_str(uint64_t unix_ns, char *buf, size_t size)
-{
-	time_t t = unix_ns / 1000000000ULL;
-	struct tm tm;
-	size_t n;
-
-	if (!unix_ns) {
-		snprintf(buf, size, "-");
-		return;
-	}
-	gmtime_r(&t, &tm);
-	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, size - n, ".%03uZ",
-		 (unsigned int)(unix_ns / 1000000ULL % 1000));
-}
-
 /*
  * One row of text: the cells, then printed with the column widths.  The
  * namespace cell points to its name escaped once (str_escape_c: a name is
  * any bytes and must not move columns or reach the terminal raw).
  */
-#define NCOLS 17
-struct row {
-	const char *ns;
-	char c[NCOLS][64];
+enum dump_col {
+	/* linux-flow-exporter's columns, in its order and formats */
+	COL_IFINDEX, COL_PROTO, COL_SRC, COL_DST, COL_PKTS, COL_BYTES,
+	COL_START, COL_END, COL_FINISHED,
+	/* flowctl's */
+	COL_NETNS, COL_DIR, COL_OIF, COL_MARK, COL_FLAGS, COL_TOS, COL_VLAN,
+	COL_TTL,
+	NCOLS
 };
-
-static const char *cell(const struct row *r, int c)
-{
-	return c ? r->c[c] : r->ns;
-}
 
 static const char *const headers[NCOLS] = {
-	"Netns", "Dir", "Iif", "Oif", "Proto", "Src", "Dst", "Mark", "Pkts",
-	"Bytes", "Flags", "Tos", "Vlan", "Ttl", "Start", "End", "Finished",
+	[COL_IFINDEX] = "IFINDEX", [COL_PROTO] = "PROTO", [COL_SRC] = "SRC",
+	[COL_DST] = "DST", [COL_PKTS] = "PKTS", [COL_BYTES] = "BYTES",
+	[COL_START] = "START", [COL_END] = "END", [COL_FINISHED] = "FINISHED",
+	[COL_NETNS] = "NETNS", [COL_DIR] = "DIR", [COL_OIF] = "OIF",
+	[COL_MARK] = "MARK", [COL_FLAGS] = "FLAGS", [COL_TOS] = "TOS",
+	[COL_VLAN] = "VLAN", [COL_TTL] = "TTL",
 };
+
+/* The original's columns first, flowctl's additions after them. */
+static const enum dump_col normal_cols[] = {
+	COL_IFINDEX, COL_PROTO, COL_SRC, COL_DST, COL_PKTS, COL_BYTES,
+	COL_NETNS, COL_DIR, COL_OIF, COL_MARK, COL_FLAGS,
+};
+static const enum dump_col wide_cols[] = {
+	COL_IFINDEX, COL_PROTO, COL_SRC, COL_DST, COL_PKTS, COL_BYTES,
+	COL_START, COL_END, COL_FINISHED,
+	COL_NETNS, COL_DIR, COL_OIF, COL_MARK, COL_FLAGS, COL_TOS, COL_VLAN,
+	COL_TTL,
+};
+
+#define CELL 64
+struct row {
+	const char *ns;
+	char c[NCOLS][CELL];
+};
+
+static const char *cell(const struct row *r, enum dump_col c)
+{
+	return c == COL_NETNS ? r->ns : r->c[c];
+}
 
 static void fill_row(struct row *r, const char *ns, const struct flow_entry *e,
 		     const struct flow_clock *clk)
 {
 	const struct flow_key *k = &e->key;
 	const struct flow_value *v = &e->val;
-	char pbuf[8];
 
 	r->ns = ns;
-	r->c[0][0] = '\0';
-	snprintf(r->c[1], 64, "%s", k->direction ? "egress" : "ingress");
-	snprintf(r->c[2], 64, "%u", k->ingress_ifindex);
-	snprintf(r->c[3], 64, "%u", k->egress_ifindex);
-	if (is_icmp(k))
-		snprintf(r->c[4], 64, "%s(%u/%u)",
-			 proto_name(k->proto, pbuf, sizeof(pbuf)),
-			 ntohs(k->dport) >> 8, ntohs(k->dport) & 0xff);
-	else
-		snprintf(r->c[4], 64, "%s",
-			 proto_name(k->proto, pbuf, sizeof(pbuf)));
-	endpoint_str(k, k->src_addr, k->sport, r->c[5], 64);
-	endpoint_str(k, k->dst_addr, k->dport, r->c[6], 64);
-	snprintf(r->c[7], 64, "%u", k->mark);
-	snprintf(r->c[8], 64, "%llu", (unsigned long long)v->packets);
-	snprintf(r->c[9], 64, "%llu", (unsigned long long)v->octets);
-	tcp_flags_str(k, v->tcp_flags, r->c[10], 64);
-	snprintf(r->c[11], 64, "0x%02x", k->tos);
-	snprintf(r->c[12], 64, "%u", k->vlan_id);
-	snprintf(r->c[13], 64, "%u-%u", v->min_ttl, v->max_ttl);
-	time_str(flow_clock_to_unix_ns(clk, v->first_seen_ns), r->c[14], 64);
-	time_str(flow_clock_to_unix_ns(clk, v->last_seen_ns), r->c[15], 64);
-	snprintf(r->c[16], 64, "%u", !!(v->flags & FLOW_F_END_SEEN));
+	snprintf(r->c[COL_IFINDEX], CELL, "%u", k->ingress_ifindex);
+	snprintf(r->c[COL_PROTO], CELL, "%u", k->proto);
+	endpoint_str(k, k->src_addr, k->sport, r->c[COL_SRC], CELL);
+	endpoint_str(k, k->dst_addr, k->dport, r->c[COL_DST], CELL);
+	snprintf(r->c[COL_PKTS], CELL, "%llu", (unsigned long long)v->packets);
+	snprintf(r->c[COL_BYTES], CELL, "%llu", (unsigned long long)v->octets);
+	/* unix milliseconds (the original printed its kernel clock) */
+	snprintf(r->c[COL_START], CELL, "%llu", (unsigned long long)
+		 (flow_clock_to_unix_ns(clk, v->first_seen_ns) / 1000000ULL));
+	snprintf(r->c[COL_END], CELL, "%llu", (unsigned long long)
+		 (flow_clock_to_unix_ns(clk, v->last_seen_ns) / 1000000ULL));
+	snprintf(r->c[COL_FINISHED], CELL, "%s",
+		 v->flags & FLOW_F_END_SEEN ? "true" : "false");
+	r->c[COL_NETNS][0] = '\0';
+	snprintf(r->c[COL_DIR], CELL, "%s", k->direction ? "egress" : "ingress");
+	snprintf(r->c[COL_OIF], CELL, "%u", k->egress_ifindex);
+	snprintf(r->c[COL_MARK], CELL, "%u", k->mark);
+	tcp_flags_str(k, v->tcp_flags, r->c[COL_FLAGS], CELL);
+	snprintf(r->c[COL_TOS], CELL, "0x%02x", k->tos);
+	snprintf(r->c[COL_VLAN], CELL, "%u", k->vlan_id);
+	snprintf(r->c[COL_TTL], CELL, "%u-%u", v->min_ttl, v->max_ttl);
 }
 
+/* Left-aligned columns two blanks apart, upper-case headers (as the
+ * original's table writer printed them); the header alone without rows. */
 static void print_rows(const struct row *rows, size_t n, bool wide)
 {
-	int ncols = wide ? NCOLS : 11, w[NCOLS], c;
+	const enum dump_col *cols = wide ? wide_cols : normal_cols;
+	int ncols = wide ? (int)(sizeof(wide_cols) / sizeof(wide_cols[0])) :
+		    (int)(sizeof(normal_cols) / sizeof(normal_cols[0]));
+	int w[NCOLS], c;
 	size_t i;
 
 	for (c = 0; c < ncols; c++)
-		w[c] = strlen(headers[c]);
+		w[c] = strlen(headers[cols[c]]);
 	for (i = 0; i < n; i++)
 		for (c = 0; c < ncols; c++)
-			if ((int)strlen(cell(&rows[i], c)) > w[c])
-				w[c] = strlen(cell(&rows[i], c));
+			if ((int)strlen(cell(&rows[i], cols[c])) > w[c])
+				w[c] = strlen(cell(&rows[i], cols[c]));
 	for (c = 0; c < ncols; c++)
-		printf("%-*s%s", c == ncols - 1 ? 0 : w[c], headers[c],
+		printf("%-*s%s", c == ncols - 1 ? 0 : w[c], headers[cols[c]],
 		       c == ncols - 1 ? "\n" : "  ");
 	for (i = 0; i < n; i++)
 		for (c = 0; c < ncols; c++)
 			printf("%-*s%s", c == ncols - 1 ? 0 : w[c],
-			       cell(&rows[i], c), c == ncols - 1 ? "\n" : "  ");
+			       cell(&rows[i], cols[c]),
+			       c == ncols - 1 ? "\n" : "  ");
 }
 
 /*
@@ -240,16 +253,9 @@ static void print_json(const char *nsq, const struct flow_entry *e,
 	       !!(v->flags & FLOW_F_END_SEEN));
 }
 
-enum { OPT_NETNS = 1000 };
-
 int cmd_dump(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "netns", required_argument, NULL, OPT_NETNS },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+	struct opt_parser op;
 	struct flow_table_opts topts = { .no_drain = true };
 	enum dump_format fmt = DUMP_NORMAL;
 	const char *netns = NULL, *why;
@@ -260,20 +266,15 @@ int cmd_dump(int argc, char **argv)
 	bool first = true;
 	int c, err, ret = 0;
 
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	opt_parser_init(&op, &dump_spec);
+	optind = 1;
+	while ((c = opt_next(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'o':
-			if (!strcmp(optarg, "normal")) {
-				fmt = DUMP_NORMAL;
-			} else if (!strcmp(optarg, "wide")) {
-				fmt = DUMP_WIDE;
-			} else if (!strcmp(optarg, "json")) {
-				fmt = DUMP_JSON;
-			} else {
-				pr_err("-o: unknown format '%s' (normal, wide, "
-				       "json)", optarg);
+			c = opt_word("-o", optarg, DUMP_FORMATS);
+			if (c < 0)
 				return EXIT_USAGE;
-			}
+			fmt = c;
 			break;
 		case OPT_NETNS:
 			/* a pin directory name: nothing outside the pin root */
@@ -284,16 +285,16 @@ int cmd_dump(int argc, char **argv)
 			netns = optarg;
 			break;
 		case 'h':
-			dump_usage(stdout);
+			opt_usage(stdout, &dump_spec);
 			return 0;
 		default:
-			dump_usage(stderr);
+			opt_usage(stderr, &dump_spec);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		pr_err("unexpected argument '%s'", argv[optind]);
-		dump_usage(stderr);
+		opt_usage(stderr, &dump_spec);
 		return EXIT_USAGE;
 	}
 	topts.netns = netns;
@@ -312,12 +313,14 @@ int cmd_dump(int argc, char **argv)
 		goto out;
 	}
 	if (!flow_table_ns_count(ft)) {
+		/* the header alone, as with no flows; the note to stderr */
 		if (fmt == DUMP_JSON)
 			printf("[]\n");
 		else
-			printf("no meter attached (no pinned maps under %s); "
-			       "attach one with 'flowctl meter attach'\n",
-			       flow_table_pin_root(ft));
+			print_rows(NULL, 0, fmt == DUMP_WIDE);
+		pr_info("no meter attached (no pinned maps under %s); "
+			"attach one with 'flowctl meter attach'",
+			flow_table_pin_root(ft));
 		goto out;
 	}
 	names = calloc(flow_table_ns_count(ft), sizeof(*names));
@@ -372,10 +375,8 @@ int cmd_dump(int argc, char **argv)
 	}
 	if (fmt == DUMP_JSON)
 		printf("%s]\n", first ? "" : "\n");
-	else if (nrows)
-		print_rows(rows, nrows, fmt == DUMP_WIDE);
 	else
-		printf("no flows\n");
+		print_rows(rows, nrows, fmt == DUMP_WIDE);
 out:
 	free(rows);
 	for (i = 0; i < nnames; i++)

@@ -4,7 +4,6 @@
  * compile it into the object cache.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,44 +23,54 @@ enum {
 	OPT_CACHE_DIR,
 };
 
-static const struct option ebpf_opts[] = {
-	{ "interface-max-flow-limit", required_argument, NULL, 'l' },
-	{ "ifstats", no_argument, NULL, OPT_IFSTATS },
-	{ "precise-time", no_argument, NULL, OPT_PRECISE_TIME },
-	{ "latency", no_argument, NULL, OPT_LATENCY },
-	{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+static const struct opt ebpf_knob_opts[] = {
+	{ "interface-max-flow-limit", 'l', 'l', "N",
+	  "flows per buffer, " MAX_FLOWS_RANGE " (default "
+	  MAX_FLOWS_DEFAULT ")" },
+	{ "ifstats", 0, OPT_IFSTATS, NULL,
+	  "per-packet totals in flow_ifstats too" },
+	{ "precise-time", 0, OPT_PRECISE_TIME, NULL,
+	  "last-seen times from bpf_ktime_get_ns (default:\n"
+	  "the per-tick clock; first-seen is always precise)" },
+	{ "latency", 0, OPT_LATENCY, NULL,
+	  "forwarding latency (ingress stamp, egress match)" },
+	{ 0 }
 };
 
-static void ebpf_usage(FILE *f, const char *sub)
-{
-	fprintf(f,
-		"Usage: flowctl ebpf %s [ -l N ] [ --ifstats ] [ --precise-time ] [ --latency ]%s\n"
-		"  -l, --interface-max-flow-limit N  flows per buffer (default %u)\n"
-		"  --ifstats        per-packet totals in flow_ifstats too\n"
-		"  --precise-time   last-seen times from bpf_ktime_get_ns (default:\n"
-		"                   the per-tick clock; first-seen is always precise)\n"
-		"  --latency        forwarding latency (ingress stamp, egress match)\n",
-		sub, strcmp(sub, "build") ? "" : " [ --cache-dir DIR ]",
-		FLOW_DEFAULT_MAX_FLOWS);
-	if (!strcmp(sub, "build"))
-		fprintf(f, "  --cache-dir DIR  object cache (default %s)\n",
-			EBPF_CACHE_DIR);
-}
+static const struct opt ebpf_build_opts[] = {
+	{ "cache-dir", 0, OPT_CACHE_DIR, "DIR",
+	  "object cache (default " EBPF_CACHE_DIR ")", OV_DIR },
+	{ 0 }
+};
+
+static const struct cmd_spec ebpf_code_dump_spec = {
+	.path = "ebpf code-dump",
+	.help = "print the rendered BPF C source",
+	.synopsis = "[ -l N ] [ --ifstats ] [ --precise-time ] [ --latency ]",
+	.groups = { ebpf_knob_opts },
+};
+
+static const struct cmd_spec ebpf_build_spec = {
+	.path = "ebpf build",
+	.help = "compile it (cached) and print the object path",
+	.synopsis = "[ -l N ] [ --ifstats ] [ --precise-time ] [ --latency ]\n"
+		    "[ --cache-dir DIR ]",
+	.groups = { ebpf_knob_opts, ebpf_build_opts },
+};
 
 /* Parse the options of SUB into K (and CACHE_DIR); EXIT_USAGE, 0 or -1 for
  * --help.
  */
-static int ebpf_parse_opts(int argc, char **argv, struct ebpf_knobs *k,
-			   const char **cache_dir)
+static int ebpf_parse_opts(int argc, char **argv, const struct cmd_spec *spec,
+			   struct ebpf_knobs *k, const char **cache_dir)
 {
-	const char *sub = argv[0];
+	struct opt_parser op;
 	int c;
 
 	ebpf_knobs_default(k);
+	opt_parser_init(&op, spec);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "l:h", ebpf_opts, NULL)) != -1) {
+	while ((c = opt_next(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'l':
 			if (option_u32("-l", optarg, 1, EBPF_MAX_FLOWS_LIMIT,
@@ -79,22 +88,22 @@ static int ebpf_parse_opts(int argc, char **argv, struct ebpf_knobs *k,
 			break;
 		case OPT_CACHE_DIR:
 			if (!cache_dir) {
-				ebpf_usage(stderr, sub);
+				opt_usage(stderr, spec);
 				return EXIT_USAGE;
 			}
 			*cache_dir = optarg;
 			break;
 		case 'h':
-			ebpf_usage(stdout, sub);
+			opt_usage(stdout, spec);
 			return -1;
 		default:
-			ebpf_usage(stderr, sub);
+			opt_usage(stderr, spec);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
 		pr_err("unexpected argument '%s'", argv[optind]);
-		ebpf_usage(stderr, sub);
+		opt_usage(stderr, spec);
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -113,7 +122,7 @@ static int ebpf_code_dump(int argc, char **argv)
 	char *src;
 	int ret;
 
-	ret = ebpf_parse_opts(argc, argv, &k, NULL);
+	ret = ebpf_parse_opts(argc, argv, &ebpf_code_dump_spec, &k, NULL);
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	ret = ebpf_render(&k, &src, &len);
@@ -131,7 +140,7 @@ static int ebpf_build_cmd(int argc, char **argv)
 	struct ebpf_knobs k;
 	int ret;
 
-	ret = ebpf_parse_opts(argc, argv, &k, &cache_dir);
+	ret = ebpf_parse_opts(argc, argv, &ebpf_build_spec, &k, &cache_dir);
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	ret = ebpf_build(&k, cache_dir, obj, sizeof(obj), digest);
@@ -141,13 +150,13 @@ static int ebpf_build_cmd(int argc, char **argv)
 	return 0;
 }
 
-static const struct subcmd ebpf_cmds[] = {
-	{ "code-dump", ebpf_code_dump, "print the rendered BPF C source" },
-	{ "build", ebpf_build_cmd, "compile it (cached) and print the object path" },
-	{ NULL, NULL, NULL },
+const struct subcmd ebpf_subcmds[] = {
+	{ &ebpf_code_dump_spec, ebpf_code_dump },
+	{ &ebpf_build_spec, ebpf_build_cmd },
+	{ 0 }
 };
 
 int cmd_ebpf(int argc, char **argv)
 {
-	return subcmd_dispatch("ebpf", ebpf_cmds, argc, argv);
+	return subcmd_dispatch("ebpf", ebpf_subcmds, argc, argv);
 }

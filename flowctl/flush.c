@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * flowctl flush { -A | -i IFINDEX -p PROTO -s SADDR -S SPORT -d DADDR
- *                 -D DPORT } [ --netns NS ]
+ *                 -D DPORT } [ --netns NS ]   (long forms: flush_opts)
  *
  * Remove flows from the meter's maps (both buffers, both hooks).  The
  * packets they held are not exported.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,25 +23,41 @@
 #include "log.h"
 #include "option.h"
 
-static void flush_usage(FILE *f)
-{
-	fprintf(f,
-"Usage: flowctl flush { -A | [ -i IFINDEX ] [ -p PROTO ] [ -s SADDR ]\n"
-"                     [ -S SPORT ] [ -d DADDR ] [ -D DPORT ] } [ --netns NS ]\n"
-"Remove flows from the meter's maps (both buffers, both hooks); their\n"
-"packets are not exported.  Fields left out match every value.\n"
-"  -A, --all             every flow\n"
-"  -i, --ifindex N       ingress interface index, 0..2147483647\n"
-"  -p, --proto P         number 0..255, or tcp, udp, icmp, icmpv6, sctp\n"
-"  -s, --src ADDR        source address (IPv4 or IPv6)\n"
-"  -S, --sport N         source port, 0..65535\n"
-"  -d, --dst ADDR        destination address\n"
-"  -D, --dport N         destination port, 0..65535\n"
-"      --netns NS        only namespace NS (pin directory name; DEFAULT is\n"
-"                        the root namespace)\n"
-"A key that matches nothing is an error (exit 1); so is a running agent\n"
-"(stop it first: it holds drained flows and drains the maps).\n");
-}
+enum { OPT_NETNS = 1000 };
+
+/*
+ * --saddr/--daddr are linux-flow-exporter's names, --src/--dst flowctl's
+ * older ones: both stay.
+ */
+static const struct opt flush_opts[] = {
+	{ "all", 'A', 'A', NULL, "every flow" },
+	{ "ifindex", 'i', 'i', "N", "ingress interface index, 0..2147483647" },
+	{ "proto", 'p', 'p', "P",
+	  "number 0..255, or tcp, udp, icmp, icmpv6, sctp",
+	  OV_WORDS, "tcp udp icmp icmpv6 sctp" },
+	{ "saddr", 's', 's', "ADDR", "source address (IPv4 or IPv6)" },
+	{ "src", 0, 's', "ADDR", "the same as --saddr" },
+	{ "sport", 'S', 'S', "N", "source port, 0..65535" },
+	{ "daddr", 'd', 'd', "ADDR", "destination address" },
+	{ "dst", 0, 'd', "ADDR", "the same as --daddr" },
+	{ "dport", 'D', 'D', "N", "destination port, 0..65535" },
+	{ "netns", 0, OPT_NETNS, "NS",
+	  "only namespace NS (pin directory name; DEFAULT is\n"
+	  "the root namespace)", OV_PIN },
+	{ 0 }
+};
+
+const struct cmd_spec flush_spec = {
+	.path = "flush",
+	.help = "remove flows from the kernel maps",
+	.synopsis = "{ -A | [ -i IFINDEX ] [ -p PROTO ] [ -s SADDR ] [ -S SPORT ]\n"
+		    " [ -d DADDR ] [ -D DPORT ] } [ --netns NS ]",
+	.about = "Remove flows from the meter's maps (both buffers, both hooks); their\n"
+		 "packets are not exported.  Fields left out match every value.\n",
+	.notes = "A key that matches nothing is an error (exit 1); so is a running agent\n"
+		 "(stop it first: it holds drained flows and drains the maps).\n",
+	.groups = { flush_opts },
+};
 
 static int parse_proto(const char *s, uint8_t *proto)
 {
@@ -87,22 +102,9 @@ static int parse_addr(const char *opt, const char *s, uint8_t addr[16],
 	return -EINVAL;
 }
 
-enum { OPT_NETNS = 1000 };
-
 int cmd_flush(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "all", no_argument, NULL, 'A' },
-		{ "ifindex", required_argument, NULL, 'i' },
-		{ "proto", required_argument, NULL, 'p' },
-		{ "src", required_argument, NULL, 's' },
-		{ "sport", required_argument, NULL, 'S' },
-		{ "dst", required_argument, NULL, 'd' },
-		{ "dport", required_argument, NULL, 'D' },
-		{ "netns", required_argument, NULL, OPT_NETNS },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+	struct opt_parser op;
 	struct flow_table_opts topts = { .no_drain = true };
 	struct flow_match m = { 0 };
 	struct flow_table *ft = NULL;
@@ -113,8 +115,9 @@ int cmd_flush(int argc, char **argv)
 	bool all = false;
 	size_t i;
 
-	while ((c = getopt_long(argc, argv, "Ai:p:s:S:d:D:h", longopts,
-				NULL)) != -1) {
+	opt_parser_init(&op, &flush_spec);
+	optind = 1;
+	while ((c = opt_next(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'A':
 			all = true;
@@ -131,7 +134,7 @@ int cmd_flush(int argc, char **argv)
 			m.fields |= FLOW_MATCH_PROTO;
 			break;
 		case 's':
-			if (parse_addr("-s", optarg, m.key.src_addr, &sfam))
+			if (parse_addr("-s/--saddr", optarg, m.key.src_addr, &sfam))
 				return EXIT_USAGE;
 			m.fields |= FLOW_MATCH_SADDR;
 			break;
@@ -142,7 +145,7 @@ int cmd_flush(int argc, char **argv)
 			m.fields |= FLOW_MATCH_SPORT;
 			break;
 		case 'd':
-			if (parse_addr("-d", optarg, m.key.dst_addr, &dfam))
+			if (parse_addr("-d/--daddr", optarg, m.key.dst_addr, &dfam))
 				return EXIT_USAGE;
 			m.fields |= FLOW_MATCH_DADDR;
 			break;
@@ -161,10 +164,10 @@ int cmd_flush(int argc, char **argv)
 			netns = optarg;
 			break;
 		case 'h':
-			flush_usage(stdout);
+			opt_usage(stdout, &flush_spec);
 			return 0;
 		default:
-			flush_usage(stderr);
+			opt_usage(stderr, &flush_spec);
 			return EXIT_USAGE;
 		}
 	}
@@ -175,7 +178,7 @@ int cmd_flush(int argc, char **argv)
 	if (all == !!m.fields) {
 		pr_err(all ? "-A flushes everything: no key options with it" :
 		       "give a key (-i, -p, -s, -S, -d, -D) or -A");
-		flush_usage(stderr);
+		opt_usage(stderr, &flush_spec);
 		return EXIT_USAGE;
 	}
 	if (sfam && dfam && sfam != dfam) {

@@ -4,7 +4,6 @@
  * original's dummy-data transmitter), show the compiled templates.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,27 +57,39 @@ static int parse_timeout_ms(const char *s)
 	return option_u32("-t", s, 0, 600000, &v) ? -1 : (int)v;
 }
 
-static void file_usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: flowctl ipfix file -c CONFIG -f FLOWFILE [ -t TIMEOUT_MS ]\n"
-		"\n"
-		"Send the templates of CONFIG, then the flows of FLOWFILE, to every\n"
-		"collector of CONFIG.  Exit code 0 when every record was sent, 1 when\n"
-		"any record was not sent (collector down, refused), 2 for a bad\n"
-		"config or flow file.\n");
-}
+static const struct opt ipfix_config_opt[] = {
+	{ "config", 'c', 'c', "CONFIG", "the config", OV_FILE },
+	{ 0 }
+};
+
+static const struct opt ipfix_timeout_opt[] = {
+	{ "timeout", 't', 't', "TIMEOUT_MS",
+	  "wait for the collectors at most this long,\n"
+	  "0..600000 ms (default 5000)" },
+	{ 0 }
+};
+
+static const struct opt ipfix_file_opts[] = {
+	{ "flow-file", 'f', 'f', "FLOWFILE", "the flows to send", OV_FILE },
+	{ 0 }
+};
+
+static const struct cmd_spec ipfix_file_spec = {
+	.path = "ipfix file",
+	.help = "send the flows of a YAML flow file to the collectors",
+	.synopsis = "-c CONFIG -f FLOWFILE [ -t TIMEOUT_MS ]",
+	.about =
+"Send the templates of CONFIG, then the flows of FLOWFILE, to every\n"
+"collector of CONFIG.  Exit code 0 when every record was sent, 1 when\n"
+"any record was not sent (collector down, refused), 2 for a bad\n"
+"config or flow file.\n",
+	.groups = { ipfix_config_opt, ipfix_file_opts, ipfix_timeout_opt },
+};
 
 static int ipfix_file(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "flow-file", required_argument, NULL, 'f' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	const char *config_path = NULL, *flow_path = NULL;
+	struct opt_parser op;
 	struct ipfix_exporter *ex = NULL;
 	struct flowctl_config *cfg = NULL;
 	struct flowfile *ff = NULL;
@@ -88,8 +99,9 @@ static int ipfix_file(int argc, char **argv)
 	size_t i, j;
 	int c, ret;
 
+	opt_parser_init(&op, &ipfix_file_spec);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:f:t:h", opts, NULL)) != -1) {
+	while ((c = opt_next(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'c':
 			config_path = optarg;
@@ -101,15 +113,15 @@ static int ipfix_file(int argc, char **argv)
 			timeout_ms = parse_timeout_ms(optarg);
 			break;
 		case 'h':
-			file_usage(stdout);
+			opt_usage(stdout, &ipfix_file_spec);
 			return 0;
 		default:
-			file_usage(stderr);
+			opt_usage(stderr, &ipfix_file_spec);
 			return EXIT_USAGE;
 		}
 	}
 	if (!config_path || !flow_path || optind != argc || timeout_ms < 0) {
-		file_usage(stderr);
+		opt_usage(stderr, &ipfix_file_spec);
 		return EXIT_USAGE;
 	}
 	ret = load_export_config(config_path, &cfg);
@@ -200,46 +212,44 @@ static void print_plan(const struct ipfix_plan *p, const char *role,
 	}
 }
 
-static void template_usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: flowctl ipfix template [ -c CONFIG ]\n"
-		"\n"
-		"Print the templates CONFIG compiles to (without -c: the built-in\n"
-		"default config): elements, ids, lengths, record size, records per\n"
-		"message, and which template IPv4 and IPv6 flows use.\n");
-}
+static const struct cmd_spec ipfix_template_spec = {
+	.path = "ipfix template",
+	.help = "print the templates a config compiles to",
+	.synopsis = "[ -c CONFIG ]",
+	.about =
+"Print the templates CONFIG compiles to (without -c: the built-in\n"
+"default config): elements, ids, lengths, record size, records per\n"
+"message, and which template IPv4 and IPv6 flows use.\n",
+	.groups = { ipfix_config_opt },
+};
 
 static int ipfix_template(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	const char *config_path = NULL;
 	struct flowctl_config *cfg = NULL;
 	struct ipfix_plan *plan = NULL;
+	struct opt_parser op;
 	uint16_t v4 = 0, v6 = 0;
 	size_t i;
 	int c, ret;
 
+	opt_parser_init(&op, &ipfix_template_spec);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((c = opt_next(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'c':
 			config_path = optarg;
 			break;
 		case 'h':
-			template_usage(stdout);
+			opt_usage(stdout, &ipfix_template_spec);
 			return 0;
 		default:
-			template_usage(stderr);
+			opt_usage(stderr, &ipfix_template_spec);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
-		template_usage(stderr);
+		opt_usage(stderr, &ipfix_template_spec);
 		return EXIT_USAGE;
 	}
 	ret = load_config(config_path, &cfg);
@@ -318,29 +328,25 @@ static uint32_t dump_domain(void *ctx, const char *netns)
 	return config_obs_domain_id(ctx, netns);
 }
 
-static void dump_usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: flowctl ipfix dump -c CONFIG [ -t TIMEOUT_MS ]\n"
-		"\n"
-		"Drain the flow tables of every metered namespace once (the same exact\n"
-		"flip-and-drain as the agent: each packet is exported once, by this\n"
-		"command or by a running agent, never by both) and send the flows, with\n"
-		"flowEndReason forcedEnd (4), to the collectors of CONFIG.  Refused while\n"
-		"an agent runs (it drains the same maps).  Exit code 0 when every record\n"
-		"was sent, 1 when none is metered, an agent runs or any record was not\n"
-		"sent, 2 for a bad config.\n");
-}
+static const struct cmd_spec ipfix_dump_spec = {
+	.path = "ipfix dump",
+	.help = "export the flows in the kernel maps once",
+	.synopsis = "-c CONFIG [ -t TIMEOUT_MS ]",
+	.about =
+"Drain the flow tables of every metered namespace once (the same exact\n"
+"flip-and-drain as the agent: each packet is exported once, by this\n"
+"command or by a running agent, never by both) and send the flows, with\n"
+"flowEndReason forcedEnd (4), to the collectors of CONFIG.  Refused while\n"
+"an agent runs (it drains the same maps).  Exit code 0 when every record\n"
+"was sent, 1 when none is metered, an agent runs or any record was not\n"
+"sent, 2 for a bad config.\n",
+	.groups = { ipfix_config_opt, ipfix_timeout_opt },
+};
 
 static int ipfix_dump(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct flow_table_opts fto = { 0 };
+	struct opt_parser op;
 	struct flow_cache_params fcp;
 	struct flow_cache_config cc;
 	struct flow_table *ft = NULL;
@@ -353,8 +359,9 @@ static int ipfix_dump(int argc, char **argv)
 	int c, ret, lockfd = -1;
 	size_t i;
 
+	opt_parser_init(&op, &ipfix_dump_spec);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:t:h", opts, NULL)) != -1) {
+	while ((c = opt_next(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'c':
 			config_path = optarg;
@@ -363,15 +370,15 @@ static int ipfix_dump(int argc, char **argv)
 			timeout_ms = parse_timeout_ms(optarg);
 			break;
 		case 'h':
-			dump_usage(stdout);
+			opt_usage(stdout, &ipfix_dump_spec);
 			return 0;
 		default:
-			dump_usage(stderr);
+			opt_usage(stderr, &ipfix_dump_spec);
 			return EXIT_USAGE;
 		}
 	}
 	if (!config_path || optind != argc || timeout_ms < 0) {
-		dump_usage(stderr);
+		opt_usage(stderr, &ipfix_dump_spec);
 		return EXIT_USAGE;
 	}
 	ret = load_export_config(config_path, &cfg);
@@ -441,14 +448,14 @@ out:
 	return ret;
 }
 
-static const struct subcmd ipfix_cmds[] = {
-	{ "dump", ipfix_dump, "export the flows in the kernel maps once" },
-	{ "file", ipfix_file, "send the flows of a YAML flow file to the collectors" },
-	{ "template", ipfix_template, "print the templates a config compiles to" },
-	{}
+const struct subcmd ipfix_subcmds[] = {
+	{ &ipfix_dump_spec, ipfix_dump },
+	{ &ipfix_file_spec, ipfix_file },
+	{ &ipfix_template_spec, ipfix_template },
+	{ 0 }
 };
 
 int cmd_ipfix(int argc, char **argv)
 {
-	return subcmd_dispatch("ipfix", ipfix_cmds, argc, argv);
+	return subcmd_dispatch("ipfix", ipfix_subcmds, argc, argv);
 }

@@ -10,53 +10,33 @@
 #include "commands.h"
 #include "log.h"
 
-/*
- * Families another part of the tree may not provide yet are weak: the table
- * says so instead of failing to link.
- */
-
-static const struct cmd {
-	const char *name;
-	int (*func)(int argc, char **argv);
-	const char *help;
-} cmds[] = {
-	{ "meter", cmd_meter, "attach, detach and show the in-kernel meter" },
-	{ "dump", cmd_dump, "print the flows in the kernel maps" },
-	{ "flush", cmd_flush, "remove flows from the kernel maps" },
-	{ "ipfix", cmd_ipfix, "IPFIX: send a flow file, export, show templates" },
-	{ "agent", cmd_agent, "run the exporter daemon" },
-	{ "dependency-check", cmd_dependency_check,
-	  "check clang, kernel, iproute2, bpffs, BTF, headers" },
-	{ "ebpf", cmd_ebpf, "show the BPF source that is compiled" },
-	{ "version", cmd_version, "print version, git commit, build date" },
-	{ "completion", cmd_completion, "print a shell completion script" },
+const struct cmd_family flowctl_families[] = {
+	{ "meter", cmd_meter, "attach, detach and show the in-kernel meter",
+	  NULL, meter_subcmds },
+	{ "dump", cmd_dump, NULL, &dump_spec },
+	{ "flush", cmd_flush, NULL, &flush_spec },
+	{ "ipfix", cmd_ipfix, "IPFIX: send a flow file, export, show templates",
+	  NULL, ipfix_subcmds },
+	{ "agent", cmd_agent, NULL, &agent_spec },
+	{ "dependency-check", cmd_dependency_check, NULL,
+	  &dependency_check_spec },
+	{ "ebpf", cmd_ebpf, "show the BPF source that is compiled", NULL,
+	  ebpf_subcmds },
+	{ "version", cmd_version, NULL, &version_spec },
+	{ "completion", cmd_completion, "print a shell completion script",
+	  NULL, completion_subcmds },
 	{ 0 }
 };
 
 static void usage(FILE *f)
 {
-	const struct cmd *c;
+	const struct cmd_family *c;
 
 	fprintf(f, "Usage: flowctl COMMAND [ARGS...]\n\nCommands:\n");
-	for (c = cmds; c->name; c++)
-		if (c->func)
-			fprintf(f, "  %-18s %s\n", c->name, c->help);
+	for (c = flowctl_families; c->name; c++)
+		fprintf(f, "  %-18s %s\n", c->name,
+			c->help ? c->help : c->leaf->help);
 	fprintf(f, "\nRun 'flowctl COMMAND --help' for a command's options.\n");
-}
-
-const char *flowctl_command_names(int i);
-const char *flowctl_command_names(int i)
-{
-	int n = 0;
-	const struct cmd *c;
-
-	for (c = cmds; c->name; c++) {
-		if (!c->func)
-			continue;
-		if (n++ == i)
-			return c->name;
-	}
-	return NULL;
 }
 
 int subcmd_dispatch(const char *family, const struct subcmd *cmds_,
@@ -69,12 +49,13 @@ int subcmd_dispatch(const char *family, const struct subcmd *cmds_,
 		FILE *f = argc < 2 ? stderr : stdout;
 
 		fprintf(f, "Usage: flowctl %s SUBCOMMAND [ARGS...]\n\n", family);
-		for (c = cmds_; c->name; c++)
-			fprintf(f, "  %-10s %s\n", c->name, c->help);
+		for (c = cmds_; c->spec; c++)
+			fprintf(f, "  %-10s %s\n", cmd_spec_name(c->spec),
+				c->spec->help);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
-	for (c = cmds_; c->name; c++)
-		if (!strcmp(c->name, argv[1]))
+	for (c = cmds_; c->spec; c++)
+		if (!strcmp(cmd_spec_name(c->spec), argv[1]))
 			return c->func(argc - 1, argv + 1);
 	pr_err("unknown command 'flowctl %s %s' (try 'flowctl %s --help')",
 	       family, argv[1], family);
@@ -83,7 +64,7 @@ int subcmd_dispatch(const char *family, const struct subcmd *cmds_,
 
 int main(int argc, char **argv)
 {
-	const struct cmd *c;
+	const struct cmd_family *c;
 
 	log_setup_libbpf();
 	if (argc < 2) {
@@ -98,15 +79,9 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))
 		return cmd_version(1, argv + 1);
 	/* exact names only: no prefix matching */
-	for (c = cmds; c->name; c++) {
-		if (strcmp(c->name, argv[1]))
-			continue;
-		if (!c->func) {
-			pr_err("'%s' is not part of this build", c->name);
-			return 1;
-		}
-		return c->func(argc - 1, argv + 1);
-	}
+	for (c = flowctl_families; c->name; c++)
+		if (!strcmp(c->name, argv[1]))
+			return c->func(argc - 1, argv + 1);
 	pr_err("unknown command '%s' (try 'flowctl --help')", argv[1]);
 	return EXIT_USAGE;
 }

@@ -3,7 +3,6 @@
  * flowctl meter { attach | detach | status }
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,71 +17,99 @@
 
 #define MAX_SPECS 256
 
-static void meter_usage(FILE *f, const char *sub)
-{
-	fprintf(f,
-"Usage: flowctl meter %s -i { NETNS:DEV | NETNS:* | DEV } [ -i ... ]\n"
-"       flowctl meter %s --netns NETNS -n DEV\n"
-"Options:\n"
-"  -i, --interface SPEC     interface: NETNS:DEV, NETNS:* (every device but lo)\n"
-"                           or DEV (root namespace); repeatable\n"
-"      --netns NETNS        namespace of -n (older form)\n"
-"  -n, --name DEV           device (older form)\n"
-"      --pref N             tc filter preference, 1..65535 (default 100)\n"
-"      --chain N            tc chain, 0..268435455 (default 0)\n"
-"      --handle N           tc filter handle, 1..4294967295 (default 1)\n"
-"%s"
-"      --dry                print the commands, run nothing\n"
-"  -v, --verbose            debug messages\n",
-		sub, sub,
-		strcmp(sub, "attach") ? "" :
-"  -l, --interface-max-flow-limit N\n"
-"                           flows per namespace and buffer, 1..16777216\n"
-"                           (default 65536; kept from the namespace's pins\n"
-"                           when omitted)\n"
-"  -f, --force              re-attach; replace pins whose limit differs\n"
-"      --ifstats            per-packet interface totals in the kernel too\n"
-"                           (costs ~1.2x an empty program per packet)\n"
-"      --precise-time       last-seen times from the precise clock (~0.6x)\n"
-"      --latency            forwarding latency: stamp at ingress, measure at\n"
-"                           egress (metrics, per-flow mean in the flow log)\n");
-}
-
 /* The kernel refuses tc chain indexes above TC_ACT_EXT_VAL_MASK. */
 #define TC_CHAIN_MAX	0x0fffffffU
 
 enum { OPT_NETNS = 1000, OPT_PREF, OPT_CHAIN, OPT_HANDLE, OPT_DRY,
        OPT_IFSTATS, OPT_PRECISE_TIME, OPT_LATENCY };
 
-static int meter_parse(int argc, char **argv, bool attach,
+static const struct opt meter_if_opts[] = {
+	{ "interface", 'i', 'i', "SPEC",
+	  "interface: NETNS:DEV, NETNS:* (every device but lo)\n"
+	  "or DEV (root namespace); repeatable", OV_IFSPEC },
+	{ "netns", 0, OPT_NETNS, "NETNS", "namespace of -n (older form)",
+	  OV_NETNS },
+	{ "name", 'n', 'n', "DEV", "device (older form)" },
+	{ "pref", 0, OPT_PREF, "N",
+	  "tc filter preference, 1..65535 (default 100)" },
+	{ "chain", 0, OPT_CHAIN, "N", "tc chain, 0..268435455 (default 0)" },
+	{ "handle", 0, OPT_HANDLE, "N",
+	  "tc filter handle, 1..4294967295 (default 1)" },
+	{ 0 }
+};
+
+static const struct opt meter_attach_opts[] = {
+	{ "interface-max-flow-limit", 'l', 'l', "N",
+	  "flows per namespace and buffer, " MAX_FLOWS_RANGE "\n"
+	  "(default " MAX_FLOWS_DEFAULT "; kept from the namespace's pins\n"
+	  "when omitted)" },
+	{ "force", 'f', 'f', NULL,
+	  "re-attach; replace pins whose limit differs" },
+	{ "ifstats", 0, OPT_IFSTATS, NULL,
+	  "per-packet interface totals in the kernel too\n"
+	  "(costs ~1.2x an empty program per packet)" },
+	{ "precise-time", 0, OPT_PRECISE_TIME, NULL,
+	  "last-seen times from the precise clock (~0.6x)" },
+	{ "latency", 0, OPT_LATENCY, NULL,
+	  "forwarding latency: stamp at ingress, measure at\n"
+	  "egress (metrics, per-flow mean in the flow log)" },
+	{ 0 }
+};
+
+static const struct opt meter_tail_opts[] = {
+	{ "dry", 0, OPT_DRY, NULL, "print the commands, run nothing" },
+	{ "verbose", 'v', 'v', NULL, "debug messages" },
+	{ 0 }
+};
+
+static const struct cmd_spec meter_attach_spec = {
+	.path = "meter attach",
+	.help = "attach the meter to interfaces",
+	.synopsis = "-i { NETNS:DEV | NETNS:* | DEV } [ -i ... ] [ --pref N ]\n"
+		    " [ --chain N ] [ --handle N ] [ -l N ] [ -f ] [ --latency ]\n"
+		    " [ --dry ]\n"
+		    "--netns NETNS -n DEV [ ... ]",
+	.groups = { meter_if_opts, meter_attach_opts, meter_tail_opts },
+};
+
+static const struct cmd_spec meter_detach_spec = {
+	.path = "meter detach",
+	.help = "detach it and remove unused pins",
+	.synopsis = "-i { NETNS:DEV | NETNS:* | DEV } [ -i ... ] [ --pref N ]\n"
+		    " [ --chain N ] [ --handle N ] [ --dry ]\n"
+		    "--netns NETNS -n DEV [ ... ]",
+	.groups = { meter_if_opts, meter_tail_opts },
+};
+
+static const struct opt meter_status_opts[] = {
+	{ "output", 'o', 'o', "FORMAT", "normal (default) or json",
+	  OV_WORDS, OUTPUT_FORMATS },
+	{ "netns", 0, OPT_NETNS, "NETNS",
+	  "only this namespace (pin directory name; DEFAULT\n"
+	  "is the root namespace)", OV_PIN },
+	{ 0 }
+};
+
+static const struct cmd_spec meter_status_spec = {
+	.path = "meter status",
+	.help = "show what is attached where",
+	.synopsis = "[ -o normal|json ] [ --netns NETNS ]",
+	.groups = { meter_status_opts },
+};
+
+static int meter_parse(int argc, char **argv, const struct cmd_spec *spec,
 		       struct ifspec *specs, int *n, struct meter_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "interface", required_argument, NULL, 'i' },
-		{ "netns", required_argument, NULL, OPT_NETNS },
-		{ "name", required_argument, NULL, 'n' },
-		{ "pref", required_argument, NULL, OPT_PREF },
-		{ "chain", required_argument, NULL, OPT_CHAIN },
-		{ "handle", required_argument, NULL, OPT_HANDLE },
-		{ "interface-max-flow-limit", required_argument, NULL, 'l' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "dry", no_argument, NULL, OPT_DRY },
-		{ "ifstats", no_argument, NULL, OPT_IFSTATS },
-		{ "precise-time", no_argument, NULL, OPT_PRECISE_TIME },
-		{ "latency", no_argument, NULL, OPT_LATENCY },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+	struct opt_parser op;
 	const char *netns = NULL, *err;
 	char *devs[MAX_SPECS];
 	int ndevs = 0, c, i;
 
 	meter_opts_default(o);
 	*n = 0;
+	opt_parser_init(&op, spec);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, attach ? "i:n:l:fvh" : "i:n:vh",
-				longopts, NULL)) != -1) {
+	while ((c = opt_next(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'i':
 			if (*n >= MAX_SPECS) {
@@ -121,8 +148,6 @@ static int meter_parse(int argc, char **argv, bool attach,
 				return -EINVAL;
 			break;
 		case 'l':
-			if (!attach)
-				return -EINVAL;
 			if (option_u32("-l", optarg, 1, EBPF_MAX_FLOWS_LIMIT,
 				       &o->max_flows))
 				return -EINVAL;
@@ -134,27 +159,22 @@ static int meter_parse(int argc, char **argv, bool attach,
 			o->dry = true;
 			break;
 		case OPT_IFSTATS:
+			o->ifstats = true;
+			break;
 		case OPT_PRECISE_TIME:
+			o->precise_time = true;
+			break;
 		case OPT_LATENCY:
-			if (!attach) {
-				meter_usage(stderr, argv[0]);
-				return -EINVAL;
-			}
-			if (c == OPT_IFSTATS)
-				o->ifstats = true;
-			else if (c == OPT_PRECISE_TIME)
-				o->precise_time = true;
-			else
-				o->latency = true;
+			o->latency = true;
 			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);
 			break;
 		case 'h':
-			meter_usage(stdout, argv[0]);
+			opt_usage(stdout, spec);
 			return 1;
 		default:
-			meter_usage(stderr, argv[0]);
+			opt_usage(stderr, spec);
 			return -EINVAL;
 		}
 	}
@@ -189,7 +209,7 @@ static int meter_parse(int argc, char **argv, bool attach,
 	}
 	if (!*n) {
 		pr_err("no interface given (-i NETNS:DEV, NETNS:* or DEV)");
-		meter_usage(stderr, argv[0]);
+		opt_usage(stderr, spec);
 		return -EINVAL;
 	}
 	return 0;
@@ -217,7 +237,7 @@ static int do_attach(int argc, char **argv)
 	struct meter_opts o;
 	int n, err;
 
-	err = meter_parse(argc, argv, true, specs, &n, &o);
+	err = meter_parse(argc, argv, &meter_attach_spec, specs, &n, &o);
 	if (err)
 		return err > 0 ? 0 : EXIT_USAGE;
 	if (!o.dry && need_root())
@@ -231,7 +251,7 @@ static int do_detach(int argc, char **argv)
 	struct meter_opts o;
 	int n, err;
 
-	err = meter_parse(argc, argv, false, specs, &n, &o);
+	err = meter_parse(argc, argv, &meter_detach_spec, specs, &n, &o);
 	if (err)
 		return err > 0 ? 0 : EXIT_USAGE;
 	if (!o.dry && need_root())
@@ -241,34 +261,29 @@ static int do_detach(int argc, char **argv)
 
 static int do_status(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "netns", required_argument, NULL, OPT_NETNS },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	const char *netns = NULL, *err;
+	struct opt_parser op;
 	bool json = false;
 	int c;
 
+	opt_parser_init(&op, &meter_status_spec);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	while ((c = opt_next(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'o':
-			if (!strcmp(optarg, "json")) {
-				json = true;
-			} else if (strcmp(optarg, "normal")) {
-				pr_err("-o %s: expected normal or json", optarg);
+			c = opt_word("-o", optarg, OUTPUT_FORMATS);
+			if (c < 0)
 				return EXIT_USAGE;
-			}
+			json = c == 1;
 			break;
 		case OPT_NETNS:
 			netns = optarg;
 			break;
 		case 'h':
-			printf("Usage: flowctl meter status [ -o normal|json ] [ --netns NETNS ]\n");
+			opt_usage(stdout, &meter_status_spec);
 			return 0;
 		default:
+			opt_usage(stderr, &meter_status_spec);
 			return EXIT_USAGE;
 		}
 	}
@@ -285,14 +300,14 @@ static int do_status(int argc, char **argv)
 	return exit_code(meter_status(netns, json));
 }
 
+const struct subcmd meter_subcmds[] = {
+	{ &meter_attach_spec, do_attach },
+	{ &meter_detach_spec, do_detach },
+	{ &meter_status_spec, do_status },
+	{ 0 }
+};
+
 int cmd_meter(int argc, char **argv)
 {
-	static const struct subcmd cmds[] = {
-		{ "attach", do_attach, "attach the meter to interfaces" },
-		{ "detach", do_detach, "detach it and remove unused pins" },
-		{ "status", do_status, "show what is attached where" },
-		{ 0 }
-	};
-
-	return subcmd_dispatch("meter", cmds, argc, argv);
+	return subcmd_dispatch("meter", meter_subcmds, argc, argv);
 }

@@ -24,7 +24,7 @@ libbpf-dev libcyaml-dev libyaml-dev check libjson-c-dev libmicrohttpd-dev
 linux-libc-dev libc6-dev
 iproute2 bpftool
 iperf3 tshark nfdump python3-scapy jq curl iputils-ping procps psmisc valgrind
-util-linux
+util-linux zsh
 podman runc debootstrap debian-archive-keyring systemd
 "
 

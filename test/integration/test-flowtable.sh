@@ -175,11 +175,13 @@ NOW_MS=$(($(date +%s) * 1000))
 check dump_times_wallclock jq_true "[.[] | select($UDP4)][0] | (.start > $NOW_MS - 60000) and (.end < $NOW_MS + 5000) and (.start <= .end)" "$T_TMP/dump.json"
 
 $FLOWCTL dump --netns "$NS0" >"$T_TMP/dump.txt"
-check dump_text_header grep -Eq '^Netns +Dir +Iif +Oif +Proto +Src +Dst +Mark +Pkts +Bytes +Flags$' "$T_TMP/dump.txt"
-check dump_text_ipv6 grep -Eq "egress +$IF1 +$IF2 +udp +\[fd00:1::2\]:40001 +\[fd00:2::2\]:5000 +0 +7 +686 " "$T_TMP/dump.txt"
-check dump_text_ipv4 grep -Eq "ingress +$IF1 +0 +udp +10\.1\.0\.2:40000 +10\.2\.0\.2:5000 +0 +10 +1280 " "$T_TMP/dump.txt"
+# linux-flow-exporter's columns first (IFINDEX is the ingress ifindex,
+# PROTO a number, ADDR:PORT), flowctl's after them
+check dump_text_header grep -Eq '^IFINDEX +PROTO +SRC +DST +PKTS +BYTES +NETNS +DIR +OIF +MARK +FLAGS$' "$T_TMP/dump.txt"
+check dump_text_ipv6 grep -Eq "^$IF1 +17 +\[fd00:1::2\]:40001 +\[fd00:2::2\]:5000 +7 +686 +$NS0 +egress +$IF2 +0 " "$T_TMP/dump.txt"
+check dump_text_ipv4 grep -Eq "^$IF1 +17 +10\.1\.0\.2:40000 +10\.2\.0\.2:5000 +10 +1280 +$NS0 +ingress +0 +0 " "$T_TMP/dump.txt"
 $FLOWCTL dump -o wide --netns "$NS0" >"$T_TMP/dump.wide"
-check dump_wide_columns grep -Eq '^Netns .* Start +End +Finished$' "$T_TMP/dump.wide"
+check dump_wide_columns grep -Eq '^IFINDEX +PROTO +SRC +DST +PKTS +BYTES +START +END +FINISHED +NETNS .* TTL$' "$T_TMP/dump.wide"
 $FLOWCTL dump -o json --netns "${T_PREFIX}nope" >/dev/null 2>&1
 check_eq dump_unknown_netns 1 $?
 
