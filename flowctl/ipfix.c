@@ -210,6 +210,28 @@ static void template_usage(FILE *f)
 		"message, and which template IPv4 and IPv6 flows use.\n");
 }
 
+/* Which template the kernel flows of VERSION use, and why: one line. */
+static uint16_t print_choice(const struct flowctl_config *cfg,
+			     const struct ipfix_plan *plans, int version)
+{
+	struct ipfix_plan_choice ch;
+	char why[256];
+
+	if (ipfix_plan_choose(plans, cfg->n_templates, version,
+			      version == 4 ? cfg->flow_templates.ipv4 :
+			      cfg->flow_templates.ipv6, &ch))
+		return 0;	/* the loader refused such a pin */
+	ipfix_plan_choice_explain(&ch, why, sizeof(why));
+	if (ch.plan)
+		printf("IPv%d flows: template %u: %s\n", version, ch.plan->id,
+		       why);
+	else
+		printf("IPv%d flows: built-in template %u: %s\n", version,
+		       version == 4 ? IPFIX_TID_DEFAULT_V4 :
+		       IPFIX_TID_DEFAULT_V6, why);
+	return ch.plan ? ch.plan->id : 0;
+}
+
 static int ipfix_template(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -219,8 +241,8 @@ static int ipfix_template(int argc, char **argv)
 	};
 	const char *config_path = NULL;
 	struct flowctl_config *cfg = NULL;
-	struct ipfix_plan *plan = NULL;
-	uint16_t v4 = 0, v6 = 0;
+	struct ipfix_plan *plans = NULL, *plan;
+	uint16_t v4, v6;
 	size_t i;
 	int c, ret;
 
@@ -245,31 +267,28 @@ static int ipfix_template(int argc, char **argv)
 	ret = load_config(config_path, &cfg);
 	if (ret)
 		return ret;
-	plan = malloc(sizeof(*plan));
-	if (!plan) {
-		ret = 1;
+	ret = 1;
+	/* the configured templates, then one spare for the built-ins */
+	plans = calloc(cfg->n_templates + 1, sizeof(*plans));
+	if (!plans)
 		goto out;
-	}
-	printf("config %s: maxIpfixMessageLen %u, template refresh %u s\n\n",
+	for (i = 0; i < cfg->n_templates; i++)
+		if (config_template_plan(cfg, cfg->templates[i].id, &plans[i]))
+			goto out;
+	plan = &plans[cfg->n_templates];
+	printf("config %s: maxIpfixMessageLen %u, template refresh %u s\n",
 	       cfg->file, cfg->max_ipfix_message_len,
 	       cfg->timer_template_flush_s);
-	/* the exporter's choice: first template without the other
-	 * version's addresses */
+	v4 = print_choice(cfg, plans, 4);
+	v6 = print_choice(cfg, plans, 6);
+	printf("\n");
 	for (i = 0; i < cfg->n_templates; i++) {
-		config_template_plan(cfg, cfg->templates[i].id, plan);
-		if (!v4 && !(plan->addr_versions & IPFIX_ADDR_V6))
-			v4 = plan->id;
-		if (!v6 && !(plan->addr_versions & IPFIX_ADDR_V4))
-			v6 = plan->id;
-	}
-	for (i = 0; i < cfg->n_templates; i++) {
-		uint16_t id = cfg->templates[i].id;
+		uint16_t id = plans[i].id;
 		const char *role = id == v4 && id == v6 ? "IPv4 and IPv6 flows" :
 				   id == v4 ? "IPv4 flows" :
 				   id == v6 ? "IPv6 flows" : "flow file only";
 
-		config_template_plan(cfg, id, plan);
-		print_plan(plan, role, cfg->max_ipfix_message_len);
+		print_plan(&plans[i], role, cfg->max_ipfix_message_len);
 		printf("\n");
 	}
 	if (!v4) {
@@ -293,7 +312,7 @@ static int ipfix_template(int argc, char **argv)
 		   cfg->max_ipfix_message_len);
 	ret = 0;
 out:
-	free(plan);
+	free(plans);
 	config_free(cfg);
 	return ret;
 }

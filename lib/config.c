@@ -36,7 +36,7 @@ static const char *const top_keys[] = {
 	"collectors", "templates", "observationDomainId", "exportingProcessId",
 	"idleTimeoutSeconds", "activeTimeoutSeconds",
 	"scanIntervalMilliseconds", "metricsAddress", "interfaces",
-	"hookTimeoutSeconds", "enterpriseElements", NULL
+	"hookTimeoutSeconds", "enterpriseElements", "flowTemplates", NULL
 };
 
 static yaml_node_t *map_get(struct yaml_doc *d, const yaml_node_t *map,
@@ -762,6 +762,48 @@ static int check_templates(struct parser *p, const yaml_node_t *seq)
 	return 0;
 }
 
+/*
+ * flowTemplates: {ipv4: ID, ipv6: ID}: the template of the kernel flows of
+ * each IP version, instead of the one ipfix_plan_choose() picks.  After
+ * the templates: the ids must be among them and fit the version.
+ */
+static int parse_flow_templates(struct parser *p, const yaml_node_t *map)
+{
+	static const char *const keys[] = { "ipv4", "ipv6", NULL };
+	static const char *const other[] = { "IPv6", "IPv4" };
+	struct flowctl_config *cfg = p->cfg;
+	uint16_t *ids[] = { &cfg->flow_templates.ipv4,
+			    &cfg->flow_templates.ipv6 };
+	struct ipfix_plan plan;
+	int ret, v;
+
+	ret = expect_map(p, map, "flowTemplates");
+	ret = ret ?: yaml_check_keys(p->d, p->err, map, "flowTemplates", keys);
+	if (ret)
+		return ret;
+	for (v = 0; v < 2; v++) {
+		yaml_node_t *n = map_get(p->d, map, keys[v]);
+		uint32_t id;
+
+		if (!n)
+			continue;
+		ret = yaml_get_u32(p->d, p->err, n, keys[v],
+				   IPFIX_MIN_DATA_SET_ID, IPFIX_TID_CONFIG_MAX,
+				   &id);
+		if (ret)
+			return ret;
+		if (config_template_plan(cfg, id, &plan))
+			return PERR(p, n, "%s: template %u is not in templates",
+				    keys[v], id);
+		if (plan.addr_versions & (v ? IPFIX_ADDR_V4 : IPFIX_ADDR_V6))
+			return PERR(p, n,
+				    "%s: template %u has %s addresses: it cannot carry %s flows",
+				    keys[v], id, other[v], v ? "IPv6" : "IPv4");
+		*ids[v] = id;
+	}
+	return 0;
+}
+
 static int parse_interfaces(struct parser *p, const yaml_node_t *seq)
 {
 	struct flowctl_config *cfg = p->cfg;
@@ -919,8 +961,12 @@ defaults:
 		if (!cfg->metrics_address)
 			return -ENOMEM;
 	}
-	return check_templates(p, root ? map_get(p->d, root, "templates") :
-				       NULL);
+	ret = check_templates(p, root ? map_get(p->d, root, "templates") :
+				      NULL);
+	n = root ? map_get(p->d, root, "flowTemplates") : NULL;
+	if (!ret && n)
+		ret = parse_flow_templates(p, n);
+	return ret;
 }
 
 static void timer_default(struct flowctl_config *cfg)

@@ -88,6 +88,12 @@ struct flowctl_config {
 	uint32_t exporting_process_id;	/* default: the process id */
 	bool exporting_process_id_set;
 	char *metrics_address;
+	/* flowTemplates: template id of the kernel flows per IP version;
+	 * 0: the one with the most measured fields (ipfix_plan_choose) */
+	struct {
+		uint16_t ipv4;
+		uint16_t ipv6;
+	} flow_templates;
 	char **interfaces;		/* "NETNS:DEV" strings */
 	size_t n_interfaces;
 
