@@ -386,7 +386,7 @@ struct batch {
 struct flowlog {
 	char *name;
 	char *path;
-	bool is_stdout;
+	bool is_stream;			/* stdout or stderr: not ours */
 	bool async;
 	size_t queue_max;
 	struct hook_chain *hooks;
@@ -766,7 +766,7 @@ static void write_lines(struct flowlog *fl, const char *text, size_t len,
 		return;
 	pthread_mutex_lock(&fl->fd_lock);
 	/* single writer: the file ends here unless our write fails */
-	if (!fl->is_stdout && !fstat(fl->fd, &st) && S_ISREG(st.st_mode))
+	if (!fl->is_stream && !fstat(fl->fd, &st) && S_ISREG(st.st_mode))
 		size = st.st_size;
 	ret = 0;
 	if (fl->need_newline) {
@@ -911,6 +911,25 @@ static int start_worker(struct flowlog *fl)
 	return 0;
 }
 
+/*
+ * The standard stream PATH names ("-" or "stdout", "stderr": the names the
+ * original's logger knew), or -1 for a file.  Streams are the caller's:
+ * not opened, checked, reopened or closed here.
+ */
+static int stream_fd(const char *path)
+{
+	if (!strcmp(path, "-") || !strcmp(path, "stdout"))
+		return STDOUT_FILENO;
+	if (!strcmp(path, "stderr"))
+		return STDERR_FILENO;
+	return -1;
+}
+
+bool flowlog_writes_stdout(const struct flowlog *fl)
+{
+	return fl->is_stream && fl->fd == STDOUT_FILENO;
+}
+
 int flowlog_open(struct flowlog **out, const struct flowlog_config *cfg)
 {
 	struct hook_chain_opts hopts = {
@@ -942,10 +961,9 @@ int flowlog_open(struct flowlog **out, const struct flowlog_config *cfg)
 	fl->async = cfg->async;
 	fl->queue_max = cfg->queue_max_bytes ? cfg->queue_max_bytes :
 		FLOWLOG_DEFAULT_QUEUE_MAX;
-	fl->is_stdout = strcmp(cfg->path, "-") == 0;
-	if (fl->is_stdout)
-		fl->fd = STDOUT_FILENO;
-	else {
+	fl->fd = stream_fd(cfg->path);
+	fl->is_stream = fl->fd >= 0;
+	if (!fl->is_stream) {
 		ret = open_output(fl, &fl->fd);
 		if (ret)
 			goto out;
@@ -1064,7 +1082,7 @@ int flowlog_reopen(struct flowlog *fl)
 	struct stat st;
 	int fd, old, ret;
 
-	if (fl->is_stdout)
+	if (fl->is_stream)
 		return 0;
 	ret = open_output(fl, &fd);
 	if (ret)
@@ -1103,7 +1121,7 @@ void flowlog_close(struct flowlog *fl)
 		pthread_mutex_unlock(&fl->q_lock);
 		pthread_join(fl->worker, NULL);
 	}
-	if (fl->fd >= 0 && !fl->is_stdout)
+	if (fl->fd >= 0 && !fl->is_stream)
 		close(fl->fd);
 	hook_chain_destroy(fl->hooks);
 	flowlog_buf_free(&fl->scratch);

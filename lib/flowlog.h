@@ -85,7 +85,8 @@ size_t flowlog_format_addr(char *dst, const uint8_t addr[16],
 
 struct flowlog_config {
 	const char *name;		/* messages/metrics; NULL: path */
-	const char *path;		/* file (appended), or "-" for stdout */
+	const char *path;		/* file (appended); "-" or "stdout",
+					 * "stderr": that stream */
 	const struct hook_spec *hooks;	/* applied in order; may be NULL */
 	size_t n_hooks;
 	int hook_timeout_ms;		/* 0: HOOK_DEFAULT_TIMEOUT_MS */
@@ -147,6 +148,8 @@ void flowlog_close(struct flowlog *fl);
 
 void flowlog_get_stats(const struct flowlog *fl, struct flowlog_stats *st);
 const char *flowlog_name(const struct flowlog *fl);
+/* Whether FL writes to standard output (path "-" or "stdout"). */
+bool flowlog_writes_stdout(const struct flowlog *fl);
 /* The output's hooks (per-hook failure counters), NULL when none. */
 const struct hook_chain *flowlog_hooks(const struct flowlog *fl);
 
