@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "embedded.h"
+#include "hooks.h"
 #include "ifspec.h"
 #include "log.h"
 #include "metrics.h"
@@ -268,42 +269,6 @@ static int parse_collector(struct parser *p, const yaml_node_t *map,
 		       &c->reconnect_interval_s);
 }
 
-/* Split a command line on blanks into a NULL-terminated argv. */
-static char **split_words(const char *s)
-{
-	size_t n = 0, i = 0;
-	const char *c = s;
-	char **argv;
-
-	while (*c) {
-		c += strspn(c, " \t\n");
-		if (!*c)
-			break;
-		n++;
-		c += strcspn(c, " \t\n");
-	}
-	argv = calloc(n + 1, sizeof(*argv));
-	if (!argv)
-		return NULL;
-	for (c = s; i < n;) {
-		size_t len;
-
-		c += strspn(c, " \t\n");
-		len = strcspn(c, " \t\n");
-		argv[i] = strndup(c, len);
-		if (!argv[i])
-			goto fail;
-		i++;
-		c += len;
-	}
-	return argv;
-fail:
-	while (i > 0)
-		free(argv[--i]);
-	free(argv);
-	return NULL;
-}
-
 static int parse_hook(struct parser *p, const yaml_node_t *map,
 		      struct config_hook *h)
 {
@@ -357,8 +322,11 @@ static int parse_hook(struct parser *p, const yaml_node_t *map,
 		return PERR(p, cmd,
 			    "command: expected a program path and arguments (a string or a list), found %s",
 			    yaml_describe(cmd, buf, sizeof(buf)));
-	h->argv = split_words(yaml_str(cmd));
-	return h->argv ? 0 : -ENOMEM;
+	/* words as docs/outputs.md says: blanks, '...', "...", backslash */
+	ret = hook_argv_split(yaml_str(cmd), &h->argv);
+	if (ret == -EINVAL)
+		return PERR(p, cmd, "command: a quote is not closed (words are split at blanks; '...', \"...\" and backslash quote)");
+	return ret;
 }
 
 static int parse_log(struct parser *p, const yaml_node_t *map)

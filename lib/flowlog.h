@@ -53,8 +53,17 @@ void flowlog_buf_free(struct flowlog_buf *b);
 
 enum flowlog_form {
 	FLOWLOG_LINES,		/* "{...}\n{...}\n": the log file */
-	FLOWLOG_ARRAY,		/* "[\n{...},\n{...}\n]\n": hook input */
+	FLOWLOG_ARRAY,		/* "[\n{...},\n{...}\n]\n": hook input: the
+				 * flows without the logger's "level",
+				 * "ts" and "msg" */
 };
+
+/* Bytes flowlog_format_head() may write. */
+#define FLOWLOG_HEAD_MAX	64
+
+/* The logger's members that open each line, without braces or comma:
+ * "level":"info","ts":TS_MS,"msg":"flowlog".  Returns the length. */
+size_t flowlog_format_head(char *dst, uint64_t ts_ms);
 
 /* Bytes flowlog_format_record() may write for a NETNS_LEN-byte netns. */
 #define FLOWLOG_RECORD_MAX(netns_len)	(768 + 6 * (size_t)(netns_len))
@@ -73,7 +82,8 @@ int flowlog_format_batch(const struct flow_record *r, size_t n,
 			 enum flowlog_form form, uint64_t ts_ms,
 			 struct flowlog_buf *out);
 
-/* Append the FLOWLOG_LINES text LINES as FLOWLOG_ARRAY to OUT. */
+/* Append the FLOWLOG_LINES text LINES as FLOWLOG_ARRAY to OUT (the
+ * logger's members at the start of a line are left out). */
 int flowlog_lines_to_array(const char *lines, size_t len,
 			   struct flowlog_buf *out);
 

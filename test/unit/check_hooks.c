@@ -151,7 +151,7 @@ START_TEST(test_command_cat)
 	ck_assert_uint_eq(res.n_failed, 0);
 	ck_assert_uint_eq(res.n_lines, N_FLOWS);
 	ck_assert_uint_eq(strlen(out), len);
-	check_lines(out, N_FLOWS, "msg", "flowlog");
+	check_lines(out, N_FLOWS, "netns", "ns0");
 	free(out);
 	ck_assert_uint_eq(hook_chain_failures_total(chain), 0);
 }
@@ -200,7 +200,7 @@ END_TEST
 START_TEST(test_shell_hook_private_file)
 {
 	struct hook_spec spec = sh_hook("sed-msg",
-		"# comment\nsed 's/\"msg\":\"flowlog\"/\"msg\":\"hooked\"/g'\n");
+		"# comment\nsed 's/\"netns\":\"ns0\"/\"netns\":\"hooked\"/g'\n");
 	struct hook_run_result res;
 	char *out, *script, *dir, *slash;
 	struct stat st;
@@ -231,7 +231,7 @@ START_TEST(test_shell_hook_private_file)
 
 	ck_assert_int_eq(run(&out, &len, &res), 0);
 	ck_assert(res.modified);
-	check_lines(out, N_FLOWS, "msg", "hooked");
+	check_lines(out, N_FLOWS, "netns", "hooked");
 	free(out);
 
 	hook_chain_destroy(chain);
