@@ -668,30 +668,44 @@ START_TEST(test_bad_path)
 }
 END_TEST
 
-START_TEST(test_stdout)
+/* The standard streams by name ("stdout", "stderr": the original's
+ * logger's names; "-"): written there, never reopened or closed. */
+static const struct {
+	const char *path;
+	int fd;
+} streams[] = {
+	{ "-", STDOUT_FILENO },
+	{ "stdout", STDOUT_FILENO },
+	{ "stderr", STDERR_FILENO },
+};
+
+START_TEST(test_streams)
 {
 	struct flow_record *r = mixed_batch(4);
-	struct flowlog_config cfg = { .path = "-" };
+	struct flowlog_config cfg = { .path = streams[_i].path };
+	int sfd = streams[_i].fd;
 	struct flowlog *fl;
 	char path[128], *text;
 	int saved, fd;
 	size_t len;
 
-	snprintf(path, sizeof(path), "%s/stdout", tmpdir);
+	snprintf(path, sizeof(path), "%s/stream", tmpdir);
 	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
 	ck_assert_int_ge(fd, 0);
 	fflush(stdout);
-	saved = dup(STDOUT_FILENO);
-	dup2(fd, STDOUT_FILENO);
+	fflush(stderr);
+	saved = dup(sfd);
+	dup2(fd, sfd);
 	close(fd);
 	ck_assert_int_eq(flowlog_open(&fl, &cfg), 0);
+	ck_assert(flowlog_writes_stdout(fl) == (sfd == STDOUT_FILENO));
 	ck_assert_int_eq(flowlog_submit(fl, r, 4), 0);
 	ck_assert_int_eq(flowlog_reopen(fl), 0);
 	flowlog_close(fl);
-	dup2(saved, STDOUT_FILENO);
+	dup2(saved, sfd);
 	close(saved);
-	/* closing the log left our stdout alone */
-	ck_assert_int_ne(fcntl(STDOUT_FILENO, F_GETFD), -1);
+	/* closing the log left our stream alone */
+	ck_assert_int_ne(fcntl(sfd, F_GETFD), -1);
 	text = slurp(path, &len);
 	check_file_lines(text, r, 4);
 	free(text);
@@ -1168,7 +1182,8 @@ static Suite *flowlog_suite(void)
 	tcase_add_test(out, test_reopen_failure_keeps_old);
 	tcase_add_test(out, test_write_errors_counted);
 	tcase_add_test(out, test_bad_path);
-	tcase_add_test(out, test_stdout);
+	tcase_add_loop_test(out, test_streams, 0,
+			    sizeof(streams) / sizeof(streams[0]));
 	tcase_add_test(out, test_async_order);
 	tcase_add_test(out, test_async_overflow_counted);
 	tcase_add_test(out, test_refuse_symlink);
