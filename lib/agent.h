@@ -36,7 +36,7 @@ int agent_log_open(const struct flowctl_config *cfg,
 int agent_run(const struct agent_opts *opts);
 
 /*
- * For the commands that change the pinned flow tables (flush, ipfix dump):
+ * For the commands that change the pinned flow tables (flush):
  * hold the agent lock of PIN_ROOT (NULL: flow_pin_root's choice) for the
  * command's duration, so that it neither races a running agent nor one
  * started meanwhile (that one refuses to start).  Returns the fd to close
