@@ -8,6 +8,7 @@
 
 #include "agent.h"
 #include "commands.h"
+#include "config.h"
 #include "log.h"
 
 #define LOG_FORMATS "json text"	/* --log-format, json first */
@@ -40,8 +41,9 @@ const struct cmd_spec agent_spec = {
 	.about =
 "Drains the flow tables of every metered namespace and exports the flows\n"
 "(IPFIX, JSON log, metrics) until SIGTERM or SIGINT; SIGHUP reloads CONFIG\n"
-"and reopens the log files.  Without -c the embedded default config is used\n"
-"(flowctl ipfix template shows its templates; see docs/config.md).\n"
+"and reopens the log files.  Without -c: ./config.yaml when it exists (as\n"
+"linux-flow-exporter), else the embedded default config (flowctl ipfix\n"
+"template shows its templates; see docs/config.md).\n"
 "One agent per pin root (a second one is refused).  The flows drained and\n"
 "not yet exported are kept in a crash journal pinned under the pin root, so\n"
 "that an agent killed (SIGKILL, OOM) loses nothing: the next one exports\n"
@@ -98,6 +100,10 @@ int cmd_agent(int argc, char **argv)
 	if (optind < argc) {
 		pr_err("unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
+	}
+	if (!o.config && !access(CONFIG_CWD_FILE, F_OK)) {
+		o.config = CONFIG_CWD_FILE;
+		o.config_from_cwd = true;
 	}
 	if (geteuid() != 0) {
 		pr_err("the agent needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN)");

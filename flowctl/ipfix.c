@@ -16,6 +16,7 @@
 #include "flow_cache.h"
 #include "flow_table.h"
 #include "flowfile.h"
+#include "flowlog.h"
 #include "ipfix.h"
 #include "ipfix_export.h"
 #include "log.h"
@@ -77,10 +78,10 @@ static const struct opt ipfix_file_opts[] = {
 static const struct cmd_spec ipfix_file_spec = {
 	.path = "ipfix file",
 	.help = "send the flows of a YAML flow file to the collectors",
-	.synopsis = "-c CONFIG -f FLOWFILE [ -t TIMEOUT_MS ]",
+	.synopsis = "[ -c CONFIG ] [ -f FLOWFILE ] [ -t TIMEOUT_MS ]",
 	.about =
-"Send the templates of CONFIG, then the flows of FLOWFILE, to every\n"
-"collector of CONFIG.  Exit code 0 when every record was sent, 1 when\n"
+"Send the templates of CONFIG (default ./config.yaml), then the flows of\n"
+"FLOWFILE (default ./flow.yaml), to every collector of CONFIG.  Exit code 0 when every record was sent, 1 when\n"
 "any record was not sent (collector down, refused), 2 for a bad\n"
 "config or flow file.\n",
 	.groups = { ipfix_config_opt, ipfix_file_opts, ipfix_timeout_opt },
@@ -88,7 +89,8 @@ static const struct cmd_spec ipfix_file_spec = {
 
 static int ipfix_file(int argc, char **argv)
 {
-	const char *config_path = NULL, *flow_path = NULL;
+	const char *config_path = CONFIG_CWD_FILE;
+	const char *flow_path = CONFIG_CWD_FLOW_FILE;
 	struct opt_parser op;
 	struct ipfix_exporter *ex = NULL;
 	struct flowctl_config *cfg = NULL;
@@ -120,7 +122,7 @@ static int ipfix_file(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!config_path || !flow_path || optind != argc || timeout_ms < 0) {
+	if (optind != argc || timeout_ms < 0) {
 		opt_usage(stderr, &ipfix_file_spec);
 		return EXIT_USAGE;
 	}
@@ -223,13 +225,35 @@ static const struct cmd_spec ipfix_template_spec = {
 	.groups = { ipfix_config_opt },
 };
 
+/* Which template the kernel flows of VERSION use, and why: one line. */
+static uint16_t print_choice(const struct flowctl_config *cfg,
+			     const struct ipfix_plan *plans, int version)
+{
+	struct ipfix_plan_choice ch;
+	char why[256];
+
+	if (ipfix_plan_choose(plans, cfg->n_templates, version,
+			      version == 4 ? cfg->flow_templates.ipv4 :
+			      cfg->flow_templates.ipv6, &ch))
+		return 0;	/* the loader refused such a pin */
+	ipfix_plan_choice_explain(&ch, why, sizeof(why));
+	if (ch.plan)
+		printf("IPv%d flows: template %u: %s\n", version, ch.plan->id,
+		       why);
+	else
+		printf("IPv%d flows: built-in template %u: %s\n", version,
+		       version == 4 ? IPFIX_TID_DEFAULT_V4 :
+		       IPFIX_TID_DEFAULT_V6, why);
+	return ch.plan ? ch.plan->id : 0;
+}
+
 static int ipfix_template(int argc, char **argv)
 {
 	const char *config_path = NULL;
 	struct flowctl_config *cfg = NULL;
-	struct ipfix_plan *plan = NULL;
+	struct ipfix_plan *plans = NULL, *plan;
+	uint16_t v4, v6;
 	struct opt_parser op;
-	uint16_t v4 = 0, v6 = 0;
 	size_t i;
 	int c, ret;
 
@@ -255,31 +279,28 @@ static int ipfix_template(int argc, char **argv)
 	ret = load_config(config_path, &cfg);
 	if (ret)
 		return ret;
-	plan = malloc(sizeof(*plan));
-	if (!plan) {
-		ret = 1;
+	ret = 1;
+	/* the configured templates, then one spare for the built-ins */
+	plans = calloc(cfg->n_templates + 1, sizeof(*plans));
+	if (!plans)
 		goto out;
-	}
-	printf("config %s: maxIpfixMessageLen %u, template refresh %u s\n\n",
+	for (i = 0; i < cfg->n_templates; i++)
+		if (config_template_plan(cfg, cfg->templates[i].id, &plans[i]))
+			goto out;
+	plan = &plans[cfg->n_templates];
+	printf("config %s: maxIpfixMessageLen %u, template refresh %u s\n",
 	       cfg->file, cfg->max_ipfix_message_len,
 	       cfg->timer_template_flush_s);
-	/* the exporter's choice: first template without the other
-	 * version's addresses */
+	v4 = print_choice(cfg, plans, 4);
+	v6 = print_choice(cfg, plans, 6);
+	printf("\n");
 	for (i = 0; i < cfg->n_templates; i++) {
-		config_template_plan(cfg, cfg->templates[i].id, plan);
-		if (!v4 && !(plan->addr_versions & IPFIX_ADDR_V6))
-			v4 = plan->id;
-		if (!v6 && !(plan->addr_versions & IPFIX_ADDR_V4))
-			v6 = plan->id;
-	}
-	for (i = 0; i < cfg->n_templates; i++) {
-		uint16_t id = cfg->templates[i].id;
+		uint16_t id = plans[i].id;
 		const char *role = id == v4 && id == v6 ? "IPv4 and IPv6 flows" :
 				   id == v4 ? "IPv4 flows" :
 				   id == v6 ? "IPv6 flows" : "flow file only";
 
-		config_template_plan(cfg, id, plan);
-		print_plan(plan, role, cfg->max_ipfix_message_len);
+		print_plan(&plans[i], role, cfg->max_ipfix_message_len);
 		printf("\n");
 	}
 	if (!v4) {
@@ -303,7 +324,7 @@ static int ipfix_template(int argc, char **argv)
 		   cfg->max_ipfix_message_len);
 	ret = 0;
 out:
-	free(plan);
+	free(plans);
 	config_free(cfg);
 	return ret;
 }
@@ -311,15 +332,21 @@ out:
 /* ---- ipfix dump: one-shot export of the kernel flow tables ---------- */
 
 struct dump_ctx {
-	struct ipfix_exporter *ex;
+	struct ipfix_exporter *ex;	/* NULL: no collector */
+	struct flowlog **logs;
+	size_t n_logs;
 	uint64_t records;
 };
 
 static void dump_emit(void *ctx, const struct flow_record *recs, size_t n)
 {
 	struct dump_ctx *d = ctx;
+	size_t i;
 
-	ipfix_exporter_export(d->ex, recs, n);
+	if (d->ex)
+		ipfix_exporter_export(d->ex, recs, n);
+	for (i = 0; i < d->n_logs; i++)
+		flowlog_submit(d->logs[i], recs, n);
 	d->records += n;
 }
 
@@ -331,17 +358,64 @@ static uint32_t dump_domain(void *ctx, const char *netns)
 static const struct cmd_spec ipfix_dump_spec = {
 	.path = "ipfix dump",
 	.help = "export the flows in the kernel maps once",
-	.synopsis = "-c CONFIG [ -t TIMEOUT_MS ]",
+	.synopsis = "[ -c CONFIG ] [ -t TIMEOUT_MS ]",
 	.about =
-"Drain the flow tables of every metered namespace once (the same exact\n"
-"flip-and-drain as the agent: each packet is exported once, by this\n"
-"command or by a running agent, never by both) and send the flows, with\n"
-"flowEndReason forcedEnd (4), to the collectors of CONFIG.  Refused while\n"
-"an agent runs (it drains the same maps).  Exit code 0 when every record\n"
-"was sent, 1 when none is metered, an agent runs or any record was not\n"
-"sent, 2 for a bad config.\n",
+"Read the flow tables of every metered namespace without changing them\n"
+"(as linux-flow-exporter did: a running agent still exports every packet)\n"
+"and send what they hold now, with flowEndReason forcedEnd (4), to the\n"
+"outputs of CONFIG (default ./config.yaml): its collectors and its\n"
+"log: files, through their hooks.  With an agent running, the tables\n"
+"hold what was counted since its last drain.  Exit code 0 when every\n"
+"record was sent, 1 when none is metered or any record was not sent,\n"
+"2 for a bad config.\n",
 	.groups = { ipfix_config_opt, ipfix_timeout_opt },
 };
+
+/* Snapshot every namespace of FT into FC (nothing is removed). */
+static int dump_read(struct flow_table *ft, struct flow_cache *fc)
+{
+	struct flow_key *keys = NULL;
+	struct flow_value *vals = NULL;
+	int ret = 0;
+	size_t i, j;
+
+	for (i = 0; i < flow_table_ns_count(ft); i++) {
+		struct flow_ns *ns = flow_table_ns(ft, i);
+		struct flow_entry *e = NULL;
+		struct flow_clock clk;
+		size_t n = 0;
+		int dom;
+
+		if (flow_table_snapshot(ft, ns, &e, &n)) {
+			ret = -EIO;
+			continue;
+		}
+		dom = flow_cache_domain(fc, flow_ns_name(ns),
+					flow_ns_obs_domain_id(ns));
+		keys = n ? malloc(n * sizeof(*keys)) : NULL;
+		vals = n ? malloc(n * sizeof(*vals)) : NULL;
+		if (dom < 0 || (n && (!keys || !vals))) {
+			pr_err("out of memory");
+			free(e);
+			free(keys);
+			free(vals);
+			return -ENOMEM;
+		}
+		for (j = 0; j < n; j++) {
+			keys[j] = e[j].key;
+			vals[j] = e[j].val;
+		}
+		flow_clock_now(&clk);
+		flow_cache_set_clock(fc, &clk);
+		flow_cache_merge(fc, dom, keys, vals, n, flow_mono_ns());
+		free(e);
+		free(keys);
+		free(vals);
+		keys = NULL;
+		vals = NULL;
+	}
+	return ret;
+}
 
 static int ipfix_dump(int argc, char **argv)
 {
@@ -353,10 +427,11 @@ static int ipfix_dump(int argc, char **argv)
 	struct flow_cache *fc = NULL;
 	struct flowctl_config *cfg = NULL;
 	struct dump_ctx d = { 0 };
-	const char *config_path = NULL;
+	const char *config_path = CONFIG_CWD_FILE;
 	int timeout_ms = FILE_FLUSH_TIMEOUT_MS;
 	uint64_t not_sent = 0;
-	int c, ret, lockfd = -1;
+	FILE *out = stdout;
+	int c, ret;
 	size_t i;
 
 	opt_parser_init(&op, &ipfix_dump_spec);
@@ -377,28 +452,29 @@ static int ipfix_dump(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!config_path || optind != argc || timeout_ms < 0) {
+	if (optind != argc || timeout_ms < 0) {
 		opt_usage(stderr, &ipfix_dump_spec);
 		return EXIT_USAGE;
 	}
-	ret = load_export_config(config_path, &cfg);
+	ret = load_config(config_path, &cfg);
 	if (ret)
 		return ret;
+	if (!cfg->n_collectors && !cfg->n_logs) {
+		pr_err("%s: no output (outputs: - collector: or - log:)",
+		       cfg->file);
+		config_free(cfg);
+		return EXIT_USAGE;
+	}
 	ret = 1;
 	if (geteuid() != 0) {
 		pr_err("reading the pinned flow tables needs root");
 		goto out;
 	}
 	/*
-	 * A running agent drains the same maps: each flow would leave as two
-	 * records, split between it and this command.  Refused; the agent
-	 * lock is kept until the records are sent, so no agent starts
-	 * meanwhile.
+	 * Read only: no agent lock, no flip.  A running agent keeps
+	 * draining the same maps and exports every packet itself.
 	 */
-	lockfd = agent_lock_exclude(NULL, "ipfix dump");
-	if (lockfd < 0 && lockfd != -ENOENT)
-		goto out;
-	fto.state_dir = FLOW_TABLE_STATE_DIR;
+	fto.no_drain = true;
 	fto.obs_domain_id = dump_domain;
 	fto.obs_domain_ctx = cfg;
 	if (flow_table_open(&fto, &ft))
@@ -408,10 +484,18 @@ static int ipfix_dump(int argc, char **argv)
 		       flow_table_pin_root(ft));
 		goto out;
 	}
-	if (ipfix_exporter_create(cfg, &d.ex)) {
+	if (cfg->n_collectors && ipfix_exporter_create(cfg, &d.ex)) {
 		pr_err("cannot set up the IPFIX exporter");
 		goto out;
 	}
+	d.logs = calloc(cfg->n_logs ?: 1, sizeof(*d.logs));
+	if (!d.logs)
+		goto out;
+	for (i = 0; i < cfg->n_logs; i++, d.n_logs++)
+		if (agent_log_open(cfg, &cfg->logs[i], false, &d.logs[i])) {
+			ret = EXIT_USAGE;
+			goto out;
+		}
 	memset(&cc, 0, sizeof(cc));
 	flow_cache_params_init(&fcp);
 	flow_cache_params_from_config(&fcp, &cc);
@@ -419,32 +503,48 @@ static int ipfix_dump(int argc, char **argv)
 	fcp.emit_ctx = &d;
 	if (flow_cache_new(&fcp, &fc))
 		goto out;
-	if (flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL))
-		pr_warn("a namespace could not be drained completely");
+	if (dump_read(ft, fc) == -ENOMEM)
+		goto out;
 	flow_cache_flush(fc, flow_mono_ns());
-	ipfix_exporter_flush(d.ex, timeout_ms);
-	for (i = 0; i < ipfix_exporter_n_collectors(d.ex); i++) {
+	if (d.ex)
+		ipfix_exporter_flush(d.ex, timeout_ms);
+	/* a log on stdout keeps it for itself: the summary goes to stderr */
+	for (i = 0; i < d.n_logs; i++)
+		if (flowlog_writes_stdout(d.logs[i]))
+			out = stderr;
+	for (i = 0; d.ex && i < ipfix_exporter_n_collectors(d.ex); i++) {
 		struct ipfix_collector_stats st;
 
 		ipfix_exporter_stats(d.ex, i, &st);
-		printf("collector %s (%s): %llu of %llu records sent, %llu not sent\n",
+		fprintf(out, "collector %s (%s): %llu of %llu records sent, %llu not sent\n",
 		       st.address, config_transport_name(st.transport),
 		       (unsigned long long)st.records,
 		       (unsigned long long)d.records,
 		       (unsigned long long)st.records_not_sent);
 		not_sent += st.records_not_sent;
 	}
-	printf("%llu flow record(s) from %zu namespace(s)\n",
-	       (unsigned long long)d.records, flow_table_ns_count(ft));
+	for (i = 0; i < d.n_logs; i++) {
+		struct flowlog_stats st;
+
+		flowlog_get_stats(d.logs[i], &st);
+		fprintf(out, "log %s: %llu of %llu records written\n",
+			flowlog_name(d.logs[i]),
+			(unsigned long long)st.lines_written,
+			(unsigned long long)st.records_in);
+		not_sent += st.lines_lost;
+	}
+	fprintf(out, "%llu flow record(s) from %zu namespace(s)\n",
+		(unsigned long long)d.records, flow_table_ns_count(ft));
 	ret = not_sent ? 1 : 0;
 out:
 	flow_cache_free(fc);
+	for (i = 0; i < d.n_logs; i++)
+		flowlog_close(d.logs[i]);
+	free(d.logs);
 	if (d.ex)
 		ipfix_exporter_destroy(d.ex);
 	flow_table_close(ft);
 	config_free(cfg);
-	if (lockfd >= 0)
-		close(lockfd);
 	return ret;
 }
 

@@ -138,8 +138,8 @@ static void outputs_free(struct agent_outputs *o)
 	memset(o, 0, sizeof(*o));
 }
 
-static int open_log(struct agent *a, const struct flowctl_config *cfg,
-		    const struct config_log *lc, struct flowlog **fl)
+int agent_log_open(const struct flowctl_config *cfg,
+		   const struct config_log *lc, bool async, struct flowlog **fl)
 {
 	struct hook_spec *hooks = NULL;
 	struct flowlog_config c = { 0 };
@@ -161,10 +161,9 @@ static int open_log(struct agent *a, const struct flowctl_config *cfg,
 	c.hooks = hooks;
 	c.n_hooks = lc->n_hooks;
 	c.hook_timeout_ms = cfg->hook_timeout_s * 1000;
-	c.async = true;
+	c.async = async;
 	err = flowlog_open(fl, &c);
 	free(hooks);
-	(void)a;
 	return err;
 }
 
@@ -200,7 +199,7 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 		}
 	}
 	for (i = 0; i < cfg->n_logs; i++) {
-		err = open_log(a, cfg, &cfg->logs[i], &o->logs[i]);
+		err = agent_log_open(cfg, &cfg->logs[i], true, &o->logs[i]);
 		if (err)
 			goto fail;
 		o->n_logs++;
@@ -1072,8 +1071,10 @@ int agent_run(const struct agent_opts *opts)
 	a.exfd = a.out.ex ? ipfix_async_fd(a.out.ex) : -1;
 	epoll_add(a.epfd, a.exfd);
 
-	pr_info("agent started: config %s, %zu collector(s), %zu log(s), metrics on %s (port %u), scan every %u ms, %zu namespace(s) metered",
+	pr_info("agent started: config %s%s, %zu collector(s), %zu log(s), metrics on %s (port %u), scan every %u ms, %zu namespace(s) metered",
 		cfg->file ? cfg->file : "(embedded default)",
+		opts->config_from_cwd ? " (no -c: found in the working directory)" :
+		!opts->config ? " (no -c and no " CONFIG_CWD_FILE ")" : "",
 		cfg->n_collectors, a.out.n_logs, maddr ? maddr : "default",
 		metrics_port(a.metrics), fcp.scan_interval_ms,
 		flow_table_ns_count(a.ft));

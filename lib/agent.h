@@ -12,6 +12,7 @@
 
 struct agent_opts {
 	const char *config;	/* path, or NULL: the embedded default */
+	bool config_from_cwd;	/* config is CONFIG_CWD_FILE, found (no -c) */
 	const char *pin_root;	/* NULL: FLOW_PIN_ROOT ($FLOWCTL_PIN_ROOT) */
 	const char *state_dir;	/* NULL: FLOW_TABLE_STATE_DIR */
 	const char *metrics_address;	/* overrides the config's, or NULL */
@@ -19,11 +20,23 @@ struct agent_opts {
 	bool no_journal;	/* no crash journal (docs/flowcache.md) */
 };
 
+struct flowctl_config;
+struct config_log;
+struct flowlog;
+
+/*
+ * Open the flow log LC of CFG (its hooks, the config's hook timeout);
+ * ASYNC: with a writer thread (the agent), else writes in flowlog_submit
+ * (one-shot commands).  flowlog_open's errors.
+ */
+int agent_log_open(const struct flowctl_config *cfg,
+		   const struct config_log *lc, bool async, struct flowlog **fl);
+
 /* Run until SIGTERM/SIGINT.  Returns the exit code (0, 1, 2). */
 int agent_run(const struct agent_opts *opts);
 
 /*
- * For the commands that change the pinned flow tables (flush, ipfix dump):
+ * For the commands that change the pinned flow tables (flush):
  * hold the agent lock of PIN_ROOT (NULL: flow_pin_root's choice) for the
  * command's duration, so that it neither races a running agent nor one
  * started meanwhile (that one refuses to start).  Returns the fd to close

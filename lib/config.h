@@ -28,6 +28,10 @@
 #define CONFIG_DEFAULT_RECONNECT_S		60
 #define CONFIG_DEFAULT_METRICS_ADDRESS		"127.0.0.1:9999"
 #define CONFIG_DEFAULT_FILE			"templates/config.yaml"
+/* What the original read without -c (agent, ipfix file/dump): the agent
+ * falls back to the embedded default when it does not exist. */
+#define CONFIG_CWD_FILE				"./config.yaml"
+#define CONFIG_CWD_FLOW_FILE			"./flow.yaml"
 
 /* Sizes of a config: one template per id (256..65279), at most 60 fields
  * each (IPFIX_MAX_FIELDS); enterprise elements, of which there are only a
@@ -99,7 +103,8 @@ struct flowctl_config {
 	size_t n_templates;
 	/* flowTemplates: the template of kernel flows per IP version, a
 	 * configured one without addresses of the other version; 0 when
-	 * not given (the exporter chooses) */
+	 * not given: the one with the most measured fields
+	 * (ipfix_plan_choose) */
 	struct {
 		uint16_t ipv4;
 		uint16_t ipv6;

@@ -193,14 +193,23 @@ static char *put_json_str(char *p, const char *str)
 	return p;
 }
 
-size_t flowlog_format_record(char *dst, const struct flow_record *r,
-			     uint64_t ts_ms)
+/* The logger's members that open each line: "level", "ts" (TS_MS), "msg". */
+static char *put_head(char *p, uint64_t ts_ms)
 {
-	char *p = dst;
-
-	p = PUT_LIT(p, "{\"level\":\"info\",\"ts\":");
+	p = PUT_LIT(p, "\"level\":\"info\",\"ts\":");
 	p = put_u64(p, ts_ms);
-	p = PUT_LIT(p, ",\"msg\":\"flowlog\",\"src\":\"");
+	return PUT_LIT(p, ",\"msg\":\"flowlog\"");
+}
+
+size_t flowlog_format_head(char *dst, uint64_t ts_ms)
+{
+	return put_head(dst, ts_ms) - dst;
+}
+
+/* The flow's members, "src" .. "obsDomainId" (no braces). */
+static char *put_flow(char *p, const struct flow_record *r)
+{
+	p = PUT_LIT(p, "\"src\":\"");
 	p = put_addr(p, r->src_addr, r->ip_version);
 	p = PUT_LIT(p, "\",\"dst\":\"");
 	p = put_addr(p, r->dst_addr, r->ip_version);
@@ -260,6 +269,29 @@ size_t flowlog_format_record(char *dst, const struct flow_record *r,
 		p = PUT_LIT(p, ",\"latencyPackets\":");
 		p = put_u64(p, r->latency_count);
 	}
+	return p;
+}
+
+size_t flowlog_format_record(char *dst, const struct flow_record *r,
+			     uint64_t ts_ms)
+{
+	char *p = dst;
+
+	*p++ = '{';
+	p = put_head(p, ts_ms);
+	*p++ = ',';
+	p = put_flow(p, r);
+	*p++ = '}';
+	return p - dst;
+}
+
+/* The object a hook gets: the flow's members without the logger's. */
+static size_t format_hook_object(char *dst, const struct flow_record *r)
+{
+	char *p = dst;
+
+	*p++ = '{';
+	p = put_flow(p, r);
 	*p++ = '}';
 	return p - dst;
 }
@@ -311,8 +343,10 @@ int flowlog_format_batch(const struct flow_record *r, size_t n,
 				out->data[start] = '\0';
 			return -ENOMEM;
 		}
-		out->len += flowlog_format_record(out->data + out->len, &r[i],
-						  ts_ms);
+		out->len += array ?
+			format_hook_object(out->data + out->len, &r[i]) :
+			flowlog_format_record(out->data + out->len, &r[i],
+					      ts_ms);
 		if (array && i + 1 < n)
 			out->data[out->len++] = ',';
 		out->data[out->len++] = '\n';
@@ -323,6 +357,27 @@ int flowlog_format_batch(const struct flow_record *r, size_t n,
 	}
 	out->data[out->len] = '\0';
 	return 0;
+}
+
+/*
+ * Length of the logger's members at the start of LINE (LEN bytes), with
+ * the "{" before and the "," after them: '{"level":"info","ts":DIGITS,
+ * "msg":"flowlog",'; 0 when LINE does not start so.
+ */
+static size_t head_len(const char *line, size_t len)
+{
+	static const char a[] = "{\"level\":\"info\",\"ts\":";
+	static const char b[] = ",\"msg\":\"flowlog\",";
+	size_t i = sizeof(a) - 1, d;
+
+	if (len < i || memcmp(line, a, i))
+		return 0;
+	for (d = i; i < len && line[i] >= '0' && line[i] <= '9'; i++)
+		;
+	if (i == d || len - i < sizeof(b) - 1 ||
+	    memcmp(line + i, b, sizeof(b) - 1))
+		return 0;
+	return i + sizeof(b) - 1;
 }
 
 int flowlog_lines_to_array(const char *lines, size_t len,
@@ -341,7 +396,14 @@ int flowlog_lines_to_array(const char *lines, size_t len,
 	while (p < end) {
 		const char *nl = memchr(p, '\n', end - p);
 		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		size_t skip = head_len(p, l);
 
+		if (skip) {
+			/* "{" stays, the logger's members and their "," go */
+			out->data[out->len++] = '{';
+			p += skip;
+			l -= skip;
+		}
 		memcpy(out->data + out->len, p, l);
 		out->len += l;
 		p += l + 1;
@@ -367,7 +429,7 @@ struct batch {
 struct flowlog {
 	char *name;
 	char *path;
-	bool is_stdout;
+	bool is_stream;			/* stdout or stderr: not ours */
 	bool async;
 	size_t queue_max;
 	struct hook_chain *hooks;
@@ -747,7 +809,7 @@ static void write_lines(struct flowlog *fl, const char *text, size_t len,
 		return;
 	pthread_mutex_lock(&fl->fd_lock);
 	/* single writer: the file ends here unless our write fails */
-	if (!fl->is_stdout && !fstat(fl->fd, &st) && S_ISREG(st.st_mode))
+	if (!fl->is_stream && !fstat(fl->fd, &st) && S_ISREG(st.st_mode))
 		size = st.st_size;
 	ret = 0;
 	if (fl->need_newline) {
@@ -788,18 +850,25 @@ static void write_lines(struct flowlog *fl, const char *text, size_t len,
 static void process_batch(struct flowlog *fl, const char *lines, size_t len,
 			  size_t n, struct flowlog_buf *scratch)
 {
+	static const char *const logger_keys[] = { "level", "ts", "msg", NULL };
+	char members[FLOWLOG_HEAD_MAX];
+	struct hook_line_head head = { members, logger_keys };
 	struct hook_run_result res;
 	char *out = NULL;
 	size_t out_len;
 
 	if (hook_chain_len(fl->hooks) && n) {
+		/* the log line gets them back after the hooks, whatever
+		 * the hooks returned; "ts": when it is written */
+		members[flowlog_format_head(members, realtime_ms())] = '\0';
 		scratch->len = 0;
 		if (flowlog_lines_to_array(lines, len, scratch)) {
 			pr_err("flowlog %s: out of memory; batch logged without hooks",
 			       fl->name);
-		} else if (!hook_chain_run(fl->hooks, scratch->data,
-					   scratch->len, &out, &out_len,
-					   &res) && res.modified) {
+		} else if (!hook_chain_run_head(fl->hooks, scratch->data,
+						scratch->len, &head, &out,
+						&out_len, &res) &&
+			   res.modified) {
 			write_lines(fl, out, out_len, res.n_lines);
 			free(out);
 			return;
@@ -892,6 +961,25 @@ static int start_worker(struct flowlog *fl)
 	return 0;
 }
 
+/*
+ * The standard stream PATH names ("-" or "stdout", "stderr": the names the
+ * original's logger knew), or -1 for a file.  Streams are the caller's:
+ * not opened, checked, reopened or closed here.
+ */
+static int stream_fd(const char *path)
+{
+	if (!strcmp(path, "-") || !strcmp(path, "stdout"))
+		return STDOUT_FILENO;
+	if (!strcmp(path, "stderr"))
+		return STDERR_FILENO;
+	return -1;
+}
+
+bool flowlog_writes_stdout(const struct flowlog *fl)
+{
+	return fl->is_stream && fl->fd == STDOUT_FILENO;
+}
+
 int flowlog_open(struct flowlog **out, const struct flowlog_config *cfg)
 {
 	struct hook_chain_opts hopts = {
@@ -923,10 +1011,9 @@ int flowlog_open(struct flowlog **out, const struct flowlog_config *cfg)
 	fl->async = cfg->async;
 	fl->queue_max = cfg->queue_max_bytes ? cfg->queue_max_bytes :
 		FLOWLOG_DEFAULT_QUEUE_MAX;
-	fl->is_stdout = strcmp(cfg->path, "-") == 0;
-	if (fl->is_stdout)
-		fl->fd = STDOUT_FILENO;
-	else {
+	fl->fd = stream_fd(cfg->path);
+	fl->is_stream = fl->fd >= 0;
+	if (!fl->is_stream) {
 		ret = open_output(fl, &fl->fd);
 		if (ret)
 			goto out;
@@ -1045,7 +1132,7 @@ int flowlog_reopen(struct flowlog *fl)
 	struct stat st;
 	int fd, old, ret;
 
-	if (fl->is_stdout)
+	if (fl->is_stream)
 		return 0;
 	ret = open_output(fl, &fd);
 	if (ret)
@@ -1084,7 +1171,7 @@ void flowlog_close(struct flowlog *fl)
 		pthread_mutex_unlock(&fl->q_lock);
 		pthread_join(fl->worker, NULL);
 	}
-	if (fl->fd >= 0 && !fl->is_stdout)
+	if (fl->fd >= 0 && !fl->is_stream)
 		close(fl->fd);
 	hook_chain_destroy(fl->hooks);
 	flowlog_buf_free(&fl->scratch);

@@ -53,8 +53,17 @@ void flowlog_buf_free(struct flowlog_buf *b);
 
 enum flowlog_form {
 	FLOWLOG_LINES,		/* "{...}\n{...}\n": the log file */
-	FLOWLOG_ARRAY,		/* "[\n{...},\n{...}\n]\n": hook input */
+	FLOWLOG_ARRAY,		/* "[\n{...},\n{...}\n]\n": hook input: the
+				 * flows without the logger's "level",
+				 * "ts" and "msg" */
 };
+
+/* Bytes flowlog_format_head() may write. */
+#define FLOWLOG_HEAD_MAX	64
+
+/* The logger's members that open each line, without braces or comma:
+ * "level":"info","ts":TS_MS,"msg":"flowlog".  Returns the length. */
+size_t flowlog_format_head(char *dst, uint64_t ts_ms);
 
 /* Bytes flowlog_format_record() may write for a NETNS_LEN-byte netns. */
 #define FLOWLOG_RECORD_MAX(netns_len)	(832 + 6 * (size_t)(netns_len))
@@ -73,7 +82,8 @@ int flowlog_format_batch(const struct flow_record *r, size_t n,
 			 enum flowlog_form form, uint64_t ts_ms,
 			 struct flowlog_buf *out);
 
-/* Append the FLOWLOG_LINES text LINES as FLOWLOG_ARRAY to OUT. */
+/* Append the FLOWLOG_LINES text LINES as FLOWLOG_ARRAY to OUT (the
+ * logger's members at the start of a line are left out). */
 int flowlog_lines_to_array(const char *lines, size_t len,
 			   struct flowlog_buf *out);
 
@@ -85,7 +95,8 @@ size_t flowlog_format_addr(char *dst, const uint8_t addr[16],
 
 struct flowlog_config {
 	const char *name;		/* messages/metrics; NULL: path */
-	const char *path;		/* file (appended), or "-" for stdout */
+	const char *path;		/* file (appended); "-" or "stdout",
+					 * "stderr": that stream */
 	const struct hook_spec *hooks;	/* applied in order; may be NULL */
 	size_t n_hooks;
 	int hook_timeout_ms;		/* 0: HOOK_DEFAULT_TIMEOUT_MS */
@@ -147,6 +158,8 @@ void flowlog_close(struct flowlog *fl);
 
 void flowlog_get_stats(const struct flowlog *fl, struct flowlog_stats *st);
 const char *flowlog_name(const struct flowlog *fl);
+/* Whether FL writes to standard output (path "-" or "stdout"). */
+bool flowlog_writes_stdout(const struct flowlog *fl);
 /* The output's hooks (per-hook failure counters), NULL when none. */
 const struct hook_chain *flowlog_hooks(const struct flowlog *fl);
 

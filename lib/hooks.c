@@ -183,12 +183,16 @@ static int hook_setup(struct hook *h, const struct hook_spec *spec,
 		ret = write_script(h, dir, spec->shell);
 		if (ret)
 			return ret;
-		h->argv = calloc(3, sizeof(*h->argv));
+		/*
+		 * Executed as a file: its #! line chooses the interpreter
+		 * (bash, python3, ...); without one exec_run() falls back to
+		 * /bin/sh on ENOEXEC, as execvp() does.
+		 */
+		h->argv = calloc(2, sizeof(*h->argv));
 		if (!h->argv)
 			return -ENOMEM;
-		h->argv[0] = strdup("/bin/sh");
-		h->argv[1] = strdup(h->script);
-		return h->argv[0] && h->argv[1] ? 0 : -ENOMEM;
+		h->argv[0] = strdup(h->script);
+		return h->argv[0] ? 0 : -ENOMEM;
 	}
 	pr_err("hooks: %s: unknown hook kind %d", h->name, spec->kind);
 	return -EINVAL;
@@ -432,29 +436,38 @@ static struct json_object *hook_run_one(struct hook *h, int timeout_ms,
 	return arr;
 }
 
-/* One compact object per line: what the log file gets. */
-static int array_to_lines(struct json_object *arr, char **out,
+/*
+ * One compact object per line: what the log file gets.  With HEAD, each
+ * object loses HEAD's keys and starts with HEAD's members.
+ */
+static int array_to_lines(struct json_object *arr,
+			  const struct hook_line_head *head, char **out,
 			  size_t *out_len, size_t *n_lines)
 {
 	size_t n = json_object_array_length(arr), i, len = 0, cap = 4096;
+	size_t hl = head ? strlen(head->members) : 0;
 	char *buf = malloc(cap);
 
 	if (!buf)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		const char *s = json_object_to_json_string_ext(
-			json_object_array_get_idx(arr, i),
-			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-		size_t sl = s ? strlen(s) : 0;
+		struct json_object *o = json_object_array_get_idx(arr, i);
+		const char *s, *const *k;
+		size_t sl;
 
+		for (k = head ? head->keys : NULL; k && *k; k++)
+			json_object_object_del(o, *k);
+		s = json_object_to_json_string_ext(o,
+			JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 		if (!s) {
 			free(buf);
 			return -ENOMEM;
 		}
-		if (len + sl + 2 > cap) {
+		sl = strlen(s);
+		if (len + hl + sl + 3 > cap) {
 			char *p;
 
-			while (len + sl + 2 > cap)
+			while (len + hl + sl + 3 > cap)
 				cap *= 2;
 			p = realloc(buf, cap);
 			if (!p) {
@@ -462,6 +475,16 @@ static int array_to_lines(struct json_object *arr, char **out,
 				return -ENOMEM;
 			}
 			buf = p;
+		}
+		if (hl) {
+			/* '{' HEAD, then ',' and the members, or '}' */
+			buf[len++] = '{';
+			memcpy(buf + len, head->members, hl);
+			len += hl;
+			if (strcmp(s, "{}"))
+				buf[len++] = ',';
+			s++;
+			sl--;
 		}
 		memcpy(buf + len, s, sl);
 		len += sl;
@@ -476,6 +499,13 @@ static int array_to_lines(struct json_object *arr, char **out,
 
 int hook_chain_run(struct hook_chain *c, const char *in, size_t in_len,
 		   char **out, size_t *out_len, struct hook_run_result *res)
+{
+	return hook_chain_run_head(c, in, in_len, NULL, out, out_len, res);
+}
+
+int hook_chain_run_head(struct hook_chain *c, const char *in, size_t in_len,
+			const struct hook_line_head *head, char **out,
+			size_t *out_len, struct hook_run_result *res)
 {
 	struct json_object *last = NULL;
 	const char *cur = in;
@@ -506,7 +536,7 @@ int hook_chain_run(struct hook_chain *c, const char *in, size_t in_len,
 		cur_len = next_len;
 	}
 	if (last) {
-		ret = array_to_lines(last, out, out_len, &res->n_lines);
+		ret = array_to_lines(last, head, out, out_len, &res->n_lines);
 		if (ret)
 			pr_err("hooks: out of memory; logging the batch as it was before the hooks");
 		else

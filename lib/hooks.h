@@ -7,8 +7,8 @@
  *
  * A hook is either a command (argv, run directly with execvp, no shell) or a
  * shell script body, written once at setup to a private mkstemp file in a
- * root-only directory (default /run/flowctl/hooks, 0700) and run as
- * "/bin/sh FILE".
+ * root-only directory (default /run/flowctl/hooks, 0700) and executed as a
+ * file: its "#!" line chooses the interpreter, /bin/sh when it has none.
  *
  * Failure handling: a hook that cannot be started, exits non-zero, is killed
  * at its timeout or at its output limit (HOOK_MAX_OUTPUT) or prints anything
@@ -113,6 +113,19 @@ struct hook_run_result {
  */
 int hook_chain_run(struct hook_chain *c, const char *in, size_t in_len,
 		   char **out, size_t *out_len, struct hook_run_result *res);
+
+/* What each line of a chain's result starts with (the flow log's logger
+ * members): KEYS (NULL-terminated) are removed from every object the last
+ * hook returned, then MEMBERS ('"a":1,"b":"x"', no braces) put first. */
+struct hook_line_head {
+	const char *members;
+	const char *const *keys;
+};
+
+/* hook_chain_run(), each line of *OUT starting with HEAD (or NULL). */
+int hook_chain_run_head(struct hook_chain *c, const char *in, size_t in_len,
+			const struct hook_line_head *head, char **out,
+			size_t *out_len, struct hook_run_result *res);
 
 /*
  * Split a command line into argv the way a config's `command: "jq -c ."`

@@ -8,6 +8,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "strescape.h"
@@ -518,6 +519,121 @@ int ipfix_plan_metering_stats(struct ipfix_plan *plan)
 {
 	return plan_from_ids(plan, IPFIX_TID_METERING_STATS,
 			     metering_stats_ids, N(metering_stats_ids), 1);
+}
+
+unsigned int ipfix_plan_measured(const struct ipfix_plan *plan)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < plan->n_fields; i++)
+		if (plan->fields[i].ie->source != IPFIX_SRC_NONE)
+			n++;
+	return n;
+}
+
+/* Does P rank before BEST: more measured fields, or as many and a lower id? */
+static bool choice_better(const struct ipfix_plan *p, unsigned int m,
+			  const struct ipfix_plan *best, unsigned int best_m)
+{
+	return !best || m > best_m || (m == best_m && p->id < best->id);
+}
+
+int ipfix_plan_choose(const struct ipfix_plan *plans, size_t n, int version,
+		      uint16_t pinned, struct ipfix_plan_choice *choice)
+{
+	uint8_t other = version == 6 ? IPFIX_ADDR_V4 : IPFIX_ADDR_V6;
+	const struct ipfix_plan *best = NULL;
+	unsigned int best_m = 0;
+	size_t i;
+
+	memset(choice, 0, sizeof(*choice));
+	choice->version = version == 6 ? 6 : 4;
+	for (i = 0; i < n; i++) {
+		const struct ipfix_plan *p = &plans[i];
+		unsigned int m = ipfix_plan_measured(p);
+
+		if (p->addr_versions & other)
+			continue;
+		choice->n_candidates++;
+		if (choice_better(p, m, best, best_m)) {
+			best = p;
+			best_m = m;
+		}
+	}
+	if (pinned) {
+		for (i = 0; i < n && plans[i].id != pinned; i++)
+			;
+		if (i == n)
+			return -ENOENT;
+		if (plans[i].addr_versions & other)
+			return -EINVAL;
+		choice->plan = &plans[i];
+		choice->reason = IPFIX_CHOICE_PINNED;
+		choice->measured = ipfix_plan_measured(&plans[i]);
+		return 0;
+	}
+	if (!best)
+		return 0;
+	choice->plan = best;
+	choice->reason = IPFIX_CHOICE_MOST;
+	choice->measured = best_m;
+	for (i = 0; i < n; i++) {
+		const struct ipfix_plan *p = &plans[i];
+		unsigned int m = ipfix_plan_measured(p);
+
+		if (p == best || (p->addr_versions & other))
+			continue;
+		if (m == best_m) {
+			if (choice->n_ties < N(choice->tie_ids))
+				choice->tie_ids[choice->n_ties] = p->id;
+			choice->n_ties++;
+		} else if (!choice->runner_up ||
+			   m > choice->runner_up_measured ||
+			   (m == choice->runner_up_measured &&
+			    p->id < choice->runner_up)) {
+			choice->runner_up = p->id;
+			choice->runner_up_measured = m;
+		}
+	}
+	return 0;
+}
+
+void ipfix_plan_choice_explain(const struct ipfix_plan_choice *c, char *buf,
+			       size_t size)
+{
+	size_t len = 0;
+	unsigned int i;
+
+#define ADD(...) (len += snprintf(buf + len, len < size ? size - len : 0, \
+				  __VA_ARGS__))
+	switch (c->reason) {
+	case IPFIX_CHOICE_NONE:
+		ADD("no configured template is without IPv%d addresses",
+		    c->version == 6 ? 4 : 6);
+		break;
+	case IPFIX_CHOICE_PINNED:
+		ADD("named by flowTemplates in the config (%u measured fields)",
+		    c->measured);
+		break;
+	case IPFIX_CHOICE_MOST:
+		ADD("the most measured fields: %u", c->measured);
+		if (c->n_ties) {
+			ADD(", as many as");
+			for (i = 0; i < c->n_ties && i < N(c->tie_ids); i++)
+				ADD("%s %u", i ? "," : "", c->tie_ids[i]);
+			if (c->n_ties > N(c->tie_ids))
+				ADD(" and %u more", c->n_ties -
+				    (unsigned int)N(c->tie_ids));
+			ADD(" (the lowest id wins)");
+		}
+		if (c->runner_up)
+			ADD("; next: %u with %u", c->runner_up,
+			    c->runner_up_measured);
+		break;
+	}
+#undef ADD
+	if (size && len >= size)
+		buf[size - 1] = '\0';
 }
 
 size_t ipfix_encode_exporting_stats(const struct ipfix_exporting_stats *s,

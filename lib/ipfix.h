@@ -110,6 +110,48 @@ int ipfix_plan_default_v6(struct ipfix_plan *plan);
 int ipfix_plan_exporting_stats(struct ipfix_plan *plan);
 int ipfix_plan_metering_stats(struct ipfix_plan *plan);
 
+/* Fields of PLAN the meter fills (the others are sent as zeros). */
+unsigned int ipfix_plan_measured(const struct ipfix_plan *plan);
+
+/* Why a template was chosen for the kernel flows of one IP version. */
+enum ipfix_choice_reason {
+	IPFIX_CHOICE_NONE,	/* no configured template can carry them */
+	IPFIX_CHOICE_PINNED,	/* named by the config (flowTemplates) */
+	IPFIX_CHOICE_MOST,	/* the most measured fields */
+};
+
+struct ipfix_plan_choice {
+	const struct ipfix_plan *plan;	/* NULL: IPFIX_CHOICE_NONE */
+	enum ipfix_choice_reason reason;
+	int version;			/* 4 or 6 */
+	unsigned int measured;		/* ipfix_plan_measured(plan) */
+	unsigned int n_candidates;	/* templates without the other
+					 * version's addresses */
+	uint16_t tie_ids[4];		/* MOST: other candidates with as
+					 * many measured fields (first 4) */
+	unsigned int n_ties;
+	uint16_t runner_up;		/* MOST: best of the others, or 0 */
+	unsigned int runner_up_measured;
+};
+
+/*
+ * The template the kernel flows of IP version VERSION (4 or 6) are
+ * exported with, among PLANS (N of them, any order): template PINNED when
+ * it is not 0; else, of the templates without addresses of the other
+ * version, the one with the most fields the meter fills (ties: the lowest
+ * id).  With the original linux-flow-exporter's templates 1001, 1002,
+ * 1004 and 1005 that is 1004 for IPv4 (the template it hard-coded).
+ * Returns 0 (CHOICE->plan NULL when there is no candidate), -ENOENT when
+ * PINNED is not among PLANS, -EINVAL when it carries addresses of the
+ * other version.
+ */
+int ipfix_plan_choose(const struct ipfix_plan *plans, size_t n, int version,
+		      uint16_t pinned, struct ipfix_plan_choice *choice);
+
+/* One line saying why CHOICE was made ("10 measured fields, the most; ..."). */
+void ipfix_plan_choice_explain(const struct ipfix_plan_choice *choice,
+			       char *buf, size_t size);
+
 /* Values of the Exporting Process Reliability Statistics (RFC 7011 4.3). */
 struct ipfix_exporting_stats {
 	uint32_t exporting_process_id;		/* scope */

@@ -1284,16 +1284,20 @@ static int coll_init(struct ipfix_exporter *ex, struct collector *c,
 	return 0;
 }
 
-/* The first configured template with no address of the other version. */
-static const struct ipfix_plan *pick_plan(struct ipfix_exporter *ex,
-					  size_t n_cfg, uint8_t other)
+/* The template of the kernel flows of VERSION: ipfix_plan_choose(). */
+static int choose_plan(struct ipfix_exporter *ex, size_t n_cfg, int version,
+		       uint16_t pinned, const struct ipfix_plan **out)
 {
-	size_t i;
+	struct ipfix_plan_choice c;
+	int ret;
 
-	for (i = 0; i < n_cfg; i++)
-		if (!(ex->plans[i].addr_versions & other))
-			return &ex->plans[i];
-	return NULL;
+	ret = ipfix_plan_choose(ex->plans, n_cfg, version, pinned, &c);
+	if (ret)
+		pr_err("flowTemplates: ipv%d: template %u %s", version, pinned,
+		       ret == -ENOENT ? "is not in templates" :
+		       "carries addresses of the other IP version");
+	*out = c.plan;
+	return ret;
 }
 
 static bool plan_fits(const struct ipfix_exporter *ex,
@@ -1321,8 +1325,12 @@ static int setup_plans(struct ipfix_exporter *ex)
 			return ret;
 	}
 	ex->n_plans = n_cfg;
-	ex->plan_v4 = pick_plan(ex, n_cfg, IPFIX_ADDR_V6);
-	ex->plan_v6 = pick_plan(ex, n_cfg, IPFIX_ADDR_V4);
+	ret = choose_plan(ex, n_cfg, 4, cfg->flow_templates.ipv4,
+			  &ex->plan_v4);
+	ret = ret ?: choose_plan(ex, n_cfg, 6, cfg->flow_templates.ipv6,
+				 &ex->plan_v6);
+	if (ret)
+		return ret;
 	if (!ex->plan_v4) {
 		struct ipfix_plan *p = &ex->plans[ex->n_plans];
 

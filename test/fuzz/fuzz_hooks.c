@@ -148,6 +148,22 @@ static void fuzz_hook_output(const uint8_t *data, size_t size)
 		abort();
 }
 
+/* '{"level":"info","ts":DIGITS,"msg":"flowlog",' at S: its length, or 0. */
+static size_t logger_head(const char *s, size_t len)
+{
+	const char *a = "{\"level\":\"info\",\"ts\":";
+	const char *b = ",\"msg\":\"flowlog\",";
+	size_t i = strlen(a), d;
+
+	if (len < i || strncmp(s, a, i))
+		return 0;
+	for (d = i; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+		;
+	if (i == d || len - i < strlen(b) || strncmp(s + i, b, strlen(b)))
+		return 0;
+	return i + strlen(b);
+}
+
 static void fuzz_lines_to_array(const uint8_t *data, size_t size)
 {
 	struct flowlog_buf b = { 0 };
@@ -167,6 +183,18 @@ static void fuzz_lines_to_array(const uint8_t *data, size_t size)
 	want[o++] = '[';
 	want[o++] = '\n';
 	for (i = 0; i < size; i++) {
+		if (i == 0 || data[i - 1] == '\n') {
+			/* a log line's logger members are left out */
+			size_t h = logger_head((const char *)data + i,
+					       size - i);
+
+			if (h) {
+				want[o++] = '{';
+				i += h;
+				if (i >= size)
+					break;
+			}
+		}
 		if (data[i] == '\n' && i + 1 < size)
 			want[o++] = ',';
 		want[o++] = data[i];

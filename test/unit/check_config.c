@@ -524,6 +524,65 @@ START_TEST(test_config_aliases)
 }
 END_TEST
 
+START_TEST(test_hook_command_quoted_words)
+{
+	/* fuzz finding config-1: split as docs/outputs.md says, not at
+	 * every blank */
+	static const char text[] =
+		"outputs:\n"
+		"- log:\n"
+		"    file: /tmp/flows.json\n"
+		"    hooks:\n"
+		"    - command: jq -c 'map({src,dst})'\n"
+		"    - command: \"jq -c 'map(. + {\\\"site\\\": \\\"lab\\\"})'\"\n";
+	struct flowctl_config *cfg;
+	struct yaml_error err;
+	char **a;
+
+	ck_assert_msg(config_load_string("inline", text, strlen(text), &cfg,
+					 &err) == 0, "%s", err.text);
+	a = cfg->logs[0].hooks[0].argv;
+	ck_assert_str_eq(a[0], "jq");
+	ck_assert_str_eq(a[1], "-c");
+	ck_assert_str_eq(a[2], "map({src,dst})");
+	ck_assert_ptr_null(a[3]);
+	a = cfg->logs[0].hooks[1].argv;
+	ck_assert_str_eq(a[2], "map(. + {\"site\": \"lab\"})");
+	ck_assert_ptr_null(a[3]);
+	config_free(cfg);
+}
+END_TEST
+
+/* a template without addresses may be pinned for either version */
+START_TEST(test_flow_templates_any_version)
+{
+	static const char text[] =
+		"templates:\n"
+		"- id: 1001\n"
+		"  template: [{name: SourceIPv4Address}, {name: DestinationIPv4Address}]\n"
+		"- id: 1005\n"
+		"  template: [{name: SourceIPv6Address}, {name: DestinationIPv6Address}]\n"
+		"- id: 1006\n"
+		"  template: [{name: OctetDeltaCount}]\n"
+		"flowTemplates: {ipv4: 1001, ipv6: 1006}\n";
+	struct flowctl_config *cfg;
+	struct yaml_error err;
+
+	ck_assert_msg(config_load_string("inline", text, strlen(text), &cfg,
+					 &err) == 0, "%s", err.text);
+	ck_assert_uint_eq(cfg->flow_templates.ipv4, 1001);
+	/* a template without addresses may carry either version */
+	ck_assert_uint_eq(cfg->flow_templates.ipv6, 1006);
+	config_free(cfg);
+	/* absent: 0, the exporter chooses */
+	ck_assert_int_eq(config_load_string("inline", text, strlen(text) - 40,
+					    &cfg, &err), 0);
+	ck_assert_uint_eq(cfg->flow_templates.ipv4, 0);
+	ck_assert_uint_eq(cfg->flow_templates.ipv6, 0);
+	config_free(cfg);
+}
+END_TEST
+
 /* A growing text for generated configs. */
 struct text {
 	char *s;
@@ -942,6 +1001,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_case_insensitive_names);
 	tcase_add_test(tc, test_config_keys_case_sensitive);
+	tcase_add_test(tc, test_hook_command_quoted_words);
+	tcase_add_test(tc, test_flow_templates_any_version);
 	tcase_add_test(tc, test_split_address);
 	tcase_add_test(tc, test_metrics_address_as_cli);
 	tcase_add_test(tc, test_obs_domain_per_netns);

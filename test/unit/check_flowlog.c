@@ -339,15 +339,24 @@ static const char *get_str(struct json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
-/* Every field of R in the parsed object O, and nothing else. */
-static void check_roundtrip(struct json_object *o, const struct flow_record *r)
+/* Every field of R in the parsed object O, and nothing else; LOGGER: a
+ * log line (with "level", "ts", "msg"), else a hook's input (without). */
+static void check_roundtrip(struct json_object *o, const struct flow_record *r,
+			    bool logger)
 {
 	bool icmp = r->proto == 1 || r->proto == 58;
+	struct json_object *v;
 	char addr[64];
 
-	ck_assert_str_eq(get_str(o, "level"), "info");
-	ck_assert_uint_eq(get_u64(o, "ts"), TS);
-	ck_assert_str_eq(get_str(o, "msg"), "flowlog");
+	if (logger) {
+		ck_assert_str_eq(get_str(o, "level"), "info");
+		ck_assert_uint_eq(get_u64(o, "ts"), TS);
+		ck_assert_str_eq(get_str(o, "msg"), "flowlog");
+	} else {
+		ck_assert(!json_object_object_get_ex(o, "level", &v));
+		ck_assert(!json_object_object_get_ex(o, "ts", &v));
+		ck_assert(!json_object_object_get_ex(o, "msg", &v));
+	}
 	flowlog_format_addr(addr, r->src_addr, r->ip_version);
 	ck_assert_str_eq(get_str(o, "src"), addr);
 	flowlog_format_addr(addr, r->dst_addr, r->ip_version);
@@ -381,7 +390,8 @@ static void check_roundtrip(struct json_object *o, const struct flow_record *r)
 	ck_assert_uint_eq(get_u64(o, "maxTtl"), r->max_ttl);
 	ck_assert_uint_eq(get_u64(o, "endReason"), r->end_reason);
 	ck_assert_uint_eq(get_u64(o, "obsDomainId"), r->obs_domain_id);
-	ck_assert_int_eq(json_object_object_length(o), icmp ? 28 : 26);
+	ck_assert_int_eq(json_object_object_length(o),
+			 (icmp ? 28 : 26) - (logger ? 0 : 3));
 }
 
 START_TEST(test_array_roundtrip)
@@ -405,7 +415,8 @@ START_TEST(test_array_roundtrip)
 	ck_assert_int_eq(json_object_get_type(arr), json_type_array);
 	ck_assert_uint_eq(json_object_array_length(arr), n);
 	for (i = 0; i < n; i++)
-		check_roundtrip(json_object_array_get_idx(arr, i), &r[i]);
+		check_roundtrip(json_object_array_get_idx(arr, i), &r[i],
+				false);
 	json_object_put(arr);
 	json_tokener_free(tok);
 	flowlog_buf_free(&buf);
@@ -430,7 +441,7 @@ START_TEST(test_lines_form)
 
 		ck_assert_str_eq(line, format_one(&r[i]));
 		ck_assert_ptr_nonnull(o);
-		check_roundtrip(o, &r[i]);
+		check_roundtrip(o, &r[i], true);
 		json_object_put(o);
 	}
 	ck_assert_uint_eq(i, n);
@@ -685,30 +696,44 @@ START_TEST(test_bad_path)
 }
 END_TEST
 
-START_TEST(test_stdout)
+/* The standard streams by name ("stdout", "stderr": the original's
+ * logger's names; "-"): written there, never reopened or closed. */
+static const struct {
+	const char *path;
+	int fd;
+} streams[] = {
+	{ "-", STDOUT_FILENO },
+	{ "stdout", STDOUT_FILENO },
+	{ "stderr", STDERR_FILENO },
+};
+
+START_TEST(test_streams)
 {
 	struct flow_record *r = mixed_batch(4);
-	struct flowlog_config cfg = { .path = "-" };
+	struct flowlog_config cfg = { .path = streams[_i].path };
+	int sfd = streams[_i].fd;
 	struct flowlog *fl;
 	char path[128], *text;
 	int saved, fd;
 	size_t len;
 
-	snprintf(path, sizeof(path), "%s/stdout", tmpdir);
+	snprintf(path, sizeof(path), "%s/stream", tmpdir);
 	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
 	ck_assert_int_ge(fd, 0);
 	fflush(stdout);
-	saved = dup(STDOUT_FILENO);
-	dup2(fd, STDOUT_FILENO);
+	fflush(stderr);
+	saved = dup(sfd);
+	dup2(fd, sfd);
 	close(fd);
 	ck_assert_int_eq(flowlog_open(&fl, &cfg), 0);
+	ck_assert(flowlog_writes_stdout(fl) == (sfd == STDOUT_FILENO));
 	ck_assert_int_eq(flowlog_submit(fl, r, 4), 0);
 	ck_assert_int_eq(flowlog_reopen(fl), 0);
 	flowlog_close(fl);
-	dup2(saved, STDOUT_FILENO);
+	dup2(saved, sfd);
 	close(saved);
-	/* closing the log left our stdout alone */
-	ck_assert_int_ne(fcntl(STDOUT_FILENO, F_GETFD), -1);
+	/* closing the log left our stream alone */
+	ck_assert_int_ne(fcntl(sfd, F_GETFD), -1);
 	text = slurp(path, &len);
 	check_file_lines(text, r, 4);
 	free(text);
@@ -1186,7 +1211,8 @@ static Suite *flowlog_suite(void)
 	tcase_add_test(out, test_reopen_failure_keeps_old);
 	tcase_add_test(out, test_write_errors_counted);
 	tcase_add_test(out, test_bad_path);
-	tcase_add_test(out, test_stdout);
+	tcase_add_loop_test(out, test_streams, 0,
+			    sizeof(streams) / sizeof(streams[0]));
 	tcase_add_test(out, test_async_order);
 	tcase_add_test(out, test_async_overflow_counted);
 	tcase_add_test(out, test_refuse_symlink);

@@ -151,7 +151,7 @@ START_TEST(test_command_cat)
 	ck_assert_uint_eq(res.n_failed, 0);
 	ck_assert_uint_eq(res.n_lines, N_FLOWS);
 	ck_assert_uint_eq(strlen(out), len);
-	check_lines(out, N_FLOWS, "msg", "flowlog");
+	check_lines(out, N_FLOWS, "netns", "ns0");
 	free(out);
 	ck_assert_uint_eq(hook_chain_failures_total(chain), 0);
 }
@@ -200,7 +200,7 @@ END_TEST
 START_TEST(test_shell_hook_private_file)
 {
 	struct hook_spec spec = sh_hook("sed-msg",
-		"# comment\nsed 's/\"msg\":\"flowlog\"/\"msg\":\"hooked\"/g'\n");
+		"# comment\nsed 's/\"netns\":\"ns0\"/\"netns\":\"hooked\"/g'\n");
 	struct hook_run_result res;
 	char *out, *script, *dir, *slash;
 	struct stat st;
@@ -231,7 +231,7 @@ START_TEST(test_shell_hook_private_file)
 
 	ck_assert_int_eq(run(&out, &len, &res), 0);
 	ck_assert(res.modified);
-	check_lines(out, N_FLOWS, "msg", "hooked");
+	check_lines(out, N_FLOWS, "netns", "hooked");
 	free(out);
 
 	hook_chain_destroy(chain);
@@ -258,6 +258,105 @@ START_TEST(test_shell_hook_jq_and_unique_files)
 			 hook_chain_script(chain, 1));
 	ck_assert_int_eq(run(&out, &len, &res), 0);
 	check_lines(out, N_FLOWS, "tag", "ab");
+	free(out);
+}
+END_TEST
+
+/* A shell: hook in TMPDIR whose every output object has "shell": WANT. */
+static void check_interpreter(const char *body, const char *want)
+{
+	struct hook_chain_opts o = { .dir = tmpdir };
+	struct hook_spec spec = sh_hook("interp", body);
+	struct hook_run_result res;
+	size_t len;
+	char *out;
+
+	ck_assert_int_eq(hook_chain_create(&chain, &spec, 1, &o), 0);
+	ck_assert_int_eq(run(&out, &len, &res), 0);
+	ck_assert_msg(res.modified, "the %s hook failed", want);
+	check_lines(out, N_FLOWS, "shell", want);
+	free(out);
+	ck_assert_uint_eq(hook_chain_failures_total(chain), 0);
+}
+
+START_TEST(test_shell_hook_shebang_bash)
+{
+	/* bash only: [[ ]] and $BASH_VERSION; /bin/sh (dash) fails */
+	check_interpreter("#!/bin/bash\n"
+			  "[[ -n $BASH_VERSION ]] || exit 9\n"
+			  "jq -c --arg sh bash 'map(. + {shell: $sh})'\n",
+			  "bash");
+}
+END_TEST
+
+START_TEST(test_shell_hook_shebang_python3)
+{
+	check_interpreter("#!/usr/bin/env python3\n"
+			  "import json, sys\n"
+			  "flows = json.load(sys.stdin)\n"
+			  "for f in flows:\n"
+			  "    f['shell'] = 'python3'\n"
+			  "json.dump(flows, sys.stdout)\n",
+			  "python3");
+}
+END_TEST
+
+START_TEST(test_shell_hook_without_shebang_is_sh)
+{
+	/* no #! line: /bin/sh runs it; $0 is the script's own file */
+	check_interpreter("case $0 in */hook-*) s=sh;; *) s=other;; esac\n"
+			  "jq -c --arg sh \"$s\" 'map(. + {shell: $sh})'\n",
+			  "sh");
+}
+END_TEST
+
+START_TEST(test_hook_line_head)
+{
+	/* the hook sees no logger members; the lines get them back first,
+	 * once, whatever the hook set */
+	static char *const jq[] = {
+		"jq", "-c",
+		"map(. + {saw: has(\"level\"), level: \"debug\", ts: 0, "
+		"msg: \"x\"}) + [{}]",
+		NULL,
+	};
+	static const char *const keys[] = { "level", "ts", "msg", NULL };
+	static const char head_text[] =
+		"{\"level\":\"info\",\"ts\":5,\"msg\":\"flowlog\"";
+	struct hook_line_head head = {
+		"\"level\":\"info\",\"ts\":5,\"msg\":\"flowlog\"", keys,
+	};
+	struct hook_spec spec = cmd_hook("head", jq);
+	struct hook_run_result res;
+	char *out, *line, *save = NULL;
+	size_t len, n = 0;
+
+	ck_assert_ptr_null(strstr(batch.data, "\"level\""));
+	ck_assert_ptr_null(strstr(batch.data, "\"msg\""));
+	ck_assert_int_eq(hook_chain_create(&chain, &spec, 1, NULL), 0);
+	ck_assert_int_eq(hook_chain_run_head(chain, batch.data, batch.len,
+					     &head, &out, &len, &res), 0);
+	ck_assert(res.modified);
+	ck_assert_uint_eq(res.n_lines, N_FLOWS + 1);
+	for (line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		struct json_object *o = json_tokener_parse(line);
+
+		ck_assert_msg(o != NULL, "not JSON: %s", line);
+		ck_assert_int_eq(strncmp(line, head_text,
+					 strlen(head_text)), 0);
+		ck_assert_ptr_null(strstr(line + 1, "\"level\":\"debug\""));
+		ck_assert_ptr_null(strstr(line + 1, "\"ts\":0"));
+		if (n < N_FLOWS) {
+			ck_assert_ptr_nonnull(strstr(line, ",\"saw\":false"));
+			ck_assert_int_eq(json_object_object_length(o), 27);
+		} else {
+			/* the hook's empty object: the head alone */
+			ck_assert_str_eq(line, "{\"level\":\"info\",\"ts\":5,\"msg\":\"flowlog\"}");
+		}
+		json_object_put(o);
+	}
+	ck_assert_uint_eq(n, N_FLOWS + 1);
 	free(out);
 }
 END_TEST
@@ -870,6 +969,10 @@ static Suite *hooks_suite(void)
 	tcase_add_test(tc, test_command_jq_adds_field);
 	tcase_add_test(tc, test_command_filter_to_empty);
 	tcase_add_test(tc, test_shell_hook_private_file);
+	tcase_add_test(tc, test_shell_hook_shebang_bash);
+	tcase_add_test(tc, test_shell_hook_shebang_python3);
+	tcase_add_test(tc, test_shell_hook_without_shebang_is_sh);
+	tcase_add_test(tc, test_hook_line_head);
 	tcase_add_test(tc, test_shell_hook_jq_and_unique_files);
 	tcase_add_test(tc, test_two_hooks_in_order);
 	tcase_add_test(tc, test_fail_exit3);

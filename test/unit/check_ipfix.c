@@ -1170,6 +1170,123 @@ START_TEST(test_tcp_queue_bounded)
 }
 END_TEST
 
+/* ---- which template kernel flows use ---- */
+
+/* A plan of template ID from element names (default lengths). */
+static void plan_of(struct ipfix_plan *p, uint16_t id,
+		    const char *const *names)
+{
+	struct ipfix_field f[IPFIX_MAX_FIELDS];
+	unsigned int n = 0;
+
+	for (; *names; names++, n++) {
+		f[n].ie = ipfix_ie_by_name(*names);
+		ck_assert_msg(f[n].ie != NULL, "%s", *names);
+		f[n].length = f[n].ie->length;
+	}
+	ck_assert_int_eq(ipfix_plan_compile(p, id, f, n, 0), 0);
+}
+
+/* The original linux-flow-exporter's four templates, in a given order. */
+static const char *const t1001[] = {
+	"sourceIPv4Address", "destinationIPv4Address",
+	"protocolIdentifier", "octetDeltaCount", "packetDeltaCount", NULL,
+};
+static const char *const t1002[] = {
+	"sourceIPv4Address", "destinationIPv4Address",
+	"protocolIdentifier", "sourceTransportPort",
+	"destinationTransportPort", "ingressInterface", "octetDeltaCount",
+	"packetDeltaCount", NULL,
+};
+static const char *const t1004[] = {
+	"sourceIPv4Address", "destinationIPv4Address",
+	"protocolIdentifier", "sourceTransportPort",
+	"destinationTransportPort", "ingressInterface", "octetDeltaCount",
+	"packetDeltaCount", "flowStartMilliseconds", "flowEndMilliseconds",
+	NULL,
+};
+static const char *const t1005[] = {
+	"sourceIPv4Address", "destinationIPv4Address",
+	"protocolIdentifier", "sourceTransportPort",
+	"destinationTransportPort", "ingressInterface", "octetDeltaCount",
+	"packetDeltaCount", "flowStartNanoseconds", "flowEndNanoseconds",
+	NULL,
+};
+static const char *const v6_small[] = {
+	"sourceIPv6Address", "destinationIPv6Address", "octetDeltaCount",
+	NULL,
+};
+/* more fields than 1004, but two the meter does not fill */
+static const char *const t_unmeasured[] = {
+	"sourceIPv4Address", "destinationIPv4Address",
+	"protocolIdentifier", "octetDeltaCount", "packetDeltaCount",
+	"bgpSourceAsNumber", "bgpDestinationAsNumber",
+	"bgpNextHopIPv4Address", "ipNextHopIPv4Address",
+	"flowLabelIPv6", "samplingInterval", "postNATSourceIPv4Address",
+	NULL,
+};
+
+START_TEST(test_choose_original_config)
+{
+	struct ipfix_plan p[4];
+	struct ipfix_plan_choice c;
+	char why[256];
+
+	/* order of the config must not matter: 1005 first, 1004 last */
+	plan_of(&p[0], 1005, t1005);
+	plan_of(&p[1], 1002, t1002);
+	plan_of(&p[2], 1001, t1001);
+	plan_of(&p[3], 1004, t1004);
+	ck_assert_uint_eq(ipfix_plan_measured(&p[2]), 5);
+	ck_assert_uint_eq(ipfix_plan_measured(&p[3]), 10);
+	ck_assert_int_eq(ipfix_plan_choose(p, 4, 4, 0, &c), 0);
+	ck_assert_ptr_eq(c.plan, &p[3]);	/* 1004, as the original */
+	ck_assert_int_eq(c.reason, IPFIX_CHOICE_MOST);
+	ck_assert_uint_eq(c.measured, 10);
+	ck_assert_uint_eq(c.n_ties, 1);		/* 1005: as many, higher id */
+	ck_assert_uint_eq(c.tie_ids[0], 1005);
+	ck_assert_uint_eq(c.runner_up, 1002);
+	ck_assert_uint_eq(c.n_candidates, 4);
+	ipfix_plan_choice_explain(&c, why, sizeof(why));
+	ck_assert_str_eq(why, "the most measured fields: 10, as many as 1005 (the lowest id wins); next: 1002 with 8");
+	/* no template without IPv4 addresses: IPv6 gets none (built-in) */
+	ck_assert_int_eq(ipfix_plan_choose(p, 4, 6, 0, &c), 0);
+	ck_assert_ptr_null(c.plan);
+	ck_assert_int_eq(c.reason, IPFIX_CHOICE_NONE);
+	ipfix_plan_choice_explain(&c, why, sizeof(why));
+	ck_assert_str_eq(why, "no configured template is without IPv4 addresses");
+}
+END_TEST
+
+START_TEST(test_choose_pinned_and_versions)
+{
+	struct ipfix_plan p[4];
+	struct ipfix_plan_choice c;
+
+	plan_of(&p[0], 1001, t1001);
+	plan_of(&p[1], 1004, t1004);
+	plan_of(&p[2], 2006, v6_small);
+	plan_of(&p[3], 900, t_unmeasured);
+	/* fields the meter leaves zero do not count: 900 has 12 fields,
+	 * 5 measured */
+	ck_assert_uint_eq(ipfix_plan_measured(&p[3]), 5);
+	ck_assert_int_eq(ipfix_plan_choose(p, 4, 4, 0, &c), 0);
+	ck_assert_uint_eq(c.plan->id, 1004);
+	ck_assert_int_eq(ipfix_plan_choose(p, 4, 6, 0, &c), 0);
+	ck_assert_uint_eq(c.plan->id, 2006);
+	ck_assert_uint_eq(c.n_candidates, 1);
+	/* pinned: that one, whatever it measures */
+	ck_assert_int_eq(ipfix_plan_choose(p, 4, 4, 1001, &c), 0);
+	ck_assert_uint_eq(c.plan->id, 1001);
+	ck_assert_int_eq(c.reason, IPFIX_CHOICE_PINNED);
+	ck_assert_int_eq(ipfix_plan_choose(p, 4, 4, 1234, &c), -ENOENT);
+	ck_assert_int_eq(ipfix_plan_choose(p, 4, 4, 2006, &c), -EINVAL);
+	ck_assert_int_eq(ipfix_plan_choose(p, 4, 6, 1004, &c), -EINVAL);
+	ck_assert_int_eq(ipfix_plan_choose(NULL, 0, 4, 0, &c), 0);
+	ck_assert_ptr_null(c.plan);
+}
+END_TEST
+
 static Suite *ipfix_suite(void)
 {
 	Suite *s = suite_create("ipfix");
@@ -1191,6 +1308,8 @@ static Suite *ipfix_suite(void)
 	tcase_add_test(enc, test_not_measured_is_zero);
 	tcase_add_test(enc, test_message_limit);
 	tcase_add_test(enc, test_compile_rejects);
+	tcase_add_test(enc, test_choose_original_config);
+	tcase_add_test(enc, test_choose_pinned_and_versions);
 	suite_add_tcase(s, enc);
 
 	tcase_set_timeout(exp, 20);
