@@ -28,7 +28,7 @@ static const char bash_completion[] =
 "	case \"${words[1]}\" in\n"
 "	meter)\n"
 "		if [ \"$cword\" -eq 2 ]; then COMPREPLY=($(compgen -W 'attach detach status' -- \"$cur\")); return; fi\n"
-"		COMPREPLY=($(compgen -W '-i --interface --netns -n --pref --chain --handle -l --interface-max-flow-limit -f --force --dry --ifstats --precise-time -o' -- \"$cur\")) ;;\n"
+"		COMPREPLY=($(compgen -W '-i --interface --netns -n --pref --chain --handle -l --interface-max-flow-limit -f --force --dry --ifstats --precise-time --hooks -o --output' -- \"$cur\")) ;;\n"
 "	ipfix)\n"
 "		if [ \"$cword\" -eq 2 ]; then COMPREPLY=($(compgen -W 'file dump template' -- \"$cur\")); return; fi\n"
 "		COMPREPLY=($(compgen -W '-c --config -f --file' -- \"$cur\")) ;;\n"

@@ -25,7 +25,10 @@ static void meter_usage(FILE *f, const char *sub)
 "       flowctl meter %s --netns NETNS -n DEV\n"
 "Options:\n"
 "  -i, --interface SPEC     interface: NETNS:DEV, NETNS:* (every device but lo)\n"
-"                           or DEV (root namespace); repeatable\n"
+"                           or DEV (root namespace); repeatable; NETNS and\n"
+"                           DEV may be shell patterns ('ns*:eth*', exact)\n"
+"  -o, --output normal|wide one line per hook (the original's), or with\n"
+"                           what was done per hook\n"
 "      --netns NETNS        namespace of -n (older form)\n"
 "  -n, --name DEV           device (older form)\n"
 "      --pref N             tc filter preference, 1..65535 (default 100)\n"
@@ -41,6 +44,10 @@ static void meter_usage(FILE *f, const char *sub)
 "                           (default 65536; kept from the namespace's pins\n"
 "                           when omitted)\n"
 "  -f, --force              re-attach; replace pins whose limit differs\n"
+"      --hooks egress|ingress|both\n"
+"                           hooks to meter (default egress: a forwarded\n"
+"                           packet is counted once); flowctl's filter on\n"
+"                           the other hook is removed\n"
 "      --ifstats            per-packet interface totals in the kernel too\n"
 "                           (costs ~1.2x an empty program per packet)\n"
 "      --precise-time       last-seen times from the precise clock (~0.6x)\n");
@@ -50,7 +57,7 @@ static void meter_usage(FILE *f, const char *sub)
 #define TC_CHAIN_MAX	0x0fffffffU
 
 enum { OPT_NETNS = 1000, OPT_PREF, OPT_CHAIN, OPT_HANDLE, OPT_DRY,
-       OPT_IFSTATS, OPT_PRECISE_TIME };
+       OPT_IFSTATS, OPT_PRECISE_TIME, OPT_HOOKS };
 
 static int meter_parse(int argc, char **argv, bool attach,
 		       struct ifspec *specs, int *n, struct meter_opts *o)
@@ -67,6 +74,8 @@ static int meter_parse(int argc, char **argv, bool attach,
 		{ "dry", no_argument, NULL, OPT_DRY },
 		{ "ifstats", no_argument, NULL, OPT_IFSTATS },
 		{ "precise-time", no_argument, NULL, OPT_PRECISE_TIME },
+		{ "hooks", required_argument, NULL, OPT_HOOKS },
+		{ "output", required_argument, NULL, 'o' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -78,7 +87,7 @@ static int meter_parse(int argc, char **argv, bool attach,
 	meter_opts_default(o);
 	*n = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, attach ? "i:n:l:fvh" : "i:n:vh",
+	while ((c = getopt_long(argc, argv, attach ? "i:n:l:o:fvh" : "i:n:o:vh",
 				longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -126,6 +135,25 @@ static int meter_parse(int argc, char **argv, bool attach,
 			break;
 		case 'f':
 			o->force = true;
+			break;
+		case 'o':
+			if (!strcmp(optarg, "wide")) {
+				o->output = METER_OUT_WIDE;
+			} else if (strcmp(optarg, "normal")) {
+				pr_err("-o %s: expected normal or wide", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_HOOKS:
+			if (!attach) {
+				meter_usage(stderr, argv[0]);
+				return -EINVAL;
+			}
+			if (meter_hooks_parse(optarg, &o->hooks)) {
+				pr_err("--hooks %s: expected egress, ingress or both",
+				       optarg);
+				return -EINVAL;
+			}
 			break;
 		case OPT_DRY:
 			o->dry = true;
@@ -242,7 +270,7 @@ static int do_status(int argc, char **argv)
 		{ 0 }
 	};
 	const char *netns = NULL, *err;
-	bool json = false;
+	enum meter_output out = METER_OUT_NORMAL;
 	int c;
 
 	optind = 1;
@@ -250,9 +278,12 @@ static int do_status(int argc, char **argv)
 		switch (c) {
 		case 'o':
 			if (!strcmp(optarg, "json")) {
-				json = true;
+				out = METER_OUT_JSON;
+			} else if (!strcmp(optarg, "wide")) {
+				out = METER_OUT_WIDE;
 			} else if (strcmp(optarg, "normal")) {
-				pr_err("-o %s: expected normal or json", optarg);
+				pr_err("-o %s: expected normal, wide or json",
+				       optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -260,7 +291,7 @@ static int do_status(int argc, char **argv)
 			netns = optarg;
 			break;
 		case 'h':
-			printf("Usage: flowctl meter status [ -o normal|json ] [ --netns NETNS ]\n");
+			printf("Usage: flowctl meter status [ -o normal|wide|json ] [ --netns NETNS ]\n");
 			return 0;
 		default:
 			return EXIT_USAGE;
@@ -276,7 +307,7 @@ static int do_status(int argc, char **argv)
 	}
 	if (need_root())
 		return 1;
-	return exit_code(meter_status(netns, json));
+	return exit_code(meter_status(netns, out));
 }
 
 int cmd_meter(int argc, char **argv)

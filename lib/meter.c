@@ -58,7 +58,37 @@ void meter_opts_default(struct meter_opts *o)
 	o->id.pref = 100;
 	o->id.chain = 0;
 	o->id.handle = 1;
+	o->hooks = METER_HOOK_EGRESS;
 }
+
+const char *meter_hooks_name(unsigned int hooks)
+{
+	switch (hooks & METER_HOOKS_BOTH) {
+	case METER_HOOK_EGRESS:
+		return "egress";
+	case METER_HOOK_INGRESS:
+		return "ingress";
+	case METER_HOOKS_BOTH:
+		return "both";
+	}
+	return "none";
+}
+
+int meter_hooks_parse(const char *s, unsigned int *hooks)
+{
+	if (!strcmp(s, "egress"))
+		*hooks = METER_HOOK_EGRESS;
+	else if (!strcmp(s, "ingress"))
+		*hooks = METER_HOOK_INGRESS;
+	else if (!strcmp(s, "both"))
+		*hooks = METER_HOOKS_BOTH;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* The order of hooks in every output: egress first, as the original. */
+static const enum tc_hook hook_order[2] = { TC_HOOK_EGRESS, TC_HOOK_INGRESS };
 
 /* ---- running iproute2 ---------------------------------------------- */
 
@@ -484,8 +514,8 @@ static int stale_pins_clear(const char *netns, enum pin_fate fate,
 			pin, what, AGENT_UNPIN_WAIT_S, agent);
 		for (i = 0; i < AGENT_UNPIN_WAIT_S * 10; i++) {
 			if (!pin_dir_exists(netns)) {
-				printf("%s: stale pins (namespace %s) exported and removed by the agent (pid %d)\n",
-				       pin, what, agent);
+				pr_info("%s: stale pins (namespace %s) exported and removed by the agent (pid %d)",
+					pin, what, agent);
 				return 0;
 			}
 			if (pending_term_signal())
@@ -504,8 +534,8 @@ static int stale_pins_clear(const char *netns, enum pin_fate fate,
 		 */
 		err = pin_dir_remove(netns);
 		if (!err)
-			printf("%s: stale pins (namespace %s) removed; the agent (pid %d) exports what it had open of them\n",
-			       pin, what, agent);
+			pr_info("%s: stale pins (namespace %s) removed; the agent (pid %d) exports what it had open of them",
+				pin, what, agent);
 		return err;
 	}
 	err = stale_counts(netns, &flows, &packets);
@@ -514,9 +544,9 @@ static int stale_pins_clear(const char *netns, enum pin_fate fate,
 			pin, strerror(-err));
 	err = pin_dir_remove(netns);
 	if (!err)
-		printf("%s: stale pins (namespace %s) removed: %llu flows, %llu packets discarded (no agent ran to export them)\n",
-		       pin, what, (unsigned long long)flows,
-		       (unsigned long long)packets);
+		pr_warn("%s: stale pins (namespace %s) removed: %llu flows, %llu packets discarded (no agent ran to export them)",
+			pin, what, (unsigned long long)flows,
+			(unsigned long long)packets);
 	return err;
 }
 
@@ -527,6 +557,7 @@ struct target {
 	char dev[IFNAMSIZ];
 	int ifindex;
 	int ns;			/* index into the namespaces of the request */
+	unsigned int hooks;	/* METER_HOOK_* to meter */
 };
 
 struct ns_plan {
@@ -549,6 +580,7 @@ enum undo_kind {
 	UNDO_QDISC_ADDED,	/* tc qdisc del clsact */
 	UNDO_FILTER_ADDED,	/* tc filter del */
 	UNDO_FILTER_REPLACED,	/* tc filter replace with the old object */
+	UNDO_FILTER_DELETED,	/* tc filter add with the old object */
 };
 
 struct undo {
@@ -581,15 +613,24 @@ static int request_ns(struct request *r, const char *netns)
 	return r->nns++;
 }
 
+/*
+ * Add NETNS:D with HOOKS to the request.  Named twice: once is enough;
+ * with MERGE its hooks are added to the first one's.
+ */
 static int request_add(struct request *r, const char *netns,
-		       const struct dev_entry *d)
+		       const struct dev_entry *d, unsigned int hooks,
+		       bool merge)
 {
 	struct target *t;
 	int i, ns;
 
-	for (i = 0; i < r->nt; i++)
-		if (!strcmp(r->t[i].netns, netns) && !strcmp(r->t[i].dev, d->name))
-			return 0;	/* named twice: once is enough */
+	for (i = 0; i < r->nt; i++) {
+		if (strcmp(r->t[i].netns, netns) || strcmp(r->t[i].dev, d->name))
+			continue;
+		if (merge)
+			r->t[i].hooks |= hooks;
+		return 0;
+	}
 	ns = request_ns(r, netns);
 	if (ns < 0)
 		return ns;
@@ -602,45 +643,150 @@ static int request_add(struct request *r, const char *netns,
 	snprintf(t[r->nt].dev, sizeof(t->dev), "%s", d->name);
 	t[r->nt].ifindex = d->ifindex;
 	t[r->nt].ns = ns;
+	t[r->nt].hooks = hooks;
 	r->nt++;
 	return 0;
 }
 
-/* Resolve SPECS into targets: namespaces exist, devices exist, NS:* expanded. */
-static int request_resolve(const struct ifspec *specs, int n,
-			   struct request *r, bool need_devices)
-{
-	int i, j, err = 0;
+static int list_netns(char ***names, int *n);
 
-	memset(r, 0, sizeof(*r));
+static void free_names(char **names, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/*
+ * SPECS with their namespace patterns expanded: one spec per matching
+ * namespace (ip netns list; with PINS also the pin dirs of namespaces
+ * that are gone), in name order.  (*ORIGIN)[k] is the index in SPECS that
+ * spec k came from.  A pattern that matches no namespace is refused.
+ */
+static int specs_expand(const struct ifspec *specs, int n, bool pins,
+			struct ifspec **out, int **origin, int *nout)
+{
+	char **names = NULL;
+	int nn = 0, i, j, cnt = 0, cap = n + 1, err = 0;
+	struct ifspec *x = calloc(cap, sizeof(*x));
+	int *o = calloc(cap, sizeof(*o));
+
+	if (!x || !o) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < n; i++)
+		if (specs[i].netns_glob)
+			break;
+	if (i < n)
+		list_netns(&names, &nn);
 	for (i = 0; i < n; i++) {
 		const struct ifspec *s = &specs[i];
+		bool any = false;
+
+		for (j = -1; j < (s->netns_glob ? nn : 0); j++) {
+			if (j >= 0 && (!ifspec_netns_match(s, names[j]) ||
+				       (!pins && !netns_exists(names[j]))))
+				continue;
+			if (cnt == cap) {
+				struct ifspec *nx;
+				int *no;
+
+				cap *= 2;
+				nx = realloc(x, cap * sizeof(*x));
+				if (nx)
+					x = nx;
+				no = realloc(o, cap * sizeof(*o));
+				if (no)
+					o = no;
+				if (!nx || !no) {
+					err = -ENOMEM;
+					goto fail;
+				}
+			}
+			x[cnt] = *s;
+			if (j >= 0) {
+				snprintf(x[cnt].netns, sizeof(x->netns), "%s",
+					 names[j]);
+				x[cnt].netns_glob = false;
+			} else if (s->netns_glob) {
+				continue;	/* the pattern itself */
+			}
+			o[cnt++] = i;
+			any = true;
+		}
+		if (s->netns_glob && !any) {
+			pr_err("-i %s:%s: no network namespace matches '%s' (see `ip netns list`)",
+			       s->netns, s->all ? "*" : s->dev, s->netns);
+			err = -METER_EUSAGE;
+			goto fail;
+		}
+	}
+	free_names(names, nn);
+	*out = x;
+	*origin = o;
+	*nout = cnt;
+	return 0;
+fail:
+	free_names(names, nn);
+	free(x);
+	free(o);
+	return err;
+}
+
+/*
+ * Resolve SPECS into targets metering HOOKS: namespaces exist, devices
+ * exist, patterns expanded.  A device pattern that matches no device in
+ * any of its namespaces is refused; NETNS:* of a namespace without
+ * devices is only a warning.
+ */
+static int request_resolve(const struct ifspec *specs, int n,
+			   struct request *r, bool need_devices,
+			   unsigned int hooks)
+{
+	struct ifspec *x = NULL;
+	int *origin = NULL, *found = NULL;
+	int i, j, nx = 0, err;
+
+	memset(r, 0, sizeof(*r));
+	err = specs_expand(specs, n, !need_devices, &x, &origin, &nx);
+	if (err)
+		return err;
+	found = calloc(n + 1, sizeof(*found));
+	if (!found) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nx && !err; i++) {
+		const struct ifspec *s = &x[i];
+		bool pattern = s->all || s->dev_glob;
 		struct dev_entry *devs;
-		char name[128];
-		int nd;
-		bool found = false;
+		char name[NETNS_NAME_MAX + IFNAMSIZ + 8];
+		int nd, hits = 0;
 
 		ifspec_str(s, name, sizeof(name));
 		if (!netns_exists(s->netns)) {
 			pr_err("%s: network namespace '%s' does not exist (see `ip netns list`)",
 			       name, s->netns);
-			return -METER_EUSAGE;
+			err = -METER_EUSAGE;
+			goto out;
 		}
 		err = netns_devices(s->netns, &devs, &nd);
 		if (err)
-			return err;
+			goto out;
 		for (j = 0; j < nd && !err; j++) {
 			bool ether = !strcmp(devs[j].link_type, "ether");
 
-			if (s->all ? !strcmp(devs[j].name, "lo")
-				   : strcmp(devs[j].name, s->dev))
+			if (!ifspec_dev_match(s, devs[j].name))
 				continue;
-			found = true;
+			hits++;
 			/*
 			 * The meter parses Ethernet frames: an L3 device (tun,
 			 * WireGuard, ...) would see every packet as unparsed.
 			 */
-			if (!ether && need_devices && s->all) {
+			if (!ether && need_devices && pattern) {
 				pr_info("%s%s%s: skipped (link type %s, not Ethernet)",
 					s->netns, s->netns[0] ? ":" : "",
 					devs[j].name, devs[j].link_type);
@@ -649,23 +795,40 @@ static int request_resolve(const struct ifspec *specs, int n,
 			if (!ether && need_devices) {
 				pr_err("%s: link type %s is not Ethernet; the meter parses Ethernet frames only",
 				       name, devs[j].link_type);
-				free(devs);
-				return -METER_EUSAGE;
+				err = -METER_EUSAGE;
+				break;
 			}
-			err = request_add(r, s->netns, &devs[j]);
+			err = request_add(r, s->netns, &devs[j], hooks, false);
 		}
 		free(devs);
 		if (err)
-			return err;
-		if (!found && !s->all) {
+			goto out;
+		found[origin[i]] += hits;
+		if (!hits && !pattern) {
 			pr_err("%s: no device '%s' in %s", name, s->dev,
 			       s->netns[0] ? s->netns : "the root namespace");
-			return -METER_EUSAGE;
+			err = -METER_EUSAGE;
+			goto out;
 		}
-		if (!found && need_devices)
+		if (!hits && need_devices && s->all)
 			pr_warn("%s: the namespace has no device but lo", name);
 	}
-	return 0;
+	for (i = 0; i < n && need_devices; i++) {
+		char name[NETNS_NAME_MAX + IFNAMSIZ + 8];
+
+		if (!specs[i].dev_glob || found[i])
+			continue;
+		pr_err("-i %s: no device matches '%s'",
+		       ifspec_str(&specs[i], name, sizeof(name)),
+		       specs[i].dev);
+		err = -METER_EUSAGE;
+		goto out;
+	}
+out:
+	free(x);
+	free(origin);
+	free(found);
+	return err;
 }
 
 static const char *target_name(const struct target *t, enum tc_hook hook,
@@ -713,6 +876,12 @@ static void undo_all(struct request *r, struct undo *u, int nu,
 				tc_cmd_filter_del(&c, t->netns, t->dev,
 						  u[i].hook, id);
 			break;
+		case UNDO_FILTER_DELETED:
+			if (access(u[i].old_obj, R_OK))
+				continue;	/* nothing to put back */
+			tc_cmd_filter_set(&c, "add", t->netns, t->dev,
+					  u[i].hook, id, u[i].old_obj);
+			break;
 		case UNDO_QDISC_ADDED:
 			tc_cmd_qdisc_del(&c, t->netns, t->dev);
 			break;
@@ -749,7 +918,8 @@ static int netns_our_hooks(const char *netns, const struct tc_filter_id *id,
 		for (h = 0; h < 2 && !err; h++) {
 			err = hook_query(netns, devs[j].name, h, id, &st, NULL);
 			if (!err && st.present && st.ours)
-				err = request_add(out, netns, &devs[j]);
+				err = request_add(out, netns, &devs[j], 1U << h,
+						  true);
 		}
 	}
 	free(devs);
@@ -779,7 +949,8 @@ static int replace_pins(struct request *r, int ns,
 					  id);
 			run_cmd(&c, "detach before replacing pins", 5, NULL);
 		}
-		err = request_add(r, old.t[i].netns, &d);
+		/* keeps the hooks it had, unless the request names it */
+		err = request_add(r, old.t[i].netns, &d, old.t[i].hooks, false);
 	}
 	request_free(&old);
 	if (err)
@@ -791,9 +962,36 @@ static int replace_pins(struct request *r, int ns,
 	return err;
 }
 
+/* The object file of an ebpflow filter named BPF_NAME, into BUF. */
+static void old_obj_path(const char *bpf_name, char *buf, int size)
+{
+	char *colon;
+
+	snprintf(buf, size, "%s/%s", EBPF_CACHE_DIR, bpf_name);
+	colon = strrchr(buf, ':');
+	if (colon)
+		*colon = '\0';
+}
+
 /*
- * Attach both hooks of target TI.  With INTERRUPTIBLE, a pending
- * terminating signal stops it before the next change (-EINTR).
+ * One line per hook: the original's `NETNS:DEV:HOOK (changed|unchanged)`
+ * (DEFAULT for the root namespace); -o wide adds what was done.
+ */
+static void print_hook_state(const struct target *t, enum tc_hook hook,
+			     bool changed, const char *what,
+			     const struct meter_opts *o)
+{
+	printf("%s:%s:%s (%s)", ifspec_pin_name(t->netns), t->dev,
+	       tc_hook_name(hook), changed ? "changed" : "unchanged");
+	if (o->output == METER_OUT_WIDE)
+		printf(" %s", what);
+	printf("\n");
+}
+
+/*
+ * Attach the hooks of target TI, and take flowctl's filter off the hooks
+ * it does not ask for.  With INTERRUPTIBLE, a pending terminating signal
+ * stops it before the next change (-EINTR).
  */
 static int attach_target(struct request *r, int ti, const struct meter_opts *o,
 			 struct undo *u, int *nu, bool interruptible)
@@ -803,12 +1001,12 @@ static int attach_target(struct request *r, int ti, const struct meter_opts *o,
 	struct tc_cmd c;
 	char name[NETNS_NAME_MAX + IFNAMSIZ + 32];
 	bool clsact;
-	int h, err;
+	int k, err;
 
 	err = qdisc_has_clsact(t->netns, t->dev, &clsact);
 	if (err)
 		return err;
-	if (!clsact) {
+	if (!clsact && t->hooks) {
 		if (interruptible && pending_term_signal())
 			return -EINTR;
 		tc_cmd_qdisc_add(&c, t->netns, t->dev);
@@ -818,51 +1016,56 @@ static int attach_target(struct request *r, int ti, const struct meter_opts *o,
 		u[*nu] = (struct undo){ .kind = UNDO_QDISC_ADDED, .target = ti };
 		(*nu)++;
 	}
-	for (h = 0; h < 2; h++) {
+	for (k = 0; k < 2; k++) {
+		enum tc_hook h = hook_order[k];
+		bool want = t->hooks & (1U << h);
 		struct hook_state st;
-		const char *state, *op;
+		const char *what;
 
 		target_name(t, h, name, sizeof(name));
 		err = hook_query(t->netns, t->dev, h, &o->id, &st, NULL);
 		if (err)
 			return err;
+		if (!want && !(st.present && st.ours))
+			continue;	/* not ours to touch */
 		if (st.present && !st.ours) {
 			pr_err("%s: pref %u chain %u handle %u holds a filter that is not flowctl's (%s); choose another --pref/--handle",
 			       name, o->id.pref, o->id.chain, o->id.handle,
 			       st.bpf_name[0] ? st.bpf_name : "not bpf");
 			return -METER_EUSAGE;
 		}
-		if (st.present && !strcmp(st.digest, p->digest) && !o->force) {
-			printf("%s (unchanged)\n", name);
+		if (want && st.present && !strcmp(st.digest, p->digest) &&
+		    !o->force) {
+			print_hook_state(t, h, false, "kept", o);
 			continue;
 		}
 		if (interruptible && pending_term_signal())
 			return -EINTR;
-		op = st.present ? "replace" : "add";
-		tc_cmd_filter_set(&c, op, t->netns, t->dev, h, &o->id, p->obj);
+		u[*nu] = (struct undo){ .target = ti, .hook = h };
+		if (st.present)
+			old_obj_path(st.bpf_name, u[*nu].old_obj,
+				     sizeof(u[*nu].old_obj));
+		if (!want) {
+			tc_cmd_filter_del(&c, t->netns, t->dev, h, &o->id);
+			u[*nu].kind = UNDO_FILTER_DELETED;
+			what = "removed";
+		} else {
+			tc_cmd_filter_set(&c, st.present ? "replace" : "add",
+					  t->netns, t->dev, h, &o->id, p->obj);
+			u[*nu].kind = st.present ? UNDO_FILTER_REPLACED :
+						   UNDO_FILTER_ADDED;
+			what = !st.present ? "added" :
+			       strcmp(st.digest, p->digest) ? "replaced" :
+							      "forced";
+		}
 		err = run_cmd(&c, name, 25, NULL);
 		if (err) {
-			pr_err("%s: attach failed (see the loader's message above)",
-			       name);
+			pr_err("%s: %s failed (see the loader's message above)",
+			       name, want ? "attach" : "detach");
 			return err;
 		}
-		u[*nu] = (struct undo){ .target = ti, .hook = h };
-		if (st.present) {
-			char *colon;
-
-			u[*nu].kind = UNDO_FILTER_REPLACED;
-			snprintf(u[*nu].old_obj, sizeof(u[*nu].old_obj),
-				 "%s/%s", EBPF_CACHE_DIR, st.bpf_name);
-			colon = strrchr(u[*nu].old_obj, ':');
-			if (colon)
-				*colon = '\0';
-			state = "changed";
-		} else {
-			u[*nu].kind = UNDO_FILTER_ADDED;
-			state = "attached";
-		}
 		(*nu)++;
-		printf("%s (%s)\n", name, state);
+		print_hook_state(t, h, true, what, o);
 	}
 	return 0;
 }
@@ -870,7 +1073,7 @@ static int attach_target(struct request *r, int ti, const struct meter_opts *o,
 static int attach_dry(struct request *r, const struct meter_opts *o)
 {
 	struct tc_cmd c;
-	int i, h;
+	int i, k;
 
 	printf("# dry run: nothing is executed\n");
 	printf("mount -t bpf bpf /sys/fs/bpf    # if not mounted\n");
@@ -890,10 +1093,18 @@ static int attach_dry(struct request *r, const struct meter_opts *o)
 
 		tc_cmd_qdisc_add(&c, t->netns, t->dev);
 		print_dry(&c, "if clsact is missing");
-		for (h = 0; h < 2; h++) {
-			tc_cmd_filter_set(&c, "add", t->netns, t->dev, h,
-					  &o->id, r->ns[t->ns].obj);
-			print_dry(&c, NULL);
+		for (k = 0; k < 2; k++) {
+			enum tc_hook h = hook_order[k];
+
+			if (t->hooks & (1U << h)) {
+				tc_cmd_filter_set(&c, "add", t->netns, t->dev,
+						  h, &o->id, r->ns[t->ns].obj);
+				print_dry(&c, NULL);
+			} else {
+				tc_cmd_filter_del(&c, t->netns, t->dev, h,
+						  &o->id);
+				print_dry(&c, "if flowctl's filter is there");
+			}
 		}
 	}
 	return 0;
@@ -975,7 +1186,7 @@ int meter_attach(const struct ifspec *specs, int n,
 	 */
 	term_signals(&term);
 	sigprocmask(SIG_BLOCK, &term, &old_mask);
-	err = request_resolve(specs, n, &r, true);
+	err = request_resolve(specs, n, &r, true, o->hooks);
 	if (err)
 		goto out;
 	if (!r.nt) {
@@ -1071,6 +1282,12 @@ int meter_attach(const struct ifspec *specs, int n,
 		else
 			err = attach_target(&r, i, o, u, &nu, interruptible);
 	}
+	/* what the agent reads: the hooks of each device */
+	for (i = 0; i < r.nt && !err; i++)
+		if (pin_hooks_set(FLOW_PIN_ROOT, ifspec_pin_name(r.t[i].netns),
+				  r.t[i].ifindex, r.t[i].hooks))
+			pr_warn("%s: the hooks metered are not recorded for the agent",
+				r.t[i].dev);
 	if (err == -EINTR && !sig)
 		sig = pending_term_signal();
 	if (err && err == -EINTR) {
@@ -1207,68 +1424,95 @@ static int detach_stale(const char *netns, bool dry)
 	return stale_pins_clear(netns, fate, has_id, false);
 }
 
+/*
+ * Take flowctl's filters off the hooks of T.  Prints the original's line
+ * `NETNS:DEV (changed|unchanged)`; -o wide adds each hook's state.
+ * Returns the number of failures.
+ */
+static int detach_target(const struct target *t, const struct meter_opts *o)
+{
+	const char *state[2] = { "-", "-" };
+	bool changed = false;
+	int k, failed = 0;
+
+	for (k = 0; k < 2; k++) {
+		enum tc_hook h = hook_order[k];
+		struct hook_state st;
+		struct tc_cmd c;
+		char name[NETNS_NAME_MAX + IFNAMSIZ + 32];
+
+		target_name(t, h, name, sizeof(name));
+		tc_cmd_filter_del(&c, t->netns, t->dev, h, &o->id);
+		if (o->dry) {
+			print_dry(&c, "if attached");
+			continue;
+		}
+		if (hook_query(t->netns, t->dev, h, &o->id, &st, NULL)) {
+			failed++;
+			continue;
+		}
+		state[k] = "not-attached";
+		if (!st.present)
+			continue;
+		if (!st.ours) {
+			pr_warn("%s: the filter at pref %u handle %u is not flowctl's (%s); left alone",
+				name, o->id.pref, o->id.handle, st.bpf_name);
+			state[k] = "foreign";
+			continue;
+		}
+		if (run_cmd(&c, name, 5, NULL)) {
+			failed++;
+			state[k] = "failed";
+			continue;
+		}
+		state[k] = "detached";
+		changed = true;
+	}
+	if (o->dry)
+		return 0;
+	qdisc_remove_if_empty(t->netns, t->dev);
+	if (pin_dir_exists(t->netns))
+		pin_hooks_set(FLOW_PIN_ROOT, ifspec_pin_name(t->netns),
+			      t->ifindex, 0);
+	printf("%s:%s (%s)", ifspec_pin_name(t->netns), t->dev,
+	       changed ? "changed" : "unchanged");
+	if (o->output == METER_OUT_WIDE)
+		printf(" egress=%s ingress=%s", state[0], state[1]);
+	printf("\n");
+	return failed;
+}
+
 int meter_detach(const struct ifspec *specs, int n,
 		 const struct meter_opts *o)
 {
 	struct request r = { 0 };
 	char (*gone)[NETNS_NAME_MAX] = NULL;
-	struct ifspec *live = NULL;
-	int lock, i, h, err, failed = 0, nlive = 0, ngone = 0;
+	struct ifspec *live = NULL, *x = NULL;
+	int *origin = NULL;
+	int lock, i, err, failed = 0, nlive = 0, ngone = 0, nx = 0;
 
 	lock = o->dry ? -1 : flowctl_lock(LOCK_TIMEOUT_S);
 	if (lock < 0 && !o->dry)
 		return lock;
-	live = calloc(n + 1, sizeof(*live));
-	gone = calloc(n + 1, sizeof(*gone));
+	/* patterns: live namespaces and the pins of gone ones */
+	err = specs_expand(specs, n, true, &x, &origin, &nx);
+	if (err)
+		goto out;
+	live = calloc(nx + 1, sizeof(*live));
+	gone = calloc(nx + 1, sizeof(*gone));
 	if (!live || !gone) {
 		err = -ENOMEM;
 		goto out;
 	}
-	detach_split(specs, n, live, &nlive, gone, &ngone);
-	err = request_resolve(live, nlive, &r, false);
+	detach_split(x, nx, live, &nlive, gone, &ngone);
+	err = request_resolve(live, nlive, &r, false, METER_HOOKS_BOTH);
 	if (err)
 		goto out;
 	for (i = 0; i < ngone; i++)
 		if (detach_stale(gone[i], o->dry))
 			failed++;
-	for (i = 0; i < r.nt; i++) {
-		struct target *t = &r.t[i];
-
-		for (h = 0; h < 2; h++) {
-			struct hook_state st;
-			struct tc_cmd c;
-			char name[NETNS_NAME_MAX + IFNAMSIZ + 32];
-
-			target_name(t, h, name, sizeof(name));
-			tc_cmd_filter_del(&c, t->netns, t->dev, h, &o->id);
-			if (o->dry) {
-				print_dry(&c, "if attached");
-				continue;
-			}
-			err = hook_query(t->netns, t->dev, h, &o->id, &st, NULL);
-			if (err) {
-				failed++;
-				continue;
-			}
-			if (!st.present) {
-				printf("%s (not attached)\n", name);
-				continue;
-			}
-			if (!st.ours) {
-				pr_warn("%s: the filter at pref %u handle %u is not flowctl's (%s); left alone",
-					name, o->id.pref, o->id.handle,
-					st.bpf_name);
-				continue;
-			}
-			if (run_cmd(&c, name, 5, NULL)) {
-				failed++;
-				continue;
-			}
-			printf("%s (detached)\n", name);
-		}
-		if (!o->dry)
-			qdisc_remove_if_empty(t->netns, t->dev);
-	}
+	for (i = 0; i < r.nt; i++)
+		failed += detach_target(&r.t[i], o);
 	for (i = 0; i < r.nns && !o->dry; i++) {
 		const char *ns = r.ns[i].netns;
 
@@ -1286,14 +1530,16 @@ int meter_detach(const struct ifspec *specs, int n,
 				continue;
 			}
 			if (pin_dir_remove(ns) == 0)
-				printf("%s: no meter left, pins removed\n",
-				       ifspec_pin_name(ns));
+				pr_info("%s: no meter left, pins removed",
+					ifspec_pin_name(ns));
 			else
 				failed++;
 		}
 	}
 	err = failed ? -EIO : 0;
 out:
+	free(x);
+	free(origin);
 	free(live);
 	free(gone);
 	request_free(&r);
@@ -1401,8 +1647,41 @@ static const char *status_name(const char *s, bool json, char *buf,
 	return buf;
 }
 
-static void status_ns(const char *netns, bool json, struct json_object *jarr)
+/* The original's time format (Go's time.String()), in UTC. */
+static void fmt_time_go(long long t, char *buf, int size)
 {
+	struct tm tm;
+	time_t tt = t;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, size, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+}
+
+/*
+ * One hook in the original's lines: `NETNS:DEV:HOOK = <nil>`, or
+ * `.digest`, `.limit` and `.attached` lines.
+ */
+static void status_hook_normal(const char *pin, const char *dev,
+			       enum tc_hook h, const struct hook_state *st,
+			       unsigned int limit, long long at)
+{
+	char when[64];
+
+	if (!st->present) {
+		printf("%s:%s:%s = <nil>\n", pin, dev, tc_hook_name(h));
+		return;
+	}
+	fmt_time_go(at, when, sizeof(when));
+	printf("%s:%s:%s.digest = %s\n", pin, dev, tc_hook_name(h),
+	       st->digest);
+	printf("%s:%s:%s.limit = %u\n", pin, dev, tc_hook_name(h), limit);
+	printf("%s:%s:%s.attached = %s\n", pin, dev, tc_hook_name(h), when);
+}
+
+static void status_ns(const char *netns, enum meter_output out,
+		      struct json_object *jarr)
+{
+	bool json = out == METER_OUT_JSON;
 	char pin_buf[4 * 256 + 1], dev_buf[4 * IFNAMSIZ + 1];
 	const char *pin = status_name(ifspec_pin_name(netns), json, pin_buf,
 				      sizeof(pin_buf));
@@ -1413,7 +1692,7 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 	unsigned int limit = pinned_flow_limit(netns);
 	struct json_object *jns = NULL, *jifs = NULL;
 	struct dev_entry *devs = NULL;
-	int nd = 0, j, h;
+	int nd = 0, j, k;
 
 	if (json) {
 		jns = json_object_new_object();
@@ -1432,11 +1711,15 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 		json_object_array_add(jarr, jns);
 	}
 	if (pin_fate_stale(fate)) {
-		if (!json)
+		if (out == METER_OUT_WIDE)
 			printf("%-12s %-12s %-8s %-9s (pins of a namespace that was %s: `flowctl meter detach -i %s:*` exports or discards them)\n",
 			       pin, "-", "-", "stale",
 			       fate == PIN_GONE ? "deleted" : "re-created",
 			       pin);
+		else if (!json)
+			pr_warn("%s: pins of a namespace that was %s (stale): `flowctl meter detach -i %s:*` exports or discards them",
+				pin, fate == PIN_GONE ? "deleted" : "re-created",
+				pin);
 		return;
 	}
 	if (!netns_exists(netns))
@@ -1458,7 +1741,8 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 					       json_object_new_int(devs[j].ifindex));
 			json_object_array_add(jifs, jif);
 		}
-		for (h = 0; h < 2; h++) {
+		for (k = 0; k < 2; k++) {
+			enum tc_hook h = hook_order[k];
 			struct hook_state st;
 			struct tc_filter_id fid = { 0 };
 			long long at = 0;
@@ -1468,6 +1752,10 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 				st.present = false;
 			if (st.present)
 				at = prog_load_time(st.prog_id);
+			if (out == METER_OUT_NORMAL) {
+				status_hook_normal(pin, dev, h, &st, limit, at);
+				continue;
+			}
 			fmt_time(at, when, sizeof(when));
 			if (json) {
 				struct json_object *jh = json_object_new_object();
@@ -1500,8 +1788,14 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 	free(devs);
 }
 
-int meter_status(const char *netns, bool json)
+/*
+ * -o normal is the original's: one `NETNS:DEV:HOOK...` group of lines per
+ * hook, the named namespaces first, the root namespace (DEFAULT) last.
+ * -o wide is flowctl's table; -o json the same as JSON.
+ */
+int meter_status(const char *netns, enum meter_output out)
 {
+	bool json = out == METER_OUT_JSON;
 	struct json_object *jarr = json ? json_object_new_array() : NULL;
 	char **names = NULL;
 	int n = 0, i;
@@ -1511,21 +1805,22 @@ int meter_status(const char *netns, bool json)
 		json_object_put(jarr);
 		return -METER_EUSAGE;
 	}
-	if (!json)
+	if (out == METER_OUT_WIDE)
 		printf("%-12s %-12s %-8s %-9s %-12s %-10s %-7s %-20s %s\n",
 		       "NETNS", "DEVICE", "HOOK", "STATE", "DIGEST",
 		       "FLOWLIMIT", "PROGID", "ATTACHED", "PREF/CHAIN/HANDLE");
 	if (netns) {
-		status_ns(strcmp(netns, FLOW_ROOT_NETNS) ? netns : "", json,
+		status_ns(strcmp(netns, FLOW_ROOT_NETNS) ? netns : "", out,
 			  jarr);
 	} else {
-		status_ns("", json, jarr);
+		if (out != METER_OUT_NORMAL)
+			status_ns("", out, jarr);
 		list_netns(&names, &n);
-		for (i = 0; i < n; i++) {
-			status_ns(names[i], json, jarr);
-			free(names[i]);
-		}
-		free(names);
+		for (i = 0; i < n; i++)
+			status_ns(names[i], out, jarr);
+		free_names(names, n);
+		if (out == METER_OUT_NORMAL)
+			status_ns("", out, jarr);
 	}
 	if (json) {
 		printf("%s\n", json_object_to_json_string_ext(jarr,
@@ -1533,4 +1828,42 @@ int meter_status(const char *netns, bool json)
 		json_object_put(jarr);
 	}
 	return 0;
+}
+
+/* ---- the hooks in use, for the agent ------------------------------------ */
+
+static void hooks_union(__u32 ifindex, __u32 hooks, void *arg)
+{
+	(void)ifindex;
+	*(unsigned int *)arg |= hooks & METER_HOOKS_BOTH;
+}
+
+/*
+ * A forwarded packet is counted twice when it enters a device metered at
+ * ingress and leaves one metered at egress: both hooks in use within one
+ * namespace (not necessarily on one device).
+ */
+unsigned int meter_hooks_in_use(const char *root, char *both_where, int size)
+{
+	unsigned int all = 0;
+	struct dirent *de;
+	DIR *d = opendir(root);
+
+	if (both_where && size)
+		both_where[0] = '\0';
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		unsigned int ns = 0;
+
+		if (de->d_name[0] == '.')
+			continue;
+		pin_hooks_each(root, de->d_name, hooks_union, &ns);
+		if (ns == METER_HOOKS_BOTH && both_where && size &&
+		    !both_where[0])
+			snprintf(both_where, size, "%s", de->d_name);
+		all |= ns;
+	}
+	closedir(d);
+	return all;
 }
