@@ -42,6 +42,7 @@
 #include "lock.h"
 #include "log.h"
 #include "strescape.h"
+#include "strset.h"
 #include "netns_id.h"
 
 #define LOCK_TIMEOUT_S 60
@@ -215,7 +216,11 @@ struct hook_state {
 	unsigned int prog_id;
 };
 
-/* Is NAME "<64 hex>.bpf.o:[tc-...]"?  Then copy the digest. */
+/*
+ * Is NAME "<64 hex>.bpf.o:[tc-...]" (tc loaded the object) or
+ * "<64 hex>_tc-...:[*fsobj]" (the program flowctl pinned for the
+ * namespace, attached with object-pinned)?  Then copy the digest.
+ */
 static bool parse_bpf_name(const char *name, char *digest)
 {
 	int i;
@@ -226,7 +231,8 @@ static bool parse_bpf_name(const char *name, char *digest)
 		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
 			return false;
 	}
-	if (strncmp(name + EBPF_DIGEST_LEN, ".bpf.o:[tc-", 11))
+	if (strncmp(name + EBPF_DIGEST_LEN, ".bpf.o:[tc-", 11) &&
+	    strncmp(name + EBPF_DIGEST_LEN, "_tc-", 4))
 		return false;
 	memcpy(digest, name, EBPF_DIGEST_LEN);
 	digest[EBPF_DIGEST_LEN] = '\0';
@@ -246,34 +252,18 @@ static unsigned int json_uint(struct json_object *o, const char *key,
 }
 
 /*
- * Query the filter at ID (or, with ID NULL, the first ebpflow filter at any
- * pref) on NETNS:DEV HOOK.
+ * The filter at ID (or, with ID NULL, the first ebpflow filter at any
+ * pref) in ARR, the output of `tc -j filter show dev DEV HOOK`.
  */
-static int hook_query(const char *netns, const char *dev, enum tc_hook hook,
-		      const struct tc_filter_id *id, struct hook_state *st,
-		      struct tc_filter_id *found)
+static void hook_state_parse(struct json_object *arr,
+			     const struct tc_filter_id *id,
+			     struct hook_state *st, struct tc_filter_id *found)
 {
-	struct exec_result res;
-	struct json_object *arr;
-	struct tc_cmd c;
-	char what[128];
-	int err, i, len;
+	int i, len;
 
 	memset(st, 0, sizeof(*st));
-	tc_cmd_filter_show(&c, netns, dev, hook);
-	snprintf(what, sizeof(what), "%s%s%s:%s", netns, netns[0] ? ":" : "",
-		 dev, tc_hook_name(hook));
-	err = run_cmd(&c, what, 5, &res);
-	if (err)
-		return err;
-	arr = json_tokener_parse(res.out);
-	exec_result_free(&res);
-	if (!arr) /* no clsact qdisc: tc prints nothing */
-		return 0;
-	if (!json_object_is_type(arr, json_type_array)) {
-		json_object_put(arr);
-		return 0;
-	}
+	if (!arr || !json_object_is_type(arr, json_type_array))
+		return;	/* no clsact qdisc: tc prints nothing */
 	len = json_object_array_length(arr);
 	for (i = 0; i < len; i++) {
 		struct json_object *f = json_object_array_get_idx(arr, i);
@@ -304,6 +294,29 @@ static int hook_query(const char *netns, const char *dev, enum tc_hook hook,
 			*found = fid;
 		break;
 	}
+}
+
+/* Query the filter at ID (or any ebpflow one) on NETNS:DEV HOOK. */
+static int hook_query(const char *netns, const char *dev, enum tc_hook hook,
+		      const struct tc_filter_id *id, struct hook_state *st,
+		      struct tc_filter_id *found)
+{
+	struct exec_result res;
+	struct json_object *arr;
+	struct tc_cmd c;
+	char what[128];
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	tc_cmd_filter_show(&c, netns, dev, hook);
+	snprintf(what, sizeof(what), "%s%s%s:%s", netns, netns[0] ? ":" : "",
+		 dev, tc_hook_name(hook));
+	err = run_cmd(&c, what, 5, &res);
+	if (err)
+		return err;
+	arr = json_tokener_parse(res.out);
+	exec_result_free(&res);
+	hook_state_parse(arr, id, st, found);
 	json_object_put(arr);
 	return 0;
 }
@@ -587,7 +600,8 @@ struct undo {
 	enum undo_kind kind;
 	int target;
 	enum tc_hook hook;
-	char old_obj[512];
+	char old_digest[EBPF_DIGEST_LEN + 1];	/* the filter it replaced */
+	bool old_pinned;	/* ... attached as flowctl's pinned program */
 };
 
 static void request_free(struct request *r)
@@ -853,6 +867,52 @@ static void print_dry(const struct tc_cmd *c, const char *comment)
 	free(line);
 }
 
+/*
+ * The pin of the program of DIGEST for HOOK in NETNS's pin dir: the host's
+ * path, or (IN_NS) the one tc reaches under `ip netns exec`.  bpffs
+ * refuses '.' in names: "<digest>_tc-egress".
+ */
+static void prog_pin_path(const char *netns, const char *digest,
+			  enum tc_hook hook, bool in_ns, char *buf, int size)
+{
+	char dir[400];	/* pin root + a 255-octet name */
+
+	if (in_ns)
+		tc_pin_mnt(netns, dir, sizeof(dir));
+	else
+		pin_dir_path(netns, dir, sizeof(dir));
+	snprintf(buf, size, "%s/%.64s_%s", dir, digest, tc_hook_sec(hook));
+}
+
+/*
+ * C: put back the filter U replaced or deleted (OP "replace" or "add"),
+ * from its pinned program or its object.  False when neither is left.
+ */
+static bool old_filter_cmd(struct tc_cmd *c, const struct target *t,
+			   const struct undo *u, const struct tc_filter_id *id,
+			   const char *op)
+{
+	char path[512];
+
+	if (u->old_pinned) {
+		prog_pin_path(t->netns, u->old_digest, u->hook, false, path,
+			      sizeof(path));
+		if (access(path, F_OK))
+			return false;
+		prog_pin_path(t->netns, u->old_digest, u->hook, true, path,
+			      sizeof(path));
+		tc_cmd_filter_set_pinned(c, op, t->netns, t->dev, u->hook, id,
+					 path);
+		return true;
+	}
+	snprintf(path, sizeof(path), "%s/%s.bpf.o", EBPF_CACHE_DIR,
+		 u->old_digest);
+	if (access(path, R_OK))
+		return false;
+	tc_cmd_filter_set(c, op, t->netns, t->dev, u->hook, id, path);
+	return true;
+}
+
 static void undo_all(struct request *r, struct undo *u, int nu,
 		     const struct tc_filter_id *id)
 {
@@ -868,19 +928,15 @@ static void undo_all(struct request *r, struct undo *u, int nu,
 			tc_cmd_filter_del(&c, t->netns, t->dev, u[i].hook, id);
 			break;
 		case UNDO_FILTER_REPLACED:
-			if (access(u[i].old_obj, R_OK) == 0)
-				tc_cmd_filter_set(&c, "replace", t->netns,
-						  t->dev, u[i].hook, id,
-						  u[i].old_obj);
-			else
+		case UNDO_FILTER_DELETED:
+			if (!old_filter_cmd(&c, t, &u[i], id, u[i].kind ==
+					    UNDO_FILTER_REPLACED ? "replace" :
+								   "add")) {
+				if (u[i].kind == UNDO_FILTER_DELETED)
+					continue;	/* nothing to put back */
 				tc_cmd_filter_del(&c, t->netns, t->dev,
 						  u[i].hook, id);
-			break;
-		case UNDO_FILTER_DELETED:
-			if (access(u[i].old_obj, R_OK))
-				continue;	/* nothing to put back */
-			tc_cmd_filter_set(&c, "add", t->netns, t->dev,
-					  u[i].hook, id, u[i].old_obj);
+			}
 			break;
 		case UNDO_QDISC_ADDED:
 			tc_cmd_qdisc_del(&c, t->netns, t->dev);
@@ -962,112 +1018,431 @@ static int replace_pins(struct request *r, int ns,
 	return err;
 }
 
-/* The object file of an ebpflow filter named BPF_NAME, into BUF. */
-static void old_obj_path(const char *bpf_name, char *buf, int size)
+/*
+ * Run CMDS in order: those that fit on a batch line through one
+ * `ip netns exec NETNS tc -batch -` per run of them, the others alone.
+ * *DONE: how many succeeded, in order (tc's batch stops at the first
+ * failure and names its line).  Returns 0 or -errno (printed).
+ */
+static int run_cmds(const char *netns, struct tc_cmd *cmds, int n,
+		    int *done)
 {
-	char *colon;
+	int i = 0, err = 0;
 
-	snprintf(buf, size, "%s/%s", EBPF_CACHE_DIR, bpf_name);
-	colon = strrchr(buf, ':');
-	if (colon)
-		*colon = '\0';
+	*done = 0;
+	while (i < n && !err) {
+		struct exec_result res;
+		struct tc_cmd b;
+		char *in = NULL;
+		size_t len = 0;
+		int k = i;
+		const char *line;
+
+		while (k < n && tc_cmd_batch_line(&cmds[k], &in, &len) == 0)
+			k++;
+		if (k == i) {	/* runs on its own */
+			free(in);
+			err = run_cmd(&cmds[i], ifspec_pin_name(netns), 25,
+				      NULL);
+			if (!err)
+				(*done)++, i++;
+			break;
+		}
+		tc_cmd_batch(&b, netns, false);
+		err = tc_cmd_run_in(&b, in, len, &res);
+		if (!err && !res.status) {
+			*done += k - i;
+			i = k;
+			free(in);
+			exec_result_free(&res);
+			continue;
+		}
+		if (err) {
+			pr_err("%s: cannot run tc -batch: %s",
+			       ifspec_pin_name(netns), strerror(-err));
+			free(in);
+			break;
+		}
+		/* "Command failed -:LINE": the lines before it were done */
+		line = strstr(res.err, "Command failed -:");
+		if (line) {
+			int l = atoi(line + strlen("Command failed -:"));
+
+			if (l > 0 && l <= k - i)
+				*done += l - 1;
+		}
+		pr_err("%s: `tc -batch` failed (exit %d) at `%.*s`:\n%s",
+		       ifspec_pin_name(netns), res.status,
+			(int)strcspn(in + 0, "\n"), in, tail_lines(res.err, 25));
+		err = -EIO;
+		free(in);
+		exec_result_free(&res);
+	}
+	return err;
+}
+
+/* What attach does to one hook of a target. */
+enum hook_op { OP_NONE, OP_KEEP, OP_ADD, OP_REPLACE, OP_DEL };
+
+struct hook_plan {
+	enum hook_op op;
+	struct hook_state st;
+	const char *what;	/* -o wide */
+	bool done;
+};
+
+/*
+ * The state of both hooks of the targets of namespace NS: one `tc qdisc
+ * show` for the namespace, one batch of `tc filter show` for the devices
+ * that have clsact.
+ */
+static int ns_query(struct request *r, int ns, const struct tc_filter_id *id,
+		    struct hook_plan (*hp)[2], bool *clsact)
+{
+	const char *netns = r->ns[ns].netns;
+	struct json_tokener *tok = NULL;
+	struct json_object *arr;
+	struct exec_result res;
+	struct tc_cmd c;
+	char *in = NULL, *p;
+	size_t len = 0;
+	int i, k, err;
+
+	tc_cmd_qdisc_show_all(&c, netns);
+	err = run_cmd(&c, ifspec_pin_name(netns), 5, &res);
+	if (err)
+		return err;
+	arr = json_tokener_parse(res.out);
+	exec_result_free(&res);
+	for (i = 0; i < r->nt; i++) {
+		int q, nq = arr && json_object_is_type(arr, json_type_array) ?
+			    (int)json_object_array_length(arr) : 0;
+
+		if (r->t[i].ns != ns)
+			continue;
+		clsact[i] = false;
+		for (q = 0; q < nq; q++) {
+			struct json_object *o = json_object_array_get_idx(arr, q);
+			struct json_object *v, *d;
+
+			if (json_object_object_get_ex(o, "kind", &v) &&
+			    !strcmp(json_object_get_string(v), "clsact") &&
+			    json_object_object_get_ex(o, "dev", &d) &&
+			    !strcmp(json_object_get_string(d), r->t[i].dev))
+				clsact[i] = true;
+		}
+	}
+	json_object_put(arr);
+	/* the filters: batched where the names allow it */
+	for (i = 0; i < r->nt; i++) {
+		if (r->t[i].ns != ns || !clsact[i])
+			continue;
+		for (k = 0; k < 2; k++) {
+			tc_cmd_filter_show(&c, netns, r->t[i].dev, k);
+			hp[i][k].done = tc_cmd_batch_line(&c, &in, &len) != 0;
+			if (hp[i][k].done &&
+			    (err = hook_query(netns, r->t[i].dev, k, id,
+					      &hp[i][k].st, NULL)))
+				goto out;
+		}
+	}
+	if (!len)
+		goto out;
+	tc_cmd_batch(&c, netns, true);
+	err = tc_cmd_run_in(&c, in, len, &res);
+	if (!err && res.status) {
+		pr_err("%s: `tc -j -batch` (filter show) failed:\n%s",
+		       ifspec_pin_name(netns), tail_lines(res.err, 5));
+		err = -EIO;
+	}
+	if (err)
+		goto out;
+	/* one JSON array per line, in order */
+	tok = json_tokener_new();
+	p = res.out;
+	for (i = 0; i < r->nt && tok; i++) {
+		if (r->t[i].ns != ns || !clsact[i])
+			continue;
+		for (k = 0; k < 2; k++) {
+			struct json_object *a;
+
+			if (hp[i][k].done)
+				continue;
+			while (*p == '\n' || *p == ' ')
+				p++;
+			json_tokener_reset(tok);
+			a = json_tokener_parse_ex(tok, p, strlen(p));
+			if (!a) {
+				pr_err("%s: cannot parse the output of `tc -j -batch`",
+				       ifspec_pin_name(netns));
+				err = -EIO;
+				break;
+			}
+			p += json_tokener_get_parse_end(tok);
+			hook_state_parse(a, id, &hp[i][k].st, NULL);
+			json_object_put(a);
+		}
+		if (err)
+			break;
+	}
+	exec_result_free(&res);
+out:
+	if (tok)
+		json_tokener_free(tok);
+	free(in);
+	for (i = 0; i < r->nt; i++)
+		for (k = 0; k < 2; k++)
+			if (r->t[i].ns == ns)
+				hp[i][k].done = false;
+	return err;
 }
 
 /*
  * One line per hook: the original's `NETNS:DEV:HOOK (changed|unchanged)`
  * (DEFAULT for the root namespace); -o wide adds what was done.
  */
-static void print_hook_state(const struct target *t, enum tc_hook hook,
-			     bool changed, const char *what,
-			     const struct meter_opts *o)
+static void print_hook_plan(const struct target *t, enum tc_hook hook,
+			    const struct hook_plan *hp,
+			    const struct meter_opts *o)
 {
+	if (hp->op == OP_NONE)
+		return;
 	printf("%s:%s:%s (%s)", ifspec_pin_name(t->netns), t->dev,
-	       tc_hook_name(hook), changed ? "changed" : "unchanged");
+	       tc_hook_name(hook), hp->op == OP_KEEP ? "unchanged" : "changed");
 	if (o->output == METER_OUT_WIDE)
-		printf(" %s", what);
+		printf(" %s", hp->what);
 	printf("\n");
 }
 
-/*
- * Attach the hooks of target TI, and take flowctl's filter off the hooks
- * it does not ask for.  With INTERRUPTIBLE, a pending terminating signal
- * stops it before the next change (-EINTR).
- */
-static int attach_target(struct request *r, int ti, const struct meter_opts *o,
-			 struct undo *u, int *nu, bool interruptible)
+/* Record the undo of plan HP (target TI, HOOK) after it was done. */
+static void undo_push(struct undo *u, int *nu, int ti, enum tc_hook hook,
+		      const struct hook_plan *hp)
 {
-	struct target *t = &r->t[ti];
-	struct ns_plan *p = &r->ns[t->ns];
-	struct tc_cmd c;
-	char name[NETNS_NAME_MAX + IFNAMSIZ + 32];
-	bool clsact;
-	int k, err;
+	struct undo *x = &u[(*nu)++];
 
-	err = qdisc_has_clsact(t->netns, t->dev, &clsact);
+	memset(x, 0, sizeof(*x));
+	x->target = ti;
+	x->hook = hook;
+	x->kind = hp->op == OP_ADD ? UNDO_FILTER_ADDED :
+		  hp->op == OP_DEL ? UNDO_FILTER_DELETED :
+				     UNDO_FILTER_REPLACED;
+	if (hp->st.present) {
+		memcpy(x->old_digest, hp->st.digest, sizeof(x->old_digest));
+		x->old_pinned = strstr(hp->st.bpf_name, ":[*fsobj]") != NULL;
+	}
+}
+
+/*
+ * Pin the program tc loaded for the filter at ID on NETNS:DEV HOOK as the
+ * namespace's program of DIGEST for that hook.
+ */
+static int prog_pin(const char *netns, const char *dev, enum tc_hook hook,
+		    const struct tc_filter_id *id, const char *digest)
+{
+	struct hook_state st;
+	char path[512];
+	int fd, err;
+
+	err = hook_query(netns, dev, hook, id, &st, NULL);
 	if (err)
 		return err;
-	if (!clsact && t->hooks) {
-		if (interruptible && pending_term_signal())
-			return -EINTR;
-		tc_cmd_qdisc_add(&c, t->netns, t->dev);
-		err = run_cmd(&c, t->dev, 5, NULL);
-		if (err)
-			return err;
-		u[*nu] = (struct undo){ .kind = UNDO_QDISC_ADDED, .target = ti };
-		(*nu)++;
+	if (!st.present || !st.prog_id)
+		return -ENOENT;
+	fd = bpf_prog_get_fd_by_id(st.prog_id);
+	if (fd < 0)
+		return -errno;
+	prog_pin_path(netns, digest, hook, false, path, sizeof(path));
+	unlink(path);
+	err = bpf_obj_pin(fd, path) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+/*
+ * Attach the hooks of the targets of namespace NS, and take flowctl's
+ * filter off the hooks they do not ask for.  The object is loaded (by
+ * tc, from the object file) once per hook section and namespace; the
+ * program is then pinned in the namespace's pin dir and every other hook
+ * attaches it with `object-pinned`, all in one `tc -batch`.  Every change
+ * is recorded in U.  With INTERRUPTIBLE, a pending terminating signal
+ * stops it before the next step (-EINTR).
+ */
+static int attach_ns(struct request *r, int ns, const struct meter_opts *o,
+		     struct undo *u, int *nu, bool interruptible)
+{
+	struct ns_plan *p = &r->ns[ns];
+	struct hook_plan (*hp)[2] = calloc(r->nt, sizeof(*hp));
+	bool *clsact = calloc(r->nt, sizeof(*clsact));
+	struct tc_cmd *cmds = calloc(2 * r->nt + 1, sizeof(*cmds));
+	int *cmd_t = calloc(2 * r->nt + 1, sizeof(*cmd_t));
+	char name[NETNS_NAME_MAX + IFNAMSIZ + 32], path[512];
+	bool pinned[2] = { false, false };
+	int i, k, n, done, err;
+
+	if (!hp || !clsact || !cmds || !cmd_t) {
+		err = -ENOMEM;
+		goto out;
 	}
+	err = ns_query(r, ns, &o->id, hp, clsact);
+	if (err)
+		goto out;
+	/* plan: refuse a foreign filter before anything changes here */
+	for (i = 0; i < r->nt; i++) {
+		struct target *t = &r->t[i];
+
+		if (t->ns != ns)
+			continue;
+		for (k = 0; k < 2; k++) {
+			enum tc_hook h = hook_order[k];
+			struct hook_plan *x = &hp[i][h];
+			bool want = t->hooks & (1U << h);
+
+			x->op = OP_NONE;
+			if (!want && !(x->st.present && x->st.ours))
+				continue;	/* not ours to touch */
+			if (x->st.present && !x->st.ours) {
+				target_name(t, h, name, sizeof(name));
+				pr_err("%s: pref %u chain %u handle %u holds a filter that is not flowctl's (%s); choose another --pref/--handle",
+				       name, o->id.pref, o->id.chain,
+				       o->id.handle, x->st.bpf_name[0] ?
+				       x->st.bpf_name : "not bpf");
+				err = -METER_EUSAGE;
+				goto out;
+			}
+			if (!want) {
+				x->op = OP_DEL;
+				x->what = "removed";
+			} else if (!x->st.present) {
+				x->op = OP_ADD;
+				x->what = "added";
+			} else if (strcmp(x->st.digest, p->digest)) {
+				x->op = OP_REPLACE;
+				x->what = "replaced";
+			} else if (o->force) {
+				x->op = OP_REPLACE;
+				x->what = "forced";
+			} else {
+				x->op = OP_KEEP;
+				x->what = "kept";
+			}
+		}
+	}
+	/* clsact where a filter goes and there is none: one batch */
+	for (i = n = 0; i < r->nt; i++)
+		if (r->t[i].ns == ns && !clsact[i] && r->t[i].hooks) {
+			tc_cmd_qdisc_add(&cmds[n], r->t[i].netns, r->t[i].dev);
+			cmd_t[n++] = i;
+		}
+	if (n && interruptible && pending_term_signal()) {
+		err = -EINTR;
+		goto out;
+	}
+	err = run_cmds(p->netns, cmds, n, &done);
+	for (k = 0; k < done; k++)
+		u[(*nu)++] = (struct undo){ .kind = UNDO_QDISC_ADDED,
+					    .target = cmd_t[k] };
+	if (err)
+		goto out;
+	/*
+	 * One load per hook section: --force loads afresh; otherwise the
+	 * pinned program of this digest, when the namespace has it, serves.
+	 */
 	for (k = 0; k < 2; k++) {
 		enum tc_hook h = hook_order[k];
-		bool want = t->hooks & (1U << h);
-		struct hook_state st;
-		const char *what;
+		int first = -1;
 
-		target_name(t, h, name, sizeof(name));
-		err = hook_query(t->netns, t->dev, h, &o->id, &st, NULL);
-		if (err)
-			return err;
-		if (!want && !(st.present && st.ours))
-			continue;	/* not ours to touch */
-		if (st.present && !st.ours) {
-			pr_err("%s: pref %u chain %u handle %u holds a filter that is not flowctl's (%s); choose another --pref/--handle",
-			       name, o->id.pref, o->id.chain, o->id.handle,
-			       st.bpf_name[0] ? st.bpf_name : "not bpf");
-			return -METER_EUSAGE;
-		}
-		if (want && st.present && !strcmp(st.digest, p->digest) &&
-		    !o->force) {
-			print_hook_state(t, h, false, "kept", o);
+		prog_pin_path(p->netns, p->digest, h, false, path,
+			      sizeof(path));
+		if (o->force)
+			unlink(path);
+		pinned[h] = access(path, F_OK) == 0;
+		for (i = 0; i < r->nt && first < 0; i++)
+			if (r->t[i].ns == ns && (hp[i][h].op == OP_ADD ||
+						 hp[i][h].op == OP_REPLACE))
+				first = i;
+		if (first < 0 || pinned[h])
 			continue;
+		if (interruptible && pending_term_signal()) {
+			err = -EINTR;
+			goto out;
 		}
-		if (interruptible && pending_term_signal())
-			return -EINTR;
-		u[*nu] = (struct undo){ .target = ti, .hook = h };
-		if (st.present)
-			old_obj_path(st.bpf_name, u[*nu].old_obj,
-				     sizeof(u[*nu].old_obj));
-		if (!want) {
-			tc_cmd_filter_del(&c, t->netns, t->dev, h, &o->id);
-			u[*nu].kind = UNDO_FILTER_DELETED;
-			what = "removed";
-		} else {
-			tc_cmd_filter_set(&c, st.present ? "replace" : "add",
-					  t->netns, t->dev, h, &o->id, p->obj);
-			u[*nu].kind = st.present ? UNDO_FILTER_REPLACED :
-						   UNDO_FILTER_ADDED;
-			what = !st.present ? "added" :
-			       strcmp(st.digest, p->digest) ? "replaced" :
-							      "forced";
-		}
-		err = run_cmd(&c, name, 25, NULL);
+		target_name(&r->t[first], h, name, sizeof(name));
+		tc_cmd_filter_set(&cmds[0], hp[first][h].op == OP_ADD ?
+				  "add" : "replace", p->netns,
+				  r->t[first].dev, h, &o->id, p->obj);
+		err = run_cmd(&cmds[0], name, 25, NULL);
 		if (err) {
-			pr_err("%s: %s failed (see the loader's message above)",
-			       name, want ? "attach" : "detach");
-			return err;
+			pr_err("%s: attach failed (see the loader's message above)",
+			       name);
+			goto out;
 		}
-		(*nu)++;
-		print_hook_state(t, h, true, what, o);
+		undo_push(u, nu, first, h, &hp[first][h]);
+		hp[first][h].done = true;
+		err = prog_pin(p->netns, r->t[first].dev, h, &o->id,
+			       p->digest);
+		if (err)	/* each hook then loads the object itself */
+			pr_warn("%s: cannot pin the loaded program (%s): every hook loads the object",
+				name, strerror(-err));
+		pinned[h] = err == 0;
+		err = 0;
 	}
-	return 0;
+	/* every other change: one batch */
+	for (i = n = 0; i < r->nt; i++) {
+		struct target *t = &r->t[i];
+
+		for (k = 0; k < 2 && t->ns == ns; k++) {
+			enum tc_hook h = hook_order[k];
+			struct hook_plan *x = &hp[i][h];
+			const char *op = x->op == OP_ADD ? "add" : "replace";
+
+			if (x->done || x->op == OP_NONE || x->op == OP_KEEP)
+				continue;
+			prog_pin_path(p->netns, p->digest, h, true, path,
+				      sizeof(path));
+			if (x->op == OP_DEL)
+				tc_cmd_filter_del(&cmds[n], t->netns, t->dev, h,
+						  &o->id);
+			else if (pinned[h])
+				tc_cmd_filter_set_pinned(&cmds[n], op, t->netns,
+							 t->dev, h, &o->id,
+							 path);
+			else
+				tc_cmd_filter_set(&cmds[n], op, t->netns,
+						  t->dev, h, &o->id, p->obj);
+			cmd_t[n++] = i * 2 + h;
+		}
+	}
+	if (n && interruptible && pending_term_signal()) {
+		err = -EINTR;
+		goto out;
+	}
+	err = run_cmds(p->netns, cmds, n, &done);
+	for (k = 0; k < done; k++) {
+		int ti = cmd_t[k] / 2;
+		enum tc_hook h = cmd_t[k] % 2;
+
+		undo_push(u, nu, ti, h, &hp[ti][h]);
+		hp[ti][h].done = true;
+	}
+	if (err) {
+		if (done < n) {
+			target_name(&r->t[cmd_t[done] / 2], cmd_t[done] % 2,
+				    name, sizeof(name));
+			pr_err("%s: attach failed (see tc's message above)",
+			       name);
+		}
+		goto out;
+	}
+	for (i = 0; i < r->nt; i++)
+		for (k = 0; k < 2 && r->t[i].ns == ns; k++)
+			print_hook_plan(&r->t[i], hook_order[k],
+					&hp[i][hook_order[k]], o);
+out:
+	free(hp);
+	free(clsact);
+	free(cmds);
+	free(cmd_t);
+	return err;
 }
 
 static int attach_dry(struct request *r, const struct meter_opts *o)
@@ -1276,11 +1651,11 @@ int meter_attach(const struct ifspec *specs, int n,
 		err = pin_dir_create(r.ns[i].netns);
 	if (!err)
 		err = attach_write_identity(&r);
-	for (i = 0; i < r.nt && !err; i++) {
+	for (i = 0; i < r.nns && !err; i++) {
 		if (interruptible && (sig = pending_term_signal()))
 			err = -EINTR;
 		else
-			err = attach_target(&r, i, o, u, &nu, interruptible);
+			err = attach_ns(&r, i, o, u, &nu, interruptible);
 	}
 	/* what the agent reads: the hooks of each device */
 	for (i = 0; i < r.nt && !err; i++)
@@ -1327,26 +1702,69 @@ out:
 
 /* ---- detach ------------------------------------------------------------ */
 
-/* Does any device of NETNS still carry an ebpflow filter (any pref)? */
+static bool strset_holds(const struct strset *set, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (!strcmp(set->s[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * Does any device of NETNS still carry an ebpflow filter (any pref)?
+ * Pinned programs (<digest>_tc-HOOK) no filter uses any more are unpinned.
+ */
 static bool netns_has_meter(const char *netns)
 {
+	struct strset used = { 0 };
 	struct dev_entry *devs;
+	char dir[400];
+	struct dirent *de;
 	int nd, j, h;
-	bool any = false;
+	bool any = false, unknown = false;
+	DIR *d;
 
 	if (netns_devices(netns, &devs, &nd))
 		return true;	/* unknown: keep the pins */
-	for (j = 0; j < nd && !any; j++) {
-		for (h = 0; h < 2 && !any; h++) {
+	for (j = 0; j < nd; j++) {
+		for (h = 0; h < 2; h++) {
 			struct hook_state st;
+			char key[EBPF_DIGEST_LEN + 16];
 
-			if (hook_query(netns, devs[j].name, h, NULL, &st, NULL))
-				any = true;
-			else if (st.present)
-				any = true;
+			if (hook_query(netns, devs[j].name, h, NULL, &st, NULL)) {
+				unknown = any = true;
+				continue;
+			}
+			if (!st.present)
+				continue;
+			any = true;
+			snprintf(key, sizeof(key), "%s_%s", st.digest,
+				 tc_hook_sec(h));
+			strset_intern(&used, key);
 		}
 	}
 	free(devs);
+	pin_dir_path(netns, dir, sizeof(dir));
+	d = unknown || !any ? NULL : opendir(dir);
+	while (d && (de = readdir(d))) {
+		char digest[EBPF_DIGEST_LEN + 1], path[700];
+
+		if (!strchr(de->d_name, '_') ||
+		    strlen(de->d_name) <= EBPF_DIGEST_LEN ||
+		    de->d_name[EBPF_DIGEST_LEN] != '_' ||
+		    !parse_bpf_name(de->d_name, digest) ||
+		    strset_holds(&used, de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) == 0)
+			pr_debug("%s: unpinned %s (no filter uses it)",
+				 ifspec_pin_name(netns), de->d_name);
+	}
+	if (d)
+		closedir(d);
+	strset_free(&used);
 	return any;
 }
 

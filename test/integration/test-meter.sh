@@ -98,8 +98,14 @@ done
 pass "maps pinned under $PIN/$NS0/tc/globals"
 mode=$(stat -c %a "$PIN")
 check_eq "pin root mode" 700 "$mode"
-ids=$(bpftool -j prog show | jq '[.[] | select(.name=="tc_ingress" or .name=="tc_egress" or (.name|test("ingress|egress")))] | length')
-[ "${ids:-0}" -ge 6 ] && pass "programs loaded" || fail "programs loaded" "$ids"
+# one program per hook section and namespace, loaded by tc once, pinned,
+# attached to the other hooks with object-pinned
+ids=$(for d in eth1 eth2 eth3; do for h in ingress egress; do
+	ip netns exec "$NS0" tc -j filter show dev $d $h | jq -r '.[].options.prog.id // empty'
+done; done | sort -u | wc -l)
+check_eq "6 hooks, 2 programs loaded (one per section)" 2 "$ids"
+check_eq "the loaded programs are pinned in the namespace's pin dir" 2 \
+	"$(ls "$PIN/$NS0" | grep -c '^[0-9a-f]\{64\}_tc-\(egress\|ingress\)$')"
 
 # the same maps are shared by every program of the namespace
 maps=$(for d in eth1 eth2 eth3; do for h in ingress egress; do
@@ -234,7 +240,8 @@ check_eq "missing namespace: exit 2" 2 "$rc"
 grep -q "does not exist" <<<"$out" && pass "missing namespace named" || fail "missing namespace message" "$out"
 [ -e "$P0" ] && fail "no pins after refused requests" "$P0 exists" || pass "no pins after refused requests"
 
-# a foreign filter at our pref/handle on eth3: eth1 and eth2 are rolled back
+# a foreign filter at our pref/handle on eth3: refused before anything
+# changes in that namespace; $NS1:eth0, attached before, is rolled back
 cat > "$T_TMP/foreign.c" <<'EOF2'
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -245,7 +252,7 @@ EOF2
 clang -target bpf -O2 -I/usr/include/$(gcc -print-multiarch) -c "$T_TMP/foreign.c" -o "$T_TMP/foreign.o"
 ip netns exec "$NS0" tc qdisc add dev eth3 clsact
 ip netns exec "$NS0" tc filter add dev eth3 egress pref 100 handle 1 bpf da obj "$T_TMP/foreign.o" sec classifier
-out=$("$FLOWCTL" meter attach -i "$NS0:*" 2>&1); rc=$?
+out=$("$FLOWCTL" meter attach -i "$NS1:eth0" -i "$NS0:*" 2>&1); rc=$?
 check_eq "foreign filter: exit 2" 2 "$rc"
 grep -q "not flowctl's" <<<"$out" && pass "foreign filter named" || fail "foreign filter message" "$out"
 grep -q "rolled back" <<<"$out" && pass "rollback reported" || fail "rollback message" "$out"
@@ -254,6 +261,9 @@ for d in eth1 eth2; do for h in ingress egress; do
 	left=$((left + $(ip netns exec "$NS0" tc -j filter show dev $d $h 2>/dev/null | jq 'length')))
 done; done
 check_eq "rollback left no filter on eth1/eth2" 0 "$left"
+check_eq "rollback: $NS1:eth0 attached before was taken off" 0 \
+	"$(ip netns exec "$NS1" tc -j filter show dev eth0 egress 2>/dev/null | jq 'length')"
+[ -e "$PIN/$NS1" ] && fail "rollback removed $NS1's new pins" "$PIN/$NS1 exists" || pass "rollback removed $NS1's new pins"
 [ -e "$P0" ] && fail "rollback removed the new pins" "$P0 exists" || pass "rollback removed the new pins"
 check_eq "the foreign filter is untouched" 1 \
 	"$(ip netns exec "$NS0" tc -j filter show dev eth3 egress | jq '[.[] | select(.options.bpf_name=="foreign.o:[classifier]")] | length')"
