@@ -50,14 +50,16 @@ static void meter_usage(FILE *f, const char *sub)
 "                           the other hook is removed\n"
 "      --ifstats            per-packet interface totals in the kernel too\n"
 "                           (costs ~1.2x an empty program per packet)\n"
-"      --precise-time       last-seen times from the precise clock (~0.6x)\n");
+"      --precise-time       last-seen times from the precise clock (~0.6x)\n"
+"      --no-prealloc        flow maps allocated per flow, not at attach\n"
+"                           (memory follows the flows; see benchmarks.md)\n");
 }
 
 /* The kernel refuses tc chain indexes above TC_ACT_EXT_VAL_MASK. */
 #define TC_CHAIN_MAX	0x0fffffffU
 
 enum { OPT_NETNS = 1000, OPT_PREF, OPT_CHAIN, OPT_HANDLE, OPT_DRY,
-       OPT_IFSTATS, OPT_PRECISE_TIME, OPT_HOOKS };
+       OPT_IFSTATS, OPT_PRECISE_TIME, OPT_HOOKS, OPT_NO_PREALLOC };
 
 static int meter_parse(int argc, char **argv, bool attach,
 		       struct ifspec *specs, int *n, struct meter_opts *o)
@@ -75,6 +77,7 @@ static int meter_parse(int argc, char **argv, bool attach,
 		{ "ifstats", no_argument, NULL, OPT_IFSTATS },
 		{ "precise-time", no_argument, NULL, OPT_PRECISE_TIME },
 		{ "hooks", required_argument, NULL, OPT_HOOKS },
+		{ "no-prealloc", no_argument, NULL, OPT_NO_PREALLOC },
 		{ "output", required_argument, NULL, 'o' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -160,12 +163,15 @@ static int meter_parse(int argc, char **argv, bool attach,
 			break;
 		case OPT_IFSTATS:
 		case OPT_PRECISE_TIME:
+		case OPT_NO_PREALLOC:
 			if (!attach) {
 				meter_usage(stderr, argv[0]);
 				return -EINVAL;
 			}
 			if (c == OPT_IFSTATS)
 				o->ifstats = true;
+			else if (c == OPT_NO_PREALLOC)
+				o->no_prealloc = true;
 			else
 				o->precise_time = true;
 			break;

@@ -21,6 +21,8 @@ struct ebpf_knobs {
 					 * (overflow is counted either way) */
 	bool coarse_time;		/* bpf_ktime_get_coarse_ns (tick
 					 * resolution, cheaper) */
+	bool no_prealloc;		/* flows_0/1 with BPF_F_NO_PREALLOC:
+					 * memory follows the flows */
 };
 
 void ebpf_knobs_default(struct ebpf_knobs *k);

@@ -356,15 +356,20 @@ static int qdisc_has_clsact(const char *netns, const char *dev, bool *has)
 
 struct map_expect {
 	const char *name;
-	__u32 type, key_size, value_size, max_entries;
+	__u32 type, key_size, value_size, max_entries, flags;
 };
 
-static void expected_maps(unsigned int max_flows, struct map_expect *m)
+static void expected_maps(unsigned int max_flows, bool no_prealloc,
+			  struct map_expect *m)
 {
+	__u32 f = no_prealloc ? BPF_F_NO_PREALLOC : 0;
+
 	m[0] = (struct map_expect){ FLOW_MAP_FLOWS_0, BPF_MAP_TYPE_HASH,
-		sizeof(struct flow_key), sizeof(struct flow_value), max_flows };
+		sizeof(struct flow_key), sizeof(struct flow_value), max_flows,
+		f };
 	m[1] = (struct map_expect){ FLOW_MAP_FLOWS_1, BPF_MAP_TYPE_HASH,
-		sizeof(struct flow_key), sizeof(struct flow_value), max_flows };
+		sizeof(struct flow_key), sizeof(struct flow_value), max_flows,
+		f };
 	m[2] = (struct map_expect){ FLOW_MAP_CTL, BPF_MAP_TYPE_ARRAY,
 		sizeof(__u32), sizeof(struct flow_ctl), 1 };
 	m[3] = (struct map_expect){ FLOW_MAP_IFSTATS, BPF_MAP_TYPE_HASH,
@@ -411,12 +416,12 @@ static unsigned int pinned_flow_limit(const char *netns)
  * Returns 0 when they do (or there are none), else -EEXIST with REASON.
  */
 static int pins_compatible(const char *netns, unsigned int max_flows,
-			   char *reason, int size)
+			   bool no_prealloc, char *reason, int size)
 {
 	struct map_expect m[N_MAPS];
 	int i;
 
-	expected_maps(max_flows, m);
+	expected_maps(max_flows, no_prealloc, m);
 	for (i = 0; i < N_MAPS; i++) {
 		struct bpf_map_info info;
 		int err = pinned_map_info(netns, m[i].name, &info);
@@ -432,6 +437,13 @@ static int pins_compatible(const char *netns, unsigned int max_flows,
 			snprintf(reason, size,
 				 "its pinned maps hold at most %u flows, the request asks for %u",
 				 info.max_entries, m[i].max_entries);
+			return -EEXIST;
+		}
+		if (i < 2 && (info.map_flags & BPF_F_NO_PREALLOC) != m[i].flags) {
+			snprintf(reason, size,
+				 "its pinned flow maps are %s, the request asks for %s maps",
+				 m[i].flags ? "preallocated" : "allocated per flow",
+				 m[i].flags ? "--no-prealloc" : "preallocated");
 			return -EEXIST;
 		}
 		if (info.type != m[i].type || info.key_size != m[i].key_size ||
@@ -1591,13 +1603,14 @@ int meter_attach(const struct ifspec *specs, int n,
 			k.ifstats = true;
 		if (o->precise_time)
 			k.coarse_time = false;
+		k.no_prealloc = o->no_prealloc;
 		p->pins_existed = pin_dir_exists(p->netns);
 		/* no -l: keep the namespace's limit (or the default) */
 		p->max_flows = o->max_flows ? o->max_flows :
 			       pinned ? pinned : k.max_flows;
 		k.max_flows = p->max_flows;
-		if (pins_compatible(p->netns, p->max_flows, reason,
-				    sizeof(reason))) {
+		if (pins_compatible(p->netns, p->max_flows, o->no_prealloc,
+				    reason, sizeof(reason))) {
 			if (!o->force) {
 				pr_err("%s: %s; run again with --force to replace them (flows not yet exported are lost)",
 				       ifspec_pin_name(p->netns), reason);
@@ -2065,6 +2078,57 @@ static const char *status_name(const char *s, bool json, char *buf,
 	return buf;
 }
 
+/* The locked kernel memory of the BPF object pinned at PATH (fdinfo). */
+static unsigned long long pin_memlock(const char *path)
+{
+	unsigned long long v = 0;
+	char fdinfo[64], line[128];
+	FILE *f;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return 0;
+	snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", fd);
+	f = fopen(fdinfo, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	close(fd);
+	return v;
+}
+
+/*
+ * The locked kernel memory of everything pinned for NETNS: its maps
+ * (tc/globals), the identity and hooks maps and its pinned programs.
+ */
+static unsigned long long ns_memlock(const char *netns)
+{
+	unsigned long long sum = 0;
+	char dir[400], sub[480], path[800];
+	const char *dirs[2] = { dir, sub };
+	int k;
+
+	pin_dir_path(netns, dir, sizeof(dir));
+	snprintf(sub, sizeof(sub), "%s/%s", dir, FLOW_PIN_GLOBALS);
+	for (k = 0; k < 2; k++) {
+		struct dirent *de;
+		DIR *d = opendir(dirs[k]);
+
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] == '.' || de->d_type == DT_DIR)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dirs[k],
+				 de->d_name);
+			sum += pin_memlock(path);
+		}
+		if (d)
+			closedir(d);
+	}
+	return sum;
+}
+
 /* The original's time format (Go's time.String()), in UTC. */
 static void fmt_time_go(long long t, char *buf, int size)
 {
@@ -2073,6 +2137,16 @@ static void fmt_time_go(long long t, char *buf, int size)
 
 	gmtime_r(&tt, &tm);
 	strftime(buf, size, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+}
+
+/* "pref/chain/handle" (static buffer) */
+static const char *pch(const struct tc_filter_id *id)
+{
+	static char buf[48];
+
+	snprintf(buf, sizeof(buf), "%u/%u/%u", id->pref, id->chain,
+		 id->handle);
+	return buf;
 }
 
 /*
@@ -2108,6 +2182,8 @@ static void status_ns(const char *netns, enum meter_output out,
 						 ifspec_pin_name(netns), NULL) :
 			     PIN_LIVE;
 	unsigned int limit = pinned_flow_limit(netns);
+	unsigned long long memlock = pinned && out != METER_OUT_NORMAL ?
+				     ns_memlock(netns) : 0;
 	struct json_object *jns = NULL, *jifs = NULL;
 	struct dev_entry *devs = NULL;
 	int nd = 0, j, k;
@@ -2119,6 +2195,7 @@ static void status_ns(const char *netns, enum meter_output out,
 				       json_object_new_boolean(netns_exists(netns)));
 		json_object_object_add(jns, "pinned", json_object_new_boolean(pinned));
 		json_object_object_add(jns, "flowLimit", json_object_new_int64(limit));
+		json_object_object_add(jns, "memlockBytes", json_object_new_int64(memlock));
 		json_object_object_add(jns, "stale",
 				       json_object_new_boolean(pin_fate_stale(fate)));
 		if (pin_fate_stale(fate))
@@ -2197,10 +2274,10 @@ static void status_ns(const char *netns, enum meter_output out,
 				       tc_hook_name(h), "-");
 				continue;
 			}
-			printf("%-12s %-12s %-8s %-9s %-12.12s %-10u %-7u %-20s %u/%u/%u\n",
+			printf("%-12s %-12s %-8s %-9s %-12.12s %-10u %-7u %-20s %-17s %llu\n",
 			       pin, dev, tc_hook_name(h), "attached",
-			       st.digest, limit, st.prog_id, when, fid.pref,
-			       fid.chain, fid.handle);
+			       st.digest, limit, st.prog_id, when, pch(&fid),
+			       memlock);
 		}
 	}
 	free(devs);
@@ -2224,9 +2301,10 @@ int meter_status(const char *netns, enum meter_output out)
 		return -METER_EUSAGE;
 	}
 	if (out == METER_OUT_WIDE)
-		printf("%-12s %-12s %-8s %-9s %-12s %-10s %-7s %-20s %s\n",
+		printf("%-12s %-12s %-8s %-9s %-12s %-10s %-7s %-20s %-17s %s\n",
 		       "NETNS", "DEVICE", "HOOK", "STATE", "DIGEST",
-		       "FLOWLIMIT", "PROGID", "ATTACHED", "PREF/CHAIN/HANDLE");
+		       "FLOWLIMIT", "PROGID", "ATTACHED", "PREF/CHAIN/HANDLE",
+		       "MEMLOCK");
 	if (netns) {
 		status_ns(strcmp(netns, FLOW_ROOT_NETNS) ? netns : "", out,
 			  jarr);

@@ -45,6 +45,7 @@ struct meter_opts {
 	unsigned int max_flows;		/* -l; 0: keep the namespace's own */
 	bool ifstats;			/* --ifstats: per-packet totals */
 	bool precise_time;		/* --precise-time: last seen too */
+	bool no_prealloc;		/* --no-prealloc: flow maps grow */
 	bool force;			/* -f: re-attach, replace pins */
 	bool dry;			/* print the commands, run nothing */
 	/*
