@@ -121,12 +121,11 @@ void tc_pin_mnt(const char *netns, char *buf, int size)
 		snprintf(buf, size, "%s/%s", FLOW_PIN_ROOT, FLOW_ROOT_NETNS);
 }
 
-void tc_cmd_filter_set(struct tc_cmd *c, const char *op, const char *netns,
-		       const char *dev, enum tc_hook hook,
-		       const struct tc_filter_id *id, const char *obj)
+/* `tc filter OP dev DEV HOOK pref .. chain .. handle .. bpf da` */
+static void filter_bpf_head(struct tc_cmd *c, const char *op,
+			    const char *netns, const char *dev,
+			    enum tc_hook hook, const struct tc_filter_id *id)
 {
-	char mnt[512];
-
 	start(c, netns, "tc");
 	arg(c, "filter");
 	arg(c, op);
@@ -136,6 +135,15 @@ void tc_cmd_filter_set(struct tc_cmd *c, const char *op, const char *netns,
 	filter_id(c, id);
 	arg(c, "bpf");
 	arg(c, "da");
+}
+
+void tc_cmd_filter_set(struct tc_cmd *c, const char *op, const char *netns,
+		       const char *dev, enum tc_hook hook,
+		       const struct tc_filter_id *id, const char *obj)
+{
+	char mnt[512];
+
+	filter_bpf_head(c, op, netns, dev, hook, id);
 	arg(c, "obj");
 	arg(c, obj);
 	arg(c, "sec");
@@ -193,15 +201,7 @@ void tc_cmd_filter_set_pinned(struct tc_cmd *c, const char *op,
 			      enum tc_hook hook, const struct tc_filter_id *id,
 			      const char *pin)
 {
-	start(c, netns, "tc");
-	arg(c, "filter");
-	arg(c, op);
-	arg(c, "dev");
-	arg(c, dev);
-	arg(c, tc_hook_name(hook));
-	filter_id(c, id);
-	arg(c, "bpf");
-	arg(c, "da");
+	filter_bpf_head(c, op, netns, dev, hook, id);
 	arg(c, "object-pinned");
 	arg(c, pin);
 }
