@@ -21,12 +21,19 @@
 #define TC_CHAIN_MAX	0x0fffffffU
 
 enum { OPT_NETNS = 1000, OPT_PREF, OPT_CHAIN, OPT_HANDLE, OPT_DRY,
-       OPT_IFSTATS, OPT_PRECISE_TIME, OPT_LATENCY };
+       OPT_IFSTATS, OPT_PRECISE_TIME, OPT_LATENCY, OPT_HOOKS,
+       OPT_NO_PREALLOC };
 
 static const struct opt meter_if_opts[] = {
 	{ "interface", 'i', 'i', "SPEC",
 	  "interface: NETNS:DEV, NETNS:* (every device but lo)\n"
-	  "or DEV (root namespace); repeatable", OV_IFSPEC },
+	  "or DEV (root namespace); repeatable; NETNS and\n"
+	  "DEV may be shell patterns ('ns*:eth*', whole names)",
+	  OV_IFSPEC },
+	{ "output", 'o', 'o', "FORMAT",
+	  "normal (default: one line per hook, the original's)\n"
+	  "or wide (with what was done per hook)", OV_WORDS,
+	  "normal wide" },
 	{ "netns", 0, OPT_NETNS, "NETNS", "namespace of -n (older form)",
 	  OV_NETNS },
 	{ "name", 'n', 'n', "DEV", "device (older form)" },
@@ -50,6 +57,14 @@ static const struct opt meter_attach_opts[] = {
 	  "(costs ~1.2x an empty program per packet)" },
 	{ "precise-time", 0, OPT_PRECISE_TIME, NULL,
 	  "last-seen times from the precise clock (~0.6x)" },
+	{ "hooks", 0, OPT_HOOKS, "HOOKS",
+	  "hooks to meter: egress (default: a forwarded packet\n"
+	  "is counted once), ingress or both; flowctl's filter\n"
+	  "on the other hook is removed", OV_WORDS,
+	  "egress ingress both" },
+	{ "no-prealloc", 0, OPT_NO_PREALLOC, NULL,
+	  "flow maps allocated per flow, not at attach\n"
+	  "(memory follows the flows; see benchmarks.md)" },
 	{ "latency", 0, OPT_LATENCY, NULL,
 	  "forwarding latency: stamp at ingress, measure at\n"
 	  "egress (metrics, per-flow mean in the flow log)" },
@@ -66,8 +81,9 @@ static const struct cmd_spec meter_attach_spec = {
 	.path = "meter attach",
 	.help = "attach the meter to interfaces",
 	.synopsis = "-i { NETNS:DEV | NETNS:* | DEV } [ -i ... ] [ --pref N ]\n"
-		    " [ --chain N ] [ --handle N ] [ -l N ] [ -f ] [ --latency ]\n"
-		    " [ --dry ]\n"
+		    " [ --chain N ] [ --handle N ] [ -l N ] [ -f ]\n"
+		    " [ --hooks egress|ingress|both ] [ --no-prealloc ] [ --latency ]\n"
+		    " [ -o normal|wide ] [ --dry ]\n"
 		    "--netns NETNS -n DEV [ ... ]",
 	.groups = { meter_if_opts, meter_attach_opts, meter_tail_opts },
 };
@@ -76,14 +92,15 @@ static const struct cmd_spec meter_detach_spec = {
 	.path = "meter detach",
 	.help = "detach it and remove unused pins",
 	.synopsis = "-i { NETNS:DEV | NETNS:* | DEV } [ -i ... ] [ --pref N ]\n"
-		    " [ --chain N ] [ --handle N ] [ --dry ]\n"
+		    " [ --chain N ] [ --handle N ] [ -o normal|wide ] [ --dry ]\n"
 		    "--netns NETNS -n DEV [ ... ]",
 	.groups = { meter_if_opts, meter_tail_opts },
 };
 
 static const struct opt meter_status_opts[] = {
-	{ "output", 'o', 'o', "FORMAT", "normal (default) or json",
-	  OV_WORDS, OUTPUT_FORMATS },
+	{ "output", 'o', 'o', "FORMAT",
+	  "normal (default: the original's lines), wide\n"
+	  "(flowctl's table) or json", OV_WORDS, "normal wide json" },
 	{ "netns", 0, OPT_NETNS, "NETNS",
 	  "only this namespace (pin directory name; DEFAULT\n"
 	  "is the root namespace)", OV_PIN },
@@ -93,7 +110,7 @@ static const struct opt meter_status_opts[] = {
 static const struct cmd_spec meter_status_spec = {
 	.path = "meter status",
 	.help = "show what is attached where",
-	.synopsis = "[ -o normal|json ] [ --netns NETNS ]",
+	.synopsis = "[ -o normal|wide|json ] [ --netns NETNS ]",
 	.groups = { meter_status_opts },
 };
 
@@ -155,6 +172,19 @@ static int meter_parse(int argc, char **argv, const struct cmd_spec *spec,
 		case 'f':
 			o->force = true;
 			break;
+		case 'o':
+			c = opt_word("-o", optarg, "normal wide");
+			if (c < 0)
+				return -EINVAL;
+			o->output = c ? METER_OUT_WIDE : METER_OUT_NORMAL;
+			break;
+		case OPT_HOOKS:
+			if (meter_hooks_parse(optarg, &o->hooks)) {
+				pr_err("--hooks %s: expected egress, ingress or both",
+				       optarg);
+				return -EINVAL;
+			}
+			break;
 		case OPT_DRY:
 			o->dry = true;
 			break;
@@ -166,6 +196,9 @@ static int meter_parse(int argc, char **argv, const struct cmd_spec *spec,
 			break;
 		case OPT_LATENCY:
 			o->latency = true;
+			break;
+		case OPT_NO_PREALLOC:
+			o->no_prealloc = true;
 			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);
@@ -263,7 +296,7 @@ static int do_status(int argc, char **argv)
 {
 	const char *netns = NULL, *err;
 	struct opt_parser op;
-	bool json = false;
+	enum meter_output out = METER_OUT_NORMAL;
 	int c;
 
 	opt_parser_init(&op, &meter_status_spec);
@@ -271,10 +304,11 @@ static int do_status(int argc, char **argv)
 	while ((c = opt_next(&op, argc, argv)) != -1) {
 		switch (c) {
 		case 'o':
-			c = opt_word("-o", optarg, OUTPUT_FORMATS);
+			c = opt_word("-o", optarg, "normal wide json");
 			if (c < 0)
 				return EXIT_USAGE;
-			json = c == 1;
+			out = c == 2 ? METER_OUT_JSON : c ? METER_OUT_WIDE :
+			      METER_OUT_NORMAL;
 			break;
 		case OPT_NETNS:
 			netns = optarg;
@@ -297,7 +331,7 @@ static int do_status(int argc, char **argv)
 	}
 	if (need_root())
 		return 1;
-	return exit_code(meter_status(netns, json));
+	return exit_code(meter_status(netns, out));
 }
 
 const struct subcmd meter_subcmds[] = {

@@ -43,6 +43,8 @@
 #include "metrics.h"
 #include "strset.h"
 
+#define IPFIX_IE_FLOW_DIRECTION 61	/* flowDirection (IANA) */
+
 #define EXIT_USAGE 2
 #define SHUTDOWN_FLUSH_MS 3000
 
@@ -810,6 +812,36 @@ static int attach_interfaces(const struct flowctl_config *cfg,
 	return err;
 }
 
+/*
+ * Both hooks metered in a namespace count each forwarded packet twice
+ * (once per hook, told apart only by flowDirection): say so once, at
+ * start, when a template would send such records without it.
+ */
+static void warn_double_count(const struct flowctl_config *cfg,
+			      const char *root)
+{
+	char where[NETNS_NAME_MAX];
+	size_t i;
+	unsigned int j;
+
+	if (meter_hooks_in_use(root, where, sizeof(where)) !=
+	    METER_HOOKS_BOTH || !where[0])
+		return;
+	for (i = 0; i < cfg->n_templates; i++) {
+		const struct config_template *t = &cfg->templates[i];
+
+		for (j = 0; j < t->n_fields; j++)
+			if (!t->fields[j].ie->pen &&
+			    t->fields[j].ie->id == IPFIX_IE_FLOW_DIRECTION)
+				break;
+		if (j < t->n_fields)
+			continue;
+		pr_warn("namespace %s is metered at ingress and at egress (meter attach --hooks both) and template %u has no flowDirection: collectors will see each forwarded flow twice",
+			where, t->id);
+		return;
+	}
+}
+
 static int set_timer(int tfd, uint32_t ms)
 {
 	struct itimerspec its = {
@@ -1078,6 +1110,7 @@ int agent_run(const struct agent_opts *opts)
 		cfg->n_collectors, a.out.n_logs, maddr ? maddr : "default",
 		metrics_port(a.metrics), fcp.scan_interval_ms,
 		flow_table_ns_count(a.ft));
+	warn_double_count(cfg, flow_pin_root(opts->pin_root));
 
 	while (!a.stop) {
 		struct epoll_event evs[8];

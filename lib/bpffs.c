@@ -237,6 +237,92 @@ int pin_identity_read(const char *root, const char *pin_name,
 	return err;
 }
 
+/* ---- the hooks pin ------------------------------------------------------ */
+
+static int hooks_map_open(const char *path, bool create)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_PREALLOC);
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	int fd;
+
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+		    info.type != BPF_MAP_TYPE_HASH ||
+		    info.key_size != sizeof(__u32) ||
+		    info.value_size != sizeof(__u32)) {
+			close(fd);
+			return -EPROTO;
+		}
+		return fd;
+	}
+	if (errno != ENOENT || !create)
+		return -errno;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, PIN_HOOKS_MAP, sizeof(__u32),
+			    sizeof(__u32), PIN_HOOKS_MAX, &mo);
+	if (fd < 0)
+		return fd;
+	if (bpf_obj_pin(fd, path)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int pin_hooks_set(const char *root, const char *pin_name, __u32 ifindex,
+		  __u32 hooks)
+{
+	char path[512];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", root, pin_name, PIN_HOOKS);
+	fd = hooks_map_open(path, hooks != 0);
+	if (fd == -ENOENT && !hooks)
+		return 0;
+	if (fd < 0) {
+		pr_err("cannot record the hooks in %s: %s", path,
+		       strerror(-fd));
+		return fd;
+	}
+	if (hooks)
+		err = bpf_map_update_elem(fd, &ifindex, &hooks, BPF_ANY);
+	else
+		err = bpf_map_delete_elem(fd, &ifindex);
+	if (err == -ENOENT && !hooks)
+		err = 0;
+	if (err)
+		pr_err("cannot record the hooks in %s: %s", path,
+		       strerror(-err));
+	close(fd);
+	return err;
+}
+
+int pin_hooks_each(const char *root, const char *pin_name,
+		   void (*fn)(__u32 ifindex, __u32 hooks, void *arg),
+		   void *arg)
+{
+	char path[512];
+	__u32 key, next, val;
+	__u32 *prev = NULL;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", root, pin_name, PIN_HOOKS);
+	fd = hooks_map_open(path, false);
+	if (fd < 0)
+		return fd;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &val) == 0)
+			fn(next, val, arg);
+		key = next;
+		prev = &key;
+	}
+	close(fd);
+	return 0;
+}
+
 enum pin_fate pin_fate(const char *root, const char *pin_name, bool *has_id)
 {
 	struct netns_id rec, now;

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <linux/types.h>
+
 #include "netns_id.h"
 
 /*
@@ -24,6 +26,17 @@
  */
 #define PIN_IDENTITY		"identity"
 #define PIN_IDENTITY_MAP	"flowctl_nsid"	/* the map's own name */
+
+/*
+ * The hooks pin: which tc hooks `meter attach` put flowctl's filter on,
+ * per device of the namespace.  A HASH map ifindex (__u32) -> hook bits
+ * (__u32, 1 << enum tc_hook), pinned beside the identity, not
+ * preallocated (a few entries).  The agent reads it to warn when both
+ * hooks are metered; the BPF program never sees it.
+ */
+#define PIN_HOOKS		"hooks"
+#define PIN_HOOKS_MAP		"flowctl_hooks"
+#define PIN_HOOKS_MAX		65536
 
 /* Mount bpffs and the bind mount when missing; create the pin root 0700. */
 int bpffs_ensure(void);
@@ -52,6 +65,20 @@ int pin_identity_write(const char *root, const char *pin_name,
  */
 int pin_identity_read(const char *root, const char *pin_name,
 		      struct netns_id *id, uint64_t *pin_ino);
+
+/*
+ * Record HOOKS (0: forget the device) for IFINDEX in the hooks pin of
+ * <ROOT>/<PIN_NAME>, creating the pin when missing.  0 or -errno.
+ */
+int pin_hooks_set(const char *root, const char *pin_name, __u32 ifindex,
+		  __u32 hooks);
+/*
+ * Call FN for each device recorded in <ROOT>/<PIN_NAME>'s hooks pin.
+ * Returns 0, -ENOENT (no hooks pin) or -errno.
+ */
+int pin_hooks_each(const char *root, const char *pin_name,
+		   void (*fn)(__u32 ifindex, __u32 hooks, void *arg),
+		   void *arg);
 
 /* What became of the namespace a pin dir was made for. */
 enum pin_fate {

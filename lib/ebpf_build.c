@@ -102,7 +102,7 @@ static void text_add(struct text *t, const char *s, size_t n)
 __attribute__((format(printf, 2, 3)))
 static void text_printf(struct text *t, const char *fmt, ...)
 {
-	char buf[512];
+	char buf[1024];
 	va_list ap;
 	int n;
 
@@ -366,14 +366,18 @@ int ebpf_render(const struct ebpf_knobs *k, char **src, size_t *len)
 		    " *   FLOWCTL_IFSTATS      %d (per-interface totals in flow_ifstats)\n"
 		    " *   FLOWCTL_COARSE_TIME  %d (1: last seen from the per-tick clock)\n"
 		    " *   FLOWCTL_LATENCY      %d (forwarding latency, ingress stamp)\n"
+		    " *   FLOWCTL_NO_PREALLOC  %d (1: flow maps allocated per flow)\n"
 		    " */\n",
 		    tname, k->max_flows, k->ifstats ? 1 : 0,
-		    k->coarse_time ? 1 : 0, k->latency ? 1 : 0);
+		    k->coarse_time ? 1 : 0, k->latency ? 1 : 0,
+		    k->no_prealloc ? 1 : 0);
 	text_printf(&st.out, "#define FLOWCTL_MAX_FLOWS %u\n", k->max_flows);
 	text_printf(&st.out, "#define FLOWCTL_IFSTATS %d\n", k->ifstats ? 1 : 0);
 	text_printf(&st.out, "#define FLOWCTL_COARSE_TIME %d\n",
 		    k->coarse_time ? 1 : 0);
 	text_printf(&st.out, "#define FLOWCTL_LATENCY %d\n", k->latency ? 1 : 0);
+	text_printf(&st.out, "#define FLOWCTL_NO_PREALLOC %d\n",
+		    k->no_prealloc ? 1 : 0);
 	text_printf(&st.out, "#line 1 \"%s\"\n", tname);
 	err = render_file(&st, tname, tmpl, tlen, 0);
 	free(own);

@@ -25,6 +25,8 @@ struct ebpf_knobs {
 	bool latency;			/* forwarding latency: ingress stamp,
 					 * egress match (flow_stamp,
 					 * flow_latency, per-flow sums) */
+	bool no_prealloc;		/* flows_0/1 with BPF_F_NO_PREALLOC:
+					 * memory follows the flows */
 };
 
 void ebpf_knobs_default(struct ebpf_knobs *k);

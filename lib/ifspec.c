@@ -2,6 +2,7 @@
 #include "ifspec.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -141,6 +142,7 @@ int ifspec_parse(const char *s, struct ifspec *spec, const char **err)
 		if (ifspec_check_dev(s, err))
 			return -EINVAL;
 		strcpy(spec->dev, s);
+		spec->dev_glob = ifspec_is_glob(s);
 		return 0;
 	}
 	if (strchr(colon + 1, ':')) {
@@ -155,6 +157,7 @@ int ifspec_parse(const char *s, struct ifspec *spec, const char **err)
 	spec->netns[colon - s] = '\0';
 	if (ifspec_check_netns(spec->netns, err))
 		return -EINVAL;
+	spec->netns_glob = ifspec_is_glob(spec->netns);
 	if (!strcmp(colon + 1, "*")) {
 		spec->all = true;
 		return 0;
@@ -162,7 +165,30 @@ int ifspec_parse(const char *s, struct ifspec *spec, const char **err)
 	if (ifspec_check_dev(colon + 1, err))
 		return -EINVAL;
 	strcpy(spec->dev, colon + 1);
+	spec->dev_glob = ifspec_is_glob(spec->dev);
 	return 0;
+}
+
+bool ifspec_is_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+bool ifspec_dev_match(const struct ifspec *spec, const char *name)
+{
+	if (!spec->all && !spec->dev_glob)
+		return !strcmp(spec->dev, name);
+	/* a pattern never selects the loopback device */
+	if (!strcmp(name, "lo"))
+		return false;
+	return spec->all || fnmatch(spec->dev, name, 0) == 0;
+}
+
+bool ifspec_netns_match(const struct ifspec *spec, const char *name)
+{
+	if (!spec->netns_glob)
+		return !strcmp(spec->netns, name);
+	return fnmatch(spec->netns, name, 0) == 0;
 }
 
 const char *ifspec_str(const struct ifspec *spec, char *buf, int size)

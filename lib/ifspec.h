@@ -4,6 +4,9 @@
  *   NETNS:DEV   a device in a named network namespace (ip netns)
  *   NETNS:*     every device of that namespace but lo
  *   DEV         a device in the root namespace
+ * Either part may be a shell-style pattern (`*`, `?`, `[...]`, fnmatch(3)
+ * without flags): it matches whole names only, never a part of one, and
+ * never `lo` (name lo to meter it).
  */
 #ifndef FLOWCTL_IFSPEC_H
 #define FLOWCTL_IFSPEC_H
@@ -19,7 +22,16 @@ struct ifspec {
 	char netns[NETNS_NAME_MAX];	/* "" for the root namespace */
 	char dev[IFNAMSIZ];		/* "" when all is set */
 	bool all;			/* NETNS:* */
+	bool netns_glob;		/* NETNS is a pattern */
+	bool dev_glob;			/* DEV is a pattern (not "*") */
 };
+
+/* Does S hold a pattern character ('*', '?', '[')? */
+bool ifspec_is_glob(const char *s);
+/* Does device NAME match SPEC's device part (exact name or pattern)? */
+bool ifspec_dev_match(const struct ifspec *spec, const char *name);
+/* Does namespace NAME match SPEC's namespace part? */
+bool ifspec_netns_match(const struct ifspec *spec, const char *name);
 
 /*
  * Parse S into SPEC.  Returns 0, or -EINVAL with a reason in ERR (a static

@@ -42,6 +42,7 @@
 #include "lock.h"
 #include "log.h"
 #include "strescape.h"
+#include "strset.h"
 #include "netns_id.h"
 
 #define LOCK_TIMEOUT_S 60
@@ -58,7 +59,37 @@ void meter_opts_default(struct meter_opts *o)
 	o->id.pref = 100;
 	o->id.chain = 0;
 	o->id.handle = 1;
+	o->hooks = METER_HOOK_EGRESS;
 }
+
+const char *meter_hooks_name(unsigned int hooks)
+{
+	switch (hooks & METER_HOOKS_BOTH) {
+	case METER_HOOK_EGRESS:
+		return "egress";
+	case METER_HOOK_INGRESS:
+		return "ingress";
+	case METER_HOOKS_BOTH:
+		return "both";
+	}
+	return "none";
+}
+
+int meter_hooks_parse(const char *s, unsigned int *hooks)
+{
+	if (!strcmp(s, "egress"))
+		*hooks = METER_HOOK_EGRESS;
+	else if (!strcmp(s, "ingress"))
+		*hooks = METER_HOOK_INGRESS;
+	else if (!strcmp(s, "both"))
+		*hooks = METER_HOOKS_BOTH;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* The order of hooks in every output: egress first, as the original. */
+static const enum tc_hook hook_order[2] = { TC_HOOK_EGRESS, TC_HOOK_INGRESS };
 
 /* ---- running iproute2 ---------------------------------------------- */
 
@@ -185,7 +216,11 @@ struct hook_state {
 	unsigned int prog_id;
 };
 
-/* Is NAME "<64 hex>.bpf.o:[tc-...]"?  Then copy the digest. */
+/*
+ * Is NAME "<64 hex>.bpf.o:[tc-...]" (tc loaded the object) or
+ * "<64 hex>_tc-...:[*fsobj]" (the program flowctl pinned for the
+ * namespace, attached with object-pinned)?  Then copy the digest.
+ */
 static bool parse_bpf_name(const char *name, char *digest)
 {
 	int i;
@@ -196,7 +231,8 @@ static bool parse_bpf_name(const char *name, char *digest)
 		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
 			return false;
 	}
-	if (strncmp(name + EBPF_DIGEST_LEN, ".bpf.o:[tc-", 11))
+	if (strncmp(name + EBPF_DIGEST_LEN, ".bpf.o:[tc-", 11) &&
+	    strncmp(name + EBPF_DIGEST_LEN, "_tc-", 4))
 		return false;
 	memcpy(digest, name, EBPF_DIGEST_LEN);
 	digest[EBPF_DIGEST_LEN] = '\0';
@@ -216,34 +252,18 @@ static unsigned int json_uint(struct json_object *o, const char *key,
 }
 
 /*
- * Query the filter at ID (or, with ID NULL, the first ebpflow filter at any
- * pref) on NETNS:DEV HOOK.
+ * The filter at ID (or, with ID NULL, the first ebpflow filter at any
+ * pref) in ARR, the output of `tc -j filter show dev DEV HOOK`.
  */
-static int hook_query(const char *netns, const char *dev, enum tc_hook hook,
-		      const struct tc_filter_id *id, struct hook_state *st,
-		      struct tc_filter_id *found)
+static void hook_state_parse(struct json_object *arr,
+			     const struct tc_filter_id *id,
+			     struct hook_state *st, struct tc_filter_id *found)
 {
-	struct exec_result res;
-	struct json_object *arr;
-	struct tc_cmd c;
-	char what[128];
-	int err, i, len;
+	int i, len;
 
 	memset(st, 0, sizeof(*st));
-	tc_cmd_filter_show(&c, netns, dev, hook);
-	snprintf(what, sizeof(what), "%s%s%s:%s", netns, netns[0] ? ":" : "",
-		 dev, tc_hook_name(hook));
-	err = run_cmd(&c, what, 5, &res);
-	if (err)
-		return err;
-	arr = json_tokener_parse(res.out);
-	exec_result_free(&res);
-	if (!arr) /* no clsact qdisc: tc prints nothing */
-		return 0;
-	if (!json_object_is_type(arr, json_type_array)) {
-		json_object_put(arr);
-		return 0;
-	}
+	if (!arr || !json_object_is_type(arr, json_type_array))
+		return;	/* no clsact qdisc: tc prints nothing */
 	len = json_object_array_length(arr);
 	for (i = 0; i < len; i++) {
 		struct json_object *f = json_object_array_get_idx(arr, i);
@@ -274,6 +294,29 @@ static int hook_query(const char *netns, const char *dev, enum tc_hook hook,
 			*found = fid;
 		break;
 	}
+}
+
+/* Query the filter at ID (or any ebpflow one) on NETNS:DEV HOOK. */
+static int hook_query(const char *netns, const char *dev, enum tc_hook hook,
+		      const struct tc_filter_id *id, struct hook_state *st,
+		      struct tc_filter_id *found)
+{
+	struct exec_result res;
+	struct json_object *arr;
+	struct tc_cmd c;
+	char what[128];
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	tc_cmd_filter_show(&c, netns, dev, hook);
+	snprintf(what, sizeof(what), "%s%s%s:%s", netns, netns[0] ? ":" : "",
+		 dev, tc_hook_name(hook));
+	err = run_cmd(&c, what, 5, &res);
+	if (err)
+		return err;
+	arr = json_tokener_parse(res.out);
+	exec_result_free(&res);
+	hook_state_parse(arr, id, st, found);
 	json_object_put(arr);
 	return 0;
 }
@@ -313,15 +356,20 @@ static int qdisc_has_clsact(const char *netns, const char *dev, bool *has)
 
 struct map_expect {
 	const char *name;
-	__u32 type, key_size, value_size, max_entries;
+	__u32 type, key_size, value_size, max_entries, flags;
 };
 
-static void expected_maps(unsigned int max_flows, struct map_expect *m)
+static void expected_maps(unsigned int max_flows, bool no_prealloc,
+			  struct map_expect *m)
 {
+	__u32 f = no_prealloc ? BPF_F_NO_PREALLOC : 0;
+
 	m[0] = (struct map_expect){ FLOW_MAP_FLOWS_0, BPF_MAP_TYPE_HASH,
-		sizeof(struct flow_key), sizeof(struct flow_value), max_flows };
+		sizeof(struct flow_key), sizeof(struct flow_value), max_flows,
+		f };
 	m[1] = (struct map_expect){ FLOW_MAP_FLOWS_1, BPF_MAP_TYPE_HASH,
-		sizeof(struct flow_key), sizeof(struct flow_value), max_flows };
+		sizeof(struct flow_key), sizeof(struct flow_value), max_flows,
+		f };
 	m[2] = (struct map_expect){ FLOW_MAP_CTL, BPF_MAP_TYPE_ARRAY,
 		sizeof(__u32), sizeof(struct flow_ctl), 1 };
 	m[3] = (struct map_expect){ FLOW_MAP_IFSTATS, BPF_MAP_TYPE_HASH,
@@ -368,12 +416,12 @@ static unsigned int pinned_flow_limit(const char *netns)
  * Returns 0 when they do (or there are none), else -EEXIST with REASON.
  */
 static int pins_compatible(const char *netns, unsigned int max_flows,
-			   char *reason, int size)
+			   bool no_prealloc, char *reason, int size)
 {
 	struct map_expect m[N_MAPS];
 	int i;
 
-	expected_maps(max_flows, m);
+	expected_maps(max_flows, no_prealloc, m);
 	for (i = 0; i < N_MAPS; i++) {
 		struct bpf_map_info info;
 		int err = pinned_map_info(netns, m[i].name, &info);
@@ -389,6 +437,13 @@ static int pins_compatible(const char *netns, unsigned int max_flows,
 			snprintf(reason, size,
 				 "its pinned maps hold at most %u flows, the request asks for %u",
 				 info.max_entries, m[i].max_entries);
+			return -EEXIST;
+		}
+		if (i < 2 && (info.map_flags & BPF_F_NO_PREALLOC) != m[i].flags) {
+			snprintf(reason, size,
+				 "its pinned flow maps are %s, the request asks for %s maps",
+				 m[i].flags ? "preallocated" : "allocated per flow",
+				 m[i].flags ? "--no-prealloc" : "preallocated");
 			return -EEXIST;
 		}
 		if (info.type != m[i].type || info.key_size != m[i].key_size ||
@@ -484,8 +539,8 @@ static int stale_pins_clear(const char *netns, enum pin_fate fate,
 			pin, what, AGENT_UNPIN_WAIT_S, agent);
 		for (i = 0; i < AGENT_UNPIN_WAIT_S * 10; i++) {
 			if (!pin_dir_exists(netns)) {
-				printf("%s: stale pins (namespace %s) exported and removed by the agent (pid %d)\n",
-				       pin, what, agent);
+				pr_info("%s: stale pins (namespace %s) exported and removed by the agent (pid %d)",
+					pin, what, agent);
 				return 0;
 			}
 			if (pending_term_signal())
@@ -504,8 +559,8 @@ static int stale_pins_clear(const char *netns, enum pin_fate fate,
 		 */
 		err = pin_dir_remove(netns);
 		if (!err)
-			printf("%s: stale pins (namespace %s) removed; the agent (pid %d) exports what it had open of them\n",
-			       pin, what, agent);
+			pr_info("%s: stale pins (namespace %s) removed; the agent (pid %d) exports what it had open of them",
+				pin, what, agent);
 		return err;
 	}
 	err = stale_counts(netns, &flows, &packets);
@@ -514,9 +569,9 @@ static int stale_pins_clear(const char *netns, enum pin_fate fate,
 			pin, strerror(-err));
 	err = pin_dir_remove(netns);
 	if (!err)
-		printf("%s: stale pins (namespace %s) removed: %llu flows, %llu packets discarded (no agent ran to export them)\n",
-		       pin, what, (unsigned long long)flows,
-		       (unsigned long long)packets);
+		pr_warn("%s: stale pins (namespace %s) removed: %llu flows, %llu packets discarded (no agent ran to export them)",
+			pin, what, (unsigned long long)flows,
+			(unsigned long long)packets);
 	return err;
 }
 
@@ -527,6 +582,7 @@ struct target {
 	char dev[IFNAMSIZ];
 	int ifindex;
 	int ns;			/* index into the namespaces of the request */
+	unsigned int hooks;	/* METER_HOOK_* to meter */
 };
 
 struct ns_plan {
@@ -549,13 +605,15 @@ enum undo_kind {
 	UNDO_QDISC_ADDED,	/* tc qdisc del clsact */
 	UNDO_FILTER_ADDED,	/* tc filter del */
 	UNDO_FILTER_REPLACED,	/* tc filter replace with the old object */
+	UNDO_FILTER_DELETED,	/* tc filter add with the old object */
 };
 
 struct undo {
 	enum undo_kind kind;
 	int target;
 	enum tc_hook hook;
-	char old_obj[512];
+	char old_digest[EBPF_DIGEST_LEN + 1];	/* the filter it replaced */
+	bool old_pinned;	/* ... attached as flowctl's pinned program */
 };
 
 static void request_free(struct request *r)
@@ -581,15 +639,24 @@ static int request_ns(struct request *r, const char *netns)
 	return r->nns++;
 }
 
+/*
+ * Add NETNS:D with HOOKS to the request.  Named twice: once is enough;
+ * with MERGE its hooks are added to the first one's.
+ */
 static int request_add(struct request *r, const char *netns,
-		       const struct dev_entry *d)
+		       const struct dev_entry *d, unsigned int hooks,
+		       bool merge)
 {
 	struct target *t;
 	int i, ns;
 
-	for (i = 0; i < r->nt; i++)
-		if (!strcmp(r->t[i].netns, netns) && !strcmp(r->t[i].dev, d->name))
-			return 0;	/* named twice: once is enough */
+	for (i = 0; i < r->nt; i++) {
+		if (strcmp(r->t[i].netns, netns) || strcmp(r->t[i].dev, d->name))
+			continue;
+		if (merge)
+			r->t[i].hooks |= hooks;
+		return 0;
+	}
 	ns = request_ns(r, netns);
 	if (ns < 0)
 		return ns;
@@ -602,45 +669,150 @@ static int request_add(struct request *r, const char *netns,
 	snprintf(t[r->nt].dev, sizeof(t->dev), "%s", d->name);
 	t[r->nt].ifindex = d->ifindex;
 	t[r->nt].ns = ns;
+	t[r->nt].hooks = hooks;
 	r->nt++;
 	return 0;
 }
 
-/* Resolve SPECS into targets: namespaces exist, devices exist, NS:* expanded. */
-static int request_resolve(const struct ifspec *specs, int n,
-			   struct request *r, bool need_devices)
-{
-	int i, j, err = 0;
+static int list_netns(char ***names, int *n);
 
-	memset(r, 0, sizeof(*r));
+static void free_names(char **names, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/*
+ * SPECS with their namespace patterns expanded: one spec per matching
+ * namespace (ip netns list; with PINS also the pin dirs of namespaces
+ * that are gone), in name order.  (*ORIGIN)[k] is the index in SPECS that
+ * spec k came from.  A pattern that matches no namespace is refused.
+ */
+static int specs_expand(const struct ifspec *specs, int n, bool pins,
+			struct ifspec **out, int **origin, int *nout)
+{
+	char **names = NULL;
+	int nn = 0, i, j, cnt = 0, cap = n + 1, err = 0;
+	struct ifspec *x = calloc(cap, sizeof(*x));
+	int *o = calloc(cap, sizeof(*o));
+
+	if (!x || !o) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < n; i++)
+		if (specs[i].netns_glob)
+			break;
+	if (i < n)
+		list_netns(&names, &nn);
 	for (i = 0; i < n; i++) {
 		const struct ifspec *s = &specs[i];
+		bool any = false;
+
+		for (j = -1; j < (s->netns_glob ? nn : 0); j++) {
+			if (j >= 0 && (!ifspec_netns_match(s, names[j]) ||
+				       (!pins && !netns_exists(names[j]))))
+				continue;
+			if (cnt == cap) {
+				struct ifspec *nx;
+				int *no;
+
+				cap *= 2;
+				nx = realloc(x, cap * sizeof(*x));
+				if (nx)
+					x = nx;
+				no = realloc(o, cap * sizeof(*o));
+				if (no)
+					o = no;
+				if (!nx || !no) {
+					err = -ENOMEM;
+					goto fail;
+				}
+			}
+			x[cnt] = *s;
+			if (j >= 0) {
+				snprintf(x[cnt].netns, sizeof(x->netns), "%s",
+					 names[j]);
+				x[cnt].netns_glob = false;
+			} else if (s->netns_glob) {
+				continue;	/* the pattern itself */
+			}
+			o[cnt++] = i;
+			any = true;
+		}
+		if (s->netns_glob && !any) {
+			pr_err("-i %s:%s: no network namespace matches '%s' (see `ip netns list`)",
+			       s->netns, s->all ? "*" : s->dev, s->netns);
+			err = -METER_EUSAGE;
+			goto fail;
+		}
+	}
+	free_names(names, nn);
+	*out = x;
+	*origin = o;
+	*nout = cnt;
+	return 0;
+fail:
+	free_names(names, nn);
+	free(x);
+	free(o);
+	return err;
+}
+
+/*
+ * Resolve SPECS into targets metering HOOKS: namespaces exist, devices
+ * exist, patterns expanded.  A device pattern that matches no device in
+ * any of its namespaces is refused; NETNS:* of a namespace without
+ * devices is only a warning.
+ */
+static int request_resolve(const struct ifspec *specs, int n,
+			   struct request *r, bool need_devices,
+			   unsigned int hooks)
+{
+	struct ifspec *x = NULL;
+	int *origin = NULL, *found = NULL;
+	int i, j, nx = 0, err;
+
+	memset(r, 0, sizeof(*r));
+	err = specs_expand(specs, n, !need_devices, &x, &origin, &nx);
+	if (err)
+		return err;
+	found = calloc(n + 1, sizeof(*found));
+	if (!found) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nx && !err; i++) {
+		const struct ifspec *s = &x[i];
+		bool pattern = s->all || s->dev_glob;
 		struct dev_entry *devs;
-		char name[128];
-		int nd;
-		bool found = false;
+		char name[NETNS_NAME_MAX + IFNAMSIZ + 8];
+		int nd, hits = 0;
 
 		ifspec_str(s, name, sizeof(name));
 		if (!netns_exists(s->netns)) {
 			pr_err("%s: network namespace '%s' does not exist (see `ip netns list`)",
 			       name, s->netns);
-			return -METER_EUSAGE;
+			err = -METER_EUSAGE;
+			goto out;
 		}
 		err = netns_devices(s->netns, &devs, &nd);
 		if (err)
-			return err;
+			goto out;
 		for (j = 0; j < nd && !err; j++) {
 			bool ether = !strcmp(devs[j].link_type, "ether");
 
-			if (s->all ? !strcmp(devs[j].name, "lo")
-				   : strcmp(devs[j].name, s->dev))
+			if (!ifspec_dev_match(s, devs[j].name))
 				continue;
-			found = true;
+			hits++;
 			/*
 			 * The meter parses Ethernet frames: an L3 device (tun,
 			 * WireGuard, ...) would see every packet as unparsed.
 			 */
-			if (!ether && need_devices && s->all) {
+			if (!ether && need_devices && pattern) {
 				pr_info("%s%s%s: skipped (link type %s, not Ethernet)",
 					s->netns, s->netns[0] ? ":" : "",
 					devs[j].name, devs[j].link_type);
@@ -649,23 +821,40 @@ static int request_resolve(const struct ifspec *specs, int n,
 			if (!ether && need_devices) {
 				pr_err("%s: link type %s is not Ethernet; the meter parses Ethernet frames only",
 				       name, devs[j].link_type);
-				free(devs);
-				return -METER_EUSAGE;
+				err = -METER_EUSAGE;
+				break;
 			}
-			err = request_add(r, s->netns, &devs[j]);
+			err = request_add(r, s->netns, &devs[j], hooks, false);
 		}
 		free(devs);
 		if (err)
-			return err;
-		if (!found && !s->all) {
+			goto out;
+		found[origin[i]] += hits;
+		if (!hits && !pattern) {
 			pr_err("%s: no device '%s' in %s", name, s->dev,
 			       s->netns[0] ? s->netns : "the root namespace");
-			return -METER_EUSAGE;
+			err = -METER_EUSAGE;
+			goto out;
 		}
-		if (!found && need_devices)
+		if (!hits && need_devices && s->all)
 			pr_warn("%s: the namespace has no device but lo", name);
 	}
-	return 0;
+	for (i = 0; i < n && need_devices; i++) {
+		char name[NETNS_NAME_MAX + IFNAMSIZ + 8];
+
+		if (!specs[i].dev_glob || found[i])
+			continue;
+		pr_err("-i %s: no device matches '%s'",
+		       ifspec_str(&specs[i], name, sizeof(name)),
+		       specs[i].dev);
+		err = -METER_EUSAGE;
+		goto out;
+	}
+out:
+	free(x);
+	free(origin);
+	free(found);
+	return err;
 }
 
 static const char *target_name(const struct target *t, enum tc_hook hook,
@@ -690,6 +879,52 @@ static void print_dry(const struct tc_cmd *c, const char *comment)
 	free(line);
 }
 
+/*
+ * The pin of the program of DIGEST for HOOK in NETNS's pin dir: the host's
+ * path, or (IN_NS) the one tc reaches under `ip netns exec`.  bpffs
+ * refuses '.' in names: "<digest>_tc-egress".
+ */
+static void prog_pin_path(const char *netns, const char *digest,
+			  enum tc_hook hook, bool in_ns, char *buf, int size)
+{
+	char dir[400];	/* pin root + a 255-octet name */
+
+	if (in_ns)
+		tc_pin_mnt(netns, dir, sizeof(dir));
+	else
+		pin_dir_path(netns, dir, sizeof(dir));
+	snprintf(buf, size, "%s/%.64s_%s", dir, digest, tc_hook_sec(hook));
+}
+
+/*
+ * C: put back the filter U replaced or deleted (OP "replace" or "add"),
+ * from its pinned program or its object.  False when neither is left.
+ */
+static bool old_filter_cmd(struct tc_cmd *c, const struct target *t,
+			   const struct undo *u, const struct tc_filter_id *id,
+			   const char *op)
+{
+	char path[512];
+
+	if (u->old_pinned) {
+		prog_pin_path(t->netns, u->old_digest, u->hook, false, path,
+			      sizeof(path));
+		if (access(path, F_OK))
+			return false;
+		prog_pin_path(t->netns, u->old_digest, u->hook, true, path,
+			      sizeof(path));
+		tc_cmd_filter_set_pinned(c, op, t->netns, t->dev, u->hook, id,
+					 path);
+		return true;
+	}
+	snprintf(path, sizeof(path), "%s/%s.bpf.o", EBPF_CACHE_DIR,
+		 u->old_digest);
+	if (access(path, R_OK))
+		return false;
+	tc_cmd_filter_set(c, op, t->netns, t->dev, u->hook, id, path);
+	return true;
+}
+
 static void undo_all(struct request *r, struct undo *u, int nu,
 		     const struct tc_filter_id *id)
 {
@@ -705,13 +940,15 @@ static void undo_all(struct request *r, struct undo *u, int nu,
 			tc_cmd_filter_del(&c, t->netns, t->dev, u[i].hook, id);
 			break;
 		case UNDO_FILTER_REPLACED:
-			if (access(u[i].old_obj, R_OK) == 0)
-				tc_cmd_filter_set(&c, "replace", t->netns,
-						  t->dev, u[i].hook, id,
-						  u[i].old_obj);
-			else
+		case UNDO_FILTER_DELETED:
+			if (!old_filter_cmd(&c, t, &u[i], id, u[i].kind ==
+					    UNDO_FILTER_REPLACED ? "replace" :
+								   "add")) {
+				if (u[i].kind == UNDO_FILTER_DELETED)
+					continue;	/* nothing to put back */
 				tc_cmd_filter_del(&c, t->netns, t->dev,
 						  u[i].hook, id);
+			}
 			break;
 		case UNDO_QDISC_ADDED:
 			tc_cmd_qdisc_del(&c, t->netns, t->dev);
@@ -749,7 +986,8 @@ static int netns_our_hooks(const char *netns, const struct tc_filter_id *id,
 		for (h = 0; h < 2 && !err; h++) {
 			err = hook_query(netns, devs[j].name, h, id, &st, NULL);
 			if (!err && st.present && st.ours)
-				err = request_add(out, netns, &devs[j]);
+				err = request_add(out, netns, &devs[j], 1U << h,
+						  true);
 		}
 	}
 	free(devs);
@@ -779,7 +1017,8 @@ static int replace_pins(struct request *r, int ns,
 					  id);
 			run_cmd(&c, "detach before replacing pins", 5, NULL);
 		}
-		err = request_add(r, old.t[i].netns, &d);
+		/* keeps the hooks it had, unless the request names it */
+		err = request_add(r, old.t[i].netns, &d, old.t[i].hooks, false);
 	}
 	request_free(&old);
 	if (err)
@@ -792,85 +1031,436 @@ static int replace_pins(struct request *r, int ns,
 }
 
 /*
- * Attach both hooks of target TI.  With INTERRUPTIBLE, a pending
- * terminating signal stops it before the next change (-EINTR).
+ * Run CMDS in order: those that fit on a batch line through one
+ * `ip netns exec NETNS tc -batch -` per run of them, the others alone.
+ * *DONE: how many succeeded, in order (tc's batch stops at the first
+ * failure and names its line).  Returns 0 or -errno (printed).
  */
-static int attach_target(struct request *r, int ti, const struct meter_opts *o,
-			 struct undo *u, int *nu, bool interruptible)
+static int run_cmds(const char *netns, struct tc_cmd *cmds, int n,
+		    int *done)
 {
-	struct target *t = &r->t[ti];
-	struct ns_plan *p = &r->ns[t->ns];
-	struct tc_cmd c;
-	char name[NETNS_NAME_MAX + IFNAMSIZ + 32];
-	bool clsact;
-	int h, err;
+	int i = 0, err = 0;
 
-	err = qdisc_has_clsact(t->netns, t->dev, &clsact);
-	if (err)
-		return err;
-	if (!clsact) {
-		if (interruptible && pending_term_signal())
-			return -EINTR;
-		tc_cmd_qdisc_add(&c, t->netns, t->dev);
-		err = run_cmd(&c, t->dev, 5, NULL);
-		if (err)
-			return err;
-		u[*nu] = (struct undo){ .kind = UNDO_QDISC_ADDED, .target = ti };
-		(*nu)++;
-	}
-	for (h = 0; h < 2; h++) {
-		struct hook_state st;
-		const char *state, *op;
+	*done = 0;
+	while (i < n && !err) {
+		struct exec_result res;
+		struct tc_cmd b;
+		char *in = NULL;
+		size_t len = 0;
+		int k = i;
+		const char *line;
 
-		target_name(t, h, name, sizeof(name));
-		err = hook_query(t->netns, t->dev, h, &o->id, &st, NULL);
-		if (err)
-			return err;
-		if (st.present && !st.ours) {
-			pr_err("%s: pref %u chain %u handle %u holds a filter that is not flowctl's (%s); choose another --pref/--handle",
-			       name, o->id.pref, o->id.chain, o->id.handle,
-			       st.bpf_name[0] ? st.bpf_name : "not bpf");
-			return -METER_EUSAGE;
+		while (k < n && tc_cmd_batch_line(&cmds[k], &in, &len) == 0)
+			k++;
+		if (k == i) {	/* runs on its own */
+			free(in);
+			err = run_cmd(&cmds[i], ifspec_pin_name(netns), 25,
+				      NULL);
+			if (!err)
+				(*done)++, i++;
+			break;
 		}
-		if (st.present && !strcmp(st.digest, p->digest) && !o->force) {
-			printf("%s (unchanged)\n", name);
+		tc_cmd_batch(&b, netns, false);
+		err = tc_cmd_run_in(&b, in, len, &res);
+		if (!err && !res.status) {
+			*done += k - i;
+			i = k;
+			free(in);
+			exec_result_free(&res);
 			continue;
 		}
-		if (interruptible && pending_term_signal())
-			return -EINTR;
-		op = st.present ? "replace" : "add";
-		tc_cmd_filter_set(&c, op, t->netns, t->dev, h, &o->id, p->obj);
-		err = run_cmd(&c, name, 25, NULL);
+		if (err) {
+			pr_err("%s: cannot run tc -batch: %s",
+			       ifspec_pin_name(netns), strerror(-err));
+			free(in);
+			break;
+		}
+		/* "Command failed -:LINE": the lines before it were done */
+		line = strstr(res.err, "Command failed -:");
+		if (line) {
+			int l = atoi(line + strlen("Command failed -:"));
+
+			if (l > 0 && l <= k - i)
+				*done += l - 1;
+		}
+		pr_err("%s: `tc -batch` failed (exit %d) at `%.*s`:\n%s",
+		       ifspec_pin_name(netns), res.status,
+			(int)strcspn(in + 0, "\n"), in, tail_lines(res.err, 25));
+		err = -EIO;
+		free(in);
+		exec_result_free(&res);
+	}
+	return err;
+}
+
+/* What attach does to one hook of a target. */
+enum hook_op { OP_NONE, OP_KEEP, OP_ADD, OP_REPLACE, OP_DEL };
+
+struct hook_plan {
+	enum hook_op op;
+	struct hook_state st;
+	const char *what;	/* -o wide */
+	bool done;
+};
+
+/*
+ * The state of both hooks of the targets of namespace NS: one `tc qdisc
+ * show` for the namespace, one batch of `tc filter show` for the devices
+ * that have clsact.
+ */
+static int ns_query(struct request *r, int ns, const struct tc_filter_id *id,
+		    struct hook_plan (*hp)[2], bool *clsact)
+{
+	const char *netns = r->ns[ns].netns;
+	struct json_tokener *tok = NULL;
+	struct json_object *arr;
+	struct exec_result res;
+	struct tc_cmd c;
+	char *in = NULL, *p;
+	size_t len = 0;
+	int i, k, err;
+
+	tc_cmd_qdisc_show_all(&c, netns);
+	err = run_cmd(&c, ifspec_pin_name(netns), 5, &res);
+	if (err)
+		return err;
+	arr = json_tokener_parse(res.out);
+	exec_result_free(&res);
+	for (i = 0; i < r->nt; i++) {
+		int q, nq = arr && json_object_is_type(arr, json_type_array) ?
+			    (int)json_object_array_length(arr) : 0;
+
+		if (r->t[i].ns != ns)
+			continue;
+		clsact[i] = false;
+		for (q = 0; q < nq; q++) {
+			struct json_object *o = json_object_array_get_idx(arr, q);
+			struct json_object *v, *d;
+
+			if (json_object_object_get_ex(o, "kind", &v) &&
+			    !strcmp(json_object_get_string(v), "clsact") &&
+			    json_object_object_get_ex(o, "dev", &d) &&
+			    !strcmp(json_object_get_string(d), r->t[i].dev))
+				clsact[i] = true;
+		}
+	}
+	json_object_put(arr);
+	/* the filters: batched where the names allow it */
+	for (i = 0; i < r->nt; i++) {
+		if (r->t[i].ns != ns || !clsact[i])
+			continue;
+		for (k = 0; k < 2; k++) {
+			tc_cmd_filter_show(&c, netns, r->t[i].dev, k);
+			hp[i][k].done = tc_cmd_batch_line(&c, &in, &len) != 0;
+			if (hp[i][k].done &&
+			    (err = hook_query(netns, r->t[i].dev, k, id,
+					      &hp[i][k].st, NULL)))
+				goto out;
+		}
+	}
+	if (!len)
+		goto out;
+	tc_cmd_batch(&c, netns, true);
+	err = tc_cmd_run_in(&c, in, len, &res);
+	if (!err && res.status) {
+		pr_err("%s: `tc -j -batch` (filter show) failed:\n%s",
+		       ifspec_pin_name(netns), tail_lines(res.err, 5));
+		err = -EIO;
+	}
+	if (err)
+		goto out;
+	/* one JSON array per line, in order */
+	tok = json_tokener_new();
+	p = res.out;
+	for (i = 0; i < r->nt && tok; i++) {
+		if (r->t[i].ns != ns || !clsact[i])
+			continue;
+		for (k = 0; k < 2; k++) {
+			struct json_object *a;
+
+			if (hp[i][k].done)
+				continue;
+			while (*p == '\n' || *p == ' ')
+				p++;
+			json_tokener_reset(tok);
+			a = json_tokener_parse_ex(tok, p, strlen(p));
+			if (!a) {
+				pr_err("%s: cannot parse the output of `tc -j -batch`",
+				       ifspec_pin_name(netns));
+				err = -EIO;
+				break;
+			}
+			p += json_tokener_get_parse_end(tok);
+			hook_state_parse(a, id, &hp[i][k].st, NULL);
+			json_object_put(a);
+		}
+		if (err)
+			break;
+	}
+	exec_result_free(&res);
+out:
+	if (tok)
+		json_tokener_free(tok);
+	free(in);
+	for (i = 0; i < r->nt; i++)
+		for (k = 0; k < 2; k++)
+			if (r->t[i].ns == ns)
+				hp[i][k].done = false;
+	return err;
+}
+
+/*
+ * One line per hook: the original's `NETNS:DEV:HOOK (changed|unchanged)`
+ * (DEFAULT for the root namespace); -o wide adds what was done.
+ */
+static void print_hook_plan(const struct target *t, enum tc_hook hook,
+			    const struct hook_plan *hp,
+			    const struct meter_opts *o)
+{
+	if (hp->op == OP_NONE)
+		return;
+	printf("%s:%s:%s (%s)", ifspec_pin_name(t->netns), t->dev,
+	       tc_hook_name(hook), hp->op == OP_KEEP ? "unchanged" : "changed");
+	if (o->output == METER_OUT_WIDE)
+		printf(" %s", hp->what);
+	printf("\n");
+}
+
+/* Record the undo of plan HP (target TI, HOOK) after it was done. */
+static void undo_push(struct undo *u, int *nu, int ti, enum tc_hook hook,
+		      const struct hook_plan *hp)
+{
+	struct undo *x = &u[(*nu)++];
+
+	memset(x, 0, sizeof(*x));
+	x->target = ti;
+	x->hook = hook;
+	x->kind = hp->op == OP_ADD ? UNDO_FILTER_ADDED :
+		  hp->op == OP_DEL ? UNDO_FILTER_DELETED :
+				     UNDO_FILTER_REPLACED;
+	if (hp->st.present) {
+		memcpy(x->old_digest, hp->st.digest, sizeof(x->old_digest));
+		x->old_pinned = strstr(hp->st.bpf_name, ":[*fsobj]") != NULL;
+	}
+}
+
+/*
+ * Pin the program tc loaded for the filter at ID on NETNS:DEV HOOK as the
+ * namespace's program of DIGEST for that hook.
+ */
+static int prog_pin(const char *netns, const char *dev, enum tc_hook hook,
+		    const struct tc_filter_id *id, const char *digest)
+{
+	struct hook_state st;
+	char path[512];
+	int fd, err;
+
+	err = hook_query(netns, dev, hook, id, &st, NULL);
+	if (err)
+		return err;
+	if (!st.present || !st.prog_id)
+		return -ENOENT;
+	fd = bpf_prog_get_fd_by_id(st.prog_id);
+	if (fd < 0)
+		return -errno;
+	prog_pin_path(netns, digest, hook, false, path, sizeof(path));
+	unlink(path);
+	err = bpf_obj_pin(fd, path) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+/*
+ * Attach the hooks of the targets of namespace NS, and take flowctl's
+ * filter off the hooks they do not ask for.  The object is loaded (by
+ * tc, from the object file) once per hook section and namespace; the
+ * program is then pinned in the namespace's pin dir and every other hook
+ * attaches it with `object-pinned`, all in one `tc -batch`.  Every change
+ * is recorded in U.  With INTERRUPTIBLE, a pending terminating signal
+ * stops it before the next step (-EINTR).
+ */
+static int attach_ns(struct request *r, int ns, const struct meter_opts *o,
+		     struct undo *u, int *nu, bool interruptible)
+{
+	struct ns_plan *p = &r->ns[ns];
+	struct hook_plan (*hp)[2] = calloc(r->nt, sizeof(*hp));
+	bool *clsact = calloc(r->nt, sizeof(*clsact));
+	struct tc_cmd *cmds = calloc(2 * r->nt + 1, sizeof(*cmds));
+	int *cmd_t = calloc(2 * r->nt + 1, sizeof(*cmd_t));
+	char name[NETNS_NAME_MAX + IFNAMSIZ + 32], path[512];
+	bool pinned[2] = { false, false };
+	int i, k, n, done, err;
+
+	if (!hp || !clsact || !cmds || !cmd_t) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = ns_query(r, ns, &o->id, hp, clsact);
+	if (err)
+		goto out;
+	/* plan: refuse a foreign filter before anything changes here */
+	for (i = 0; i < r->nt; i++) {
+		struct target *t = &r->t[i];
+
+		if (t->ns != ns)
+			continue;
+		for (k = 0; k < 2; k++) {
+			enum tc_hook h = hook_order[k];
+			struct hook_plan *x = &hp[i][h];
+			bool want = t->hooks & (1U << h);
+
+			x->op = OP_NONE;
+			if (!want && !(x->st.present && x->st.ours))
+				continue;	/* not ours to touch */
+			if (x->st.present && !x->st.ours) {
+				target_name(t, h, name, sizeof(name));
+				pr_err("%s: pref %u chain %u handle %u holds a filter that is not flowctl's (%s); choose another --pref/--handle",
+				       name, o->id.pref, o->id.chain,
+				       o->id.handle, x->st.bpf_name[0] ?
+				       x->st.bpf_name : "not bpf");
+				err = -METER_EUSAGE;
+				goto out;
+			}
+			if (!want) {
+				x->op = OP_DEL;
+				x->what = "removed";
+			} else if (!x->st.present) {
+				x->op = OP_ADD;
+				x->what = "added";
+			} else if (strcmp(x->st.digest, p->digest)) {
+				x->op = OP_REPLACE;
+				x->what = "replaced";
+			} else if (o->force) {
+				x->op = OP_REPLACE;
+				x->what = "forced";
+			} else {
+				x->op = OP_KEEP;
+				x->what = "kept";
+			}
+		}
+	}
+	/* clsact where a filter goes and there is none: one batch */
+	for (i = n = 0; i < r->nt; i++)
+		if (r->t[i].ns == ns && !clsact[i] && r->t[i].hooks) {
+			tc_cmd_qdisc_add(&cmds[n], r->t[i].netns, r->t[i].dev);
+			cmd_t[n++] = i;
+		}
+	if (n && interruptible && pending_term_signal()) {
+		err = -EINTR;
+		goto out;
+	}
+	err = run_cmds(p->netns, cmds, n, &done);
+	for (k = 0; k < done; k++)
+		u[(*nu)++] = (struct undo){ .kind = UNDO_QDISC_ADDED,
+					    .target = cmd_t[k] };
+	if (err)
+		goto out;
+	/*
+	 * One load per hook section: --force loads afresh; otherwise the
+	 * pinned program of this digest, when the namespace has it, serves.
+	 */
+	for (k = 0; k < 2; k++) {
+		enum tc_hook h = hook_order[k];
+		int first = -1;
+
+		prog_pin_path(p->netns, p->digest, h, false, path,
+			      sizeof(path));
+		if (o->force)
+			unlink(path);
+		pinned[h] = access(path, F_OK) == 0;
+		for (i = 0; i < r->nt && first < 0; i++)
+			if (r->t[i].ns == ns && (hp[i][h].op == OP_ADD ||
+						 hp[i][h].op == OP_REPLACE))
+				first = i;
+		if (first < 0 || pinned[h])
+			continue;
+		if (interruptible && pending_term_signal()) {
+			err = -EINTR;
+			goto out;
+		}
+		target_name(&r->t[first], h, name, sizeof(name));
+		tc_cmd_filter_set(&cmds[0], hp[first][h].op == OP_ADD ?
+				  "add" : "replace", p->netns,
+				  r->t[first].dev, h, &o->id, p->obj);
+		err = run_cmd(&cmds[0], name, 25, NULL);
 		if (err) {
 			pr_err("%s: attach failed (see the loader's message above)",
 			       name);
-			return err;
+			goto out;
 		}
-		u[*nu] = (struct undo){ .target = ti, .hook = h };
-		if (st.present) {
-			char *colon;
-
-			u[*nu].kind = UNDO_FILTER_REPLACED;
-			snprintf(u[*nu].old_obj, sizeof(u[*nu].old_obj),
-				 "%s/%s", EBPF_CACHE_DIR, st.bpf_name);
-			colon = strrchr(u[*nu].old_obj, ':');
-			if (colon)
-				*colon = '\0';
-			state = "changed";
-		} else {
-			u[*nu].kind = UNDO_FILTER_ADDED;
-			state = "attached";
-		}
-		(*nu)++;
-		printf("%s (%s)\n", name, state);
+		undo_push(u, nu, first, h, &hp[first][h]);
+		hp[first][h].done = true;
+		err = prog_pin(p->netns, r->t[first].dev, h, &o->id,
+			       p->digest);
+		if (err)	/* each hook then loads the object itself */
+			pr_warn("%s: cannot pin the loaded program (%s): every hook loads the object",
+				name, strerror(-err));
+		pinned[h] = err == 0;
+		err = 0;
 	}
-	return 0;
+	/* every other change: one batch */
+	for (i = n = 0; i < r->nt; i++) {
+		struct target *t = &r->t[i];
+
+		for (k = 0; k < 2 && t->ns == ns; k++) {
+			enum tc_hook h = hook_order[k];
+			struct hook_plan *x = &hp[i][h];
+			const char *op = x->op == OP_ADD ? "add" : "replace";
+
+			if (x->done || x->op == OP_NONE || x->op == OP_KEEP)
+				continue;
+			prog_pin_path(p->netns, p->digest, h, true, path,
+				      sizeof(path));
+			if (x->op == OP_DEL)
+				tc_cmd_filter_del(&cmds[n], t->netns, t->dev, h,
+						  &o->id);
+			else if (pinned[h])
+				tc_cmd_filter_set_pinned(&cmds[n], op, t->netns,
+							 t->dev, h, &o->id,
+							 path);
+			else
+				tc_cmd_filter_set(&cmds[n], op, t->netns,
+						  t->dev, h, &o->id, p->obj);
+			cmd_t[n++] = i * 2 + h;
+		}
+	}
+	if (n && interruptible && pending_term_signal()) {
+		err = -EINTR;
+		goto out;
+	}
+	err = run_cmds(p->netns, cmds, n, &done);
+	for (k = 0; k < done; k++) {
+		int ti = cmd_t[k] / 2;
+		enum tc_hook h = cmd_t[k] % 2;
+
+		undo_push(u, nu, ti, h, &hp[ti][h]);
+		hp[ti][h].done = true;
+	}
+	if (err) {
+		if (done < n) {
+			target_name(&r->t[cmd_t[done] / 2], cmd_t[done] % 2,
+				    name, sizeof(name));
+			pr_err("%s: attach failed (see tc's message above)",
+			       name);
+		}
+		goto out;
+	}
+	for (i = 0; i < r->nt; i++)
+		for (k = 0; k < 2 && r->t[i].ns == ns; k++)
+			print_hook_plan(&r->t[i], hook_order[k],
+					&hp[i][hook_order[k]], o);
+out:
+	free(hp);
+	free(clsact);
+	free(cmds);
+	free(cmd_t);
+	return err;
 }
 
 static int attach_dry(struct request *r, const struct meter_opts *o)
 {
 	struct tc_cmd c;
-	int i, h;
+	int i, k;
 
 	printf("# dry run: nothing is executed\n");
 	printf("mount -t bpf bpf /sys/fs/bpf    # if not mounted\n");
@@ -891,10 +1481,18 @@ static int attach_dry(struct request *r, const struct meter_opts *o)
 
 		tc_cmd_qdisc_add(&c, t->netns, t->dev);
 		print_dry(&c, "if clsact is missing");
-		for (h = 0; h < 2; h++) {
-			tc_cmd_filter_set(&c, "add", t->netns, t->dev, h,
-					  &o->id, r->ns[t->ns].obj);
-			print_dry(&c, NULL);
+		for (k = 0; k < 2; k++) {
+			enum tc_hook h = hook_order[k];
+
+			if (t->hooks & (1U << h)) {
+				tc_cmd_filter_set(&c, "add", t->netns, t->dev,
+						  h, &o->id, r->ns[t->ns].obj);
+				print_dry(&c, NULL);
+			} else {
+				tc_cmd_filter_del(&c, t->netns, t->dev, h,
+						  &o->id);
+				print_dry(&c, "if flowctl's filter is there");
+			}
 		}
 	}
 	return 0;
@@ -976,7 +1574,7 @@ int meter_attach(const struct ifspec *specs, int n,
 	 */
 	term_signals(&term);
 	sigprocmask(SIG_BLOCK, &term, &old_mask);
-	err = request_resolve(specs, n, &r, true);
+	err = request_resolve(specs, n, &r, true, o->hooks);
 	if (err)
 		goto out;
 	if (!r.nt) {
@@ -1007,13 +1605,14 @@ int meter_attach(const struct ifspec *specs, int n,
 		if (o->precise_time)
 			k.coarse_time = false;
 		k.latency = o->latency;
+		k.no_prealloc = o->no_prealloc;
 		p->pins_existed = pin_dir_exists(p->netns);
 		/* no -l: keep the namespace's limit (or the default) */
 		p->max_flows = o->max_flows ? o->max_flows :
 			       pinned ? pinned : k.max_flows;
 		k.max_flows = p->max_flows;
-		if (pins_compatible(p->netns, p->max_flows, reason,
-				    sizeof(reason))) {
+		if (pins_compatible(p->netns, p->max_flows, o->no_prealloc,
+				    reason, sizeof(reason))) {
 			if (!o->force) {
 				pr_err("%s: %s; run again with --force to replace them (flows not yet exported are lost)",
 				       ifspec_pin_name(p->netns), reason);
@@ -1067,12 +1666,18 @@ int meter_attach(const struct ifspec *specs, int n,
 		err = pin_dir_create(r.ns[i].netns);
 	if (!err)
 		err = attach_write_identity(&r);
-	for (i = 0; i < r.nt && !err; i++) {
+	for (i = 0; i < r.nns && !err; i++) {
 		if (interruptible && (sig = pending_term_signal()))
 			err = -EINTR;
 		else
-			err = attach_target(&r, i, o, u, &nu, interruptible);
+			err = attach_ns(&r, i, o, u, &nu, interruptible);
 	}
+	/* what the agent reads: the hooks of each device */
+	for (i = 0; i < r.nt && !err; i++)
+		if (pin_hooks_set(FLOW_PIN_ROOT, ifspec_pin_name(r.t[i].netns),
+				  r.t[i].ifindex, r.t[i].hooks))
+			pr_warn("%s: the hooks metered are not recorded for the agent",
+				r.t[i].dev);
 	if (err == -EINTR && !sig)
 		sig = pending_term_signal();
 	if (err && err == -EINTR) {
@@ -1112,26 +1717,69 @@ out:
 
 /* ---- detach ------------------------------------------------------------ */
 
-/* Does any device of NETNS still carry an ebpflow filter (any pref)? */
+static bool strset_holds(const struct strset *set, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		if (!strcmp(set->s[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * Does any device of NETNS still carry an ebpflow filter (any pref)?
+ * Pinned programs (<digest>_tc-HOOK) no filter uses any more are unpinned.
+ */
 static bool netns_has_meter(const char *netns)
 {
+	struct strset used = { 0 };
 	struct dev_entry *devs;
+	char dir[400];
+	struct dirent *de;
 	int nd, j, h;
-	bool any = false;
+	bool any = false, unknown = false;
+	DIR *d;
 
 	if (netns_devices(netns, &devs, &nd))
 		return true;	/* unknown: keep the pins */
-	for (j = 0; j < nd && !any; j++) {
-		for (h = 0; h < 2 && !any; h++) {
+	for (j = 0; j < nd; j++) {
+		for (h = 0; h < 2; h++) {
 			struct hook_state st;
+			char key[EBPF_DIGEST_LEN + 16];
 
-			if (hook_query(netns, devs[j].name, h, NULL, &st, NULL))
-				any = true;
-			else if (st.present)
-				any = true;
+			if (hook_query(netns, devs[j].name, h, NULL, &st, NULL)) {
+				unknown = any = true;
+				continue;
+			}
+			if (!st.present)
+				continue;
+			any = true;
+			snprintf(key, sizeof(key), "%s_%s", st.digest,
+				 tc_hook_sec(h));
+			strset_intern(&used, key);
 		}
 	}
 	free(devs);
+	pin_dir_path(netns, dir, sizeof(dir));
+	d = unknown || !any ? NULL : opendir(dir);
+	while (d && (de = readdir(d))) {
+		char digest[EBPF_DIGEST_LEN + 1], path[700];
+
+		if (!strchr(de->d_name, '_') ||
+		    strlen(de->d_name) <= EBPF_DIGEST_LEN ||
+		    de->d_name[EBPF_DIGEST_LEN] != '_' ||
+		    !parse_bpf_name(de->d_name, digest) ||
+		    strset_holds(&used, de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) == 0)
+			pr_debug("%s: unpinned %s (no filter uses it)",
+				 ifspec_pin_name(netns), de->d_name);
+	}
+	if (d)
+		closedir(d);
+	strset_free(&used);
 	return any;
 }
 
@@ -1209,68 +1857,95 @@ static int detach_stale(const char *netns, bool dry)
 	return stale_pins_clear(netns, fate, has_id, false);
 }
 
+/*
+ * Take flowctl's filters off the hooks of T.  Prints the original's line
+ * `NETNS:DEV (changed|unchanged)`; -o wide adds each hook's state.
+ * Returns the number of failures.
+ */
+static int detach_target(const struct target *t, const struct meter_opts *o)
+{
+	const char *state[2] = { "-", "-" };
+	bool changed = false;
+	int k, failed = 0;
+
+	for (k = 0; k < 2; k++) {
+		enum tc_hook h = hook_order[k];
+		struct hook_state st;
+		struct tc_cmd c;
+		char name[NETNS_NAME_MAX + IFNAMSIZ + 32];
+
+		target_name(t, h, name, sizeof(name));
+		tc_cmd_filter_del(&c, t->netns, t->dev, h, &o->id);
+		if (o->dry) {
+			print_dry(&c, "if attached");
+			continue;
+		}
+		if (hook_query(t->netns, t->dev, h, &o->id, &st, NULL)) {
+			failed++;
+			continue;
+		}
+		state[k] = "not-attached";
+		if (!st.present)
+			continue;
+		if (!st.ours) {
+			pr_warn("%s: the filter at pref %u handle %u is not flowctl's (%s); left alone",
+				name, o->id.pref, o->id.handle, st.bpf_name);
+			state[k] = "foreign";
+			continue;
+		}
+		if (run_cmd(&c, name, 5, NULL)) {
+			failed++;
+			state[k] = "failed";
+			continue;
+		}
+		state[k] = "detached";
+		changed = true;
+	}
+	if (o->dry)
+		return 0;
+	qdisc_remove_if_empty(t->netns, t->dev);
+	if (pin_dir_exists(t->netns))
+		pin_hooks_set(FLOW_PIN_ROOT, ifspec_pin_name(t->netns),
+			      t->ifindex, 0);
+	printf("%s:%s (%s)", ifspec_pin_name(t->netns), t->dev,
+	       changed ? "changed" : "unchanged");
+	if (o->output == METER_OUT_WIDE)
+		printf(" egress=%s ingress=%s", state[0], state[1]);
+	printf("\n");
+	return failed;
+}
+
 int meter_detach(const struct ifspec *specs, int n,
 		 const struct meter_opts *o)
 {
 	struct request r = { 0 };
 	char (*gone)[NETNS_NAME_MAX] = NULL;
-	struct ifspec *live = NULL;
-	int lock, i, h, err, failed = 0, nlive = 0, ngone = 0;
+	struct ifspec *live = NULL, *x = NULL;
+	int *origin = NULL;
+	int lock, i, err, failed = 0, nlive = 0, ngone = 0, nx = 0;
 
 	lock = o->dry ? -1 : flowctl_lock(LOCK_TIMEOUT_S);
 	if (lock < 0 && !o->dry)
 		return lock;
-	live = calloc(n + 1, sizeof(*live));
-	gone = calloc(n + 1, sizeof(*gone));
+	/* patterns: live namespaces and the pins of gone ones */
+	err = specs_expand(specs, n, true, &x, &origin, &nx);
+	if (err)
+		goto out;
+	live = calloc(nx + 1, sizeof(*live));
+	gone = calloc(nx + 1, sizeof(*gone));
 	if (!live || !gone) {
 		err = -ENOMEM;
 		goto out;
 	}
-	detach_split(specs, n, live, &nlive, gone, &ngone);
-	err = request_resolve(live, nlive, &r, false);
+	detach_split(x, nx, live, &nlive, gone, &ngone);
+	err = request_resolve(live, nlive, &r, false, METER_HOOKS_BOTH);
 	if (err)
 		goto out;
 	for (i = 0; i < ngone; i++)
 		if (detach_stale(gone[i], o->dry))
 			failed++;
-	for (i = 0; i < r.nt; i++) {
-		struct target *t = &r.t[i];
-
-		for (h = 0; h < 2; h++) {
-			struct hook_state st;
-			struct tc_cmd c;
-			char name[NETNS_NAME_MAX + IFNAMSIZ + 32];
-
-			target_name(t, h, name, sizeof(name));
-			tc_cmd_filter_del(&c, t->netns, t->dev, h, &o->id);
-			if (o->dry) {
-				print_dry(&c, "if attached");
-				continue;
-			}
-			err = hook_query(t->netns, t->dev, h, &o->id, &st, NULL);
-			if (err) {
-				failed++;
-				continue;
-			}
-			if (!st.present) {
-				printf("%s (not attached)\n", name);
-				continue;
-			}
-			if (!st.ours) {
-				pr_warn("%s: the filter at pref %u handle %u is not flowctl's (%s); left alone",
-					name, o->id.pref, o->id.handle,
-					st.bpf_name);
-				continue;
-			}
-			if (run_cmd(&c, name, 5, NULL)) {
-				failed++;
-				continue;
-			}
-			printf("%s (detached)\n", name);
-		}
-		if (!o->dry)
-			qdisc_remove_if_empty(t->netns, t->dev);
-	}
+	for (i = 0; i < r.nt; i++)
+		failed += detach_target(&r.t[i], o);
 	for (i = 0; i < r.nns && !o->dry; i++) {
 		const char *ns = r.ns[i].netns;
 
@@ -1288,14 +1963,16 @@ int meter_detach(const struct ifspec *specs, int n,
 				continue;
 			}
 			if (pin_dir_remove(ns) == 0)
-				printf("%s: no meter left, pins removed\n",
-				       ifspec_pin_name(ns));
+				pr_info("%s: no meter left, pins removed",
+					ifspec_pin_name(ns));
 			else
 				failed++;
 		}
 	}
 	err = failed ? -EIO : 0;
 out:
+	free(x);
+	free(origin);
 	free(live);
 	free(gone);
 	request_free(&r);
@@ -1403,8 +2080,102 @@ static const char *status_name(const char *s, bool json, char *buf,
 	return buf;
 }
 
-static void status_ns(const char *netns, bool json, struct json_object *jarr)
+/* The locked kernel memory of the BPF object pinned at PATH (fdinfo). */
+static unsigned long long pin_memlock(const char *path)
 {
+	unsigned long long v = 0;
+	char fdinfo[64], line[128];
+	FILE *f;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return 0;
+	snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", fd);
+	f = fopen(fdinfo, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	close(fd);
+	return v;
+}
+
+/*
+ * The locked kernel memory of everything pinned for NETNS: its maps
+ * (tc/globals), the identity and hooks maps and its pinned programs.
+ */
+static unsigned long long ns_memlock(const char *netns)
+{
+	unsigned long long sum = 0;
+	char dir[400], sub[480], path[800];
+	const char *dirs[2] = { dir, sub };
+	int k;
+
+	pin_dir_path(netns, dir, sizeof(dir));
+	snprintf(sub, sizeof(sub), "%s/%s", dir, FLOW_PIN_GLOBALS);
+	for (k = 0; k < 2; k++) {
+		struct dirent *de;
+		DIR *d = opendir(dirs[k]);
+
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] == '.' || de->d_type == DT_DIR)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dirs[k],
+				 de->d_name);
+			sum += pin_memlock(path);
+		}
+		if (d)
+			closedir(d);
+	}
+	return sum;
+}
+
+/* The original's time format (Go's time.String()), in UTC. */
+static void fmt_time_go(long long t, char *buf, int size)
+{
+	struct tm tm;
+	time_t tt = t;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, size, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+}
+
+/* "pref/chain/handle" (static buffer) */
+static const char *pch(const struct tc_filter_id *id)
+{
+	static char buf[48];
+
+	snprintf(buf, sizeof(buf), "%u/%u/%u", id->pref, id->chain,
+		 id->handle);
+	return buf;
+}
+
+/*
+ * One hook in the original's lines: `NETNS:DEV:HOOK = <nil>`, or
+ * `.digest`, `.limit` and `.attached` lines.
+ */
+static void status_hook_normal(const char *pin, const char *dev,
+			       enum tc_hook h, const struct hook_state *st,
+			       unsigned int limit, long long at)
+{
+	char when[64];
+
+	if (!st->present) {
+		printf("%s:%s:%s = <nil>\n", pin, dev, tc_hook_name(h));
+		return;
+	}
+	fmt_time_go(at, when, sizeof(when));
+	printf("%s:%s:%s.digest = %s\n", pin, dev, tc_hook_name(h),
+	       st->digest);
+	printf("%s:%s:%s.limit = %u\n", pin, dev, tc_hook_name(h), limit);
+	printf("%s:%s:%s.attached = %s\n", pin, dev, tc_hook_name(h), when);
+}
+
+static void status_ns(const char *netns, enum meter_output out,
+		      struct json_object *jarr)
+{
+	bool json = out == METER_OUT_JSON;
 	char pin_buf[4 * 256 + 1], dev_buf[4 * IFNAMSIZ + 1];
 	const char *pin = status_name(ifspec_pin_name(netns), json, pin_buf,
 				      sizeof(pin_buf));
@@ -1413,9 +2184,11 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 						 ifspec_pin_name(netns), NULL) :
 			     PIN_LIVE;
 	unsigned int limit = pinned_flow_limit(netns);
+	unsigned long long memlock = pinned && out != METER_OUT_NORMAL ?
+				     ns_memlock(netns) : 0;
 	struct json_object *jns = NULL, *jifs = NULL;
 	struct dev_entry *devs = NULL;
-	int nd = 0, j, h;
+	int nd = 0, j, k;
 
 	if (json) {
 		jns = json_object_new_object();
@@ -1424,6 +2197,7 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 				       json_object_new_boolean(netns_exists(netns)));
 		json_object_object_add(jns, "pinned", json_object_new_boolean(pinned));
 		json_object_object_add(jns, "flowLimit", json_object_new_int64(limit));
+		json_object_object_add(jns, "memlockBytes", json_object_new_int64(memlock));
 		json_object_object_add(jns, "stale",
 				       json_object_new_boolean(pin_fate_stale(fate)));
 		if (pin_fate_stale(fate))
@@ -1434,11 +2208,15 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 		json_object_array_add(jarr, jns);
 	}
 	if (pin_fate_stale(fate)) {
-		if (!json)
+		if (out == METER_OUT_WIDE)
 			printf("%-12s %-12s %-8s %-9s (pins of a namespace that was %s: `flowctl meter detach -i %s:*` exports or discards them)\n",
 			       pin, "-", "-", "stale",
 			       fate == PIN_GONE ? "deleted" : "re-created",
 			       pin);
+		else if (!json)
+			pr_warn("%s: pins of a namespace that was %s (stale): `flowctl meter detach -i %s:*` exports or discards them",
+				pin, fate == PIN_GONE ? "deleted" : "re-created",
+				pin);
 		return;
 	}
 	if (!netns_exists(netns))
@@ -1460,7 +2238,8 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 					       json_object_new_int(devs[j].ifindex));
 			json_object_array_add(jifs, jif);
 		}
-		for (h = 0; h < 2; h++) {
+		for (k = 0; k < 2; k++) {
+			enum tc_hook h = hook_order[k];
 			struct hook_state st;
 			struct tc_filter_id fid = { 0 };
 			long long at = 0;
@@ -1470,6 +2249,10 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 				st.present = false;
 			if (st.present)
 				at = prog_load_time(st.prog_id);
+			if (out == METER_OUT_NORMAL) {
+				status_hook_normal(pin, dev, h, &st, limit, at);
+				continue;
+			}
 			fmt_time(at, when, sizeof(when));
 			if (json) {
 				struct json_object *jh = json_object_new_object();
@@ -1493,17 +2276,23 @@ static void status_ns(const char *netns, bool json, struct json_object *jarr)
 				       tc_hook_name(h), "-");
 				continue;
 			}
-			printf("%-12s %-12s %-8s %-9s %-12.12s %-10u %-7u %-20s %u/%u/%u\n",
+			printf("%-12s %-12s %-8s %-9s %-12.12s %-10u %-7u %-20s %-17s %llu\n",
 			       pin, dev, tc_hook_name(h), "attached",
-			       st.digest, limit, st.prog_id, when, fid.pref,
-			       fid.chain, fid.handle);
+			       st.digest, limit, st.prog_id, when, pch(&fid),
+			       memlock);
 		}
 	}
 	free(devs);
 }
 
-int meter_status(const char *netns, bool json)
+/*
+ * -o normal is the original's: one `NETNS:DEV:HOOK...` group of lines per
+ * hook, the named namespaces first, the root namespace (DEFAULT) last.
+ * -o wide is flowctl's table; -o json the same as JSON.
+ */
+int meter_status(const char *netns, enum meter_output out)
 {
+	bool json = out == METER_OUT_JSON;
 	struct json_object *jarr = json ? json_object_new_array() : NULL;
 	char **names = NULL;
 	int n = 0, i;
@@ -1513,21 +2302,23 @@ int meter_status(const char *netns, bool json)
 		json_object_put(jarr);
 		return -METER_EUSAGE;
 	}
-	if (!json)
-		printf("%-12s %-12s %-8s %-9s %-12s %-10s %-7s %-20s %s\n",
+	if (out == METER_OUT_WIDE)
+		printf("%-12s %-12s %-8s %-9s %-12s %-10s %-7s %-20s %-17s %s\n",
 		       "NETNS", "DEVICE", "HOOK", "STATE", "DIGEST",
-		       "FLOWLIMIT", "PROGID", "ATTACHED", "PREF/CHAIN/HANDLE");
+		       "FLOWLIMIT", "PROGID", "ATTACHED", "PREF/CHAIN/HANDLE",
+		       "MEMLOCK");
 	if (netns) {
-		status_ns(strcmp(netns, FLOW_ROOT_NETNS) ? netns : "", json,
+		status_ns(strcmp(netns, FLOW_ROOT_NETNS) ? netns : "", out,
 			  jarr);
 	} else {
-		status_ns("", json, jarr);
+		if (out != METER_OUT_NORMAL)
+			status_ns("", out, jarr);
 		list_netns(&names, &n);
-		for (i = 0; i < n; i++) {
-			status_ns(names[i], json, jarr);
-			free(names[i]);
-		}
-		free(names);
+		for (i = 0; i < n; i++)
+			status_ns(names[i], out, jarr);
+		free_names(names, n);
+		if (out == METER_OUT_NORMAL)
+			status_ns("", out, jarr);
 	}
 	if (json) {
 		printf("%s\n", json_object_to_json_string_ext(jarr,
@@ -1535,4 +2326,42 @@ int meter_status(const char *netns, bool json)
 		json_object_put(jarr);
 	}
 	return 0;
+}
+
+/* ---- the hooks in use, for the agent ------------------------------------ */
+
+static void hooks_union(__u32 ifindex, __u32 hooks, void *arg)
+{
+	(void)ifindex;
+	*(unsigned int *)arg |= hooks & METER_HOOKS_BOTH;
+}
+
+/*
+ * A forwarded packet is counted twice when it enters a device metered at
+ * ingress and leaves one metered at egress: both hooks in use within one
+ * namespace (not necessarily on one device).
+ */
+unsigned int meter_hooks_in_use(const char *root, char *both_where, int size)
+{
+	unsigned int all = 0;
+	struct dirent *de;
+	DIR *d = opendir(root);
+
+	if (both_where && size)
+		both_where[0] = '\0';
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		unsigned int ns = 0;
+
+		if (de->d_name[0] == '.')
+			continue;
+		pin_hooks_each(root, de->d_name, hooks_union, &ns);
+		if (ns == METER_HOOKS_BOTH && both_where && size &&
+		    !both_where[0])
+			snprintf(both_where, size, "%s", de->d_name);
+		all |= ns;
+	}
+	closedir(d);
+	return all;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tc.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,12 +121,11 @@ void tc_pin_mnt(const char *netns, char *buf, int size)
 		snprintf(buf, size, "%s/%s", FLOW_PIN_ROOT, FLOW_ROOT_NETNS);
 }
 
-void tc_cmd_filter_set(struct tc_cmd *c, const char *op, const char *netns,
-		       const char *dev, enum tc_hook hook,
-		       const struct tc_filter_id *id, const char *obj)
+/* `tc filter OP dev DEV HOOK pref .. chain .. handle .. bpf da` */
+static void filter_bpf_head(struct tc_cmd *c, const char *op,
+			    const char *netns, const char *dev,
+			    enum tc_hook hook, const struct tc_filter_id *id)
 {
-	char mnt[512];
-
 	start(c, netns, "tc");
 	arg(c, "filter");
 	arg(c, op);
@@ -135,6 +135,15 @@ void tc_cmd_filter_set(struct tc_cmd *c, const char *op, const char *netns,
 	filter_id(c, id);
 	arg(c, "bpf");
 	arg(c, "da");
+}
+
+void tc_cmd_filter_set(struct tc_cmd *c, const char *op, const char *netns,
+		       const char *dev, enum tc_hook hook,
+		       const struct tc_filter_id *id, const char *obj)
+{
+	char mnt[512];
+
+	filter_bpf_head(c, op, netns, dev, hook, id);
 	arg(c, "obj");
 	arg(c, obj);
 	arg(c, "sec");
@@ -168,6 +177,74 @@ void ip_cmd_link_show(struct tc_cmd *c, const char *netns)
 	arg(c, "-j");
 	arg(c, "link");
 	arg(c, "show");
+}
+
+void tc_cmd_qdisc_show_all(struct tc_cmd *c, const char *netns)
+{
+	start(c, netns, "tc");
+	arg(c, "-j");
+	arg(c, "qdisc");
+	arg(c, "show");
+}
+
+void tc_cmd_batch(struct tc_cmd *c, const char *netns, bool json)
+{
+	start(c, netns, "tc");
+	if (json)
+		arg(c, "-j");
+	arg(c, "-batch");
+	arg(c, "-");
+}
+
+void tc_cmd_filter_set_pinned(struct tc_cmd *c, const char *op,
+			      const char *netns, const char *dev,
+			      enum tc_hook hook, const struct tc_filter_id *id,
+			      const char *pin)
+{
+	filter_bpf_head(c, op, netns, dev, hook, id);
+	arg(c, "object-pinned");
+	arg(c, pin);
+}
+
+int tc_cmd_batch_line(const struct tc_cmd *c, char **buf, size_t *len)
+{
+	size_t need = 2;
+	char *p;
+	int i, first;
+
+	/* the arguments after "tc" (and "ip netns exec NS") */
+	for (first = 0; first < c->argc && strcmp(c->argv[first], "tc");
+	     first++)
+		;
+	if (first >= c->argc || c->env[0])
+		return -EINVAL;
+	/* global options (-j) belong to the batch's own command line */
+	while (first + 1 < c->argc && c->argv[first + 1][0] == '-')
+		first++;
+	for (i = first + 1; i < c->argc; i++) {
+		/* tc's batch reader splits at blanks, takes quotes and
+		 * backslashes, and a '#' starts a comment */
+		if (strpbrk(c->argv[i], " \t\n\"'\\#") || !c->argv[i][0])
+			return -EINVAL;
+		need += strlen(c->argv[i]) + 1;
+	}
+	p = realloc(*buf, *len + need);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	for (i = first + 1; i < c->argc; i++)
+		*len += sprintf(p + *len, "%s%s", i > first + 1 ? " " : "",
+				c->argv[i]);
+	p[(*len)++] = '\n';
+	p[*len] = '\0';
+	return 0;
+}
+
+int tc_cmd_run_in(const struct tc_cmd *c, const char *in, size_t len,
+		  struct exec_result *res)
+{
+	return exec_run(c->argv, c->env[0] ? c->env : NULL, in, len, 120000,
+			res);
 }
 
 int tc_cmd_run(const struct tc_cmd *c, struct exec_result *res)

@@ -50,12 +50,34 @@ void tc_cmd_filter_set(struct tc_cmd *c, const char *op, const char *netns,
 void tc_cmd_filter_del(struct tc_cmd *c, const char *netns, const char *dev,
 		       enum tc_hook hook, const struct tc_filter_id *id);
 void ip_cmd_link_show(struct tc_cmd *c, const char *netns);
+/* `tc -j qdisc show` of every device of the namespace. */
+void tc_cmd_qdisc_show_all(struct tc_cmd *c, const char *netns);
+/* `tc [-j] -batch -`: commands from stdin, one per line. */
+void tc_cmd_batch(struct tc_cmd *c, const char *netns, bool json);
+/*
+ * Attach the program pinned at PIN (a path tc reaches inside the
+ * namespace, see tc_pin_mnt) instead of loading an object:
+ * `tc filter OP ... bpf da object-pinned PIN`.
+ */
+void tc_cmd_filter_set_pinned(struct tc_cmd *c, const char *op,
+			      const char *netns, const char *dev,
+			      enum tc_hook hook, const struct tc_filter_id *id,
+			      const char *pin);
+/*
+ * Append C as one line of a `tc -batch` input to *BUF (realloc'ed,
+ * *LEN bytes used).  -EINVAL when an argument cannot be written on a
+ * batch line (blank, quote, backslash, '#'): run C on its own then.
+ */
+int tc_cmd_batch_line(const struct tc_cmd *c, char **buf, size_t *len);
 
 /* TC_BPF_MNT of a namespace: where tc pins tc/globals/ maps. */
 void tc_pin_mnt(const char *netns, char *buf, int size);
 
 /* Run it; 0 when it ran (res->status says how), -errno otherwise. */
 int tc_cmd_run(const struct tc_cmd *c, struct exec_result *res);
+/* The same with IN (LEN bytes) on its stdin. */
+int tc_cmd_run_in(const struct tc_cmd *c, const char *in, size_t len,
+		  struct exec_result *res);
 
 /* Printable line ("TC_BPF_MNT=... ip netns exec ..."), malloc'ed. */
 char *tc_cmd_str(const struct tc_cmd *c);

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# Attach time of `flowctl meter attach` for 3 and for 30 interfaces of one
-# namespace (both hooks each), the BPF object compiled once beforehand and
-# reused (its compile time is printed on its own), and the per-interface
-# cost side by side.  Needs root.
+# Attach time of `flowctl meter attach` for 3, 30 and 300 interfaces, all in
+# one namespace and spread over 30 namespaces (10 interfaces each), with the
+# default hooks (egress) and with --hooks both; the BPF object is compiled
+# once beforehand and reused (its compile time is printed on its own).
+# Prints the ratio 300/3 (1.00: the cost does not grow with the interfaces;
+# 100: linear).  Needs root.  HOOKS=both runs only --hooks both.
 set -eu
 FLOWCTL=${FLOWCTL:-build/default/flowctl}
 P=fb$$x
-NS=${P}n
+NS1=${P}one
+NNS=30
 cleanup() {
-	"$FLOWCTL" meter detach -i "$NS:*" >/dev/null 2>&1 || true
-	ip netns del "$NS" 2>/dev/null || true
-	rm -rf "/sys/fs/bpf/flowctl/$NS"
+	# the pins go with rm (a detach of 330 interfaces takes long)
+	rm -rf /sys/fs/bpf/flowctl/"$P"*
+	ip netns del "$NS1" 2>/dev/null || true
+	for i in $(seq 1 $NNS); do ip netns del "$P$i" 2>/dev/null || true; done
 	rm -rf "$CACHE"
 }
 CACHE=$(mktemp -d)
@@ -21,12 +25,18 @@ if [ "$(id -u)" != 0 ]; then
 	echo "SKIP bench-attach: needs root"
 	exit 0
 fi
-ip netns add "$NS"
-for i in $(seq 1 30); do
-	ip -n "$NS" link add "v$i" type veth peer name "p$i"
-	ip -n "$NS" link set "v$i" up
-	ip -n "$NS" link set "p$i" up
-done
+# veth pairs x0/x1, x2/x3, ... inside each namespace
+mkns() { # NAME INTERFACES
+	local i
+	ip netns add "$1"
+	for ((i = 0; i < $2; i += 2)); do
+		echo "link add x$i type veth peer name x$((i + 1))"
+		echo "link set x$i up"
+		echo "link set x$((i + 1)) up"
+	done | ip -n "$1" -batch -
+}
+mkns "$NS1" 300
+for i in $(seq 1 $NNS); do mkns "$P$i" 10; done
 
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -38,27 +48,58 @@ clang -target bpf -O2 -g -mcpu=v3 -I/usr/include/$(gcc -print-multiarch) \
 	-c "$CACHE/src.c" -o "$CACHE/o.o" 2>/dev/null || true
 t2=$(ms)
 echo "render: $((t1 - t0)) ms, clang compile of the meter: $((t2 - t1)) ms (done once per digest)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 
-# warm the object cache so both runs below reuse it
-"$FLOWCTL" meter attach -i "$NS:v1" >/dev/null
-"$FLOWCTL" meter detach -i "$NS:*" >/dev/null
+# warm the object cache so every run below reuses it
+"$FLOWCTL" meter attach -i "$NS1:x0" >/dev/null
+"$FLOWCTL" meter attach -i "$NS1:x0" --ifstats >/dev/null 2>&1 || true
+"$FLOWCTL" meter detach -i "$NS1:*" >/dev/null 2>&1
 
-args3=(); for i in 1 2 3; do args3+=(-i "$NS:v$i"); done
-t0=$(ms); "$FLOWCTL" meter attach "${args3[@]}" >/dev/null; t1=$(ms)
-a3=$((t1 - t0))
-"$FLOWCTL" meter detach -i "$NS:*" >/dev/null
-args30=(); for i in $(seq 1 30); do args30+=(-i "$NS:v$i"); done
-t0=$(ms); "$FLOWCTL" meter attach "${args30[@]}" >/dev/null; t1=$(ms)
-a30=$((t1 - t0))
-t0=$(ms); "$FLOWCTL" meter attach "${args30[@]}" >/dev/null; t1=$(ms)
-u30=$((t1 - t0))
-t0=$(ms); "$FLOWCTL" meter detach -i "$NS:*" >/dev/null; t1=$(ms)
-d30=$((t1 - t0))
-
-awk -v a3="$a3" -v a30="$a30" -v u30="$u30" -v d30="$d30" 'BEGIN {
-	printf "attach  3 interfaces (6 hooks):   %6d ms  (%.1f ms per interface)\n", a3, a3 / 3
-	printf "attach 30 interfaces (60 hooks):  %6d ms  (%.1f ms per interface)\n", a30, a30 / 30
-	printf "ratio 30/3: %.2f (10.00 = linear in the interfaces; compile not repeated)\n", a30 / a3
-	printf "re-attach 30 (all unchanged):     %6d ms\n", u30
-	printf "detach 30:                        %6d ms\n", d30
-}'
+# back to nothing between the runs without `meter detach` (timed once
+# below): the clsact qdiscs go with their filters, then the pins
+reset() {
+	local ns
+	for ns in "$NS1" $(seq -f "$P%g" 1 $NNS); do
+		ip -n "$ns" -j link show | jq -r '.[].ifname | select(. != "lo") | "qdisc del dev \(.) clsact"' |
+			ip netns exec "$ns" tc -force -batch - 2>/dev/null || true
+		rm -rf "/sys/fs/bpf/flowctl/$ns"
+	done
+}
+timed() { # SPEC... : attach from nothing
+	local t0 t1 a
+	t0=$(ms); "$FLOWCTL" meter attach "$@" >/dev/null; t1=$(ms)
+	a=$((t1 - t0))
+	reset
+	echo "$a"
+}
+run() { # HOOKS
+	local h=$1 a3 a30 a300 b3 b30 b300 u300 d300 t0 t1
+	a3=$(timed --hooks "$h" -i "$NS1:x[0-2]")
+	a30=$(timed --hooks "$h" -i "$NS1:x[0-9]" -i "$NS1:x[12][0-9]")
+	a300=$(timed --hooks "$h" -i "$NS1:*")
+	b3=$(timed --hooks "$h" -i "${P}[1-3]:x0")
+	b30=$(timed --hooks "$h" -i "${P}[0-9]*:x0")
+	b300=$(timed --hooks "$h" -i "${P}[0-9]*:*")
+	"$FLOWCTL" meter attach --hooks "$h" -i "$NS1:*" >/dev/null
+	t0=$(ms); "$FLOWCTL" meter attach --hooks "$h" -i "$NS1:*" >/dev/null; t1=$(ms)
+	u300=$((t1 - t0))
+	t0=$(ms); "$FLOWCTL" meter detach -i "$NS1:*" >/dev/null 2>&1; t1=$(ms)
+	d300=$((t1 - t0))
+	awk -v h="$h" -v a3="$a3" -v a30="$a30" -v a300="$a300" -v b3="$b3" \
+	    -v b30="$b30" -v b300="$b300" -v u300="$u300" -v d300="$d300" 'BEGIN {
+		printf "--hooks %s\n", h
+		printf "  interfaces          1 namespace        30 namespaces\n"
+		printf "  3                 %6d ms          %6d ms (3 namespaces)\n", a3, b3
+		printf "  30                %6d ms          %6d ms\n", a30, b30
+		printf "  300               %6d ms          %6d ms\n", a300, b300
+		printf "  ratio 300/3 (both against 3 in 1 namespace) %6.2f  %6.2f\n", a300 / a3, b300 / a3
+		printf "  per interface (300) %5.1f ms          %5.1f ms\n", a300 / 300, b300 / 300
+		printf "  re-attach 300 (unchanged): %d ms; detach 300: %d ms\n", u300, d300
+	}'
+}
+if [ "${HOOKS:-}" ]; then
+	run "$HOOKS"
+else
+	run egress
+	run both
+fi

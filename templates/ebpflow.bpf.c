@@ -54,10 +54,21 @@
 #endif
 #define meter_now_precise()	bpf_ktime_get_ns()
 
-/* Both buffers: the agent drains the idle one while this fills the other. */
+#ifndef FLOWCTL_NO_PREALLOC
+#define FLOWCTL_NO_PREALLOC 0	/* templates rendered before the knob */
+#endif
+
+/*
+ * Both buffers: the agent drains the idle one while this fills the other.
+ * Preallocated by default (max_entries elements locked at load); with
+ * FLOWCTL_NO_PREALLOC an element is allocated per new flow.
+ */
 struct flow_table {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, FLOWCTL_MAX_FLOWS);
+#if FLOWCTL_NO_PREALLOC
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+#endif
 	__type(key, struct flow_key);
 	__type(value, struct flow_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -19,7 +19,7 @@ N=40000			# datagrams per round (about 2 s)
 NF=50			# flows per round (800 datagrams each)
 
 testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; }
-"$FLOWCTL" meter attach -i "$NS0:*" >/dev/null || { fail attach "meter attach failed"; finish; exit 1; }
+"$FLOWCTL" meter attach -i "$NS0:*" --hooks both >/dev/null || { fail attach "meter attach failed"; finish; exit 1; }
 on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
 D=$(obs_domain "$NS0")
 

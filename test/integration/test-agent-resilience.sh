@@ -17,7 +17,7 @@ COLL="$PY $TOP/test/integration/ipfix_collector.py"
 UDP="$PY $TOP/test/integration/udpsend.py"
 
 testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; }
-"$FLOWCTL" meter attach -i "$NS0:*" >/dev/null || { fail attach "meter attach failed"; finish; exit 1; }
+"$FLOWCTL" meter attach -i "$NS0:*" --hooks both >/dev/null || { fail attach "meter attach failed"; finish; exit 1; }
 on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
 ifi() { ip -n "$NS0" -j link show "$1" | jq '.[0].ifindex'; }
 I1=$(ifi eth1); I2=$(ifi eth2)
@@ -177,7 +177,7 @@ check_eq "UDP: records counted as sent = records the collectors decoded" \
 AGENT_CONF=$T_TMP/agent.yaml
 
 # --- 3. a full map: lack-of-resources records close the gap ---------------
-"$FLOWCTL" meter attach -i "$NS0:*" -l 64 --force >/dev/null 2>&1 ||
+"$FLOWCTL" meter attach -i "$NS0:*" -l 64 --hooks both --force >/dev/null 2>&1 ||
 	fail "attach -l 64" "refused"
 start_collector c4 "$PU" "$PT"
 C4=$COLL_PID

@@ -56,13 +56,15 @@ wait_for 100 grep -q "agent started" "$T_TMP/agent.err" ||
 attached() { # DEV HOOK
 	tc -n "$NS0" filter show dev "$1" "$2" 2>/dev/null | grep -q bpf
 }
-check "first agent attached eth1 from its config" attached eth1 ingress
+check "first agent attached eth1 from its config (egress, the default)" attached eth1 egress
+check "... and not its ingress hook" bash -c "! tc -n $NS0 filter show dev eth1 ingress | grep -q bpf"
 
 # --- a second agent: refused, touches nothing ---------------------------
-ip netns exec "$NS2" $UDP --recv 10.2.0.2 7700 30 > "$T_TMP/r1.count" &
+# from NS2 to NS1: leaves the router through eth1 (egress, metered)
+ip netns exec "$NS1" $UDP --recv 10.1.0.2 7700 30 > "$T_TMP/r1.count" &
 RP=$!; T_PIDS+=($RP)
 sleep 0.3
-ip netns exec "$NS1" $UDP 10.2.0.2 7700 6000 50 47000 20 &
+ip netns exec "$NS2" $UDP 10.1.0.2 7700 6000 50 47000 20 &
 SP=$!; T_PIDS+=($SP)
 sleep 0.3
 timeout 20 "${T_AGENT_WRAP[@]}" "$FLOWCTL" agent -c "$T_TMP/agent2.yaml" 2>"$T_TMP/agent2.err"
@@ -71,7 +73,7 @@ check "the refusal names the running agent's pid ($APID)" \
 	grep -q "agent (pid $APID)" "$T_TMP/agent2.err"
 echo "  $(head -1 "$T_TMP/agent2.err")"
 check "the second agent attached nothing (eth3 of its config)" \
-	bash -c "! tc -n $NS0 filter show dev eth3 ingress | grep -q bpf"
+	bash -c "! tc -n $NS0 filter show dev eth3 egress | grep -q bpf"
 check "the second agent did not serve metrics" \
 	bash -c "! curl -s -m 1 http://127.0.0.1:$PM2/metrics"
 
@@ -96,7 +98,7 @@ kill -HUP "$APID"
 wait_for 100 grep -q "reload: [0-9]* collector" "$T_TMP/agent.err" ||
 	fail "reload" "$(tail -3 "$T_TMP/agent.err")"
 check "SIGHUP: eth2 added to interfaces is attached (egress)" attached eth2 egress
-check "SIGHUP: eth2 added to interfaces is attached (ingress)" attached eth2 ingress
+check "SIGHUP: ... and not at ingress (the default)" bash -c "! tc -n $NS0 filter show dev eth2 ingress | grep -q bpf"
 check "SIGHUP: the attach is logged" grep -q "attaching the meter to $NS0:eth2" "$T_TMP/agent.err"
 ip netns exec "$NS2" $UDP --recv 10.2.0.2 7701 30 > "$T_TMP/r2.count" &
 RP=$!; T_PIDS+=($RP)
@@ -112,10 +114,10 @@ kill -TERM $CPID; wait $CPID
 psum() { # JQ-SELECT
 	jq -s "[.[] | select(._domain == $D and ($1)) | .packetDeltaCount // 0] | add // 0" "$T_TMP/c.jsonl"
 }
-check_eq "first agent kept exporting: every packet at eth1 ingress once" 6000 \
-	"$(psum ".destinationTransportPort==7700 and .flowDirection==0")"
+check_eq "first agent kept exporting: every packet at eth1 egress once" 6000 \
+	"$(psum ".destinationTransportPort==7700 and .flowDirection==1")"
 check_eq "one record per flow (nothing split between two agents)" 20 \
-	"$(jq -s "[.[] | select(._domain == $D and .destinationTransportPort==7700 and .flowDirection==0)] | length" "$T_TMP/c.jsonl")"
+	"$(jq -s "[.[] | select(._domain == $D and .destinationTransportPort==7700)] | length" "$T_TMP/c.jsonl")"
 check_eq "after the reload: eth2 egress metered, every packet" 1000 \
 	"$(psum ".destinationTransportPort==7701 and .flowDirection==1 and .egressInterface==$I2")"
 

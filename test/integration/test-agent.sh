@@ -17,7 +17,7 @@ TCPF="$PY $TOP/test/integration/tcpflows.py"
 export FLOWCTL_PIN_ROOT=/sys/fs/bpf/flowctl
 
 testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; }
-"$FLOWCTL" meter attach -i "$NS0:*" >/dev/null || { fail attach "meter attach failed"; finish; exit 1; }
+"$FLOWCTL" meter attach -i "$NS0:*" --hooks both >/dev/null || { fail attach "meter attach failed"; finish; exit 1; }
 on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
 ifi() { ip -n "$NS0" -j link show "$1" | jq '.[0].ifindex'; }
 I1=$(ifi eth1); I2=$(ifi eth2); I3=$(ifi eth3)

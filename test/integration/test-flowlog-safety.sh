@@ -110,7 +110,7 @@ if ! mount -t tmpfs -o size=64k,mode=0755 flowctl-test "$FS"; then
 fi
 on_cleanup "umount '$FS'"
 testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; }
-"$FLOWCTL" meter attach -i "$NS0:*" >/dev/null || { fail attach "meter attach failed"; finish; exit 1; }
+"$FLOWCTL" meter attach -i "$NS0:*" --hooks both >/dev/null || { fail attach "meter attach failed"; finish; exit 1; }
 on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
 # leave about 12 KiB: some 30 lines
 head -c $((52 * 1024)) /dev/zero > "$FS/filler" 2>/dev/null

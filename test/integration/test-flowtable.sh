@@ -27,7 +27,7 @@ fi
 
 testbed_up
 on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
-if ! $FLOWCTL meter attach -i "$NS0:*" >"$T_TMP/attach.log" 2>&1; then
+if ! $FLOWCTL meter attach --hooks both -i "$NS0:*" >"$T_TMP/attach.log" 2>&1; then
 	fail attach "$(cat "$T_TMP/attach.log")"
 	finish
 	exit
@@ -295,7 +295,7 @@ check load_many_drains awk '/^drains=/ { split($1, kv, "="); exit !(kv[2] > 20) 
 # ---- a full map: every packet still accounted (overflow catch-all) --------
 
 $FLOWCTL meter detach -i "$NS0:*" >/dev/null 2>&1
-if $FLOWCTL meter attach -l 256 -i "$NS0:*" >"$T_TMP/attach2.log" 2>&1; then
+if $FLOWCTL meter attach -l 256 --hooks both -i "$NS0:*" >"$T_TMP/attach2.log" 2>&1; then
 	load_run full 100000 4000
 	for d in ingress egress; do
 		p=$(field $d packets)

@@ -14,7 +14,7 @@ COLL="$PY $TOP/test/integration/ipfix_collector.py"
 UDP="$PY $TOP/test/integration/udpsend.py"
 
 testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; }
-"$FLOWCTL" meter attach -i "$NS0:*" >/dev/null || { fail attach "meter attach failed"; finish; exit 1; }
+"$FLOWCTL" meter attach -i "$NS0:*" --hooks both >/dev/null || { fail attach "meter attach failed"; finish; exit 1; }
 on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
 
 start_collector() { # NAME -> port in $PORT, pid in $CPID

@@ -25,11 +25,72 @@ out=$("$FLOWCTL" meter attach -i "$NS0:tun0" 2>&1); rc=$?
 check_eq "a tun device is refused: exit 2" 2 "$rc"
 grep -q "not Ethernet" <<<"$out" && pass "tun refusal says why" || fail "tun refusal message" "$out"
 
-# --- attach -------------------------------------------------------------
+# --- attach: the default is egress only, as the original --------------------
 out=$("$FLOWCTL" meter attach -i "$NS0:*" 2>&1); rc=$?
-check_eq "attach exit code" 0 "$rc"
-n=$(grep -c '(attached)$' <<<"$out")
+check_eq "default attach exit code" 0 "$rc"
+check_eq "default attach prints NS:DEV:egress (changed) per device" 3 \
+	"$(grep -c "^$NS0:eth[123]:egress (changed)\$" <<<"$out")"
+check_eq "default attach prints no ingress line" 0 "$(grep -c ':ingress ' <<<"$out")"
+n=0; e=0
+for d in eth1 eth2 eth3; do
+	n=$((n + $(ip netns exec "$NS0" tc -j filter show dev $d ingress | jq 'length')))
+	e=$((e + $(ip netns exec "$NS0" tc -j filter show dev $d egress | jq '[.[] | select(.options.bpf_name // "" | test("tc-egress"))] | length')))
+done
+check_eq "default attach: no filter at ingress (tc filter show)" 0 "$n"
+check_eq "default attach: the egress program on the 3 devices (tc filter show)" 3 "$e"
+out=$("$FLOWCTL" meter attach -i "$NS0:*" --hooks egress 2>&1)
+check_eq "--hooks egress again: unchanged" 3 "$(grep -c '(unchanged)$' <<<"$out")"
+out=$("$FLOWCTL" meter status --netns "$NS0")
+check_eq "status (the original's lines): eth1 egress digest" 1 \
+	"$(grep -c "^$NS0:eth1:egress.digest = [0-9a-f]\{64\}\$" <<<"$out")"
+check_eq "status (the original's lines): eth1 ingress <nil>" 1 \
+	"$(grep -cx "$NS0:eth1:ingress = <nil>" <<<"$out")"
+check_eq "status (the original's lines): limit and attached" 2 \
+	"$(grep -c "^$NS0:eth1:egress\.\(limit = 65536\|attached = [0-9-]* [0-9:]* +0000 UTC\)\$" <<<"$out")"
+
+# the agent warns once at start when both hooks are metered and a template
+# has no flowDirection (the original's templates do not have it)
+cat > "$T_TMP/nodir.yaml" <<EOF2
+scanIntervalMilliseconds: 200
+metricsAddress: 127.0.0.1:0
+outputs:
+- collector:
+    remoteAddress: 127.0.0.1:9
+templates:
+- id: 1001
+  template:
+  - name: sourceIPv4Address
+  - name: destinationIPv4Address
+  - name: packetDeltaCount
+EOF2
+agent_warns() { # the number of double-count warnings of an agent run
+	"$FLOWCTL" agent -c "$T_TMP/nodir.yaml" --no-attach --no-journal 2>"$T_TMP/ag.err" &
+	local apid=$!
+	wait_for 100 grep -q "agent started" "$T_TMP/ag.err"
+	kill -TERM $apid; wait $apid
+	grep -c "each forwarded flow twice" "$T_TMP/ag.err"
+}
+check_eq "agent: egress only, no double-count warning" 0 "$(agent_warns)"
+
+# --hooks both: the ingress hook is added, egress is kept: changed
+out=$("$FLOWCTL" meter attach -i "$NS0:*" --hooks both -o wide 2>&1); rc=$?
+check_eq "--hooks both exit code" 0 "$rc"
+check_eq "--hooks both: egress unchanged (kept)" 3 "$(grep -c ':egress (unchanged) kept$' <<<"$out")"
+check_eq "--hooks both: ingress changed (added)" 3 "$(grep -c ':ingress (changed) added$' <<<"$out")"
+# back to egress only on eth2: its ingress filter goes, changed
+out=$("$FLOWCTL" meter attach -i "$NS0:eth2" 2>&1)
+check_eq "hook change both -> egress: ingress line changed" 1 "$(grep -cx "$NS0:eth2:ingress (changed)" <<<"$out")"
+check_eq "hook change both -> egress: no ingress filter left on eth2" 0 \
+	"$(ip netns exec "$NS0" tc -j filter show dev eth2 ingress | jq 'length')"
+check_eq "status shows the choice: eth2 ingress <nil>" 1 \
+	"$("$FLOWCTL" meter status --netns "$NS0" | grep -cx "$NS0:eth2:ingress = <nil>")"
+out=$("$FLOWCTL" meter attach -i "$NS0:*" --hooks both 2>&1); rc=$?
+check_eq "attach both hooks exit code" 0 "$rc"
+check_eq "both hooks: eth2's ingress changed, the rest unchanged" "1 5" \
+	"$(grep -c '(changed)$' <<<"$out") $(grep -c '(unchanged)$' <<<"$out")"
+n=$("$FLOWCTL" meter status -o json --netns "$NS0" | jq '[.[0].interfaces[] | .ingress.attached, .egress.attached | select(.)] | length')
 check_eq "attach prints 6 hooks attached" 6 "$n"
+check_eq "agent: both hooks and a template without flowDirection: warned once" 1 "$(agent_warns)"
 grep -q "$NS0:tun0: skipped" <<<"$out" && pass "NS:* skips the tun device" || fail "tun skipped" "$out"
 for m in flows_0 flows_1 flow_ctl flow_ifstats flow_counters flow_events; do
 	[ -e "$PIN/$NS0/tc/globals/$m" ] || fail "pin $m" "missing $PIN/$NS0/tc/globals/$m"
@@ -37,8 +98,14 @@ done
 pass "maps pinned under $PIN/$NS0/tc/globals"
 mode=$(stat -c %a "$PIN")
 check_eq "pin root mode" 700 "$mode"
-ids=$(bpftool -j prog show | jq '[.[] | select(.name=="tc_ingress" or .name=="tc_egress" or (.name|test("ingress|egress")))] | length')
-[ "${ids:-0}" -ge 6 ] && pass "programs loaded" || fail "programs loaded" "$ids"
+# one program per hook section and namespace, loaded by tc once, pinned,
+# attached to the other hooks with object-pinned
+ids=$(for d in eth1 eth2 eth3; do for h in ingress egress; do
+	ip netns exec "$NS0" tc -j filter show dev $d $h | jq -r '.[].options.prog.id // empty'
+done; done | sort -u | wc -l)
+check_eq "6 hooks, 2 programs loaded (one per section)" 2 "$ids"
+check_eq "the loaded programs are pinned in the namespace's pin dir" 2 \
+	"$(ls "$PIN/$NS0" | grep -c '^[0-9a-f]\{64\}_tc-\(egress\|ingress\)$')"
 
 # the same maps are shared by every program of the namespace
 maps=$(for d in eth1 eth2 eth3; do for h in ingress egress; do
@@ -46,11 +113,11 @@ maps=$(for d in eth1 eth2 eth3; do for h in ingress egress; do
 done; done | while read -r id; do bpftool -j prog show id "$id" | jq -c '.map_ids|sort'; done | sort -u | wc -l)
 check_eq "all six programs share one set of maps" 1 "$maps"
 
-out=$("$FLOWCTL" meter attach -i "$NS0:*" 2>&1); rc=$?
+out=$("$FLOWCTL" meter attach -i "$NS0:*" --hooks both 2>&1); rc=$?
 check_eq "re-attach exit code" 0 "$rc"
 check_eq "re-attach prints unchanged" 6 "$(grep -c '(unchanged)$' <<<"$out")"
 
-out=$("$FLOWCTL" meter attach -i "$NS0:eth1" --force 2>&1)
+out=$("$FLOWCTL" meter attach -i "$NS0:eth1" --hooks both --force 2>&1)
 check_eq "--force re-attaches" 2 "$(grep -c '(changed)$' <<<"$out")"
 
 # --- traffic: every packet delivered, exact counts ------------------------
@@ -140,15 +207,15 @@ st=$("$FLOWCTL" meter status -o json --netns "$NS0")
 check_eq "status: 6 hooks attached" 6 \
 	"$(jq '[.[0].interfaces[] | .ingress.attached, .egress.attached | select(.)] | length' <<<"$st")"
 check_eq "status: flow limit" 65536 "$(jq '.[0].flowLimit' <<<"$st")"
-"$FLOWCTL" meter status | grep -q "^$NS0 .*eth2 .*egress .*attached" &&
-	pass "status text lists $NS0 eth2 egress" || fail "status text" "no line"
+"$FLOWCTL" meter status -o wide | grep -q "^$NS0 .*eth2 .*egress .*attached" &&
+	pass "status -o wide lists $NS0 eth2 egress" || fail "status -o wide" "no line"
 
 # --- limits ----------------------------------------------------------------
 out=$("$FLOWCTL" meter attach -i "$NS0:eth1" -l 1024 2>&1); rc=$?
 check_eq "other flow limit without --force: exit 2" 2 "$rc"
 grep -q -- "--force" <<<"$out" && pass "limit conflict names --force" ||
 	fail "limit conflict message" "$out"
-out=$("$FLOWCTL" meter attach -i "$NS0:eth1" -l 1024 --force 2>&1); rc=$?
+out=$("$FLOWCTL" meter attach -i "$NS0:eth1" -l 1024 --hooks both --force 2>&1); rc=$?
 check_eq "--force with a new limit: exit 0" 0 "$rc"
 lim=$(bpftool -j map show pinned "$P0/tc/globals/flows_0" | jq .max_entries)
 check_eq "new limit pinned" 1024 "$lim"
@@ -173,7 +240,8 @@ check_eq "missing namespace: exit 2" 2 "$rc"
 grep -q "does not exist" <<<"$out" && pass "missing namespace named" || fail "missing namespace message" "$out"
 [ -e "$P0" ] && fail "no pins after refused requests" "$P0 exists" || pass "no pins after refused requests"
 
-# a foreign filter at our pref/handle on eth3: eth1 and eth2 are rolled back
+# a foreign filter at our pref/handle on eth3: refused before anything
+# changes in that namespace; $NS1:eth0, attached before, is rolled back
 cat > "$T_TMP/foreign.c" <<'EOF2'
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -184,7 +252,7 @@ EOF2
 clang -target bpf -O2 -I/usr/include/$(gcc -print-multiarch) -c "$T_TMP/foreign.c" -o "$T_TMP/foreign.o"
 ip netns exec "$NS0" tc qdisc add dev eth3 clsact
 ip netns exec "$NS0" tc filter add dev eth3 egress pref 100 handle 1 bpf da obj "$T_TMP/foreign.o" sec classifier
-out=$("$FLOWCTL" meter attach -i "$NS0:*" 2>&1); rc=$?
+out=$("$FLOWCTL" meter attach -i "$NS1:eth0" -i "$NS0:*" 2>&1); rc=$?
 check_eq "foreign filter: exit 2" 2 "$rc"
 grep -q "not flowctl's" <<<"$out" && pass "foreign filter named" || fail "foreign filter message" "$out"
 grep -q "rolled back" <<<"$out" && pass "rollback reported" || fail "rollback message" "$out"
@@ -193,6 +261,9 @@ for d in eth1 eth2; do for h in ingress egress; do
 	left=$((left + $(ip netns exec "$NS0" tc -j filter show dev $d $h 2>/dev/null | jq 'length')))
 done; done
 check_eq "rollback left no filter on eth1/eth2" 0 "$left"
+check_eq "rollback: $NS1:eth0 attached before was taken off" 0 \
+	"$(ip netns exec "$NS1" tc -j filter show dev eth0 egress 2>/dev/null | jq 'length')"
+[ -e "$PIN/$NS1" ] && fail "rollback removed $NS1's new pins" "$PIN/$NS1 exists" || pass "rollback removed $NS1's new pins"
 [ -e "$P0" ] && fail "rollback removed the new pins" "$P0 exists" || pass "rollback removed the new pins"
 check_eq "the foreign filter is untouched" 1 \
 	"$(ip netns exec "$NS0" tc -j filter show dev eth3 egress | jq '[.[] | select(.options.bpf_name=="foreign.o:[classifier]")] | length')"
@@ -218,19 +289,19 @@ done
 n=$(ip netns exec "$NS0" tc -j filter show dev eth1 ingress 2>/dev/null | jq 'length')
 check_eq "bad template: nothing attached" 0 "${n:-0}"
 
-# a program the verifier rejects (egress only): the ingress hook attached
+# a program the verifier rejects (ingress only): the egress hook attached
 # just before is rolled back, the error names the hook and shows the log
 cat > "$T_TMP/reject.c" <<'EOF2'
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
-SEC("tc-ingress") int fine(struct __sk_buff *skb)
+SEC("tc-egress") int fine(struct __sk_buff *skb)
 {
 	(void)skb;
 	return TC_ACT_UNSPEC;
 }
 /* reads the packet without a bounds check: the verifier says no */
-SEC("tc-egress") int unchecked(struct __sk_buff *skb)
+SEC("tc-ingress") int unchecked(struct __sk_buff *skb)
 {
 	unsigned char *data = (void *)(long)skb->data;
 
@@ -238,9 +309,9 @@ SEC("tc-egress") int unchecked(struct __sk_buff *skb)
 }
 char _license[] SEC("license") = "GPL";
 EOF2
-out=$(FLOWCTL_EBPF_TEMPLATE="$T_TMP/reject.c" "$FLOWCTL" meter attach -i "$NS0:eth1" 2>&1); rc=$?
+out=$(FLOWCTL_EBPF_TEMPLATE="$T_TMP/reject.c" "$FLOWCTL" meter attach -i "$NS0:eth1" --hooks both 2>&1); rc=$?
 check_eq "verifier rejection: exit 1" 1 "$rc"
-grep -q "$NS0:eth1:egress" <<<"$out" && pass "verifier rejection names the hook" ||
+grep -q "$NS0:eth1:ingress" <<<"$out" && pass "verifier rejection names the hook" ||
 	fail "verifier rejection hook" "$out"
 grep -qi "invalid access to packet\|R[0-9] .*invalid\|verifier" <<<"$out" &&
 	pass "verifier rejection shows the verifier log" || fail "verifier log" "$out"
@@ -255,9 +326,9 @@ check_eq "verifier rejection: no filter left" 0 "$left"
 # --- dry run -----------------------------------------------------------------
 out=$("$FLOWCTL" meter attach -i "$NS0:eth2" --dry 2>&1); rc=$?
 check_eq "--dry exit 0" 0 "$rc"
-grep -q "TC_BPF_MNT=/run/flowctl/bpffs/flowctl/$NS0 ip netns exec $NS0 tc filter add dev eth2 ingress pref 100 chain 0 handle 0x1 bpf da obj" <<<"$out" &&
+grep -q "TC_BPF_MNT=/run/flowctl/bpffs/flowctl/$NS0 ip netns exec $NS0 tc filter add dev eth2 egress pref 100 chain 0 handle 0x1 bpf da obj" <<<"$out" &&
 	pass "--dry prints the tc command" || fail "--dry output" "$out"
-n=$(ip netns exec "$NS0" tc -j filter show dev eth2 ingress 2>/dev/null | jq 'length')
+n=$(ip netns exec "$NS0" tc -j filter show dev eth2 egress 2>/dev/null | jq 'length')
 check_eq "--dry attached nothing" 0 "${n:-0}"
 
 # --- concurrent invocations are serialised --------------------------------
@@ -267,25 +338,26 @@ c1=$!
 c2=$!
 wait $c1; r1=$?; wait $c2; r2=$?
 check_eq "two concurrent attaches both succeed" "0 0" "$r1 $r2"
-check_eq "one attached, the other found it unchanged" "2 2" \
-	"$(cat "$T_TMP/c1" "$T_TMP/c2" | grep -c '(attached)$') $(cat "$T_TMP/c1" "$T_TMP/c2" | grep -c '(unchanged)$')"
+check_eq "one attached, the other found it unchanged" "1 1" \
+	"$(cat "$T_TMP/c1" "$T_TMP/c2" | grep -c '(changed)$') $(cat "$T_TMP/c1" "$T_TMP/c2" | grep -c '(unchanged)$')"
 
 # --- knobs: per-packet interface totals in the kernel -------------------------
-out=$("$FLOWCTL" meter attach -i "$NS0:eth1" --ifstats 2>&1)
+out=$("$FLOWCTL" meter attach -i "$NS0:eth1" --hooks both --ifstats 2>&1)
 check_eq "--ifstats: another digest replaces both hooks" 2 "$(grep -c '(changed)$' <<<"$out")"
 ip netns exec "$NS1" ping -c 3 -i 0.1 -q 10.2.0.2 >/dev/null
 I1=$(ip -n "$NS0" -j link show eth1 | jq '.[0].ifindex')
 n=$(bpftool -j map dump pinned "$P0/tc/globals/flow_ifstats" |
 	jq "[.[] | (.formatted // .) | select(.key.ingress_ifindex == $I1 and .key.direction == 0) | .value.packets] | add // 0")
 [ "$n" -ge 3 ] && pass "--ifstats: the kernel counts interface totals ($n)" || fail "--ifstats totals" "$n"
-out=$("$FLOWCTL" meter attach -i "$NS0:eth1" 2>&1)
+out=$("$FLOWCTL" meter attach -i "$NS0:eth1" --hooks both 2>&1)
 check_eq "back to the default knobs: changed" 2 "$(grep -c '(changed)$' <<<"$out")"
 
 # --- detach ------------------------------------------------------------------
-"$FLOWCTL" meter attach -i "$NS0:*" >/dev/null 2>&1
-out=$("$FLOWCTL" meter detach -i "$NS0:*" 2>&1); rc=$?
+"$FLOWCTL" meter attach -i "$NS0:*" --hooks both >/dev/null 2>&1
+out=$("$FLOWCTL" meter detach -i "$NS0:*" -o wide 2>&1); rc=$?
 check_eq "detach exit code" 0 "$rc"
-check_eq "detach prints 6 hooks" 6 "$(grep -c '(detached)$' <<<"$out")"
+check_eq "detach prints the original's NS:DEV (changed), both hooks detached" 3 \
+	"$(grep -c "^$NS0:eth[123] (changed) egress=detached ingress=detached\$" <<<"$out")"
 left=0
 for d in eth1 eth2 eth3; do for h in ingress egress; do
 	left=$((left + $(ip netns exec "$NS0" tc -j filter show dev $d $h 2>/dev/null | jq 'length')))
@@ -295,9 +367,32 @@ check_eq "detach left no filter" 0 "$left"
 q=$(ip netns exec "$NS0" tc -j qdisc show dev eth1 | jq '[.[] | select(.kind=="clsact")] | length')
 check_eq "detach removed the empty clsact" 0 "$q"
 
+# --- shell patterns in both parts, matched exactly -----------------------
+out=$("$FLOWCTL" meter attach -i "${T_PREFIX}[12]:e*0" 2>&1); rc=$?
+check_eq "pattern attach exit code" 0 "$rc"
+check_eq "pattern ${T_PREFIX}[12]:e*0 selects exactly $NS1:eth0 and $NS2:eth0" \
+	"$NS1:eth0:egress (changed) $NS2:eth0:egress (changed)" "$(grep ':egress' <<<"$out" | sort | tr '\n' ' ' | sed 's/ $//')"
+[ -e "$PIN/$NS3" ] || [ -e "$PIN/$NS0" ] && fail "pattern: other namespaces untouched" "pins of $NS0/$NS3" ||
+	pass "pattern: other namespaces untouched"
+out=$("$FLOWCTL" meter attach -i "${T_PREFIX}?:th*" 2>&1); rc=$?
+check_eq "no partial match of a device pattern (th* vs eth0): exit 2" 2 "$rc"
+grep -q "no device matches 'th\*'" <<<"$out" && pass "device pattern without match named" ||
+	fail "device pattern message" "$out"
+out=$("$FLOWCTL" meter attach -i "${T_PREFIX:1}*:eth0" 2>&1); rc=$?
+check_eq "no partial match of a namespace pattern: exit 2" 2 "$rc"
+grep -q "no network namespace matches" <<<"$out" && pass "namespace pattern without match named" ||
+	fail "namespace pattern message" "$out"
+out=$("$FLOWCTL" meter attach -i "${T_PREFIX}1:eth" 2>&1); rc=$?
+check_eq "a name is not a prefix: ${T_PREFIX}1:eth exit 2" 2 "$rc"
+out=$("$FLOWCTL" meter detach -i "${T_PREFIX}[0-3]:*" 2>&1); rc=$?
+check_eq "pattern detach exit code" 0 "$rc"
+check_eq "pattern detach: the two metered devices changed" 2 "$(grep -c '(changed)$' <<<"$out")"
+[ -e "$PIN/$NS1" ] || [ -e "$PIN/$NS2" ] && fail "pattern detach removed the pins" "still there" ||
+	pass "pattern detach removed the pins"
+
 # --- the older form and the root namespace -----------------------------
 out=$("$FLOWCTL" meter attach --netns "$NS0" -n eth1 2>&1)
-check_eq "older form --netns NS -n DEV" 2 "$(grep -c "^$NS0:eth1:.*(attached)$" <<<"$out")"
+check_eq "older form --netns NS -n DEV" 1 "$(grep -c "^$NS0:eth1:egress (changed)$" <<<"$out")"
 "$FLOWCTL" meter detach --netns "$NS0" -n eth1 >/dev/null 2>&1
 
 if [ -e "$PIN/DEFAULT" ]; then
@@ -316,7 +411,7 @@ else
 	on_cleanup "$FLOWCTL meter detach -i $RA"
 	out=$("$FLOWCTL" meter attach -i "$RA" 2>&1); rc=$?
 	check_eq "root form: attach exit 0" 0 "$rc"
-	check_eq "root form: prints DEV:hook" 2 "$(grep -c "^$RA:.*(attached)$" <<<"$out")"
+	check_eq "root form: prints DEFAULT:DEV:egress" 1 "$(grep -c "^DEFAULT:$RA:egress (changed)$" <<<"$out")"
 	ping -c 3 -i 0.2 -q 198.51.100.2 >/dev/null
 	check_eq "root form: 3 echo requests at egress" 3 \
 		"$(flowsum "$PIN/DEFAULT" pkts '.proto==1 and .dst=="198.51.100.2" and .dir=="egress"')"

@@ -69,16 +69,23 @@ got=$(printf '%s' "$out" | $PY -c 'import json, sys; d = json.loads(sys.stdin.bu
 	pass "dump -o json: valid UTF-8 JSON" || fail "dump -o json: not valid JSON" "$(cat -A <<<"$out" | head -3)"
 check_eq "dump -o json: the name" "${T_PREFIX}"$'n"q\'\\\\' "$got"
 
+# the original's lines (default output) escape the names the same way
+out=$("$FLOWCTL" meter status 2>&1)
+raw_ok "meter status (the original's lines)" "$out"
+grep -qxF "$NS_ESC:$DEV_ESC:egress = <nil>" <<<"$out" && grep -qF "$NS_ESC:peer0:egress.digest = " <<<"$out" &&
+	pass "meter status (the original's lines): escaped NETNS:DEV:HOOK lines" ||
+	fail "meter status (the original's lines)" "$(cat -A <<<"$out" | grep -F "$DEV_ESC" | head -4)"
+
 for ns in "$NS" "$NS2"; do
 	[ "$ns" = "$NS" ] && esc=$NS_ESC || esc=$NS2_ESC
 	# a name with blanks or control bytes cannot be metered, so --netns
 	# refuses it (exit 2); the full listing still shows it, escaped
 	if [ "$ns" = "$NS" ]; then
-		out=$("$FLOWCTL" meter status --netns "$ns" 2>&1); rc=$?
+		out=$("$FLOWCTL" meter status -o wide --netns "$ns" 2>&1); rc=$?
 	else
 		"$FLOWCTL" meter status --netns "$ns" >/dev/null 2>&1
 		check_eq "meter status --netns with control bytes: exit 2" 2 "$?"
-		out=$("$FLOWCTL" meter status 2>&1); rc=$?
+		out=$("$FLOWCTL" meter status -o wide 2>&1); rc=$?
 		out=$(grep -F "$esc" <<<"$out")
 	fi
 	check_eq "meter status: exit 0" 0 "$rc"

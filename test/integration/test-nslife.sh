@@ -58,14 +58,14 @@ ours() { # our filters (pref 100 handle 1, bpf) on NS:DEV, both hooks
 NG=${T_PREFIX}g
 forget_ns "$NG"
 mkns "$NG"
-"$FLOWCTL" meter attach -i "$NG:*" >"$T_TMP/a.out" 2>&1 ||
+"$FLOWCTL" meter attach --hooks both -i "$NG:*" >"$T_TMP/a.out" 2>&1 ||
 	fail "a: attach" "$(cat "$T_TMP/a.out")"
 [ -e "$PIN/$NG/identity" ] && pass "a: the pin dir records the namespace's identity" ||
 	fail "a: identity pin" "$(ls -R "$PIN/$NG" 2>&1 | head -5)"
 send "$NG" 12 41000
 check_eq "a: 12 packets in the maps, at both hooks" 24 "$(dump_pkts "$NG" 41000)"
 ip netns del "$NG"
-out=$("$FLOWCTL" meter status 2>&1)
+out=$("$FLOWCTL" meter status -o wide 2>&1)
 grep -q "^$NG .*stale" <<<"$out" && pass "a: status marks the deleted namespace stale" ||
 	fail "a: status stale" "$(grep "$NG" <<<"$out")"
 check_eq "a: status -o json: stale, gone" "true gone" \
@@ -79,7 +79,7 @@ out=$("$FLOWCTL" meter detach -i "$NG:*" 2>&1); rc=$?
 check_eq "a: detach of a namespace with neither pins nor existence: exit 2" 2 "$rc"
 # the same with NS:DEV
 mkns "$NG"
-"$FLOWCTL" meter attach -i "$NG:d0" >/dev/null 2>&1
+"$FLOWCTL" meter attach --hooks both -i "$NG:d0" >/dev/null 2>&1
 ip netns del "$NG"
 out=$("$FLOWCTL" meter detach -i "$NG:d0" 2>&1); rc=$?
 check_eq "a: detach NS:DEV of a deleted namespace: exit 0" 0 "$rc"
@@ -89,13 +89,13 @@ check_eq "a: detach NS:DEV of a deleted namespace: exit 0" 0 "$rc"
 NR=${T_PREFIX}r
 forget_ns "$NR"
 mkns "$NR"
-"$FLOWCTL" meter attach -i "$NR:*" >/dev/null 2>&1 || fail "c: attach" ""
+"$FLOWCTL" meter attach --hooks both -i "$NR:*" >/dev/null 2>&1 || fail "c: attach" ""
 send "$NR" 20 42000
 ip netns del "$NR"
 mkns "$NR"
 out=$("$FLOWCTL" meter status -o json | jq -r ".[] | select(.netns == \"$NR\") | \"\(.stale) \(.staleReason)\"")
 check_eq "c: status: the re-created namespace's pins are stale (replaced)" "true replaced" "$out"
-out=$("$FLOWCTL" meter attach -i "$NR:*" 2>&1); rc=$?
+out=$("$FLOWCTL" meter attach --hooks both -i "$NR:*" 2>&1); rc=$?
 check_eq "c: attach to the new incarnation: exit 0" 0 "$rc"
 grep -q "2 flows, 40 packets discarded" <<<"$out" && pass "c: attach says what the old pins held" ||
 	fail "c: discarded counts" "$out"
@@ -125,17 +125,17 @@ state() { # hooks and pin dirs of the interrupt namespaces
 	echo "$h $p"
 }
 # build the object first: the interruptions then fall among the tc steps
-"$FLOWCTL" meter attach -i "${NI[0]}:d0" >/dev/null 2>&1
+"$FLOWCTL" meter attach --hooks both -i "${NI[0]}:d0" >/dev/null 2>&1
 "$FLOWCTL" meter detach -i "${NI[0]}:d0" >/dev/null 2>&1
 t0=$(date +%s%N)
-"$FLOWCTL" meter attach "${SPECS[@]}" >/dev/null 2>&1 || fail "d: uninterrupted attach" ""
+"$FLOWCTL" meter attach --hooks both "${SPECS[@]}" >/dev/null 2>&1 || fail "d: uninterrupted attach" ""
 t1=$(date +%s%N)
 echo "d: an uninterrupted attach of $ALL hooks takes $(( (t1 - t0) / 1000000 )) ms"
 check_eq "d: uninterrupted: every hook, every pin dir" "$ALL ${#NI[@]}" "$(state)"
 "$FLOWCTL" meter detach "${SPECS[@]}" >/dev/null 2>&1
 check_eq "d: detached: nothing left" "0 0" "$(state)"
 for delay in 0.05 0.5 1.5 3.0; do
-	"$FLOWCTL" meter attach "${SPECS[@]}" >"$T_TMP/d.out" 2>&1 &
+	"$FLOWCTL" meter attach --hooks both "${SPECS[@]}" >"$T_TMP/d.out" 2>&1 &
 	pid=$!
 	sleep "$delay"
 	kill -TERM "$pid" 2>/dev/null
@@ -181,7 +181,7 @@ forget_ns "$NA"
 forget_ns "$NB"
 mkns "$NA"
 mkns "$NB"
-"$FLOWCTL" meter attach -i "$NA:*" -i "$NB:*" >/dev/null 2>&1 || fail "b: attach" ""
+"$FLOWCTL" meter attach --hooks both -i "$NA:*" -i "$NB:*" >/dev/null 2>&1 || fail "b: attach" ""
 "${T_AGENT_WRAP[@]}" "$FLOWCTL" agent -c "$T_TMP/agent.yaml" --log-level debug 2>"$T_TMP/agent.err" &
 APID=$!
 T_PIDS+=($APID)
@@ -213,7 +213,7 @@ grep "$NA" "$T_TMP/agent.err" | grep -q "deleted.*100 packets" &&
 NC=${T_PREFIX}c
 forget_ns "$NC"
 mkns "$NC"
-"$FLOWCTL" meter attach -i "$NC:*" >/dev/null 2>&1 || fail "b: attach $NC" ""
+"$FLOWCTL" meter attach --hooks both -i "$NC:*" >/dev/null 2>&1 || fail "b: attach $NC" ""
 send "$NC" 9 45000
 # the agent is held still until the detach has seen the stale pins (so
 # it is the detach that waits, not the agent that was quicker)
@@ -236,7 +236,7 @@ sleep 0.5
 kill -STOP "$APID"
 ip netns del "$NB"
 mkns "$NB"
-"$FLOWCTL" meter attach -i "$NB:*" >"$T_TMP/att.out" 2>&1 &
+"$FLOWCTL" meter attach --hooks both -i "$NB:*" >"$T_TMP/att.out" 2>&1 &
 DPID=$!
 sleep 1
 kill -CONT "$APID"

@@ -165,6 +165,43 @@ START_TEST(pin_names)
 }
 END_TEST
 
+/* Shell-style patterns in both parts, matched against whole names. */
+START_TEST(globs)
+{
+	struct ifspec s;
+	const char *err = NULL;
+
+	ck_assert_msg(ifspec_parse("ns*:eth*", &s, &err) == 0, "%s", err);
+	ck_assert(s.netns_glob && s.dev_glob && !s.all);
+	ck_assert(ifspec_netns_match(&s, "ns0"));
+	ck_assert(ifspec_netns_match(&s, "ns"));
+	ck_assert(!ifspec_netns_match(&s, "xns0"));	/* no partial match */
+	ck_assert(ifspec_dev_match(&s, "eth10"));
+	ck_assert(!ifspec_dev_match(&s, "veth1"));
+	ck_assert_msg(ifspec_parse("r?:v[0-2]", &s, &err) == 0, "%s", err);
+	ck_assert(ifspec_netns_match(&s, "r1"));
+	ck_assert(!ifspec_netns_match(&s, "r12"));
+	ck_assert(ifspec_dev_match(&s, "v2"));
+	ck_assert(!ifspec_dev_match(&s, "v3"));
+	ck_assert(!ifspec_dev_match(&s, "v21"));
+	/* a pattern never selects lo; the name lo does */
+	ck_assert_msg(ifspec_parse("ns0:l*", &s, &err) == 0, "%s", err);
+	ck_assert(!ifspec_dev_match(&s, "lo"));
+	ck_assert_msg(ifspec_parse("ns0:lo", &s, &err) == 0, "%s", err);
+	ck_assert(ifspec_dev_match(&s, "lo") && !s.dev_glob && !s.netns_glob);
+	ck_assert(ifspec_netns_match(&s, "ns0"));
+	ck_assert(!ifspec_netns_match(&s, "ns00"));
+	/* root namespace: a device pattern */
+	ck_assert_msg(ifspec_parse("dum*", &s, &err) == 0, "%s", err);
+	ck_assert(s.dev_glob && !s.netns[0]);
+	ck_assert(ifspec_dev_match(&s, "dummy0"));
+	/* NETNS:* is still every device but lo */
+	ck_assert_msg(ifspec_parse("ns0:*", &s, &err) == 0, "%s", err);
+	ck_assert(s.all && ifspec_dev_match(&s, "eth0") &&
+		  !ifspec_dev_match(&s, "lo"));
+}
+END_TEST
+
 static Suite *ifspec_suite(void)
 {
 	Suite *s = suite_create("ifspec");
@@ -178,6 +215,7 @@ static Suite *ifspec_suite(void)
 	tcase_add_test(tc, utf8_rejects);
 	tcase_add_test(tc, name_lengths);
 	tcase_add_test(tc, pin_names);
+	tcase_add_test(tc, globs);
 	suite_add_tcase(s, tc);
 	return s;
 }
