@@ -527,7 +527,7 @@ out:
 #define PAR_REPEAT	20
 
 struct par_ns {
-	char name[8];
+	char name[16];
 	uint32_t keys;			/* flows 1..keys (skb->mark) */
 	int fd[6];
 	int prog;
