@@ -1130,7 +1130,8 @@ int flow_table_open(const struct flow_table_opts *opts, struct flow_table **ftp)
 	ft->obs_domain_id = opts->obs_domain_id;
 	ft->obs_domain_ctx = opts->obs_domain_ctx;
 	ft->batch = opts->batch ? opts->batch : FLOW_TABLE_BATCH;
-	ft->workers = opts->workers;
+	/* no_worker: every callback in the calling thread */
+	ft->workers = opts->no_worker && !opts->workers ? 1 : opts->workers;
 	if (!ft->workers) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 

@@ -78,8 +78,9 @@ struct flow_table_opts {
 	/*
 	 * Threads that drain the namespaces after the grace period, a
 	 * namespace (or a range of the buckets of one) at a time; the
-	 * calling thread is one of them.  0: one per online CPU; 1: the
-	 * calling thread alone (with the flows() worker beside it).
+	 * calling thread is one of them.  0: one per online CPU (1 with
+	 * no_worker); 1: the calling thread alone (with the flows() worker
+	 * beside it unless no_worker).
 	 */
 	unsigned int workers;
 	/* Only this namespace (pin dir name); NULL: every one. */
