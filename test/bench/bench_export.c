@@ -113,6 +113,15 @@ struct result {
 	uint64_t messages;
 };
 
+/* FLOWS exported in NS ns of wall time and CPU_S of CPU, MESSAGES sent. */
+static void result_set(struct result *res, double flows, uint64_t ns,
+		       double cpu_s, uint64_t messages)
+{
+	res->rate = flows / secs(ns);
+	res->cpu = cpu_s / (flows / 1e6);
+	res->messages = messages;
+}
+
 /*
  * Drain N flows of flows_0 and export them; rate and CPU.  With the crash
  * journal J, its worst case: every flow written to the journal after the
@@ -179,9 +188,7 @@ static int export_once(struct flow_table *ft, const struct flowctl_config *cfg,
 		err = -EIO;
 		goto out;
 	}
-	res->rate = n / secs(t1 - t0);
-	res->cpu = (c1 - c0) / (n / 1e6);
-	res->messages = st.messages;
+	result_set(res, n, t1 - t0, c1 - c0, st.messages);
 out:
 	if (x.j) {
 		struct flow_journal_stats js;
@@ -210,6 +217,40 @@ static void async_emit(void *ctx, const struct flow_record *r, size_t n)
 }
 
 /*
+ * The agent's exporter behind its thread (a queue of QUEUE records) and a
+ * cache for N flows emitting into it.  On error nothing is left to free
+ * but *FCP (NULL) and X->a (flow_cache_free and ipfix_async_destroy take
+ * NULL).
+ */
+static int async_setup(const struct flowctl_config *cfg, size_t queue,
+		       uint64_t n, struct async_ctx *x, struct flow_cache **fcp)
+{
+	struct ipfix_exporter *ex;
+	struct flow_cache_params cp;
+	int err;
+
+	*fcp = NULL;
+	err = ipfix_exporter_create(cfg, &ex);
+	if (err)
+		return err;
+	err = ipfix_async_create(ex, queue, &x->a);
+	if (err) {
+		ipfix_exporter_destroy(ex);
+		return err;
+	}
+	flow_cache_params_init(&cp);
+	cp.emit = async_emit;
+	cp.emit_ctx = x;
+	cp.expected_flows = n;
+	err = flow_cache_new(&cp, fcp);
+	if (err) {
+		ipfix_async_destroy(x->a, 1000);
+		x->a = NULL;
+	}
+	return err;
+}
+
+/*
  * Two scans as the agent runs them: both buffers hold N flows each (the
  * second N distinct from the first); drain, expire, hand over; drain,
  * expire, hand over; wait for the last datagram.  *DRAINS counts the flips.
@@ -220,28 +261,16 @@ static int export_two_scans(struct flow_table *ft,
 {
 	struct ipfix_collector_stats st;
 	struct async_ctx x = { 0 };
-	struct ipfix_exporter *ex;
-	struct flow_cache_params cp;
 	struct flow_cache *fc = NULL;
 	double c0, c1;
 	uint64_t t0, t1;
 	int err, scan;
 
-	err = ipfix_exporter_create(cfg, &ex);
+	err = async_setup(cfg, 4 * (size_t)n, n, &x, &fc);
 	if (err)
 		return err;
-	err = ipfix_async_create(ex, 4 * (size_t)n, &x.a);
-	if (err) {
-		ipfix_exporter_destroy(ex);
-		return err;
-	}
-	flow_cache_params_init(&cp);
-	cp.emit = async_emit;
-	cp.emit_ctx = &x;
-	cp.expected_flows = n;
-	err = flow_cache_new(&cp, &fc);
 	/* the buffer drained first gets keys[0, n), the other keys[n, 2n) */
-	err = err ?: fill_from(m->fd[*drains & 1], 0, n);
+	err = fill_from(m->fd[*drains & 1], 0, n);
 	err = err ?: fill_from(m->fd[(*drains + 1) & 1], n, n);
 	if (err)
 		goto out;
@@ -270,9 +299,7 @@ static int export_two_scans(struct flow_table *ft,
 		err = -EIO;
 		goto out;
 	}
-	res->rate = 2.0 * n / secs(t1 - t0);
-	res->cpu = (c1 - c0) / (2.0 * n / 1e6);
-	res->messages = st.messages;
+	result_set(res, 2.0 * n, t1 - t0, c1 - c0, st.messages);
 out:
 	flow_cache_free(fc);
 	ipfix_async_destroy(x.a, 1000);
@@ -444,28 +471,16 @@ static int scale_export(struct scale *s, struct flow_table *ft,
 	uint64_t n = (uint64_t)s->per_ns * s->nns;
 	struct ipfix_collector_stats st;
 	struct async_ctx x = { 0 };
-	struct ipfix_exporter *ex;
-	struct flow_cache_params cp;
 	struct flow_cache *fc = NULL;
 	struct flow_drain_stats ds;
 	double c0, c1;
 	uint64_t t0, t1;
 	int err;
 
-	err = ipfix_exporter_create(cfg, &ex);
+	err = async_setup(cfg, 2 * n, n, &x, &fc);
 	if (err)
 		return err;
-	err = ipfix_async_create(ex, 2 * n, &x.a);
-	if (err) {
-		ipfix_exporter_destroy(ex);
-		return err;
-	}
-	flow_cache_params_init(&cp);
-	cp.emit = async_emit;
-	cp.emit_ctx = &x;
-	cp.expected_flows = n;
-	err = flow_cache_new(&cp, &fc);
-	err = err ?: scale_fill(s, *drains);
+	err = scale_fill(s, *drains);
 	if (err)
 		goto out;
 	c0 = cpu_s();
@@ -491,9 +506,7 @@ static int scale_export(struct scale *s, struct flow_table *ft,
 		err = -EIO;
 		goto out;
 	}
-	res->rate = n / secs(t1 - t0);
-	res->cpu = (c1 - c0) / (n / 1e6);
-	res->messages = st.messages;
+	result_set(res, n, t1 - t0, c1 - c0, st.messages);
 out:
 	flow_cache_free(fc);
 	ipfix_async_destroy(x.a, 1000);

@@ -404,6 +404,31 @@ static void naive_control(int prog, const int fd[6])
 	       (unsigned long long)got, n, (long long)(got - runs));
 }
 
+/*
+ * Drain every millisecond while the writers run: 100 drains under load,
+ * 2 s at most, then the writers are stopped.  Returns the drains.
+ */
+static uint64_t drain_while_writing(struct flow_table *ft,
+				   struct flow_cache *fc)
+{
+	struct timespec ms = { 0, 1000000 };
+	uint64_t drains = 0, t0 = flow_mono_ns();
+
+	for (;;) {
+		bool running = __atomic_load_n(&writers_left,
+					       __ATOMIC_SEQ_CST) > 0;
+
+		if (drains == 100 || flow_mono_ns() - t0 > 2000000000ULL)
+			__atomic_store_n(&writers_stop, 1, __ATOMIC_SEQ_CST);
+		flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
+		flow_cache_expire(fc, flow_mono_ns());
+		drains++;
+		if (!running)
+			return drains;
+		nanosleep(&ms, NULL);
+	}
+}
+
 static int self_test(void)
 {
 	char root[256];
@@ -416,8 +441,7 @@ static int self_test(void)
 	pthread_t th[2];
 	struct statfs sf;
 	int fd[6] = { -1, -1, -1, -1, -1, -1 }, prog = -1, i, err;
-	uint64_t drains = 0, runs = 0, got, t0;
-	struct timespec ms = { 0, 1000000 };
+	uint64_t drains = 0, runs = 0, got;
 
 	if (geteuid()) {
 		printf("SKIP drain_concurrent: needs root (BPF)\n");
@@ -464,23 +488,7 @@ static int self_test(void)
 			goto out;
 		}
 	}
-	/* drain every millisecond while the writers run */
-	t0 = flow_mono_ns();
-	for (;;) {
-		bool running = __atomic_load_n(&writers_left,
-					       __ATOMIC_SEQ_CST) > 0;
-
-		/* 100 drains under load, 2 s at most, then stop */
-		if (drains == 100 || flow_mono_ns() - t0 > 2000000000ULL)
-			__atomic_store_n(&writers_stop, 1, __ATOMIC_SEQ_CST);
-
-		flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
-		flow_cache_expire(fc, flow_mono_ns());
-		drains++;
-		if (!running)
-			break;
-		nanosleep(&ms, NULL);
-	}
+	drains = drain_while_writing(ft, fc);
 	for (i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	/* the writers are done: both buffers once more, then everything */
@@ -616,10 +624,9 @@ static void par_drain_test(const char *name, int nsmall, int nbig,
 	struct flow_cache_params cp;
 	struct flow_cache *fc = NULL;
 	struct flow_table *ft = NULL;
-	struct timespec ms = { 0, 1000000 };
 	pthread_t th[2];
 	char root[256];
-	uint64_t drains = 0, t0, total = 0, bad = 0;
+	uint64_t drains = 0, total = 0, bad = 0;
 	int i, k, started = 0;
 
 	snprintf(root, sizeof(root), BPFFS "/flowctl-pdrain-%d", getpid());
@@ -673,20 +680,7 @@ static void par_drain_test(const char *name, int nsmall, int nbig,
 		}
 		started++;
 	}
-	t0 = flow_mono_ns();
-	for (;;) {
-		bool running = __atomic_load_n(&writers_left,
-					       __ATOMIC_SEQ_CST) > 0;
-
-		if (drains == 100 || flow_mono_ns() - t0 > 2000000000ULL)
-			__atomic_store_n(&writers_stop, 1, __ATOMIC_SEQ_CST);
-		flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
-		flow_cache_expire(fc, flow_mono_ns());
-		drains++;
-		if (!running)
-			break;
-		nanosleep(&ms, NULL);
-	}
+	drains = drain_while_writing(ft, fc);
 join:
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
