@@ -128,6 +128,7 @@ struct flow_table {
 	bool del_broken;
 	unsigned int batch;		/* entries per batch syscall */
 	unsigned int workers;		/* drain threads (1: no parallel drain) */
+	unsigned int range_min;		/* buckets: cut into ranges from here */
 	/*
 	 * Two batch buffers: while the worker thread hands one to the
 	 * consumer (ops->flows), the kernel fills the other.
@@ -1139,6 +1140,8 @@ int flow_table_open(const struct flow_table_opts *opts, struct flow_table **ftp)
 	}
 	if (ft->workers > FLOW_TABLE_MAX_WORKERS)
 		ft->workers = FLOW_TABLE_MAX_WORKERS;
+	ft->range_min = opts->range_min_buckets ? opts->range_min_buckets :
+			FLOW_TABLE_RANGE_MIN_BUCKETS;
 	ft->ncpus = libbpf_num_possible_cpus();
 	if (ft->ncpus <= 0) {
 		err = ft->ncpus ? ft->ncpus : -EINVAL;
@@ -1658,7 +1661,7 @@ static struct drain_item *par_items(struct flow_table *ft, unsigned int threads,
 		pieces[i] = 0;
 		if (!ns->flipped)
 			continue;
-		if (flipped < threads)
+		if (flipped < threads && nb >= ft->range_min)
 			p = 4 * ((threads + flipped - 1) / flipped);
 		if (p > nb / FLOW_TABLE_BATCH)
 			p = nb / FLOW_TABLE_BATCH;
@@ -1711,6 +1714,12 @@ static int par_drain_run(struct flow_table *ft, unsigned int threads,
 	if (!par.items) {
 		free(pieces);
 		return -ENOMEM;
+	}
+	if (par.n_items < 2) {
+		/* nothing to share: the pipelined drain does it better */
+		free(par.items);
+		free(pieces);
+		return -EAGAIN;
 	}
 	if (threads > par.n_items)
 		threads = par.n_items;

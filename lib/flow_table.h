@@ -35,6 +35,12 @@
 #define FLOW_TABLE_BATCH	8192
 /* Most threads one drain uses. */
 #define FLOW_TABLE_MAX_WORKERS	64
+/*
+ * A namespace is cut into bucket ranges for a parallel drain only from
+ * this many hash buckets per buffer (4 M flows): below, on the machine
+ * measured (docs/benchmarks.md), ranges cost more than they gave.
+ */
+#define FLOW_TABLE_RANGE_MIN_BUCKETS	(1U << 22)
 
 /*
  * A CLOCK_REALTIME / CLOCK_MONOTONIC pair read back to back: converts

@@ -620,7 +620,8 @@ static void par_drain_test(const char *name, int nsmall, int nbig,
 {
 	struct par_test t = { 0 };
 	struct par_writer w[2] = { 0 };
-	struct flow_table_opts to = { .workers = workers, .batch = batch };
+	struct flow_table_opts to = { .workers = workers, .batch = batch,
+				      .range_min_buckets = 8192 };
 	struct flow_cache_params cp;
 	struct flow_cache *fc = NULL;
 	struct flow_table *ft = NULL;
