@@ -89,6 +89,8 @@ struct flow_table_opts {
 	 * beside it unless no_worker).
 	 */
 	unsigned int workers;
+	/* Buckets from which a namespace is drained in ranges; 0: default. */
+	unsigned int range_min_buckets;
 	/* Only this namespace (pin dir name); NULL: every one. */
 	const char *netns;
 };
