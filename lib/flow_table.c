@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,8 @@ struct flow_table {
 	bool batch_broken;
 	bool del_broken;
 	unsigned int batch;		/* entries per batch syscall */
+	unsigned int workers;		/* drain threads (1: no parallel drain) */
+	unsigned int range_min;		/* buckets: cut into ranges from here */
 	/*
 	 * Two batch buffers: while the worker thread hands one to the
 	 * consumer (ops->flows), the kernel fills the other.
@@ -215,23 +218,23 @@ static bool err_unsupported(int err)
 	return err == -EINVAL || err == -ENOTSUPP || err == -EOPNOTSUPP;
 }
 
-/* Make B hold at least ft->batch entries (B is not the worker's now). */
-static int buf_reserve(struct flow_table *ft, struct drain_buf *b)
+/* Make B hold at least BATCH entries (B is not the worker's now). */
+static int buf_reserve(struct drain_buf *b, unsigned int batch)
 {
 	struct flow_key *k;
 	struct flow_value *v;
 
-	if (b->cap >= ft->batch)
+	if (b->cap >= batch)
 		return 0;
-	k = realloc(b->keys, (size_t)ft->batch * sizeof(*k));
+	k = realloc(b->keys, (size_t)batch * sizeof(*k));
 	if (!k)
 		return -ENOMEM;
 	b->keys = k;
-	v = realloc(b->vals, (size_t)ft->batch * sizeof(*v));
+	v = realloc(b->vals, (size_t)batch * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	b->vals = v;
-	b->cap = ft->batch;
+	b->cap = batch;
 	return 0;
 }
 
@@ -1152,6 +1155,17 @@ int flow_table_open(const struct flow_table_opts *opts, struct flow_table **ftp)
 	ft->obs_domain_id = opts->obs_domain_id;
 	ft->obs_domain_ctx = opts->obs_domain_ctx;
 	ft->batch = opts->batch ? opts->batch : FLOW_TABLE_BATCH;
+	/* no_worker: every callback in the calling thread */
+	ft->workers = opts->no_worker && !opts->workers ? 1 : opts->workers;
+	if (!ft->workers) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		ft->workers = cpus > 0 ? (unsigned int)cpus : 1;
+	}
+	if (ft->workers > FLOW_TABLE_MAX_WORKERS)
+		ft->workers = FLOW_TABLE_MAX_WORKERS;
+	ft->range_min = opts->range_min_buckets ? opts->range_min_buckets :
+			FLOW_TABLE_RANGE_MIN_BUCKETS;
 	ft->ncpus = libbpf_num_possible_cpus();
 	if (ft->ncpus <= 0) {
 		err = ft->ncpus ? ft->ncpus : -EINVAL;
@@ -1402,29 +1416,80 @@ static int drain_key_by_key(struct flow_table *ft, struct flow_ns *ns, int fd,
 	return err;
 }
 
-/* PACKETS (may be NULL): add the packets of what was drained. */
-static int drain_map(struct flow_table *ft, struct flow_ns *ns, int fd,
+/*
+ * Who drains: the calling thread, with the table's pipeline (the kernel
+ * fills one of ft->buf while the worker thread hands the other to the
+ * consumer), or one of the parallel drain's threads (par_worker), with a
+ * buffer of its own and the consumer called under par->mu.
+ */
+struct drainer {
+	struct flow_table *ft;
+	struct par_drain *par;		/* NULL: the table's pipeline */
+	struct drain_buf own;		/* parallel: this thread's buffer */
+	unsigned int batch;		/* parallel: entries per call */
+};
+
+static struct drain_buf *drainer_buf(struct drainer *d, unsigned int **batch)
+{
+	if (!d->par) {
+		*batch = &d->ft->batch;
+		return buf_next(d->ft);
+	}
+	*batch = &d->batch;
+	return &d->own;
+}
+
+static void par_hand_over(struct par_drain *par, const struct flow_ns *ns,
+			  const struct drain_buf *b, size_t n);
+
+static void drainer_hand_over(struct drainer *d, struct drain_buf *b,
+			      const struct flow_ns *ns, size_t n,
+			      const struct flow_drain_ops *ops, void *ctx)
+{
+	if (d->par)
+		par_hand_over(d->par, ns, b, n);
+	else
+		buf_hand_over(d->ft, b, ns, n, ops, ctx);
+}
+
+/*
+ * Empty the hash buckets [START, END) of FD (END 0: to the last one) and
+ * hand the entries over.  The batch token of a hash map is the index of
+ * the next bucket (kernel/bpf/hashtab.c), so several threads can share one
+ * map: each entry is taken under its bucket's lock, by exactly one of
+ * them, whatever the ranges; a range only decides where a thread starts
+ * and stops (see flow_table_drain for the sweep that does not rely on it).
+ * PACKETS (may be NULL): add the packets of what was drained.
+ */
+static int drain_map(struct drainer *d, struct flow_ns *ns, int fd,
+		     __u32 start, __u32 end,
 		     const struct flow_drain_ops *ops, void *ctx,
 		     uint64_t *count, uint64_t *packets)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	__u32 in_tok = 0, out_tok = 0;
+	struct flow_table *ft = d->ft;
+	__u32 in_tok = start, out_tok = 0;
 	bool first = true;
 	int err;
 
-	if (ft->batch_broken)
+	if (ft->batch_broken) {
+		if (d->par)
+			return -EOPNOTSUPP;	/* the caller's thread does it */
 		return drain_key_by_key(ft, ns, fd, ops, ctx, count, packets);
+	}
 	for (;;) {
-		struct drain_buf *b = buf_next(ft);
-		__u32 n = ft->batch;
+		unsigned int *batch;
+		struct drain_buf *b = drainer_buf(d, &batch);
+		__u32 n = *batch;
 
-		err = buf_reserve(ft, b);
+		err = buf_reserve(b, n);
 		if (err)
 			break;
 		err = bpf_map_lookup_and_delete_batch(fd,
-						      first ? NULL : &in_tok,
-						      &out_tok, b->keys,
-						      b->vals, &n, &bo);
+						      first && !start ? NULL :
+						      &in_tok, &out_tok,
+						      b->keys, b->vals, &n,
+						      &bo);
 		if (n && packets) {
 			__u32 j;
 
@@ -1432,7 +1497,7 @@ static int drain_map(struct flow_table *ft, struct flow_ns *ns, int fd,
 				*packets += b->vals[j].packets;
 		}
 		if (n) {
-			buf_hand_over(ft, b, ns, n, ops, ctx);
+			drainer_hand_over(d, b, ns, n, ops, ctx);
 			*count += n;
 		}
 		if (err == -ENOENT) {
@@ -1441,10 +1506,12 @@ static int drain_map(struct flow_table *ft, struct flow_ns *ns, int fd,
 		}
 		if (err == -ENOSPC && !n) {
 			/* one hash bucket holds more entries than a batch */
-			ft->batch *= 2;
+			*batch *= 2;
 			continue;
 		}
 		if (err && first && err_unsupported(err)) {
+			if (d->par)
+				break;		/* the caller's thread does it */
 			ft->batch_broken = true;
 			pr_warn("the kernel has no batch map operations (%s): "
 				"draining key by key (slow, ~10x)",
@@ -1457,11 +1524,14 @@ static int drain_map(struct flow_table *ft, struct flow_ns *ns, int fd,
 			pr_err("%s: draining: %s", ns->dir, strerror(-err));
 			break;
 		}
+		if (end && out_tok >= end)
+			break;		/* the next range's thread goes on */
 		in_tok = out_tok;
 		first = false;
 	}
 	/* the other callbacks never run beside flows() */
-	worker_wait_idle(ft);
+	if (!d->par)
+		worker_wait_idle(ft);
 	return err;
 }
 
@@ -1524,13 +1594,255 @@ static int ns_read_ifstats(struct flow_table *ft, struct flow_ns *ns,
 	return 0;
 }
 
+/* ---- the parallel drain ---------------------------------------------- */
+
+/*
+ * One piece of work of a parallel drain: the idle buffer of a namespace,
+ * or a range of its hash buckets when there are fewer namespaces than
+ * threads.
+ */
+struct drain_item {
+	struct flow_ns *ns;
+	size_t idx;			/* of ns in ft->ns */
+	__u32 start, end;		/* buckets; end 0: to the last one */
+	uint64_t flows;
+	int err;
+};
+
+struct par_drain {
+	struct flow_table *ft;
+	const struct flow_drain_ops *ops;
+	void *ctx;
+	struct drain_item *items;
+	size_t n_items;
+	size_t next;			/* atomic: the next item to take */
+	pthread_mutex_t mu;		/* every ops->flows call */
+};
+
+static void par_hand_over(struct par_drain *par, const struct flow_ns *ns,
+			  const struct drain_buf *b, size_t n)
+{
+	if (!par->ops || !par->ops->flows)
+		return;
+	pthread_mutex_lock(&par->mu);
+	par->ops->flows(par->ctx, ns, b->keys, b->vals, n);
+	pthread_mutex_unlock(&par->mu);
+}
+
+/* A drain thread: take the next item until there is none. */
+static void *par_worker(void *arg)
+{
+	struct par_drain *par = arg;
+	struct drainer d = { .ft = par->ft, .par = par,
+			     .batch = par->ft->batch };
+
+	for (;;) {
+		size_t i = __atomic_fetch_add(&par->next, 1, __ATOMIC_RELAXED);
+		struct drain_item *it;
+
+		if (i >= par->n_items)
+			break;
+		it = &par->items[i];
+		it->err = drain_map(&d, it->ns,
+				    it->ns->fd[M_FLOWS0 + it->ns->idle],
+				    it->start, it->end, par->ops, par->ctx,
+				    &it->flows, NULL);
+	}
+	free(d.own.keys);
+	free(d.own.vals);
+	return NULL;
+}
+
+/* Hash buckets of a HASH map of MAX entries (kernel: roundup_pow_of_two). */
+static __u32 hash_buckets(uint32_t max)
+{
+	__u32 nb = 1;
+
+	while (nb < max && nb < (1U << 31))
+		nb <<= 1;
+	return nb;
+}
+
+/*
+ * The work of a parallel drain: each flipped namespace, cut into bucket
+ * ranges when there are fewer namespaces than threads (4 ranges per thread
+ * it gets, so a thread slowed down by others does not hold the drain up;
+ * a range is at least one batch of buckets).  *PIECES per namespace index.
+ */
+static struct drain_item *par_items(struct flow_table *ft, unsigned int threads,
+				    size_t *n_items, unsigned int *pieces)
+{
+	struct drain_item *items;
+	size_t i, n = 0, flipped = 0, cap = 0;
+
+	for (i = 0; i < ft->nns; i++)
+		flipped += ft->ns[i]->flipped;
+	for (i = 0; i < ft->nns; i++) {
+		struct flow_ns *ns = ft->ns[i];
+		__u32 nb = hash_buckets(ns->max_flows);
+		unsigned int p = 1;
+
+		pieces[i] = 0;
+		if (!ns->flipped)
+			continue;
+		if (flipped < threads && nb >= ft->range_min)
+			p = 4 * ((threads + flipped - 1) / flipped);
+		if (p > nb / FLOW_TABLE_BATCH)
+			p = nb / FLOW_TABLE_BATCH;
+		pieces[i] = p ? p : 1;
+		cap += pieces[i];
+	}
+	items = calloc(cap ? cap : 1, sizeof(*items));
+	if (!items)
+		return NULL;
+	for (i = 0; i < ft->nns; i++) {
+		struct flow_ns *ns = ft->ns[i];
+		__u32 nb = hash_buckets(ns->max_flows);
+		unsigned int k;
+
+		for (k = 0; k < pieces[i]; k++) {
+			items[n].ns = ns;
+			items[n].idx = i;
+			items[n].start = (__u32)((uint64_t)nb * k / pieces[i]);
+			items[n].end = k + 1 == pieces[i] ? 0 :
+				(__u32)((uint64_t)nb * (k + 1) / pieces[i]);
+			n++;
+		}
+	}
+	*n_items = n;
+	return items;
+}
+
+/*
+ * Drain the idle buffer of every flipped namespace with THREADS threads
+ * (this one among them).  Per namespace: *FLOWS drained, *ERR the last
+ * error (-EOPNOTSUPP: no batch operations, the caller drains it itself).
+ * A namespace cut into ranges is swept once more by this thread from its
+ * first bucket: empty when the batch token is the bucket index, as it is
+ * in every kernel with batch operations, and still exact if that ever
+ * changed (an entry is taken by one thread only, under its bucket lock).
+ */
+static int par_drain_run(struct flow_table *ft, unsigned int threads,
+			 const struct flow_drain_ops *ops, void *ctx,
+			 uint64_t *flows, int *errs)
+{
+	struct par_drain par = { .ft = ft, .ops = ops, .ctx = ctx };
+	pthread_t tid[FLOW_TABLE_MAX_WORKERS];
+	unsigned int *pieces, t, started = 0;
+	sigset_t all, old;
+	size_t i;
+
+	pieces = calloc(ft->nns ? ft->nns : 1, sizeof(*pieces));
+	par.items = pieces ? par_items(ft, threads, &par.n_items, pieces) :
+		    NULL;
+	if (!par.items) {
+		free(pieces);
+		return -ENOMEM;
+	}
+	if (par.n_items < 2) {
+		/* nothing to share: the pipelined drain does it better */
+		free(par.items);
+		free(pieces);
+		return -EAGAIN;
+	}
+	if (threads > par.n_items)
+		threads = par.n_items;
+	pthread_mutex_init(&par.mu, NULL);
+	/* signals stay with the caller (the agent's signalfd) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (t = 1; t < threads; t++) {
+		if (pthread_create(&tid[started], NULL, par_worker, &par))
+			break;		/* fewer threads: same result */
+		started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	par_worker(&par);
+	for (t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+	pthread_mutex_destroy(&par.mu);
+
+	for (i = 0; i < par.n_items; i++) {
+		struct drain_item *it = &par.items[i];
+
+		flows[it->idx] += it->flows;
+		if (it->err)
+			errs[it->idx] = it->err;
+	}
+	for (i = 0; i < ft->nns; i++) {
+		struct flow_ns *ns = ft->ns[i];
+		struct drainer d = { .ft = ft };
+		uint64_t swept = 0;
+		int err;
+
+		if (!ns->flipped)
+			continue;
+		if (errs[i] == -EOPNOTSUPP || errs[i] == -EINVAL ||
+		    errs[i] == -ENOTSUPP) {
+			/* no batch operations: drain_map says so, key by key */
+			errs[i] = drain_map(&d, ns, ns->fd[M_FLOWS0 + ns->idle],
+					    0, 0, ops, ctx, &flows[i], NULL);
+			continue;
+		}
+		if (pieces[i] < 2 || errs[i])
+			continue;
+		err = drain_map(&d, ns, ns->fd[M_FLOWS0 + ns->idle], 0, 0,
+				ops, ctx, &swept, NULL);
+		if (err)
+			errs[i] = err;
+		if (swept)
+			pr_debug("%s: %llu flows left by the ranged drain "
+				 "(taken by the sweep)", ns->dir,
+				 (unsigned long long)swept);
+		flows[i] += swept;
+	}
+	free(par.items);
+	free(pieces);
+	return 0;
+}
+
+/*
+ * After NS's buffers were drained (SEGS segments, PKTS packets for a gone
+ * one, DRAIN_ERR): its interface totals and counters, its saved state,
+ * and, for a stale namespace, its pins.
+ */
+static int ns_drained(struct flow_table *ft, struct flow_ns *ns,
+		      const struct flow_drain_ops *ops, void *ctx,
+		      struct flow_drain_stats *st, uint64_t segs,
+		      uint64_t pkts, int drain_err)
+{
+	int err;
+
+	err = ns_read_ifstats(ft, ns, ops, ctx);
+	if (ns->state_dirty)
+		state_save(ft, ns);
+	ns->prev_drain_ns = ns->this_drain_ns;
+	st->namespaces++;
+	ns->flipped = false;
+	/*
+	 * A stale namespace leaves now, before a new one of the same name
+	 * (later in the array) is drained.  If the drain failed its pins
+	 * stay: the next agent tries again.
+	 */
+	if (ns->stale && !drain_err) {
+		bool unpinned = ns_unpin(ft, ns);
+
+		if (ops && ops->stale)
+			ops->stale(ctx, ns, ns->stale, segs, pkts, unpinned);
+	}
+	return err;
+}
+
 int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 		     void *ctx, struct flow_drain_stats *st)
 {
 	struct flow_drain_stats local;
+	struct drainer serial = { .ft = ft };
+	uint64_t *flows = NULL;
+	int *errs = NULL;
 	bool wait = false;
 	uint64_t t0 = flow_mono_ns();
-	size_t i, kept;
+	size_t i, kept, flipped = 0;
 	int ret = 0, err;
 
 	if (!st)
@@ -1555,6 +1867,7 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 			continue;
 		}
 		ns->flipped = true;
+		flipped++;
 		wait = true;
 	}
 	if (wait)
@@ -1563,50 +1876,63 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 	flow_clock_now(&st->clock);
 	if (ops && ops->begin)
 		ops->begin(ctx, &st->clock);
+	/*
+	 * First the namespaces that are gone, both buffers, one after the
+	 * other: a stale one's flows leave (ops->stale) before anything of
+	 * a new namespace of the same name is handed over.
+	 */
 	for (i = 0; i < ft->nns; i++) {
 		struct flow_ns *ns = ft->ns[i];
 		uint64_t segs = 0, pkts = 0;
-		int drain_err = 0;
 
 		ns->this_drain_ns = st->clock.mono_ns;
-		if (ns->flipped) {
-			err = drain_map(ft, ns, ns->fd[M_FLOWS0 + ns->idle],
-					ops, ctx, &st->flows, NULL);
-			if (err)
-				ret = err;
-		} else if (ns->gone) {
-			err = drain_map(ft, ns, ns->fd[M_FLOWS0], ops, ctx,
-					&segs, &pkts);
-			if (!err)
-				err = drain_map(ft, ns, ns->fd[M_FLOWS1], ops,
-						ctx, &segs, &pkts);
-			st->flows += segs;
-			if (err)
-				ret = drain_err = err;
-		} else {
-			continue;	/* not locked or not flipped */
-		}
-		err = ns_read_ifstats(ft, ns, ops, ctx);
+		if (ns->flipped || !ns->gone)
+			continue;
+		err = drain_map(&serial, ns, ns->fd[M_FLOWS0], 0, 0, ops, ctx,
+				&segs, &pkts);
+		if (!err)
+			err = drain_map(&serial, ns, ns->fd[M_FLOWS1], 0, 0,
+					ops, ctx, &segs, &pkts);
+		st->flows += segs;
 		if (err)
 			ret = err;
-		if (ns->state_dirty)
-			state_save(ft, ns);
-		ns->prev_drain_ns = ns->this_drain_ns;
-		st->namespaces++;
-		ns->flipped = false;
-		/*
-		 * A stale namespace leaves now, before a new one of the
-		 * same name (later in the array) is drained.  If the drain
-		 * failed its pins stay: the next agent tries again.
-		 */
-		if (ns->stale && !drain_err) {
-			bool unpinned = ns_unpin(ft, ns);
-
-			if (ops && ops->stale)
-				ops->stale(ctx, ns, ns->stale, segs, pkts,
-					   unpinned);
-		}
+		err = ns_drained(ft, ns, ops, ctx, st, segs, pkts, err) ?: err;
+		if (err)
+			ret = err;
 	}
+	/* then the idle buffers of the others: in parallel when it pays */
+	if (flipped) {
+		flows = calloc(ft->nns, sizeof(*flows));
+		errs = calloc(ft->nns, sizeof(*errs));
+		if (!flows || !errs)
+			ret = -ENOMEM;
+		else if (ft->workers > 1 && !ft->batch_broken &&
+			 par_drain_run(ft, ft->workers, ops, ctx, flows,
+				       errs) == 0)
+			;
+		else
+			for (i = 0; i < ft->nns; i++)
+				if (ft->ns[i]->flipped)
+					errs[i] = drain_map(&serial, ft->ns[i],
+						ft->ns[i]->fd[M_FLOWS0 +
+							      ft->ns[i]->idle],
+						0, 0, ops, ctx, &flows[i],
+						NULL);
+	}
+	for (i = 0; flows && errs && i < ft->nns; i++) {
+		struct flow_ns *ns = ft->ns[i];
+
+		if (!ns->flipped)
+			continue;
+		st->flows += flows[i];
+		if (errs[i])
+			ret = errs[i];
+		err = ns_drained(ft, ns, ops, ctx, st, flows[i], 0, errs[i]);
+		if (err)
+			ret = err;
+	}
+	free(flows);
+	free(errs);
 	/* forget the namespaces whose meter is gone */
 	for (i = 0, kept = 0; i < ft->nns; i++) {
 		struct flow_ns *ns = ft->ns[i];

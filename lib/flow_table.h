@@ -10,8 +10,9 @@
  * bpf_map_lookup_and_delete_batch.  No program writes an idle buffer, so
  * every packet is handed over exactly once.  See docs/flowcache.md.
  *
- * Not thread-safe: one thread uses a flow table (the table runs the flows()
- * callback in a worker thread of its own, see struct flow_drain_ops).  Two
+ * Not thread-safe: one thread uses a flow table (the table runs the
+ * callbacks in threads of its own, one at a time, see struct
+ * flow_drain_ops; opts.workers: the namespaces are drained in parallel).  Two
  * processes draining the same namespace are serialised by flock() on its
  * tc/globals directory.
  */
@@ -33,6 +34,14 @@
 #define FLOW_GRACE_FALLBACK_MS	20
 /* Entries per batch system call. */
 #define FLOW_TABLE_BATCH	8192
+/* Most threads one drain uses. */
+#define FLOW_TABLE_MAX_WORKERS	64
+/*
+ * A namespace is cut into bucket ranges for a parallel drain only from
+ * this many hash buckets per buffer (4 M flows): below, on the machine
+ * measured (docs/benchmarks.md), ranges cost more than they gave.
+ */
+#define FLOW_TABLE_RANGE_MIN_BUCKETS	(1U << 22)
 
 /*
  * A CLOCK_REALTIME / CLOCK_MONOTONIC pair read back to back: converts
@@ -73,6 +82,16 @@ struct flow_table_opts {
 	unsigned int batch;
 	/* Call ops->flows from the draining thread only (see the ops). */
 	bool no_worker;
+	/*
+	 * Threads that drain the namespaces after the grace period, a
+	 * namespace (or a range of the buckets of one) at a time; the
+	 * calling thread is one of them.  0: one per online CPU (1 with
+	 * no_worker); 1: the calling thread alone (with the flows() worker
+	 * beside it unless no_worker).
+	 */
+	unsigned int workers;
+	/* Buckets from which a namespace is drained in ranges; 0: default. */
+	unsigned int range_min_buckets;
 	/* Only this namespace (pin dir name); NULL: every one. */
 	const char *netns;
 };
@@ -122,10 +141,13 @@ uint32_t flow_ns_default_domain(const char *netns);
 /*
  * Drain consumer.  Every callback may be NULL.  Pointers are valid only
  * during the call.  Callbacks must not call back into the flow table.
- * flows() runs in a worker thread of the table (unless opts.no_worker),
- * beside the kernel draining the next batch; the callbacks never run at
- * the same time as each other or after flow_table_drain returns, so a
- * consumer that is only used from the drain needs no locking.
+ * flows() runs in a thread of the table (unless opts.no_worker and
+ * opts.workers 1), beside the kernel draining the next batch; with several
+ * drain threads the flows() of different namespaces (or of parts of one)
+ * interleave in any order, and the ifstats/counters/stale of a namespace
+ * come after all of its flows().  The callbacks never run at the same time
+ * as each other or after flow_table_drain returns, so a consumer that is
+ * only used from the drain needs no locking.
  */
 struct flow_drain_ops {
 	/* Once per drain, after the grace period, before any data. */

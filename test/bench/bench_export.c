@@ -15,8 +15,15 @@
  *             of the second scan is sent
  *
  * Also: CPU time of the export path per million flows (user + system, all
- * threads) and the JSON log formatting of the same records.  Needs root.
- * Usage: bench_export [FLOWS...]  (default: 100000 1000000)
+ * threads) and the JSON log formatting of the same records.
+ *
+ * Then, on every core: N flows in one namespace and spread over eight,
+ * one scan as the agent runs it (drain -> cache -> expiry -> the
+ * exporter's thread: encoding and sendmmsg) with one drain thread and
+ * with one per CPU, against the bare batch drain of the same maps in one
+ * thread; the scaling factor between the two.  Needs root.
+ * Usage: bench_export [--scale] [FLOWS...]  (default: 100000 1000000;
+ * --scale: only the runs on every core)
  */
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -106,6 +113,15 @@ struct result {
 	uint64_t messages;
 };
 
+/* FLOWS exported in NS ns of wall time and CPU_S of CPU, MESSAGES sent. */
+static void result_set(struct result *res, double flows, uint64_t ns,
+		       double cpu_s, uint64_t messages)
+{
+	res->rate = flows / secs(ns);
+	res->cpu = cpu_s / (flows / 1e6);
+	res->messages = messages;
+}
+
 /*
  * Drain N flows of flows_0 and export them; rate and CPU.  With the crash
  * journal J, its worst case: every flow written to the journal after the
@@ -172,9 +188,7 @@ static int export_once(struct flow_table *ft, const struct flowctl_config *cfg,
 		err = -EIO;
 		goto out;
 	}
-	res->rate = n / secs(t1 - t0);
-	res->cpu = (c1 - c0) / (n / 1e6);
-	res->messages = st.messages;
+	result_set(res, n, t1 - t0, c1 - c0, st.messages);
 out:
 	if (x.j) {
 		struct flow_journal_stats js;
@@ -203,6 +217,40 @@ static void async_emit(void *ctx, const struct flow_record *r, size_t n)
 }
 
 /*
+ * The agent's exporter behind its thread (a queue of QUEUE records) and a
+ * cache for N flows emitting into it.  On error nothing is left to free
+ * but *FCP (NULL) and X->a (flow_cache_free and ipfix_async_destroy take
+ * NULL).
+ */
+static int async_setup(const struct flowctl_config *cfg, size_t queue,
+		       uint64_t n, struct async_ctx *x, struct flow_cache **fcp)
+{
+	struct ipfix_exporter *ex;
+	struct flow_cache_params cp;
+	int err;
+
+	*fcp = NULL;
+	err = ipfix_exporter_create(cfg, &ex);
+	if (err)
+		return err;
+	err = ipfix_async_create(ex, queue, &x->a);
+	if (err) {
+		ipfix_exporter_destroy(ex);
+		return err;
+	}
+	flow_cache_params_init(&cp);
+	cp.emit = async_emit;
+	cp.emit_ctx = x;
+	cp.expected_flows = n;
+	err = flow_cache_new(&cp, fcp);
+	if (err) {
+		ipfix_async_destroy(x->a, 1000);
+		x->a = NULL;
+	}
+	return err;
+}
+
+/*
  * Two scans as the agent runs them: both buffers hold N flows each (the
  * second N distinct from the first); drain, expire, hand over; drain,
  * expire, hand over; wait for the last datagram.  *DRAINS counts the flips.
@@ -213,28 +261,16 @@ static int export_two_scans(struct flow_table *ft,
 {
 	struct ipfix_collector_stats st;
 	struct async_ctx x = { 0 };
-	struct ipfix_exporter *ex;
-	struct flow_cache_params cp;
 	struct flow_cache *fc = NULL;
 	double c0, c1;
 	uint64_t t0, t1;
 	int err, scan;
 
-	err = ipfix_exporter_create(cfg, &ex);
+	err = async_setup(cfg, 4 * (size_t)n, n, &x, &fc);
 	if (err)
 		return err;
-	err = ipfix_async_create(ex, 4 * (size_t)n, &x.a);
-	if (err) {
-		ipfix_exporter_destroy(ex);
-		return err;
-	}
-	flow_cache_params_init(&cp);
-	cp.emit = async_emit;
-	cp.emit_ctx = &x;
-	cp.expected_flows = n;
-	err = flow_cache_new(&cp, &fc);
 	/* the buffer drained first gets keys[0, n), the other keys[n, 2n) */
-	err = err ?: fill_from(m->fd[*drains & 1], 0, n);
+	err = fill_from(m->fd[*drains & 1], 0, n);
 	err = err ?: fill_from(m->fd[(*drains + 1) & 1], n, n);
 	if (err)
 		goto out;
@@ -263,9 +299,7 @@ static int export_two_scans(struct flow_table *ft,
 		err = -EIO;
 		goto out;
 	}
-	res->rate = 2.0 * n / secs(t1 - t0);
-	res->cpu = (c1 - c0) / (2.0 * n / 1e6);
-	res->messages = st.messages;
+	result_set(res, 2.0 * n, t1 - t0, c1 - c0, st.messages);
 out:
 	flow_cache_free(fc);
 	ipfix_async_destroy(x.a, 1000);
@@ -357,17 +391,217 @@ out:
 	return err ? 1 : 0;
 }
 
+/* ---- drain and export on every core ----------------------------------- */
+
+#define SCALE_NS_MAX	8
+
+struct scale {
+	char root[300];
+	struct maps m[SCALE_NS_MAX];
+	unsigned int nns;
+	uint32_t per_ns;		/* flows in each namespace */
+};
+
+static void scale_teardown(struct scale *s)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < s->nns; i++)
+		for (j = 0; j < 6; j++)
+			if (s->m[i].fd[j] >= 0)
+				close(s->m[i].fd[j]);
+	remove_tree(s->root);
+}
+
+/* NNS namespaces under a pin root of their own, N flows spread over them. */
+static int scale_setup(struct scale *s, uint32_t n, unsigned int nns)
+{
+	char name[16];
+	unsigned int i;
+	int err = 0;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->root, sizeof(s->root), "%s-scale", root);
+	mkdir(s->root, 0700);
+	s->per_ns = n / nns;
+	for (i = 0; i < nns && !err; i++) {
+		memset(s->m[i].fd, -1, sizeof(s->m[i].fd));
+		snprintf(name, sizeof(name), "s%u", i);
+		s->nns++;
+		err = make_ns_maps(s->root, name, s->per_ns + s->per_ns / 8,
+				   &s->m[i]);
+	}
+	return err;
+}
+
+/* The buffer the next drain takes (DRAINS: drains so far), every ns. */
+static int scale_fill(struct scale *s, unsigned int drains)
+{
+	unsigned int i;
+	int err = 0;
+
+	/* each namespace its own slice of the keys: all flows distinct */
+	for (i = 0; i < s->nns && !err; i++)
+		err = fill_from(s->m[i].fd[drains & 1], i * s->per_ns,
+				s->per_ns);
+	return err;
+}
+
+/* The kernel's ceiling, one thread: every namespace's map in turn. */
+static double scale_bare(struct scale *s)
+{
+	uint64_t t0 = flow_mono_ns();
+	unsigned int i;
+
+	for (i = 0; i < s->nns; i++)
+		bare_drain(s->m[i].fd[0], s->per_ns);
+	return (double)s->per_ns * s->nns / secs(flow_mono_ns() - t0);
+}
+
+/*
+ * One scan as the agent runs it, timed from the flip until the last
+ * datagram is handed to the kernel: flip + grace period + drain with the
+ * table's WORKERS threads (merging into the cache), expiry of every flow,
+ * the exporter's thread encoding and sending with sendmmsg().
+ */
+static int scale_export(struct scale *s, struct flow_table *ft,
+			const struct flowctl_config *cfg, unsigned int *drains,
+			struct result *res)
+{
+	uint64_t n = (uint64_t)s->per_ns * s->nns;
+	struct ipfix_collector_stats st;
+	struct async_ctx x = { 0 };
+	struct flow_cache *fc = NULL;
+	struct flow_drain_stats ds;
+	double c0, c1;
+	uint64_t t0, t1;
+	int err;
+
+	err = async_setup(cfg, 2 * n, n, &x, &fc);
+	if (err)
+		return err;
+	err = scale_fill(s, *drains);
+	if (err)
+		goto out;
+	c0 = cpu_s();
+	t0 = flow_mono_ns();
+	err = flow_table_drain(ft, &flow_cache_drain_ops, fc, &ds);
+	(*drains)++;
+	if (!err) {
+		flow_cache_flush(fc, flow_mono_ns());
+		ipfix_async_wait(x.a);
+	}
+	t1 = flow_mono_ns();
+	c1 = cpu_s();
+	if (err)
+		goto out;
+	ipfix_async_stats(x.a, 0, &st);
+	if (x.records != n || st.records != n || st.records_not_sent ||
+	    ds.flows != n) {
+		fprintf(stderr, "bench_export: scale: %llu drained, %llu of %llu records, %llu sent, %llu not sent\n",
+			(unsigned long long)ds.flows,
+			(unsigned long long)x.records, (unsigned long long)n,
+			(unsigned long long)st.records,
+			(unsigned long long)st.records_not_sent);
+		err = -EIO;
+		goto out;
+	}
+	result_set(res, n, t1 - t0, c1 - c0, st.messages);
+out:
+	flow_cache_free(fc);
+	ipfix_async_destroy(x.a, 1000);
+	return err;
+}
+
+static void print_loadavg(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = 0;
+	printf("  load average: %s\n", buf);
+}
+
+/*
+ * N flows in NNS namespaces: the bare batch drain (one thread), the
+ * export with one drain thread and with one per CPU, side by side (each
+ * REPEAT times, interleaved, best kept).
+ */
+static int run_scale(uint32_t n, unsigned int nns,
+		     const struct flowctl_config *cfg)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int workers[2] = { 1, cpus > 1 ? (unsigned int)cpus : 1 };
+	struct result best[2] = { { 0 } }, r;
+	struct flow_table *ft[2] = { NULL, NULL };
+	unsigned int drains = 0;	/* flips of flow_ctl, by both tables */
+	double bare = 0, b;
+	struct scale s;
+	int err, rep, w;
+
+	err = scale_setup(&s, n, nns);
+	for (w = 0; w < 2 && !err; w++) {
+		struct flow_table_opts to = { .pin_root = s.root,
+					      .workers = workers[w] };
+
+		err = flow_table_open(&to, &ft[w]);
+	}
+	for (rep = 0; rep < REPEAT && !err; rep++) {
+		err = scale_fill(&s, 0);
+		if (err)
+			break;
+		b = scale_bare(&s);
+		bare = b > bare ? b : bare;
+		for (w = 0; w < 2 && !err; w++) {
+			err = scale_export(&s, ft[w], cfg, &drains, &r);
+			if (!err && r.rate > best[w].rate)
+				best[w] = r;
+		}
+	}
+	if (!err) {
+		printf("%u flows in %u namespace%s, best of %d:\n", n, nns,
+		       nns > 1 ? "s" : "", REPEAT);
+		print_loadavg();
+		printf("  %-50s %6.2f M flows/s  1.00 (one thread)\n",
+		       "bare lookup_and_delete_batch", bare / 1e6);
+		for (w = 0; w < 2; w++)
+			printf("  %-36s %2u thread%s %6.2f M flows/s  %.2f  %.2f CPU s per M flows\n",
+			       "export, drain with", workers[w],
+			       workers[w] > 1 ? "s" : " ", best[w].rate / 1e6,
+			       best[w].rate / bare, best[w].cpu);
+		printf("  %-50s %6.2fx\n", "scaling (all threads / one)",
+		       best[1].rate / best[0].rate);
+	}
+	flow_table_close(ft[0]);
+	flow_table_close(ft[1]);
+	scale_teardown(&s);
+	if (err)
+		fprintf(stderr, "bench_export: scale: %s\n", strerror(-err));
+	return err ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint32_t sizes[8] = { 100000, 1000000 }, max = 0;
 	struct flowctl_config *cfg = NULL;
 	struct sink sink = { -1, 0 };
+	bool scale_only = false;
 	char text[256];
 	int nsizes = 2, i, rc = 0;
 
 	if (geteuid()) {
 		fprintf(stderr, "bench_export: needs root (BPF maps)\n");
 		return 1;
+	}
+	if (argc > 1 && !strcmp(argv[1], "--scale")) {
+		scale_only = true;
+		argc--;
+		argv++;
 	}
 	if (argc > 1) {
 		nsizes = 0;
@@ -391,8 +625,14 @@ int main(int argc, char **argv)
 		return 1;
 	if (bench_setup("bench_export", 2 * max))
 		return 1;
-	for (i = 0; i < nsizes; i++)
+	for (i = 0; i < nsizes && !scale_only; i++)
 		rc |= run(sizes[i], cfg);
+	/* drain and export on every core: one namespace, then eight */
+	make_keys(max);
+	for (i = 0; i < nsizes; i++) {
+		rc |= run_scale(sizes[i], 1, cfg);
+		rc |= run_scale(sizes[i], SCALE_NS_MAX, cfg);
+	}
 	bench_teardown();
 	config_free(cfg);
 	close(sink.fd);

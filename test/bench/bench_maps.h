@@ -53,10 +53,19 @@ static inline double secs(uint64_t ns)
 	return ns / 1e9;
 }
 
-static inline int make_maps(uint32_t max, struct maps *m)
+/* The meter's maps of namespace NS under pin root DIR, MAX flows. */
+static inline int make_ns_maps(const char *dir, const char *ns, uint32_t max,
+			       struct maps *m)
 {
 	char path[1024];
 	int i;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, ns);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/%s/tc", dir, ns);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/%s/tc/globals", dir, ns);
+	mkdir(path, 0700);
 
 	m->max = max;
 	m->fd[0] = bpf_map_create(BPF_MAP_TYPE_HASH, "flows_0",
@@ -81,7 +90,8 @@ static inline int make_maps(uint32_t max, struct maps *m)
 				names[i], strerror(-m->fd[i]));
 			return m->fd[i];
 		}
-		snprintf(path, sizeof(path), "%s/%s", globals, names[i]);
+		snprintf(path, sizeof(path), "%s/%s/tc/globals/%s", dir, ns,
+			 names[i]);
 		if (bpf_obj_pin(m->fd[i], path)) {
 			fprintf(stderr, "%s: pin %s: %s\n", bench_name, path,
 				strerror(errno));
@@ -89,6 +99,11 @@ static inline int make_maps(uint32_t max, struct maps *m)
 		}
 	}
 	return 0;
+}
+
+static inline int make_maps(uint32_t max, struct maps *m)
+{
+	return make_ns_maps(root, "bench", max, m);
 }
 
 static inline void drop_maps(struct maps *m)

@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -112,23 +113,27 @@ static const char *const names[6] = {
 	FLOW_MAP_COUNTERS, FLOW_MAP_EVENTS,
 };
 
-static int make_pins(const char *root, int fd[6])
+/* The maps of namespace NS (MAX flows per buffer) under ROOT. */
+static int make_ns_pins(const char *root, const char *ns, uint32_t max,
+			int fd[6])
 {
-	const char *dirs[] = { "", "/t", "/t/tc", "/t/tc/globals" };
+	const char *dirs[] = { "", "/tc", "/tc/globals" };
 	char path[512];
 	size_t i;
 
-	for (i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "%s%s", root, dirs[i]);
+	if (mkdir(root, 0700) && errno != EEXIST)
+		return -errno;
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s%s", root, ns, dirs[i]);
 		if (mkdir(path, 0700) && errno != EEXIST)
 			return -errno;
 	}
 	fd[0] = bpf_map_create(BPF_MAP_TYPE_HASH, "flows_0",
 			       sizeof(struct flow_key),
-			       sizeof(struct flow_value), 4096, NULL);
+			       sizeof(struct flow_value), max, NULL);
 	fd[1] = bpf_map_create(BPF_MAP_TYPE_HASH, "flows_1",
 			       sizeof(struct flow_key),
-			       sizeof(struct flow_value), 4096, NULL);
+			       sizeof(struct flow_value), max, NULL);
 	fd[2] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "flow_ctl", 4,
 			       sizeof(struct flow_ctl), 1, NULL);
 	fd[3] = bpf_map_create(BPF_MAP_TYPE_HASH, "flow_ifstats",
@@ -142,12 +147,17 @@ static int make_pins(const char *root, int fd[6])
 	for (i = 0; i < 6; i++) {
 		if (fd[i] < 0)
 			return fd[i];
-		snprintf(path, sizeof(path), "%s/t/tc/globals/%s", root,
+		snprintf(path, sizeof(path), "%s/%s/tc/globals/%s", root, ns,
 			 names[i]);
 		if (bpf_obj_pin(fd[i], path))
 			return -errno;
 	}
 	return 0;
+}
+
+static int make_pins(const char *root, int fd[6])
+{
+	return make_ns_pins(root, "t", 4096, fd);
 }
 
 /* ---- the stand-in meter, in raw BPF instructions ---------------------- */
@@ -231,11 +241,17 @@ static int emit_account(struct bpf_insn *p, int fd)
 	return n;
 }
 
-static int load_meter(int ctl_fd, int f0_fd, int f1_fd)
+/*
+ * BY_MARK: the flow's ingress_ifindex is skb->mark (set by the caller of
+ * BPF_PROG_TEST_RUN), so the caller knows each flow's packets; else
+ * 1 + a random number below NKEYS.
+ */
+static int load_meter(int ctl_fd, int f0_fd, int f1_fd, bool by_mark)
 {
 	struct bpf_insn prog[160];
 	int n = 0, j, branch;
 
+	prog[n++] = MOV_REG(BPF_REG_6, BPF_REG_1);	/* the skb */
 	/* active = flow_ctl[0].active (0 when missing) */
 	prog[n++] = ST_W(BPF_REG_10, -4, 0);
 	ld_map(prog, &n, BPF_REG_1, ctl_fd);
@@ -248,9 +264,14 @@ static int load_meter(int ctl_fd, int f0_fd, int f1_fd)
 	/* a zeroed key, ingress_ifindex = 1 + random % NKEYS */
 	for (j = 0; j < 7; j++)
 		prog[n++] = ST_DW(BPF_REG_10, KEY_OFF + 8 * j, 0);
-	prog[n++] = CALL(BPF_FUNC_get_prandom_u32);
-	prog[n++] = AND_IMM(BPF_REG_0, NKEYS - 1);
-	prog[n++] = ADD_IMM(BPF_REG_0, 1);
+	if (by_mark) {
+		prog[n++] = LDX_W(BPF_REG_0, BPF_REG_6,
+				  offsetof(struct __sk_buff, mark));
+	} else {
+		prog[n++] = CALL(BPF_FUNC_get_prandom_u32);
+		prog[n++] = AND_IMM(BPF_REG_0, NKEYS - 1);
+		prog[n++] = ADD_IMM(BPF_REG_0, 1);
+	}
 	prog[n++] = STX_W(BPF_REG_10, BPF_REG_0, KEY_OFF);
 	/* direction 0, ip_version 4 (bytes 48, 49 of the key) */
 	prog[n++] = ST_W(BPF_REG_10, KEY_OFF + 48, 0x0400);
@@ -383,6 +404,31 @@ static void naive_control(int prog, const int fd[6])
 	       (unsigned long long)got, n, (long long)(got - runs));
 }
 
+/*
+ * Drain every millisecond while the writers run: 100 drains under load,
+ * 2 s at most, then the writers are stopped.  Returns the drains.
+ */
+static uint64_t drain_while_writing(struct flow_table *ft,
+				   struct flow_cache *fc)
+{
+	struct timespec ms = { 0, 1000000 };
+	uint64_t drains = 0, t0 = flow_mono_ns();
+
+	for (;;) {
+		bool running = __atomic_load_n(&writers_left,
+					       __ATOMIC_SEQ_CST) > 0;
+
+		if (drains == 100 || flow_mono_ns() - t0 > 2000000000ULL)
+			__atomic_store_n(&writers_stop, 1, __ATOMIC_SEQ_CST);
+		flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
+		flow_cache_expire(fc, flow_mono_ns());
+		drains++;
+		if (!running)
+			return drains;
+		nanosleep(&ms, NULL);
+	}
+}
+
 static int self_test(void)
 {
 	char root[256];
@@ -395,8 +441,7 @@ static int self_test(void)
 	pthread_t th[2];
 	struct statfs sf;
 	int fd[6] = { -1, -1, -1, -1, -1, -1 }, prog = -1, i, err;
-	uint64_t drains = 0, runs = 0, got, t0;
-	struct timespec ms = { 0, 1000000 };
+	uint64_t drains = 0, runs = 0, got;
 
 	if (geteuid()) {
 		printf("SKIP drain_concurrent: needs root (BPF)\n");
@@ -414,7 +459,7 @@ static int self_test(void)
 		     strerror(-err));
 		goto out;
 	}
-	prog = load_meter(fd[2], fd[0], fd[1]);
+	prog = load_meter(fd[2], fd[0], fd[1], false);
 	if (prog < 0) {
 		fail("drain_concurrent", "cannot load the stand-in meter: %s",
 		     strerror(-prog));
@@ -443,23 +488,7 @@ static int self_test(void)
 			goto out;
 		}
 	}
-	/* drain every millisecond while the writers run */
-	t0 = flow_mono_ns();
-	for (;;) {
-		bool running = __atomic_load_n(&writers_left,
-					       __ATOMIC_SEQ_CST) > 0;
-
-		/* 100 drains under load, 2 s at most, then stop */
-		if (drains == 100 || flow_mono_ns() - t0 > 2000000000ULL)
-			__atomic_store_n(&writers_stop, 1, __ATOMIC_SEQ_CST);
-
-		flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
-		flow_cache_expire(fc, flow_mono_ns());
-		drains++;
-		if (!running)
-			break;
-		nanosleep(&ms, NULL);
-	}
+	drains = drain_while_writing(ft, fc);
 	for (i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	/* the writers are done: both buffers once more, then everything */
@@ -496,6 +525,235 @@ out:
 		if (fd[i] >= 0)
 			close(fd[i]);
 	remove_tree(root);
+	return nfail ? 1 : 0;
+}
+
+/* ---- parallel drain over several namespaces, exact per flow ---------- */
+
+#define PAR_NS_MAX	8
+#define PAR_KEYS_MAX	30000
+#define PAR_REPEAT	20
+
+struct par_ns {
+	char name[16];
+	uint32_t keys;			/* flows 1..keys (skb->mark) */
+	int fd[6];
+	int prog;
+	uint64_t *want;			/* [keys + 1]: packets run */
+	uint64_t *got;			/* [keys + 1]: packets exported */
+};
+
+struct par_test {
+	struct par_ns ns[PAR_NS_MAX];
+	int nns;
+	uint64_t strays;		/* records of no known flow */
+};
+
+struct par_writer {
+	struct par_test *t;
+	unsigned int seed;
+	uint64_t **want;		/* [ns][key], this writer's */
+	uint64_t lost;
+	int err;
+};
+
+static void *par_writer_main(void *arg)
+{
+	struct par_writer *w = arg;
+	unsigned char pkt[64] = { 0 };
+
+	while (!__atomic_load_n(&writers_stop, __ATOMIC_SEQ_CST)) {
+		LIBBPF_OPTS(bpf_test_run_opts, o);
+		struct __sk_buff skb = { 0 };
+		int i = rand_r(&w->seed) % w->t->nns;
+		struct par_ns *ns = &w->t->ns[i];
+
+		skb.mark = 1 + rand_r(&w->seed) % ns->keys;
+		o.data_in = pkt;
+		o.data_size_in = sizeof(pkt);
+		o.ctx_in = &skb;
+		o.ctx_size_in = sizeof(skb);
+		o.repeat = PAR_REPEAT;
+		w->err = bpf_prog_test_run_opts(ns->prog, &o);
+		if (w->err)
+			break;
+		w->want[i][skb.mark] += PAR_REPEAT;
+		if (o.retval == 2)
+			w->lost++;
+	}
+	__atomic_sub_fetch(&writers_left, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void par_emit(void *ctx, const struct flow_record *r, size_t n)
+{
+	struct par_test *t = ctx;
+	size_t i;
+	int k;
+
+	for (i = 0; i < n; i++, r++) {
+		for (k = 0; k < t->nns; k++)
+			if (!strcmp(r->netns, t->ns[k].name))
+				break;
+		if (k == t->nns || !r->ingress_ifindex ||
+		    r->ingress_ifindex > t->ns[k].keys ||
+		    r->octets != r->packets * OCTETS ||
+		    r->obs_domain_id != flow_ns_default_domain(r->netns)) {
+			t->strays++;
+			continue;
+		}
+		t->ns[k].got[r->ingress_ifindex] += r->packets;
+	}
+}
+
+/*
+ * NSMALL namespaces of 4096 flows and NBIG of 65536 (PAR_KEYS_MAX flows
+ * in use: drained in bucket ranges when there are more threads than
+ * namespaces), written by two threads while the main thread drains them
+ * every millisecond with WORKERS threads (BATCH entries per system call,
+ * 0: the default): every flow of every namespace
+ * must be exported with exactly the packets run for it, in its own
+ * observation domain.
+ */
+static void par_drain_test(const char *name, int nsmall, int nbig,
+			   unsigned int workers, unsigned int batch)
+{
+	struct par_test t = { 0 };
+	struct par_writer w[2] = { 0 };
+	struct flow_table_opts to = { .workers = workers, .batch = batch,
+				      .range_min_buckets = 8192 };
+	struct flow_cache_params cp;
+	struct flow_cache *fc = NULL;
+	struct flow_table *ft = NULL;
+	pthread_t th[2];
+	char root[256];
+	uint64_t drains = 0, total = 0, bad = 0;
+	int i, k, started = 0;
+
+	snprintf(root, sizeof(root), BPFFS "/flowctl-pdrain-%d", getpid());
+	t.nns = nsmall + nbig;
+	for (i = 0; i < t.nns; i++) {
+		struct par_ns *ns = &t.ns[i];
+		int err;
+
+		memset(ns->fd, -1, sizeof(ns->fd));
+		ns->prog = -1;
+		snprintf(ns->name, sizeof(ns->name), "p%d", i);
+		ns->keys = i < nsmall ? 3000 : PAR_KEYS_MAX;
+		ns->want = calloc(ns->keys + 1, sizeof(uint64_t));
+		ns->got = calloc(ns->keys + 1, sizeof(uint64_t));
+		err = make_ns_pins(root, ns->name, i < nsmall ? 4096 : 65536,
+				   ns->fd);
+		if (!err) {
+			ns->prog = load_meter(ns->fd[2], ns->fd[0], ns->fd[1],
+					      true);
+			err = ns->prog < 0 ? ns->prog : 0;
+		}
+		if (err || !ns->want || !ns->got) {
+			fail(name, "namespace %s: %s", ns->name,
+			     strerror(err ? -err : ENOMEM));
+			goto out;
+		}
+	}
+	to.pin_root = root;
+	flow_cache_params_init(&cp);
+	cp.emit = par_emit;
+	cp.emit_ctx = &t;
+	if (flow_table_open(&to, &ft) || flow_cache_new(&cp, &fc) ||
+	    flow_table_ns_count(ft) != (size_t)t.nns) {
+		fail(name, "cannot open the flow table");
+		goto out;
+	}
+	writers_stop = 0;
+	writers_left = 2;
+	for (i = 0; i < 2; i++) {
+		w[i].t = &t;
+		w[i].seed = 12345 + i;
+		w[i].want = calloc(t.nns, sizeof(*w[i].want));
+		for (k = 0; w[i].want && k < t.nns; k++)
+			w[i].want[k] = calloc(t.ns[k].keys + 1,
+					      sizeof(uint64_t));
+		if (!w[i].want || !w[i].want[t.nns - 1] ||
+		    pthread_create(&th[i], NULL, par_writer_main, &w[i])) {
+			fail(name, "cannot start the writers");
+			__atomic_store_n(&writers_stop, 1, __ATOMIC_SEQ_CST);
+			goto join;
+		}
+		started++;
+	}
+	drains = drain_while_writing(ft, fc);
+join:
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	if (started < 2)
+		goto out;
+	flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
+	flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
+	flow_cache_flush(fc, flow_mono_ns());
+	for (i = 0; i < t.nns; i++) {
+		for (k = 1; k <= (int)t.ns[i].keys; k++) {
+			uint64_t want = w[0].want[i][k] + w[1].want[i][k];
+
+			total += want;
+			if (want != t.ns[i].got[k])
+				bad++;
+		}
+	}
+	printf("%s: %d namespaces, %u drain threads, %llu packets run, %llu drains, %llu flows wrong, %llu strays\n",
+	       name, t.nns, workers, (unsigned long long)total,
+	       (unsigned long long)drains, (unsigned long long)bad,
+	       (unsigned long long)t.strays);
+	if (w[0].err || w[1].err)
+		fail(name, "BPF_PROG_TEST_RUN: %s",
+		     strerror(-(w[0].err ? w[0].err : w[1].err)));
+	else if (!bad && !t.strays && !w[0].lost && !w[1].lost &&
+		 drains >= 20 && total > 0)
+		pass(name);
+	else
+		fail(name, "%llu flows with other totals than run, %llu strays, %llu lost, %llu drains",
+		     (unsigned long long)bad, (unsigned long long)t.strays,
+		     (unsigned long long)(w[0].lost + w[1].lost),
+		     (unsigned long long)drains);
+out:
+	flow_cache_free(fc);
+	flow_table_close(ft);
+	for (i = 0; i < 2; i++) {
+		for (k = 0; w[i].want && k < t.nns; k++)
+			free(w[i].want[k]);
+		free(w[i].want);
+	}
+	for (i = 0; i < t.nns; i++) {
+		for (k = 0; k < 6; k++)
+			if (t.ns[i].fd[k] >= 0)
+				close(t.ns[i].fd[k]);
+		if (t.ns[i].prog >= 0)
+			close(t.ns[i].prog);
+		free(t.ns[i].want);
+		free(t.ns[i].got);
+	}
+	remove_tree(root);
+}
+
+static int parallel_tests(void)
+{
+	struct statfs sf;
+
+	if (geteuid()) {
+		printf("SKIP drain_parallel: needs root (BPF)\n");
+		return 0;
+	}
+	if ((statfs(BPFFS, &sf) || (unsigned long)sf.f_type != BPF_FS_MAGIC_)
+	    && mount("bpf", BPFFS, "bpf", 0, NULL)) {
+		printf("SKIP drain_parallel: no bpffs on %s\n", BPFFS);
+		return 0;
+	}
+	/* one namespace at a time per thread */
+	par_drain_test("drain_parallel_namespaces", 6, 0, 2, 0);
+	/*
+	 * More threads than namespaces: the big one in bucket ranges, small
+	 * batches so that each range takes several calls.
+	 */
+	par_drain_test("drain_parallel_ranges", 1, 1, 4, 64);
 	return nfail ? 1 : 0;
 }
 
@@ -620,5 +878,6 @@ int main(int argc, char **argv)
 		usage(argc > 1 && !strcmp(argv[1], "--help") ? stdout : stderr);
 		return 2;
 	}
-	return self_test();
+	self_test();
+	return parallel_tests();
 }
