@@ -1565,6 +1565,16 @@ int meter_attach(const struct ifspec *specs, int n,
 	sigset_t term, old_mask;
 	char reason[256];
 
+	/*
+	 * The latency stamp is taken by the ingress program: without it the
+	 * egress program would find no stamp and every figure would be
+	 * missing.  (A stamp-only ingress section, FLOW_SEC_INGRESS_STAMP,
+	 * is in the object but not attached by itself yet.)
+	 */
+	if (o->latency && !(o->hooks & METER_HOOK_INGRESS)) {
+		pr_err("--latency needs the ingress hook, where packets are stamped: add --hooks both");
+		return -METER_EUSAGE;
+	}
 	lock = o->dry ? -1 : flowctl_lock(LOCK_TIMEOUT_S);
 	if (lock < 0 && !o->dry)
 		return lock;

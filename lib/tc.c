@@ -203,7 +203,8 @@ void tc_cmd_filter_set_pinned(struct tc_cmd *c, const char *op,
 {
 	filter_bpf_head(c, op, netns, dev, hook, id);
 	arg(c, "object-pinned");
-	arg(c, pin);
+	/* a copy: callers build several commands from one path buffer */
+	arg(c, store(c, "%s", pin));
 }
 
 int tc_cmd_batch_line(const struct tc_cmd *c, char **buf, size_t *len)

@@ -112,7 +112,7 @@ ct_start() { # NAME IMAGE [OPTIONS...]
 		{ fail "podman run $1" "$(tail -3 "$T_TMP/run.out")"; return 1; }
 }
 
-ct_attached() { tc -n "$NS0" filter show dev eth1 ingress 2>/dev/null | grep -q bpf; }
+ct_attached() { tc -n "$NS0" filter show dev eth1 egress 2>/dev/null | grep -q bpf; }
 
 # N datagrams over 10 UDP flows from $NS1 to $NS2 (port 7300) through the
 # metered $NS0:eth1.

@@ -32,8 +32,9 @@ run_in_image() { # CMD...: in a throwaway container of the image
 	ct_run --rm --net=host --entrypoint "$1" "$IMG" "${@:2}"
 }
 check_eq "flowctl of the image is this tree's (flowctl version)" \
-	"git commit: $CT_COMMIT" \
-	"$(run_in_image /usr/local/sbin/flowctl version 2>&1 | grep '^git commit')"
+	"$CT_COMMIT" \
+	"$(run_in_image /usr/local/sbin/flowctl version 2>&1 |
+		sed -n 's|^Git SHA/Branch/Tag: \([^/]*\)/.*|\1|p')"
 check "runtime stage: no make, gcc or pkg-config" \
 	run_in_image sh -c '! command -v make && ! command -v gcc && ! command -v pkg-config'
 check "runtime stage: clang, tc and the BPF headers are there" \

@@ -15,7 +15,7 @@ UDP="$PY $TOP/test/integration/udpsend.py"
 export FLOWCTL_PIN_ROOT=/sys/fs/bpf/flowctl
 
 testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; }
-if ! "$FLOWCTL" meter attach --latency -i "$NS0:*" > "$T_TMP/attach.out"; then
+if ! "$FLOWCTL" meter attach --hooks both --latency -i "$NS0:*" > "$T_TMP/attach.out"; then
 	fail attach "meter attach --latency failed"; finish; exit 1
 fi
 on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
