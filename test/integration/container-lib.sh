@@ -72,7 +72,7 @@ ct_build() { # TARGET IMAGE
 
 # The agent's side of a test: the testbed, a collector on the host (CPID,
 # port CT_PU) and the agent's config in $T_TMP/etc/config.yaml: it meters
-# $NS0:eth1 through `interfaces:`, with flow timeouts far away, so that the
+# $NS0:eth2 (egress, toward the receiver) through `interfaces:`, with flow timeouts far away, so that the
 # flows reach the collector only through the export of everything cached
 # that stopping the agent (SIGTERM) starts.
 ct_agent_setup() {
@@ -85,7 +85,7 @@ scanIntervalMilliseconds: 200
 idleTimeoutSeconds: 600
 activeTimeoutSeconds: 600
 interfaces:
-- "$NS0:eth1"
+- "$NS0:eth2"
 outputs:
 - collector:
     remoteAddress: 127.0.0.1:$CT_PU
@@ -112,10 +112,10 @@ ct_start() { # NAME IMAGE [OPTIONS...]
 		{ fail "podman run $1" "$(tail -3 "$T_TMP/run.out")"; return 1; }
 }
 
-ct_attached() { tc -n "$NS0" filter show dev eth1 egress 2>/dev/null | grep -q bpf; }
+ct_attached() { tc -n "$NS0" filter show dev eth2 egress 2>/dev/null | grep -q bpf; }
 
 # N datagrams over 10 UDP flows from $NS1 to $NS2 (port 7300) through the
-# metered $NS0:eth1.
+# metered $NS0:eth2.
 ct_send() { # N
 	local rp
 	ip netns exec "$NS2" $PY "$TOP/test/integration/udpsend.py" \

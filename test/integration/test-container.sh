@@ -47,7 +47,7 @@ logs() { $PODMAN logs "$CTR" 2>&1; }
 started() { logs | grep -q "agent started"; }
 wait_for 600 started && pass "agent started in the container" ||
 	fail "agent started" "$(logs | tail -5)"
-check "the agent attached $NS0:eth1 from its config (clang and tc of the image)" ct_attached
+check "the agent attached $NS0:eth2 from its config (clang and tc of the image)" ct_attached
 
 # a namespace made after the container started is seen inside it (rslave)
 ip netns add "${T_PREFIX}late"

@@ -58,7 +58,7 @@ sx systemctl start flowctl-agent
 started() { journal | grep -q "agent started"; }
 wait_for 600 started && pass "systemctl start flowctl-agent: agent started" ||
 	fail "agent started" "$(journal | tail -5)"
-check "the agent attached $NS0:eth1 under the unit's hardening" ct_attached
+check "the agent attached $NS0:eth2 under the unit's hardening" ct_attached
 sx systemctl reload flowctl-agent
 reloaded() { journal | grep -q "reload: 1 collector"; }
 wait_for 100 reloaded && pass "systemctl reload (ExecReload, SIGHUP): the agent reloaded its config" ||
