@@ -418,6 +418,9 @@ struct set_ctx {
 	struct ipfix_plan plan;
 	size_t col[IPFIX_MAX_FIELDS];
 	unsigned int set;		/* index, for paths */
+	/* where warnings go: the caller's error (its first warning), or
+	 * NULL: printed */
+	struct yaml_error *warn_err;
 };
 
 static bool in_plan(const struct ipfix_plan *plan, const struct ipfix_ie *ie)
@@ -572,7 +575,7 @@ static int load_set(struct yaml_doc *d, struct yaml_error *err,
 		char *const *row = cs->flows + (size_t)i * sc->fs->n_names;
 		struct flowfile_record *r = &set->records[set->n_records];
 
-		warn_ignored(d, err, sc, row, i);
+		warn_ignored(d, sc->warn_err, sc, row, i);
 		ret = encode_flow(d, err, sc, row, i, r);
 		if (ret)
 			return ret;
@@ -617,7 +620,7 @@ static int parse_flowfile(struct yaml_doc *d, const char *text, size_t len,
 			  struct flowfile *ff)
 {
 	struct cy_flowfile *cy = NULL;
-	struct set_ctx sc = { .cfg = cfg };
+	struct set_ctx sc = { .cfg = cfg, .warn_err = warn_err };
 	struct flow_schema fs;
 	unsigned int i;
 	int ret;

@@ -9,9 +9,11 @@
 # python3, and a `command:` script like the original's
 # misc/hook_command_example_*.sh; a flow.yaml sent by `ipfix file` without
 # options.  Kernel flows must use template 1004 (most measured fields).
+# Last, the dummy-flow shape (ports given for a template without them) sent
+# to nfcapd: exactly the file's records, a warning per ignored field.
 . "$(dirname "$0")/lib.sh"
 require_root
-require_cmd tc ip clang jq bash
+require_cmd tc ip clang jq bash nfcapd nfdump
 
 COLL="$PY $TOP/test/integration/ipfix_collector.py"
 UDP="$PY $TOP/test/integration/udpsend.py"
@@ -143,4 +145,68 @@ check_eq "1004 records carry flowStartMilliseconds" 0 \
 	"$(jq -s "[.[] | select(._domain == $D and .destinationTransportPort == 7600 and ((.flowStartMilliseconds // 0) == 0))] | length" "$R")"
 check_eq "flow file records reached the collector with 1001" "30" \
 	"$(jq -s '[.[] | select(._template == 1001) | .packetDeltaCount] | add' "$R")"
+
+# The original's dummy-flow shape to nfcapd: template 1001 has no ports, the
+# flows give ports anyway (ignored with a warning naming FILE:LINE), and
+# nfcapd must store exactly the file's records.
+PN=$(free_port)
+N=$T_TMP/nf
+mkdir -p "$N" "$T_TMP/dummy"
+nfcapd -b 127.0.0.1 -p "$PN" -w "$N" -t 3600 >"$T_TMP/nfcapd.log" 2>&1 &
+NP=$!
+T_PIDS+=($NP)
+sleep 0.5
+{
+	cat <<EOF
+maxIpfixMessageLen: 100
+collectors:
+- remoteAddress: 127.0.0.1:$PN
+templates:
+EOF
+	tpl 1001 $BASE OctetDeltaCount PacketDeltaCount
+	tpl 1002 $BASE $PORTS OctetDeltaCount PacketDeltaCount
+} > "$T_TMP/dummy/config.yaml"
+{
+	echo "flowsets:"
+	echo "- templateId: 1001"
+	echo "  flows:"
+	for i in 1 2 3 4 5 6; do
+		cat <<EOF
+  - SourceIPv4Address:        0x0a010001
+    DestinationIPv4Address:   0x0a010002
+    ProtocolIdentifier:       6
+    SourceTransportPort:      $((9990 + i))
+    DestinationTransportPort: 22
+    PacketDeltaCount:         100
+EOF
+	done
+	echo "- templateId: 1002"
+	echo "  flows:"
+	for i in 1 2 3; do
+		cat <<EOF
+  - SourceIPv4Address:        0x0a010001
+    DestinationIPv4Address:   0x0a010003
+    ProtocolIdentifier:       6
+    SourceTransportPort:      $((8880 + i))
+    DestinationTransportPort: 22
+    PacketDeltaCount:         1000
+EOF
+	done
+} > "$T_TMP/dummy/flow.yaml"
+out=$(cd "$T_TMP/dummy" && "$FLOWCTL" ipfix file 2>&1); rc=$?
+check_eq "dummy flows: ipfix file exit 0" 0 "$rc"
+grep -qi "flow.yaml:[0-9]*:[0-9]*: sourceTransportPort is not a field of template 1001" <<<"$out" &&
+	pass "dummy flows: a field outside template 1001 warns with FILE:LINE" ||
+	fail "dummy flows: warning" "$out"
+sleep 0.5
+kill -TERM $NP; wait $NP
+nfdump -R "$N" -q -N -o "fmt:%da|%dp|%pkt" 2>/dev/null | tr -d ' ' | sort >"$T_TMP/dummy.txt"
+check_eq "dummy flows: nfcapd stored the file's 9 records" 9 "$(wc -l <"$T_TMP/dummy.txt")"
+check_eq "dummy flows: 6 x 100 packets without ports (1001)" "6 600" \
+	"$(awk -F'|' '$1 == "10.1.0.2" && $2 == 0 {n++; s += $3} END {print n + 0, s + 0}' "$T_TMP/dummy.txt")"
+check_eq "dummy flows: 3 x 1000 packets to port 22 (1002)" "3 3000" \
+	"$(awk -F'|' '$1 == "10.1.0.3" && $2 == 22 {n++; s += $3} END {print n + 0, s + 0}' "$T_TMP/dummy.txt")"
+grep -q "Sequence Errors: 0" "$T_TMP/nfcapd.log" &&
+	pass "dummy flows: nfcapd saw no sequence error" ||
+	fail "dummy flows: sequence" "$(grep -i sequence "$T_TMP/nfcapd.log")"
 finish
