@@ -306,6 +306,24 @@ out:
 	return err;
 }
 
+/* Fill the buffer the next drain takes, export it once, keep the best. */
+static int fill_and_export(struct flow_table *ft,
+			   const struct flowctl_config *cfg,
+			   const struct maps *m, uint32_t n,
+			   unsigned int *drains, bool log_on, bool j,
+			   struct result *best)
+{
+	struct result r;
+	int err;
+
+	err = fill(m->fd[(*drains)++ & 1], n);
+	if (!err)
+		err = export_once(ft, cfg, n, log_on, j, &r);
+	if (!err && r.rate > best->rate)
+		*best = r;
+	return err;
+}
+
 static int run(uint32_t n, const struct flowctl_config *cfg)
 {
 	struct flow_table_opts to = { .pin_root = root };
@@ -336,27 +354,14 @@ static int run(uint32_t n, const struct flowctl_config *cfg)
 		 * Each drain flips the buffers and takes the one the meter
 		 * filled until then: flows_0 at the 1st, 3rd, ... drain.
 		 */
-		err = fill(m.fd[drains++ & 1], n);
-		if (!err)
-			err = export_once(ft, cfg, n, false, false, &r);
+		err = fill_and_export(ft, cfg, &m, n, &drains, false, false,
+				      &best);
+		err = err ?: fill_and_export(ft, cfg, &m, n, &drains, false,
+					     true, &best_j);
+		err = err ?: fill_and_export(ft, cfg, &m, n, &drains, true,
+					     false, &best_log);
 		if (err)
 			goto out;
-		if (r.rate > best.rate)
-			best = r;
-		err = fill(m.fd[drains++ & 1], n);
-		if (!err)
-			err = export_once(ft, cfg, n, false, true, &r);
-		if (err)
-			goto out;
-		if (r.rate > best_j.rate)
-			best_j = r;
-		err = fill(m.fd[drains++ & 1], n);
-		if (!err)
-			err = export_once(ft, cfg, n, true, false, &r);
-		if (err)
-			goto out;
-		if (r.rate > best_log.rate)
-			best_log = r;
 		err = export_two_scans(ft, cfg, &m, n, &drains, &r);
 		if (err)
 			goto out;
