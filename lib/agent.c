@@ -534,12 +534,62 @@ static void ops_end(void *ctx)
 	ifacc_flush(a);
 }
 
+/*
+ * With the crash journal: the buffers just read are written to it before
+ * the table empties them (flow_drain_ops.persist), so a kill at any point
+ * of the drain loses nothing and counts nothing twice.
+ */
+/*
+ * FLOWCTL_TEST_KILL_POINT=before-persist|after-persist: the agent kills
+ * itself (SIGKILL) there, at the first drain that read anything; for the
+ * tests of the crash journal (test-agent-crash-points.sh).
+ */
+static void test_kill_point(const char *point)
+{
+	const char *want = getenv("FLOWCTL_TEST_KILL_POINT");
+
+	if (want && !strcmp(want, point)) {
+		pr_warn("FLOWCTL_TEST_KILL_POINT=%s: killing myself", point);
+		raise(SIGKILL);
+	}
+}
+
+static void ops_persist(void *ctx, const uint32_t *map_ids, size_t n)
+{
+	struct agent *a = ctx;
+
+	if (flow_cache_count(a->fc))
+		test_kill_point("before-persist");
+	flow_journal_sync(a->journal, a->fc);
+	flow_journal_pending(a->journal, map_ids, n);
+	if (flow_cache_count(a->fc))
+		test_kill_point("after-persist");
+}
+
+static void ops_cleared(void *ctx)
+{
+	struct agent *a = ctx;
+
+	flow_journal_pending_clear(a->journal);
+}
+
 static const struct flow_drain_ops agent_drain_ops = {
 	.begin = ops_begin,
 	.flows = ops_flows,
 	.ifstats = ops_ifstats,
 	.counters = ops_counters,
 	.stale = ops_stale,
+	.end = ops_end,
+};
+
+static const struct flow_drain_ops agent_journal_drain_ops = {
+	.begin = ops_begin,
+	.flows = ops_flows,
+	.ifstats = ops_ifstats,
+	.counters = ops_counters,
+	.stale = ops_stale,
+	.persist = ops_persist,
+	.cleared = ops_cleared,
 	.end = ops_end,
 };
 
@@ -703,7 +753,8 @@ static void agent_scan(struct agent *a, bool final)
 
 	flow_table_rescan(a->ft);
 	gone = gone_namespaces(a, &n_gone);
-	if (flow_table_drain(a->ft, &agent_drain_ops, a, &st) == 0 &&
+	if (flow_table_drain(a->ft, a->journal ? &agent_journal_drain_ops :
+			     &agent_drain_ops, a, &st) == 0 &&
 	    a->m_drain)
 		metric_observe(a->m_drain, st.total_ns / 1e9);
 	forget_namespaces(a, gone, n_gone);

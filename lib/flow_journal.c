@@ -25,6 +25,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "flow_table.h"
 #include "log.h"
 
 #define JBATCH		4096		/* flows per flow_cache_dirty_next */
@@ -48,6 +49,10 @@ struct flow_journal {
 	char path[PATH_MAX];		/* the slot array's pin */
 	char tmp_path[PATH_MAX];	/* its replacement, before the rename */
 	char ns_path[PATH_MAX];		/* the names map's pin */
+	char pend_path[PATH_MAX];	/* the pending ids' pin */
+	int pend_fd;
+	uint32_t *pend;			/* mapped: FLOW_TABLE_PERSIST_MAX ids */
+	size_t npend;			/* set now (flow_journal_pending) */
 	struct slots cur;
 	struct slots old;		/* replaced at the end of the sync */
 	int nsfd;
@@ -349,6 +354,114 @@ static void warn_once(struct flow_journal *j, const char *what, int err)
 		what, strerror(-err));
 }
 
+/* ---- buffers to empty ------------------------------------------------ */
+
+static size_t pend_bytes(void)
+{
+	return FLOW_TABLE_PERSIST_MAX * sizeof(uint32_t);
+}
+
+/* The pinned array of flow buffer ids to empty (made if missing), mapped. */
+static int pend_open(struct flow_journal *j)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_MMAPABLE);
+	struct bpf_map_info info = { 0 };
+	uint32_t len = sizeof(info);
+	void *p;
+	int err;
+
+	j->pend_fd = bpf_obj_get(j->pend_path);
+	if (j->pend_fd < 0 && errno != ENOENT)
+		return -errno;
+	if (j->pend_fd >= 0) {
+		err = bpf_obj_get_info_by_fd(j->pend_fd, &info, &len);
+		if (err)
+			return err;
+		if (info.type != BPF_MAP_TYPE_ARRAY ||
+		    info.value_size != sizeof(uint32_t) ||
+		    info.max_entries != FLOW_TABLE_PERSIST_MAX ||
+		    !(info.map_flags & BPF_F_MMAPABLE)) {
+			pr_err("%s: not a crash journal of this flowctl: remove it (the flows it holds are lost)",
+			       j->pend_path);
+			return -EPROTO;
+		}
+	} else {
+		j->pend_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY,
+					    "flowctl_jrnl_pd",
+					    sizeof(uint32_t), sizeof(uint32_t),
+					    FLOW_TABLE_PERSIST_MAX, &mo);
+		if (j->pend_fd < 0)
+			return j->pend_fd;
+		err = bpf_obj_pin(j->pend_fd, j->pend_path);
+		if (err)
+			return err;
+	}
+	p = mmap(NULL, pend_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		 j->pend_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	j->pend = p;
+	return 0;
+}
+
+/*
+ * Buffers a killed agent had read, written to the journal and not yet
+ * emptied: their flows are in the journal, so they are emptied now, not
+ * drained again.  Nobody has switched buffers since (the agent alone
+ * does), so they are still idle.
+ */
+static int pend_replay(struct flow_journal *j)
+{
+	uint64_t removed, total = 0;
+	size_t i, n = 0;
+	int err;
+
+	for (i = 0; i < FLOW_TABLE_PERSIST_MAX; i++) {
+		uint32_t id = j->pend[i];
+
+		if (!id)
+			continue;
+		err = flow_table_clear_map_id(id, &removed);
+		if (err && err != -ENOENT && err != -EPROTO) {
+			pr_err("crash journal: cannot empty flow buffer (map id %u), whose flows the journal holds: %s",
+			       id, strerror(-err));
+			return err;
+		}
+		total += removed;
+		n++;
+	}
+	if (n)
+		pr_info("crash journal: %zu flow buffer(s) read by the killed agent emptied (%llu segments, already in the journal)",
+			n, (unsigned long long)total);
+	memset(j->pend, 0, pend_bytes());
+	return 0;
+}
+
+void flow_journal_pending(struct flow_journal *j, const uint32_t *ids,
+			  size_t n)
+{
+	size_t i;
+
+	if (n > FLOW_TABLE_PERSIST_MAX)
+		n = FLOW_TABLE_PERSIST_MAX;
+	/* the slots written before (flow_journal_sync) come first */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (i = 0; i < n; i++)
+		__atomic_store_n(&j->pend[i], ids[i], __ATOMIC_RELAXED);
+	for (; i < j->npend; i++)
+		__atomic_store_n(&j->pend[i], 0, __ATOMIC_RELAXED);
+	j->npend = n;
+}
+
+void flow_journal_pending_clear(struct flow_journal *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->npend; i++)
+		__atomic_store_n(&j->pend[i], 0, __ATOMIC_RELAXED);
+	j->npend = 0;
+}
+
 /* ---- read back ------------------------------------------------------ */
 
 static int replay_run(struct flow_journal *j, struct flow_cache *fc,
@@ -421,7 +534,7 @@ int flow_journal_open(const char *pin_root, struct flow_cache *fc,
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
-	j->cur.fd = j->old.fd = j->nsfd = -1;
+	j->cur.fd = j->old.fd = j->nsfd = j->pend_fd = -1;
 	len = strlen(pin_root);
 	while (len > 1 && pin_root[len - 1] == '/')
 		len--;
@@ -432,7 +545,9 @@ int flow_journal_open(const char *pin_root, struct flow_cache *fc,
 	    snprintf(j->tmp_path, sizeof(j->tmp_path), "%s/%s-new", j->dir,
 		     FLOW_JOURNAL_MAP) >= (int)sizeof(j->tmp_path) ||
 	    snprintf(j->ns_path, sizeof(j->ns_path), "%s/%s", j->dir,
-		     FLOW_JOURNAL_NS_MAP) >= (int)sizeof(j->ns_path)) {
+		     FLOW_JOURNAL_NS_MAP) >= (int)sizeof(j->ns_path) ||
+	    snprintf(j->pend_path, sizeof(j->pend_path), "%s/%s", j->dir,
+		     FLOW_JOURNAL_PENDING_MAP) >= (int)sizeof(j->pend_path)) {
 		err = -ENAMETOOLONG;
 		pr_err("%s: pin root path too long for the crash journal",
 		       pin_root);
@@ -472,6 +587,15 @@ int flow_journal_open(const char *pin_root, struct flow_cache *fc,
 		if (err)
 			goto fail;
 	}
+	/* buffers whose flows the old journal holds: emptied, not drained
+	 * again (a kill from here on finds the old journal and no ids) */
+	err = pend_open(j);
+	if (err == -EPROTO)
+		goto out;
+	if (!err)
+		err = pend_replay(j);
+	if (err)
+		goto fail;
 	/*
 	 * A new array at the cache's indexes, filled and pinned in place
 	 * of the old one now, before any record is emitted: from here on
@@ -516,6 +640,10 @@ void flow_journal_close(struct flow_journal *j)
 		return;
 	slots_close(&j->cur);
 	slots_close(&j->old);
+	if (j->pend)
+		munmap(j->pend, pend_bytes());
+	if (j->pend_fd >= 0)
+		close(j->pend_fd);
 	if (j->nsfd >= 0)
 		close(j->nsfd);
 	for (i = 0; i < j->nns; i++)
@@ -536,6 +664,8 @@ int flow_journal_remove(struct flow_journal *j)
 	if (unlink(j->path) && errno != ENOENT)
 		err = -errno;
 	if (unlink(j->ns_path) && errno != ENOENT && !err)
+		err = -errno;
+	if (unlink(j->pend_path) && errno != ENOENT && !err)
 		err = -errno;
 	unlink(j->tmp_path);
 	if (!err && rmdir(j->dir) && errno != ENOENT && errno != ENOTEMPTY)

@@ -9,11 +9,13 @@
  * namespace names of the ids.  Gone at reboot, exactly like the meter's
  * own maps.  See docs/flowcache.md ("Crash safety").
  *
- * Order of operations (the agent): drain and merge; forget the flows of
- * the records about to be emitted, then emit them; then write the flows
- * merged in this scan (flow_journal_sync).  So a crash can lose what was
- * drained in the scan in progress or handed to the outputs and not yet
- * sent, and never exports a record twice.
+ * Order of operations (the agent): read the idle buffers without deleting
+ * and merge; write the flows merged (flow_journal_sync) and note the ids
+ * of the buffers read (flow_journal_pending); empty those buffers; clear
+ * the ids; then forget the flows of the records about to be emitted and
+ * emit them.  So a kill at any point loses nothing the kernel counted and
+ * exports no record twice; what is lost is what was handed to the outputs
+ * and not yet sent (a UDP datagram in flight, a hook not yet run).
  */
 #ifndef FLOWCTL_FLOW_JOURNAL_H
 #define FLOWCTL_FLOW_JOURNAL_H
@@ -32,6 +34,8 @@
 #define FLOW_JOURNAL_SUFFIX	"-journal"
 #define FLOW_JOURNAL_MAP	"flows"
 #define FLOW_JOURNAL_NS_MAP	"netns"
+/* ids of flow buffers read into the journal, not yet emptied */
+#define FLOW_JOURNAL_PENDING_MAP	"pending"
 #define FLOW_JOURNAL_NS_MAX	4096
 #define FLOW_JOURNAL_NAME_LEN	256
 /* Slots are added in steps of this many (the cache's chunk of entries). */
@@ -86,6 +90,16 @@ long flow_journal_sync(struct flow_journal *j, struct flow_cache *fc);
  * cache does; growing copies it and touches new memory, which is slow).
  */
 int flow_journal_reserve(struct flow_journal *j, uint32_t flows);
+
+/*
+ * Deferred deletion (flow_drain_ops.persist): after flow_journal_sync,
+ * note the N flow buffer ids IDS whose flows the journal now holds; the
+ * next agent empties them instead of draining them again if this one is
+ * killed before flow_journal_pending_clear (after they are emptied).
+ */
+void flow_journal_pending(struct flow_journal *j, const uint32_t *ids,
+			  size_t n);
+void flow_journal_pending_clear(struct flow_journal *j);
 
 /* Free the slots of the N cache entries IDX (their records are emitted). */
 void flow_journal_forget(struct flow_journal *j, const uint32_t *idx,

@@ -94,6 +94,11 @@ struct flow_ns {
 	const char *stale;		/* "deleted", "re-created", or NULL */
 	bool flipped;			/* in the drain under way */
 	unsigned int idle;		/* buffer to drain (after the flip) */
+	uint32_t map_id[2];		/* of flows_0 and flows_1 */
+	/* deferred deletion: buffers read, to empty after ops->persist */
+	unsigned int drained;		/* bit M_FLOWS0 + i */
+	bool stale_pending;		/* ops->stale after the emptying */
+	uint64_t stale_segs, stale_pkts;
 	uint64_t prev_drain_ns;
 	uint64_t this_drain_ns;
 	struct ifstats_prev *prev;
@@ -126,6 +131,7 @@ struct flow_table {
 	bool gp_warned;
 	bool batch_broken;
 	bool del_broken;
+	bool defer;			/* this drain: ops->persist, then delete */
 	unsigned int batch;		/* entries per batch syscall */
 	unsigned int workers;		/* drain threads (1: no parallel drain) */
 	unsigned int range_min;		/* buckets: cut into ranges from here */
@@ -838,6 +844,8 @@ static int ns_open(struct flow_table *ft, const char *name,
 		}
 		if (i == M_FLOWS0)
 			ns->max_flows = info.max_entries;
+		if (i == M_FLOWS0 || i == M_FLOWS1)
+			ns->map_id[i - M_FLOWS0] = info.id;
 		if (i == M_IFSTATS)
 			ns->ifstats_id = info.id;
 	}
@@ -1382,7 +1390,10 @@ static int drain_key_by_key(struct flow_table *ft, struct flow_ns *ns, int fd,
 	if (err)
 		return err;
 	for (i = 0; i < n; i++) {
-		if (!ft->del_broken) {
+		if (ft->defer) {
+			/* deleted after ops->persist (map_empty) */
+			err = bpf_map_lookup_elem(fd, &keys[i], &vals[i]);
+		} else if (!ft->del_broken) {
 			err = bpf_map_lookup_and_delete_elem(fd, &keys[i],
 							     &vals[i]);
 			if (err && err_unsupported(err)) {
@@ -1391,7 +1402,7 @@ static int drain_key_by_key(struct flow_table *ft, struct flow_ns *ns, int fd,
 					"lookup, then delete");
 			}
 		}
-		if (ft->del_broken) {
+		if (!ft->defer && ft->del_broken) {
 			err = bpf_map_lookup_elem(fd, &keys[i], &vals[i]);
 			if (!err)
 				err = bpf_map_delete_elem(fd, &keys[i]);
@@ -1485,11 +1496,12 @@ static int drain_map(struct drainer *d, struct flow_ns *ns, int fd,
 		err = buf_reserve(b, n);
 		if (err)
 			break;
-		err = bpf_map_lookup_and_delete_batch(fd,
-						      first && !start ? NULL :
-						      &in_tok, &out_tok,
-						      b->keys, b->vals, &n,
-						      &bo);
+		/* deferred: read only, emptied after ops->persist */
+		err = (ft->defer ? bpf_map_lookup_batch :
+		       bpf_map_lookup_and_delete_batch)(fd,
+						first && !start ? NULL :
+						&in_tok, &out_tok,
+						b->keys, b->vals, &n, &bo);
 		if (n && packets) {
 			__u32 j;
 
@@ -1685,7 +1697,11 @@ static struct drain_item *par_items(struct flow_table *ft, unsigned int threads,
 		pieces[i] = 0;
 		if (!ns->flipped)
 			continue;
-		if (flipped < threads && nb >= ft->range_min)
+		/*
+		 * A read-only batch (deferred deletion) may run past the
+		 * end of its range into the next one's: whole maps only.
+		 */
+		if (flipped < threads && nb >= ft->range_min && !ft->defer)
 			p = 4 * ((threads + flipped - 1) / flipped);
 		if (p > nb / FLOW_TABLE_BATCH)
 			p = nb / FLOW_TABLE_BATCH;
@@ -1824,13 +1840,171 @@ static int ns_drained(struct flow_table *ft, struct flow_ns *ns,
 	 * (later in the array) is drained.  If the drain failed its pins
 	 * stay: the next agent tries again.
 	 */
-	if (ns->stale && !drain_err) {
+	if (ns->stale && !drain_err && ft->defer) {
+		/* after its buffers are emptied (drain_persist) */
+		ns->stale_pending = true;
+		ns->stale_segs = segs;
+		ns->stale_pkts = pkts;
+	} else if (ns->stale && !drain_err) {
 		bool unpinned = ns_unpin(ft, ns);
 
 		if (ops && ops->stale)
 			ops->stale(ctx, ns, ns->stale, segs, pkts, unpinned);
 	}
 	return err;
+}
+
+/*
+ * Empty the flow map FD (no writer: idle after the grace period, or
+ * detached): batches of BATCH entries read and deleted, thrown away; key
+ * by key when the kernel has no batch operations.  *REMOVED (may be NULL)
+ * adds the entries deleted.  Returns 0 or -errno.
+ */
+static int map_empty(int fd, unsigned int batch, bool key_by_key,
+		     uint64_t *removed)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	struct flow_key *keys = NULL, k;
+	struct flow_value *vals = NULL;
+	__u32 in_tok = 0, out_tok = 0;
+	bool first = true;
+	int err = 0;
+
+	while (!key_by_key) {
+		__u32 n = batch;
+
+		if (!keys) {
+			keys = malloc((size_t)batch * sizeof(*keys));
+			vals = malloc((size_t)batch * sizeof(*vals));
+			if (!keys || !vals) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL :
+						      &in_tok, &out_tok, keys,
+						      vals, &n, &bo);
+		if (removed)
+			*removed += n;
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
+		if (err == -ENOSPC && !n) {
+			free(keys);
+			free(vals);
+			keys = NULL;
+			vals = NULL;
+			batch *= 2;
+			continue;
+		}
+		if (err && first && err_unsupported(err)) {
+			key_by_key = true;
+			break;
+		}
+		if (err)
+			break;
+		in_tok = out_tok;
+		first = false;
+	}
+	free(keys);
+	free(vals);
+	if (!key_by_key)
+		return err;
+	/* no batch operations: the first key, deleted, until none is left */
+	while (!(err = bpf_map_get_next_key(fd, NULL, &k))) {
+		err = bpf_map_delete_elem(fd, &k);
+		if (err && err != -ENOENT)
+			return err;
+		if (!err && removed)
+			(*removed)++;
+	}
+	return err == -ENOENT ? 0 : err;
+}
+
+int flow_table_clear_map_id(uint32_t id, uint64_t *removed)
+{
+	const struct map_spec *s = &map_specs[M_FLOWS0];
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd, err;
+
+	if (removed)
+		*removed = 0;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return fd;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (!err && (info.type != s->type || info.key_size != s->key_size ||
+		     info.value_size != s->value_size))
+		err = -EPROTO;	/* the id is another map's now */
+	if (!err)
+		err = map_empty(fd, FLOW_TABLE_BATCH, false, removed);
+	close(fd);
+	return err;
+}
+
+/*
+ * Deferred deletion (ops->persist): the buffers of the namespaces read in
+ * this drain (ns->drained) are made durable by the consumer, then emptied;
+ * then the stale namespaces among them leave (their pins, ops->stale).
+ * The ids go to ops->persist in groups of FLOW_TABLE_PERSIST_MAX.
+ */
+static int drain_persist(struct flow_table *ft,
+			 const struct flow_drain_ops *ops, void *ctx)
+{
+	uint32_t ids[FLOW_TABLE_PERSIST_MAX];
+	size_t i = 0, n, first;
+	int ret = 0, err, b;
+
+	while (i < ft->nns) {
+		first = i;
+		for (n = 0; i < ft->nns; i++) {
+			struct flow_ns *ns = ft->ns[i];
+			size_t need = __builtin_popcount(ns->drained);
+
+			if (n + need > FLOW_TABLE_PERSIST_MAX)
+				break;
+			for (b = 0; b < 2; b++)
+				if (ns->drained & (1U << b))
+					ids[n++] = ns->map_id[b];
+		}
+		if (!n)
+			continue;
+		ops->persist(ctx, ids, n);
+		for (; first < i; first++) {
+			struct flow_ns *ns = ft->ns[first];
+
+			for (b = 0; b < 2; b++) {
+				if (!(ns->drained & (1U << b)))
+					continue;
+				err = map_empty(ns->fd[M_FLOWS0 + b], ft->batch,
+						ft->batch_broken, NULL);
+				if (err) {
+					pr_err("%s/%s: cannot empty it after the drain: %s (its flows are counted again at the next one)",
+					       ns->dir, map_specs[M_FLOWS0 + b].name,
+					       strerror(-err));
+					ret = err;
+				}
+			}
+			ns->drained = 0;
+		}
+		if (ops->cleared)
+			ops->cleared(ctx);
+	}
+	for (i = 0; i < ft->nns; i++) {
+		struct flow_ns *ns = ft->ns[i];
+		bool unpinned;
+
+		if (!ns->stale_pending)
+			continue;
+		ns->stale_pending = false;
+		unpinned = ns_unpin(ft, ns);
+		if (ops->stale)
+			ops->stale(ctx, ns, ns->stale, ns->stale_segs,
+				   ns->stale_pkts, unpinned);
+	}
+	return ret;
 }
 
 int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
@@ -1840,7 +2014,7 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 	struct drainer serial = { .ft = ft };
 	uint64_t *flows = NULL;
 	int *errs = NULL;
-	bool wait = false;
+	bool wait = false, gone_drained = false;
 	uint64_t t0 = flow_mono_ns();
 	size_t i, kept, flipped = 0;
 	int ret = 0, err;
@@ -1848,10 +2022,12 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
+	ft->defer = ops && ops->persist;
 	for (i = 0; i < ft->nns; i++) {
 		struct flow_ns *ns = ft->ns[i];
 
 		ns->flipped = false;
+		ns->drained = 0;
 		err = ns_lock(ns);
 		if (err) {
 			ret = err;
@@ -1893,10 +2069,20 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 		if (!err)
 			err = drain_map(&serial, ns, ns->fd[M_FLOWS1], 0, 0,
 					ops, ctx, &segs, &pkts);
+		/* what was handed over is emptied even after an error:
+		 * never twice (the error says what may be lost) */
+		ns->drained = 3;
 		st->flows += segs;
 		if (err)
 			ret = err;
 		err = ns_drained(ft, ns, ops, ctx, st, segs, pkts, err) ?: err;
+		if (err)
+			ret = err;
+		gone_drained = true;
+	}
+	/* a stale namespace's flows leave before a new one's arrive */
+	if (ft->defer && gone_drained) {
+		err = drain_persist(ft, ops, ctx);
 		if (err)
 			ret = err;
 	}
@@ -1924,6 +2110,7 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 
 		if (!ns->flipped)
 			continue;
+		ns->drained = 1U << ns->idle;
 		st->flows += flows[i];
 		if (errs[i])
 			ret = errs[i];
@@ -1933,6 +2120,11 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 	}
 	free(flows);
 	free(errs);
+	if (ft->defer) {
+		err = drain_persist(ft, ops, ctx);
+		if (err)
+			ret = err;
+	}
 	/* forget the namespaces whose meter is gone */
 	for (i = 0, kept = 0; i < ft->nns; i++) {
 		struct flow_ns *ns = ft->ns[i];

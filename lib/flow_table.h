@@ -180,9 +180,35 @@ struct flow_drain_ops {
 	void (*counters)(void *ctx, const struct flow_ns *ns,
 			 const struct flow_counters *total,
 			 const struct flow_counters *delta);
+	/*
+	 * Deferred deletion (PERSIST set; CLEARED may be NULL): the drain
+	 * reads the buffers without deleting anything.  Once every segment
+	 * of the buffers MAP_IDS (map ids, at most FLOW_TABLE_PERSIST_MAX)
+	 * is handed to flows(), PERSIST makes them durable (the agent's
+	 * crash journal) and notes the ids; then the table empties those
+	 * buffers and calls CLEARED.  A consumer killed in between finds
+	 * the ids again and empties them itself (flow_table_clear_map_id)
+	 * instead of draining their segments twice: so no segment is lost
+	 * or counted twice whenever the consumer dies.  Stale namespaces
+	 * get ops->stale after the emptying.  Large namespaces are not
+	 * drained in bucket ranges then (a read-only batch may cross
+	 * into the next range).
+	 */
+	void (*persist)(void *ctx, const uint32_t *map_ids, size_t n);
+	void (*cleared)(void *ctx);
 	/* Once per drain, after everything. */
 	void (*end)(void *ctx);
 };
+
+#define FLOW_TABLE_PERSIST_MAX	4096
+
+/*
+ * Empty the flow buffer of map id ID, if that id is still a flow buffer
+ * (it must have no writer: idle since a drain).  *REMOVED (may be NULL):
+ * entries deleted.  Returns 0, -ENOENT (no such map any more), -EPROTO
+ * (the id is another kind of map) or -errno.
+ */
+int flow_table_clear_map_id(uint32_t id, uint64_t *removed);
 
 struct flow_drain_stats {
 	uint64_t flows;			/* segments handed over */

@@ -924,6 +924,132 @@ START_TEST(test_stale_namespace)
 }
 END_TEST
 
+/* Deferred deletion: what the consumer sees when it is asked to persist. */
+struct persist_seen {
+	struct sums s;
+	int fd[2];			/* the namespace's buffers */
+	uint32_t ids[8];
+	size_t nids;
+	int calls, cleared;
+	size_t in_maps_at_persist;	/* entries still in the buffers */
+	uint64_t segs_at_persist;
+	int stale_calls;
+	int stale_after_clear;
+};
+
+static void p_flows(void *ctx, const struct flow_ns *ns,
+		    const struct flow_key *k, const struct flow_value *v,
+		    size_t n)
+{
+	s_flows(&((struct persist_seen *)ctx)->s, ns, k, v, n);
+}
+
+static void p_persist(void *ctx, const uint32_t *ids, size_t n)
+{
+	struct persist_seen *p = ctx;
+	size_t i;
+
+	p->calls++;
+	for (i = 0; i < n && p->nids < 8; i++)
+		p->ids[p->nids++] = ids[i];
+	p->in_maps_at_persist = map_count(p->fd[0]) + map_count(p->fd[1]);
+	p->segs_at_persist = p->s.segs;
+}
+
+static void p_cleared(void *ctx)
+{
+	((struct persist_seen *)ctx)->cleared++;
+}
+
+static void p_stale(void *ctx, const struct flow_ns *ns, const char *reason,
+		    uint64_t segs, uint64_t pkts, bool unpinned)
+{
+	struct persist_seen *p = ctx;
+
+	(void)ns; (void)reason; (void)segs; (void)pkts; (void)unpinned;
+	p->stale_calls++;
+	p->stale_after_clear = p->cleared;
+}
+
+static const struct flow_drain_ops persist_ops = {
+	.flows = p_flows,
+	.persist = p_persist,
+	.cleared = p_cleared,
+	.stale = p_stale,
+};
+
+static uint32_t map_id_of(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	ck_assert_int_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	return info.id;
+}
+
+START_TEST(test_drain_deferred_delete)
+{
+	struct persist_seen ps = { 0 };
+	struct flow_table *ft;
+	struct netns_id id;
+	struct pins p;
+	char gone[64];
+	uint64_t want = 0, late = 0, removed = 0;
+
+	REQUIRE_BPF();
+	make_ns("nsP", 4096, sizeof(struct flow_key), &p);
+	ps.fd[0] = p.fd[0];
+	ps.fd[1] = p.fd[1];
+	fill(p.fd[0], 0, 3000, &want);		/* active buffer: 0 */
+	ft = open_table(NULL);
+	ck_assert_int_eq(flow_table_drain(ft, &persist_ops, &ps, NULL), 0);
+	/* everything handed over, and still in the buffer, when asked */
+	ck_assert_int_eq(ps.calls, 1);
+	ck_assert_uint_eq(ps.segs_at_persist, 3000);
+	ck_assert_uint_eq(ps.s.pkts, want);
+	ck_assert_uint_eq(ps.in_maps_at_persist, 3000);
+	ck_assert_uint_eq(ps.nids, 1);
+	ck_assert_uint_eq(ps.ids[0], map_id_of(p.fd[0]));
+	/* then emptied, then told */
+	ck_assert_int_eq(ps.cleared, 1);
+	ck_assert_uint_eq(map_count(p.fd[0]), 0);
+
+	/* a consumer killed after persist: the next one empties by id */
+	fill(p.fd[0], 0, 20, &late);
+	ck_assert_int_eq(flow_table_clear_map_id(map_id_of(p.fd[0]), &removed),
+			 0);
+	ck_assert_uint_eq(removed, 20);
+	ck_assert_uint_eq(map_count(p.fd[0]), 0);
+	/* an id that is not a flow buffer is refused, not emptied */
+	ck_assert_int_eq(flow_table_clear_map_id(map_id_of(p.fd[2]), NULL),
+			 -EPROTO);
+	flow_table_close(ft);
+	close_pins(&p);
+	unpin_ns("nsP");
+
+	/* a stale namespace: ops->stale after its buffers are emptied */
+	memset(&ps, 0, sizeof(ps));
+	snprintf(gone, sizeof(gone), "ftpgone%d", getpid());
+	make_ns(gone, 1024, sizeof(struct flow_key), &p);
+	ck_assert_int_eq(netns_id_get("", &id), 0);
+	ck_assert_int_eq(pin_identity_write(root, gone, &id), 0);
+	ps.fd[0] = p.fd[0];
+	ps.fd[1] = p.fd[1];
+	fill(p.fd[0], 0, 30, &want);
+	fill(p.fd[1], 30, 40, &want);
+	ft = open_table(NULL);
+	ck_assert_int_eq(flow_table_rescan(ft), 0);
+	ck_assert_int_eq(flow_table_drain(ft, &persist_ops, &ps, NULL), 0);
+	ck_assert_uint_eq(ps.in_maps_at_persist, 70);
+	ck_assert_uint_eq(ps.nids, 2);
+	ck_assert_int_eq(ps.stale_calls, 1);
+	ck_assert_int_eq(ps.stale_after_clear, 1);
+	ck_assert_uint_eq(map_count(p.fd[0]) + map_count(p.fd[1]), 0);
+	flow_table_close(ft);
+	close_pins(&p);
+}
+END_TEST
+
 START_TEST(test_no_pin_root)
 {
 	struct flow_table_opts o = { .pin_root = "/nonexistent/flowctl" };
@@ -959,6 +1085,7 @@ static Suite *flow_table_suite(void)
 	tcase_add_test(tc, test_drain_into_cache);
 	tcase_add_test(tc, test_no_pin_root);
 	tcase_add_test(tc, test_stale_namespace);
+	tcase_add_test(tc, test_drain_deferred_delete);
 	suite_add_tcase(s, tc);
 	return s;
 }
