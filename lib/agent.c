@@ -1228,6 +1228,7 @@ int agent_run(const struct agent_opts *opts)
 			 (unsigned long long)js.failed, js.sync_ns / 1e6,
 			 (unsigned long long)js.slots);
 		/* everything was handed to the outputs: nothing to keep */
+		flow_table_settle(a.ft);
 		flow_journal_remove(a.journal);
 		a.journal = NULL;
 	}

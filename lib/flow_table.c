@@ -132,6 +132,23 @@ struct flow_table {
 	bool batch_broken;
 	bool del_broken;
 	bool defer;			/* this drain: ops->persist, then delete */
+	/*
+	 * Deferred deletion in the background: the buffers persisted at the
+	 * end of a drain are emptied by this thread (fds dup'ed) while the
+	 * consumer goes on; the next drain (or flow_table_settle) waits for
+	 * it and calls the ops->cleared of that drain.
+	 */
+	struct {
+		bool on;
+		pthread_t thr;
+		int *fds;
+		size_t n;
+		int err;
+		const struct flow_drain_ops *ops;
+		void *ctx;
+		unsigned int batch;
+		bool key_by_key;
+	} empty;
 	unsigned int batch;		/* entries per batch syscall */
 	unsigned int workers;		/* drain threads (1: no parallel drain) */
 	unsigned int range_min;		/* buckets: cut into ranges from here */
@@ -160,6 +177,8 @@ struct flow_table {
 	int epfd;
 	int events;
 };
+
+static int empty_wait(struct flow_table *ft, bool cleared);
 
 /* ---- clocks ---------------------------------------------------------- */
 
@@ -1219,6 +1238,8 @@ void flow_table_close(struct flow_table *ft)
 
 	if (!ft)
 		return;
+	/* its consumer may be gone: the ids stay noted, emptied again */
+	empty_wait(ft, false);
 	for (i = 0; i < ft->nns; i++)
 		ns_free(ft, ft->ns[i]);
 	free(ft->ns);
@@ -1944,14 +1965,107 @@ int flow_table_clear_map_id(uint32_t id, uint64_t *removed)
 	return err;
 }
 
+static void *empty_worker(void *arg)
+{
+	struct flow_table *ft = arg;
+	size_t i;
+	int err;
+
+	for (i = 0; i < ft->empty.n; i++) {
+		err = map_empty(ft->empty.fds[i], ft->empty.batch,
+				ft->empty.key_by_key, NULL);
+		if (err)
+			ft->empty.err = err;
+	}
+	return NULL;
+}
+
+/* Wait for the background emptying, if any; CLEARED: tell its consumer. */
+static int empty_wait(struct flow_table *ft, bool cleared)
+{
+	size_t i;
+	int err;
+
+	if (!ft->empty.on)
+		return 0;
+	pthread_join(ft->empty.thr, NULL);
+	ft->empty.on = false;
+	for (i = 0; i < ft->empty.n; i++)
+		close(ft->empty.fds[i]);
+	free(ft->empty.fds);
+	ft->empty.fds = NULL;
+	err = ft->empty.err;
+	if (err)
+		pr_err("%s: cannot empty the flow buffers after the drain: %s (their flows are counted again at the next one)",
+		       ft->pin_root, strerror(-err));
+	else if (cleared && ft->empty.ops->cleared)
+		ft->empty.ops->cleared(ft->empty.ctx);
+	return err;
+}
+
+int flow_table_settle(struct flow_table *ft)
+{
+	return empty_wait(ft, true);
+}
+
+/*
+ * Empty the buffers of IDS in the background (drain_persist): 0, or
+ * -errno when it must be done here (no memory, no thread).
+ */
+static int empty_start(struct flow_table *ft, const struct flow_drain_ops *ops,
+		       void *ctx)
+{
+	sigset_t all, old;
+	size_t i, n = 0;
+	int b, err;
+
+	ft->empty.fds = calloc(2 * (ft->nns ? ft->nns : 1), sizeof(int));
+	if (!ft->empty.fds)
+		return -ENOMEM;
+	for (i = 0; i < ft->nns; i++)
+		for (b = 0; b < 2; b++)
+			if (ft->ns[i]->drained & (1U << b)) {
+				int fd = dup(ft->ns[i]->fd[M_FLOWS0 + b]);
+
+				if (fd < 0)
+					goto fail;
+				ft->empty.fds[n++] = fd;
+			}
+	ft->empty.n = n;
+	ft->empty.err = 0;
+	ft->empty.ops = ops;
+	ft->empty.ctx = ctx;
+	ft->empty.batch = ft->batch;
+	ft->empty.key_by_key = ft->batch_broken;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&ft->empty.thr, NULL, empty_worker, ft);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto fail;
+	ft->empty.on = true;
+	for (i = 0; i < ft->nns; i++)
+		ft->ns[i]->drained = 0;
+	return 0;
+fail:
+	while (n)
+		close(ft->empty.fds[--n]);
+	free(ft->empty.fds);
+	ft->empty.fds = NULL;
+	return -EAGAIN;
+}
+
 /*
  * Deferred deletion (ops->persist): the buffers of the namespaces read in
  * this drain (ns->drained) are made durable by the consumer, then emptied;
  * then the stale namespaces among them leave (their pins, ops->stale).
- * The ids go to ops->persist in groups of FLOW_TABLE_PERSIST_MAX.
+ * The ids go to ops->persist in groups of FLOW_TABLE_PERSIST_MAX.  ASYNC:
+ * the emptying may go on in the background when nothing waits for it (no
+ * stale namespace, one group).
  */
 static int drain_persist(struct flow_table *ft,
-			 const struct flow_drain_ops *ops, void *ctx)
+			 const struct flow_drain_ops *ops, void *ctx,
+			 bool async)
 {
 	uint32_t ids[FLOW_TABLE_PERSIST_MAX];
 	size_t i = 0, n, first;
@@ -1972,6 +2086,14 @@ static int drain_persist(struct flow_table *ft,
 		if (!n)
 			continue;
 		ops->persist(ctx, ids, n);
+		if (async && first == 0 && i == ft->nns) {
+			for (i = 0; i < ft->nns; i++)
+				if (ft->ns[i]->stale_pending)
+					break;
+			if (i == ft->nns && !empty_start(ft, ops, ctx))
+				return 0;
+			i = ft->nns;
+		}
 		for (; first < i; first++) {
 			struct flow_ns *ns = ft->ns[first];
 
@@ -2022,6 +2144,8 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
+	/* the buffers of the previous drain are empty before any flip */
+	empty_wait(ft, true);
 	ft->defer = ops && ops->persist;
 	for (i = 0; i < ft->nns; i++) {
 		struct flow_ns *ns = ft->ns[i];
@@ -2082,7 +2206,7 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 	}
 	/* a stale namespace's flows leave before a new one's arrive */
 	if (ft->defer && gone_drained) {
-		err = drain_persist(ft, ops, ctx);
+		err = drain_persist(ft, ops, ctx, false);
 		if (err)
 			ret = err;
 	}
@@ -2121,7 +2245,7 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 	free(flows);
 	free(errs);
 	if (ft->defer) {
-		err = drain_persist(ft, ops, ctx);
+		err = drain_persist(ft, ops, ctx, true);
 		if (err)
 			ret = err;
 	}

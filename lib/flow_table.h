@@ -192,7 +192,11 @@ struct flow_drain_ops {
 	 * or counted twice whenever the consumer dies.  Stale namespaces
 	 * get ops->stale after the emptying.  Large namespaces are not
 	 * drained in bucket ranges then (a read-only batch may cross
-	 * into the next range).
+	 * into the next range).  The emptying at the end of a drain goes on
+	 * in a thread of the table after flow_table_drain returns; CLEARED
+	 * is called by the next flow_table_drain or flow_table_settle
+	 * (never by flow_table_close: the ids stay noted, and emptying an
+	 * empty buffer again costs nothing).
 	 */
 	void (*persist)(void *ctx, const uint32_t *map_ids, size_t n);
 	void (*cleared)(void *ctx);
@@ -201,6 +205,13 @@ struct flow_drain_ops {
 };
 
 #define FLOW_TABLE_PERSIST_MAX	4096
+
+/*
+ * Wait until the buffers of the last drain are emptied (deferred
+ * deletion) and call its ops->cleared.  Returns 0 or the -errno of the
+ * emptying.
+ */
+int flow_table_settle(struct flow_table *ft);
 
 /*
  * Empty the flow buffer of map id ID, if that id is still a flow buffer

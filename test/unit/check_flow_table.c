@@ -1010,9 +1010,23 @@ START_TEST(test_drain_deferred_delete)
 	ck_assert_uint_eq(ps.in_maps_at_persist, 3000);
 	ck_assert_uint_eq(ps.nids, 1);
 	ck_assert_uint_eq(ps.ids[0], map_id_of(p.fd[0]));
-	/* then emptied, then told */
+	/* then emptied (in the background), then told */
+	ck_assert_int_eq(flow_table_settle(ft), 0);
 	ck_assert_int_eq(ps.cleared, 1);
 	ck_assert_uint_eq(map_count(p.fd[0]), 0);
+	/* the next drain waits for it too: nothing read twice */
+	fill(p.fd[1], 0, 500, &late);
+	ck_assert_int_eq(flow_table_drain(ft, &persist_ops, &ps, NULL), 0);
+	ck_assert_int_eq(ps.calls, 2);
+	ck_assert_uint_eq(ps.s.segs, 3500);
+	fill(p.fd[0], 0, 40, &late);
+	ck_assert_int_eq(flow_table_drain(ft, &persist_ops, &ps, NULL), 0);
+	ck_assert_int_eq(ps.cleared, 2);
+	ck_assert_uint_eq(ps.s.segs, 3540);
+	ck_assert_int_eq(flow_table_settle(ft), 0);
+	ck_assert_int_eq(ps.cleared, 3);
+	ck_assert_uint_eq(map_count(p.fd[0]) + map_count(p.fd[1]), 0);
+	late = 0;
 
 	/* a consumer killed after persist: the next one empties by id */
 	fill(p.fd[0], 0, 20, &late);

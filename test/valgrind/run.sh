@@ -25,7 +25,8 @@ VG=$(mktemp -d /tmp/flowctl-valgrind.XXXXXX)
 export FLOWCTL_AGENT_WRAP="valgrind --log-file=$VG/%q{VG_TEST}.%p.log --suppressions=$PWD/test/valgrind/flowctl.supp --undef-value-errors=no --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --track-fds=no"
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(test-agent.sh test-agent-single.sh test-agent-resilience.sh
-	test-flowlog-safety.sh test-metrics-safety.sh test-nslife.sh test-agent-crash.sh)
+	test-flowlog-safety.sh test-metrics-safety.sh test-nslife.sh test-agent-crash.sh
+	test-agent-crash-points.sh)
 pass=0 fail=0
 for t in "${tests[@]}"; do
 	name=${t%.sh}
