@@ -103,9 +103,11 @@ finish() {
 free_port() {
 	local p i
 	for i in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
-		if ! ss -Hlnu "sport = :$p" | grep -q . &&
-		   ! ss -Hlnt "sport = :$p" | grep -q .; then
+		# below the ephemeral range (32768-60999), where a connection's
+		# local port could take it between this check and the bind
+		p=$((10000 + RANDOM % 22000))
+		if ! ss -Hanu "sport = :$p" | grep -q . &&
+		   ! ss -Hant "sport = :$p" | grep -q .; then
 			echo "$p"
 			return 0
 		fi
