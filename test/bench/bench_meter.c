@@ -29,6 +29,7 @@
 
 #include "bpffs.h"
 #include "ebpf_build.h"
+#include "flow_abi.h"
 #include "log.h"
 
 #define STATS_SYSCTL	"/proc/sys/kernel/bpf_stats_enabled"
@@ -147,6 +148,37 @@ static const char forward_src[] =
 	"	return TC_ACT_UNSPEC;\n"
 	"}\n";
 
+/*
+ * A new flow at every run: the ports (4 bytes after the IP header) are
+ * overwritten with a counter before the egress hook, so every run inserts
+ * a flow (the insert path, where BPF_F_NO_PREALLOC allocates).  The
+ * wrapper's own cost is the same with and without preallocation.
+ */
+static const char newflow_src[] =
+	"struct {\n"
+	"	__uint(type, BPF_MAP_TYPE_ARRAY);\n"
+	"	__uint(max_entries, 1);\n"
+	"	__type(key, __u32);\n"
+	"	__type(value, __u32);\n"
+	"} bench_seq SEC(\".maps\");\n"
+	"SEC(\"tc-newflow\")\n"
+	"int bench_newflow(struct __sk_buff *skb)\n"
+	"{\n"
+	"	__u32 zero = 0, v, *seq = bpf_map_lookup_elem(&bench_seq, &zero);\n"
+	"\n"
+	"	if (!seq)\n"
+	"		return TC_ACT_UNSPEC;\n"
+	"	v = ++*seq;\n"
+	"	bpf_skb_store_bytes(skb, skb->protocol == bpf_htons(ETH_P_IP) ?\n"
+	"			    14 + 20 : 14 + 40, &v, sizeof(v), 0);\n"
+	"	egress_hook(skb);\n"
+	"	return TC_ACT_UNSPEC;\n"
+	"}\n";
+
+/* Runs of a new-flow measurement: the flow maps hold them all (the
+ * default limit, 65536), emptied before each measurement. */
+#define NEWFLOW_REPEAT	50000
+
 /* ifindex of the forward runs: the stamp's interface is the egress
  * skb's ingress_ifindex (lo exists everywhere) */
 #define FORWARD_IFINDEX	1
@@ -171,6 +203,8 @@ struct bench_prog {
 	bool ifstats, coarse_time;
 	bool latency;		/* the latency knob */
 	bool forward;		/* ingress + egress on one skb */
+	bool newflow;		/* a new flow at every run */
+	bool no_prealloc;	/* flow maps with BPF_F_NO_PREALLOC */
 	bool ipv4_only;
 	struct bpf_object *obj;
 	int fd;
@@ -194,6 +228,12 @@ static struct bench_prog progs[] = {
 	  .coarse_time = true, .forward = true },
 	{ .name = "forwarded (in+out), --latency", .kind = PK_METER,
 	  .coarse_time = true, .forward = true, .latency = true },
+	{ .name = "meter, --no-prealloc", .kind = PK_METER,
+	  .coarse_time = true, .no_prealloc = true },
+	{ .name = "new flow each packet", .kind = PK_METER,
+	  .coarse_time = true, .newflow = true },
+	{ .name = "new flow each packet, --no-prealloc", .kind = PK_METER,
+	  .coarse_time = true, .newflow = true, .no_prealloc = true },
 };
 #define N_PROGS (sizeof(progs) / sizeof(progs[0]))
 
@@ -255,21 +295,24 @@ static int prog_load(struct bench_prog *p, const char *cache)
 		k.ifstats = p->ifstats;
 		k.coarse_time = p->coarse_time;
 		k.latency = p->latency;
+		k.no_prealloc = p->no_prealloc;
 		err = ebpf_render(&k, &src, &len);
 		if (err)
 			return err;
-		if (p->forward) {
-			char *full = malloc(len + sizeof(forward_src));
+		if (p->forward || p->newflow) {
+			const char *add = p->forward ? forward_src : newflow_src;
+			size_t alen = strlen(add);
+			char *full = malloc(len + alen + 1);
 
 			if (!full) {
 				free(src);
 				return -ENOMEM;
 			}
 			memcpy(full, src, len);
-			memcpy(full + len, forward_src, sizeof(forward_src));
+			memcpy(full + len, add, alen + 1);
 			free(src);
 			src = full;
-			len += sizeof(forward_src) - 1;
+			len += alen;
 		}
 		err = ebpf_compile_source(src, len, cache, path, sizeof(path),
 					  digest);
@@ -295,9 +338,43 @@ static int prog_load(struct bench_prog *p, const char *cache)
 	/* the first program: flow_ingress for the meter */
 	prog = p->forward ?
 	       bpf_object__find_program_by_name(p->obj, "bench_forward") :
+	       p->newflow ?
+	       bpf_object__find_program_by_name(p->obj, "bench_newflow") :
 	       bpf_object__next_program(p->obj, NULL);
 	p->fd = prog ? bpf_program__fd(prog) : -1;
 	return p->fd < 0 ? -ENOENT : 0;
+}
+
+/* Empty the flow maps of P (new-flow runs insert into flows_0). */
+static int flows_empty(const struct bench_prog *p)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	static struct flow_key keys[4096];
+	static struct flow_value vals[4096];
+	const char *names[] = { FLOW_MAP_FLOWS_0, FLOW_MAP_FLOWS_1 };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(p->obj,
+								 names[i]);
+		__u32 in = 0, out = 0, n;
+		bool first = true;
+		int fd, err;
+
+		if (!m)
+			return -ENOENT;
+		fd = bpf_map__fd(m);
+		do {
+			n = 4096;
+			err = bpf_map_lookup_and_delete_batch(fd,
+				first ? NULL : &in, &out, keys, vals, &n, &bo);
+			in = out;
+			first = false;
+		} while (!err);
+		if (err != -ENOENT)
+			return err;
+	}
+	return 0;
 }
 
 /* Average ns per run of REPEAT runs of P on F, or < 0. */
@@ -330,6 +407,8 @@ static double measure_fine(const struct bench_prog *p, const struct frame *f,
 	struct timespec t0, t1;
 	double ns;
 
+	if (p->newflow && (flows_empty(p) || repeat > NEWFLOW_REPEAT))
+		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (measure(p, f, repeat) < 0)
 		return -1;
@@ -403,9 +482,15 @@ int main(void)
 		}
 		/* calibrate: about TARGET_NS per measurement */
 		for (f = 0; f < N_FRAMES; f++) {
-			double ns = measure_fine(&progs[i], &frames[f], 200000);
+			double ns;
 			unsigned long long n;
 
+			if (progs[i].newflow) {
+				/* the maps' room, not the time, sets it */
+				progs[i].repeat[f] = NEWFLOW_REPEAT;
+				continue;
+			}
+			ns = measure_fine(&progs[i], &frames[f], 200000);
 			if (ns <= 0) {
 				fprintf(stderr, "bench_meter: test_run: %s\n",
 					strerror(errno));
@@ -460,7 +545,8 @@ int main(void)
 				fwd_min[f][p->latency] = min;
 			}
 			if (p->kind == PK_METER && !p->ifstats && !p->forward &&
-			    p->coarse_time && min / empty_min[f] > worst_default)
+			    !p->newflow && !p->no_prealloc && p->coarse_time &&
+			    min / empty_min[f] > worst_default)
 				worst_default = min / empty_min[f];
 			printf("%-9s %-32s %8.1f %8.1f %8.2fx %8.2fx\n",
 			       frames[f].name, p->name, med, min,
@@ -474,6 +560,32 @@ int main(void)
 		       fwd_med[f][1] / fwd_med[f][0],
 		       fwd_min[f][1] - fwd_min[f][0],
 		       fwd_min[f][1] / fwd_min[f][0]);
+	for (f = 0; f < N_FRAMES; f++) {
+		const struct bench_prog *pre = NULL, *nop = NULL;
+		const struct bench_prog *dflt = NULL, *dnop = NULL;
+		double m0, m1, m2, m3;
+
+		for (i = 0; i < N_PROGS; i++) {
+			const struct bench_prog *p = &progs[i];
+
+			if (p->newflow)
+				*(p->no_prealloc ? &nop : &pre) = p;
+			else if (p->kind == PK_METER && !p->ifstats &&
+				 !p->forward && p->coarse_time)
+				*(p->no_prealloc ? &dnop : &dflt) = p;
+		}
+		if (!pre || !nop || !dflt || !dnop)
+			break;
+		median(pre->ns[f], &m0);
+		median(nop->ns[f], &m1);
+		median(dflt->ns[f], &m2);
+		median(dnop->ns[f], &m3);
+		if (f == 0)
+			printf("\n--no-prealloc (minimum ns per packet, this run):\n");
+		printf("  %-9s existing flow %.1f vs %.1f preallocated (%.2fx); new flow each packet %.1f vs %.1f (%.2fx, +%.1f ns per new flow)\n",
+		       frames[f].name, m3, m2, m3 / m2, m1, m0, m1 / m0,
+		       m1 - m0);
+	}
 	printf("\nmeter with default knobs: %.2fx empty (minimum, worst frame); target <= %.1fx: %s\n",
 	       worst_default, TARGET_RATIO,
 	       worst_default <= TARGET_RATIO ? "met" : "NOT met");
