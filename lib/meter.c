@@ -321,36 +321,177 @@ static int hook_query(const char *netns, const char *dev, enum tc_hook hook,
 	return 0;
 }
 
-static int qdisc_has_clsact(const char *netns, const char *dev, bool *has)
-{
-	struct exec_result res;
-	struct json_object *arr;
-	struct tc_cmd c;
-	int err, i, len;
+typedef void (*filters_fn)(void *ctx, int i, enum tc_hook h,
+			   struct json_object *arr);
 
-	*has = false;
-	tc_cmd_qdisc_show(&c, netns, dev);
-	err = run_cmd(&c, dev, 5, &res);
+/*
+ * The filter list (a JSON array, NULL when tc printed none) of both hooks
+ * of each device DEVS[i] of NETNS that has a clsact qdisc (CLSACT[i]),
+ * handed to FN(CTX, i, hook): one `tc -j -batch` of `filter show` for
+ * them all; a device whose name cannot go on a batch line is asked on its
+ * own.  Returns 0 or -errno (printed).
+ */
+static int devs_filters(const char *netns, const char *const *devs, int n,
+			const bool *clsact, filters_fn fn, void *ctx)
+{
+	struct json_tokener *tok = NULL;
+	struct exec_result res = { 0 };
+	bool *alone = calloc(2 * n + 1, sizeof(*alone));
+	struct json_object *a;
+	struct tc_cmd c;
+	char *in = NULL, *p;
+	size_t len = 0;
+	int i, k, err = 0;
+
+	if (!alone)
+		return -ENOMEM;
+	for (i = 0; i < n && !err; i++) {
+		if (!clsact[i])
+			continue;
+		for (k = 0; k < 2 && !err; k++) {
+			tc_cmd_filter_show(&c, netns, devs[i], k);
+			if (tc_cmd_batch_line(&c, &in, &len) == 0)
+				continue;
+			alone[2 * i + k] = true;
+			err = run_cmd(&c, devs[i], 5, &res);
+			if (err)
+				break;
+			a = json_tokener_parse(res.out);
+			exec_result_free(&res);
+			fn(ctx, i, k, a);
+			json_object_put(a);
+		}
+	}
+	if (err || !len)
+		goto out;
+	tc_cmd_batch(&c, netns, true);
+	err = tc_cmd_run_in(&c, in, len, &res);
+	if (!err && res.status) {
+		pr_err("%s: `tc -j -batch` (filter show) failed:\n%s",
+		       ifspec_pin_name(netns), tail_lines(res.err, 5));
+		err = -EIO;
+	}
+	if (err)
+		goto out;
+	/* one JSON array per line, in order */
+	tok = json_tokener_new();
+	p = res.out;
+	for (i = 0; i < n && tok && !err; i++) {
+		if (!clsact[i])
+			continue;
+		for (k = 0; k < 2; k++) {
+			if (alone[2 * i + k])
+				continue;
+			while (*p == '\n' || *p == ' ')
+				p++;
+			json_tokener_reset(tok);
+			a = json_tokener_parse_ex(tok, p, strlen(p));
+			if (!a) {
+				pr_err("%s: cannot parse the output of `tc -j -batch`",
+				       ifspec_pin_name(netns));
+				err = -EIO;
+				break;
+			}
+			p += json_tokener_get_parse_end(tok);
+			fn(ctx, i, k, a);
+			json_object_put(a);
+		}
+	}
+out:
+	exec_result_free(&res);
+	if (tok)
+		json_tokener_free(tok);
+	free(in);
+	free(alone);
+	return err;
+}
+
+/* Which devices DEVS[i] of NETNS have a clsact qdisc: one `tc qdisc show`. */
+static int devs_clsact(const char *netns, const char *const *devs, int n,
+		       bool *clsact)
+{
+	struct json_object *arr;
+	struct exec_result res;
+	struct tc_cmd c;
+	int i, q, nq, err;
+
+	tc_cmd_qdisc_show_all(&c, netns);
+	err = run_cmd(&c, ifspec_pin_name(netns), 5, &res);
 	if (err)
 		return err;
 	arr = json_tokener_parse(res.out);
 	exec_result_free(&res);
-	if (!arr || !json_object_is_type(arr, json_type_array)) {
-		json_object_put(arr);
-		return 0;
-	}
-	len = json_object_array_length(arr);
-	for (i = 0; i < len; i++) {
-		struct json_object *v;
+	nq = arr && json_object_is_type(arr, json_type_array) ?
+	     (int)json_object_array_length(arr) : 0;
+	for (i = 0; i < n; i++) {
+		clsact[i] = false;
+		for (q = 0; q < nq; q++) {
+			struct json_object *o = json_object_array_get_idx(arr, q);
+			struct json_object *v, *d;
 
-		if (json_object_object_get_ex(json_object_array_get_idx(arr, i),
-					      "kind", &v) &&
-		    !strcmp(json_object_get_string(v), "clsact"))
-			*has = true;
+			if (json_object_object_get_ex(o, "kind", &v) &&
+			    !strcmp(json_object_get_string(v), "clsact") &&
+			    json_object_object_get_ex(o, "dev", &d) &&
+			    !strcmp(json_object_get_string(d), devs[i]))
+				clsact[i] = true;
+		}
 	}
 	json_object_put(arr);
 	return 0;
 }
+
+/* The state of both hooks of every device of a namespace. */
+struct dev_hooks {
+	struct hook_state st[2];	/* by enum tc_hook */
+	struct tc_filter_id fid[2];
+};
+
+struct dev_hooks_ctx {
+	struct dev_hooks *out;
+	const struct tc_filter_id *id;
+};
+
+static void dev_hooks_one(void *ctx, int i, enum tc_hook h,
+			  struct json_object *arr)
+{
+	struct dev_hooks_ctx *c = ctx;
+
+	hook_state_parse(arr, c->id, &c->out[i].st[h], &c->out[i].fid[h]);
+}
+
+/*
+ * Both hooks of each of the ND devices DEVS of NETNS, at ID (NULL: any
+ * ebpflow filter): *OUT (malloc'ed, ND entries; a device without clsact
+ * has nothing present).  Two processes whatever the number of devices.
+ */
+static int devs_hook_states(const char *netns, const struct dev_entry *devs,
+			    int nd, const struct tc_filter_id *id,
+			    struct dev_hooks **out)
+{
+	struct dev_hooks_ctx c = { .id = id };
+	const char **names = calloc(nd + 1, sizeof(*names));
+	bool *clsact = calloc(nd + 1, sizeof(*clsact));
+	int j, err = -ENOMEM;
+
+	c.out = calloc(nd + 1, sizeof(*c.out));
+	if (!names || !clsact || !c.out)
+		goto out;
+	for (j = 0; j < nd; j++)
+		names[j] = devs[j].name;
+	err = devs_clsact(netns, names, nd, clsact);
+	if (!err)
+		err = devs_filters(netns, names, nd, clsact, dev_hooks_one, &c);
+out:
+	free(names);
+	free(clsact);
+	if (err) {
+		free(c.out);
+		return err;
+	}
+	*out = c.out;
+	return 0;
+}
+
 
 /* ---- pinned maps of a namespace ---------------------------------------- */
 
@@ -974,22 +1115,20 @@ static int netns_our_hooks(const char *netns, const struct tc_filter_id *id,
 			   struct request *out)
 {
 	struct dev_entry *devs;
-	int nd, j, err;
+	struct dev_hooks *dh;
+	int nd, j, h, err;
 
 	err = netns_devices(netns, &devs, &nd);
 	if (err)
 		return err;
-	for (j = 0; j < nd && !err; j++) {
-		struct hook_state st;
-		int h;
-
-		for (h = 0; h < 2 && !err; h++) {
-			err = hook_query(netns, devs[j].name, h, id, &st, NULL);
-			if (!err && st.present && st.ours)
+	err = devs_hook_states(netns, devs, nd, id, &dh);
+	for (j = 0; j < nd && !err; j++)
+		for (h = 0; h < 2 && !err; h++)
+			if (dh[j].st[h].present && dh[j].st[h].ours)
 				err = request_add(out, netns, &devs[j], 1U << h,
 						  true);
-		}
-	}
+	if (!err)
+		free(dh);
 	free(devs);
 	return err;
 }
@@ -1103,6 +1242,90 @@ struct hook_plan {
 	bool done;
 };
 
+/* The targets of namespace NS as a device list (TIDX: their indexes). */
+struct ns_devs {
+	const char **devs;
+	int *tidx;
+	bool *clsact;
+	int n;
+	filters_fn fn;		/* called with the target's index */
+	void *ctx;
+};
+
+static void ns_devs_free(struct ns_devs *d)
+{
+	free(d->devs);
+	free(d->tidx);
+	free(d->clsact);
+}
+
+static int ns_devs_get(const struct request *r, int ns, struct ns_devs *d)
+{
+	int i;
+
+	memset(d, 0, sizeof(*d));
+	d->devs = calloc(r->nt + 1, sizeof(*d->devs));
+	d->tidx = calloc(r->nt + 1, sizeof(*d->tidx));
+	d->clsact = calloc(r->nt + 1, sizeof(*d->clsact));
+	if (!d->devs || !d->tidx || !d->clsact) {
+		ns_devs_free(d);
+		return -ENOMEM;
+	}
+	for (i = 0; i < r->nt; i++)
+		if (r->t[i].ns == ns) {
+			d->tidx[d->n] = i;
+			d->devs[d->n++] = r->t[i].dev;
+		}
+	return 0;
+}
+
+static void ns_devs_call(void *ctx, int i, enum tc_hook h,
+			 struct json_object *arr)
+{
+	struct ns_devs *d = ctx;
+
+	d->fn(d->ctx, d->tidx[i], h, arr);
+}
+
+/*
+ * devs_clsact and devs_filters for the targets of namespace NS:
+ * CLSACT[t] and FN(CTX, t, hook, arr) by target index.
+ */
+static int ns_filters(struct request *r, int ns, bool *clsact, filters_fn fn,
+		      void *ctx)
+{
+	const char *netns = r->ns[ns].netns;
+	struct ns_devs d;
+	int i, err;
+
+	err = ns_devs_get(r, ns, &d);
+	if (err)
+		return err;
+	d.fn = fn;
+	d.ctx = ctx;
+	err = devs_clsact(netns, d.devs, d.n, d.clsact);
+	for (i = 0; i < d.n && !err; i++)
+		clsact[d.tidx[i]] = d.clsact[i];
+	if (!err && fn)
+		err = devs_filters(netns, d.devs, d.n, d.clsact, ns_devs_call,
+				   &d);
+	ns_devs_free(&d);
+	return err;
+}
+
+struct query_ctx {
+	struct hook_plan (*hp)[2];
+	const struct tc_filter_id *id;
+};
+
+static void query_one(void *ctx, int t, enum tc_hook h,
+		      struct json_object *arr)
+{
+	struct query_ctx *q = ctx;
+
+	hook_state_parse(arr, q->id, &q->hp[t][h].st, NULL);
+}
+
 /*
  * The state of both hooks of the targets of namespace NS: one `tc qdisc
  * show` for the namespace, one batch of `tc filter show` for the devices
@@ -1111,101 +1334,13 @@ struct hook_plan {
 static int ns_query(struct request *r, int ns, const struct tc_filter_id *id,
 		    struct hook_plan (*hp)[2], bool *clsact)
 {
-	const char *netns = r->ns[ns].netns;
-	struct json_tokener *tok = NULL;
-	struct json_object *arr;
-	struct exec_result res;
-	struct tc_cmd c;
-	char *in = NULL, *p;
-	size_t len = 0;
-	int i, k, err;
+	struct query_ctx q = { .hp = hp, .id = id };
+	int i, err;
 
-	tc_cmd_qdisc_show_all(&c, netns);
-	err = run_cmd(&c, ifspec_pin_name(netns), 5, &res);
-	if (err)
-		return err;
-	arr = json_tokener_parse(res.out);
-	exec_result_free(&res);
-	for (i = 0; i < r->nt; i++) {
-		int q, nq = arr && json_object_is_type(arr, json_type_array) ?
-			    (int)json_object_array_length(arr) : 0;
-
-		if (r->t[i].ns != ns)
-			continue;
-		clsact[i] = false;
-		for (q = 0; q < nq; q++) {
-			struct json_object *o = json_object_array_get_idx(arr, q);
-			struct json_object *v, *d;
-
-			if (json_object_object_get_ex(o, "kind", &v) &&
-			    !strcmp(json_object_get_string(v), "clsact") &&
-			    json_object_object_get_ex(o, "dev", &d) &&
-			    !strcmp(json_object_get_string(d), r->t[i].dev))
-				clsact[i] = true;
-		}
-	}
-	json_object_put(arr);
-	/* the filters: batched where the names allow it */
-	for (i = 0; i < r->nt; i++) {
-		if (r->t[i].ns != ns || !clsact[i])
-			continue;
-		for (k = 0; k < 2; k++) {
-			tc_cmd_filter_show(&c, netns, r->t[i].dev, k);
-			hp[i][k].done = tc_cmd_batch_line(&c, &in, &len) != 0;
-			if (hp[i][k].done &&
-			    (err = hook_query(netns, r->t[i].dev, k, id,
-					      &hp[i][k].st, NULL)))
-				goto out;
-		}
-	}
-	if (!len)
-		goto out;
-	tc_cmd_batch(&c, netns, true);
-	err = tc_cmd_run_in(&c, in, len, &res);
-	if (!err && res.status) {
-		pr_err("%s: `tc -j -batch` (filter show) failed:\n%s",
-		       ifspec_pin_name(netns), tail_lines(res.err, 5));
-		err = -EIO;
-	}
-	if (err)
-		goto out;
-	/* one JSON array per line, in order */
-	tok = json_tokener_new();
-	p = res.out;
-	for (i = 0; i < r->nt && tok; i++) {
-		if (r->t[i].ns != ns || !clsact[i])
-			continue;
-		for (k = 0; k < 2; k++) {
-			struct json_object *a;
-
-			if (hp[i][k].done)
-				continue;
-			while (*p == '\n' || *p == ' ')
-				p++;
-			json_tokener_reset(tok);
-			a = json_tokener_parse_ex(tok, p, strlen(p));
-			if (!a) {
-				pr_err("%s: cannot parse the output of `tc -j -batch`",
-				       ifspec_pin_name(netns));
-				err = -EIO;
-				break;
-			}
-			p += json_tokener_get_parse_end(tok);
-			hook_state_parse(a, id, &hp[i][k].st, NULL);
-			json_object_put(a);
-		}
-		if (err)
-			break;
-	}
-	exec_result_free(&res);
-out:
-	if (tok)
-		json_tokener_free(tok);
-	free(in);
 	for (i = 0; i < r->nt; i++)
-		for (k = 0; k < 2; k++)
-			if (r->t[i].ns == ns)
-				hp[i][k].done = false;
+		if (r->t[i].ns == ns)
+			memset(&hp[i], 0, sizeof(hp[i]));
+	err = ns_filters(r, ns, clsact, query_one, &q);
 	return err;
 }
 
@@ -1741,35 +1876,52 @@ static bool strset_holds(const struct strset *set, const char *name)
  * Does any device of NETNS still carry an ebpflow filter (any pref)?
  * Pinned programs (<digest>_tc-HOOK) no filter uses any more are unpinned.
  */
+struct meter_scan {
+	struct strset used;	/* "<digest>_tc-HOOK" of the filters seen */
+	bool any;
+};
+
+static void meter_scan_one(void *ctx, int i, enum tc_hook h,
+			   struct json_object *arr)
+{
+	struct meter_scan *m = ctx;
+	struct hook_state st;
+	char key[EBPF_DIGEST_LEN + 16];
+
+	hook_state_parse(arr, NULL, &st, NULL);
+	if (!st.present)
+		return;
+	m->any = true;
+	snprintf(key, sizeof(key), "%s_%s", st.digest, tc_hook_sec(h));
+	strset_intern(&m->used, key);
+}
+
 static bool netns_has_meter(const char *netns)
 {
-	struct strset used = { 0 };
+	struct meter_scan m = { .any = false };
 	struct dev_entry *devs;
+	const char **names = NULL;
+	bool *clsact = NULL;
 	char dir[400];
 	struct dirent *de;
-	int nd, j, h;
-	bool any = false, unknown = false;
+	int nd, j;
+	bool any, unknown = false;
 	DIR *d;
 
 	if (netns_devices(netns, &devs, &nd))
 		return true;	/* unknown: keep the pins */
-	for (j = 0; j < nd; j++) {
-		for (h = 0; h < 2; h++) {
-			struct hook_state st;
-			char key[EBPF_DIGEST_LEN + 16];
-
-			if (hook_query(netns, devs[j].name, h, NULL, &st, NULL)) {
-				unknown = any = true;
-				continue;
-			}
-			if (!st.present)
-				continue;
-			any = true;
-			snprintf(key, sizeof(key), "%s_%s", st.digest,
-				 tc_hook_sec(h));
-			strset_intern(&used, key);
-		}
-	}
+	names = calloc(nd + 1, sizeof(*names));
+	clsact = calloc(nd + 1, sizeof(*clsact));
+	for (j = 0; names && j < nd; j++)
+		names[j] = devs[j].name;
+	/* two processes for the namespace, whatever its devices */
+	if (!names || !clsact ||
+	    devs_clsact(netns, names, nd, clsact) ||
+	    devs_filters(netns, names, nd, clsact, meter_scan_one, &m))
+		unknown = m.any = true;
+	any = m.any;
+	free(names);
+	free(clsact);
 	free(devs);
 	pin_dir_path(netns, dir, sizeof(dir));
 	d = unknown || !any ? NULL : opendir(dir);
@@ -1780,7 +1932,7 @@ static bool netns_has_meter(const char *netns)
 		    strlen(de->d_name) <= EBPF_DIGEST_LEN ||
 		    de->d_name[EBPF_DIGEST_LEN] != '_' ||
 		    !parse_bpf_name(de->d_name, digest) ||
-		    strset_holds(&used, de->d_name))
+		    strset_holds(&m.used, de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (unlink(path) == 0)
@@ -1789,37 +1941,8 @@ static bool netns_has_meter(const char *netns)
 	}
 	if (d)
 		closedir(d);
-	strset_free(&used);
+	strset_free(&m.used);
 	return any;
-}
-
-/* Remove clsact when nothing at all is left on it (ours or anyone's). */
-static void qdisc_remove_if_empty(const char *netns, const char *dev)
-{
-	struct tc_cmd c;
-	bool clsact;
-	int h;
-
-	if (qdisc_has_clsact(netns, dev, &clsact) || !clsact)
-		return;
-	for (h = 0; h < 2; h++) {
-		struct exec_result res;
-		struct json_object *arr;
-		int len;
-
-		tc_cmd_filter_show(&c, netns, dev, h);
-		if (tc_cmd_run(&c, &res))
-			return;
-		arr = json_tokener_parse(res.out);
-		exec_result_free(&res);
-		len = arr && json_object_is_type(arr, json_type_array) ?
-		      (int)json_object_array_length(arr) : 0;
-		json_object_put(arr);
-		if (len)
-			return;
-	}
-	tc_cmd_qdisc_del(&c, netns, dev);
-	run_cmd(&c, dev, 3, NULL);
 }
 
 /*
@@ -1867,61 +1990,126 @@ static int detach_stale(const char *netns, bool dry)
 	return stale_pins_clear(netns, fate, has_id, false);
 }
 
-/*
- * Take flowctl's filters off the hooks of T.  Prints the original's line
- * `NETNS:DEV (changed|unchanged)`; -o wide adds each hook's state.
- * Returns the number of failures.
- */
-static int detach_target(const struct target *t, const struct meter_opts *o)
+/* Hooks of the targets that still hold any filter (empty[t]: none). */
+static void count_filters(void *ctx, int t, enum tc_hook h,
+			  struct json_object *arr)
 {
-	const char *state[2] = { "-", "-" };
-	bool changed = false;
-	int k, failed = 0;
+	bool *empty = ctx;
 
-	for (k = 0; k < 2; k++) {
-		enum tc_hook h = hook_order[k];
-		struct hook_state st;
-		struct tc_cmd c;
-		char name[NETNS_NAME_MAX + IFNAMSIZ + 32];
+	if (arr && json_object_is_type(arr, json_type_array) &&
+	    json_object_array_length(arr))
+		empty[t] = false;
+}
 
-		target_name(t, h, name, sizeof(name));
-		tc_cmd_filter_del(&c, t->netns, t->dev, h, &o->id);
-		if (o->dry) {
-			print_dry(&c, "if attached");
-			continue;
-		}
-		if (hook_query(t->netns, t->dev, h, &o->id, &st, NULL)) {
-			failed++;
-			continue;
-		}
-		state[k] = "not-attached";
-		if (!st.present)
-			continue;
-		if (!st.ours) {
-			pr_warn("%s: the filter at pref %u handle %u is not flowctl's (%s); left alone",
-				name, o->id.pref, o->id.handle, st.bpf_name);
-			state[k] = "foreign";
-			continue;
-		}
-		if (run_cmd(&c, name, 5, NULL)) {
-			failed++;
-			state[k] = "failed";
-			continue;
-		}
-		state[k] = "detached";
-		changed = true;
+/*
+ * Take flowctl's filters off the hooks of the targets of namespace NS, in
+ * a fixed number of processes whatever their number: one query (ns_query),
+ * one `tc -batch` of `filter del`, one query of what is left, one
+ * `tc -batch` of `qdisc del` for the clsact qdiscs left empty.  Prints the
+ * original's line `NETNS:DEV (changed|unchanged)` per target, in order;
+ * -o wide adds each hook's state.  Returns the number of failures.
+ */
+static int detach_ns(struct request *r, int ns, const struct meter_opts *o)
+{
+	const char *netns = r->ns[ns].netns;
+	struct hook_plan (*hp)[2] = calloc(r->nt, sizeof(*hp));
+	const char *(*state)[2] = calloc(r->nt, sizeof(*state));
+	bool *clsact = calloc(r->nt, sizeof(*clsact));
+	bool *empty = calloc(r->nt, sizeof(*empty));
+	bool *changed = calloc(r->nt, sizeof(*changed));
+	struct tc_cmd *cmds = calloc(2 * r->nt + 1, sizeof(*cmds));
+	int *cmd_t = calloc(2 * r->nt + 1, sizeof(*cmd_t));
+	char name[NETNS_NAME_MAX + IFNAMSIZ + 32];
+	int i, k, n = 0, done = 0, failed = 0;
+
+	if (!hp || !state || !clsact || !empty || !changed || !cmds ||
+	    !cmd_t) {
+		failed++;
+		goto out;
 	}
-	if (o->dry)
-		return 0;
-	qdisc_remove_if_empty(t->netns, t->dev);
-	if (pin_dir_exists(t->netns))
-		pin_hooks_set(FLOW_PIN_ROOT, ifspec_pin_name(t->netns),
-			      t->ifindex, 0);
-	printf("%s:%s (%s)", ifspec_pin_name(t->netns), t->dev,
-	       changed ? "changed" : "unchanged");
-	if (o->output == METER_OUT_WIDE)
-		printf(" egress=%s ingress=%s", state[0], state[1]);
-	printf("\n");
+	for (i = 0; i < r->nt; i++)
+		for (k = 0; k < 2; k++)
+			state[i][k] = "-";
+	if (o->dry) {
+		for (i = 0; i < r->nt; i++)
+			for (k = 0; k < 2 && r->t[i].ns == ns; k++) {
+				tc_cmd_filter_del(&cmds[0], netns, r->t[i].dev,
+						  hook_order[k], &o->id);
+				print_dry(&cmds[0], "if attached");
+			}
+		goto out;
+	}
+	if (ns_query(r, ns, &o->id, hp, clsact)) {
+		for (i = 0; i < r->nt; i++)
+			failed += r->t[i].ns == ns;
+		goto out;
+	}
+	for (i = 0; i < r->nt; i++) {
+		for (k = 0; k < 2 && r->t[i].ns == ns; k++) {
+			enum tc_hook h = hook_order[k];
+			const struct hook_state *st = &hp[i][h].st;
+
+			state[i][k] = "not-attached";
+			if (!st->present)
+				continue;
+			if (!st->ours) {
+				target_name(&r->t[i], h, name, sizeof(name));
+				pr_warn("%s: the filter at pref %u handle %u is not flowctl's (%s); left alone",
+					name, o->id.pref, o->id.handle,
+					st->bpf_name);
+				state[i][k] = "foreign";
+				continue;
+			}
+			tc_cmd_filter_del(&cmds[n], netns, r->t[i].dev, h,
+					  &o->id);
+			cmd_t[n++] = i * 2 + k;
+		}
+	}
+	run_cmds(netns, cmds, n, &done);
+	for (k = 0; k < n; k++) {
+		i = cmd_t[k] / 2;
+		state[i][cmd_t[k] % 2] = k < done ? "detached" : "failed";
+		if (k < done)
+			changed[i] = true;
+		else
+			failed++;
+	}
+	/* clsact qdiscs nothing else uses any more: one batch */
+	for (i = 0; i < r->nt; i++)
+		empty[i] = r->t[i].ns == ns && clsact[i];
+	if (ns_filters(r, ns, clsact, count_filters, empty) == 0) {
+		for (i = 0; i < r->nt; i++)
+			empty[i] = empty[i] && clsact[i];
+		for (i = n = 0; i < r->nt; i++)
+			if (empty[i]) {
+				tc_cmd_qdisc_del(&cmds[n], netns, r->t[i].dev);
+				cmd_t[n++] = i;
+			}
+		run_cmds(netns, cmds, n, &done);
+	}
+	for (i = 0; i < r->nt; i++) {
+		const struct target *t = &r->t[i];
+
+		if (t->ns != ns)
+			continue;
+		if (pin_dir_exists(t->netns))
+			pin_hooks_set(FLOW_PIN_ROOT, ifspec_pin_name(t->netns),
+				      t->ifindex, 0);
+		printf("%s:%s (%s)", ifspec_pin_name(t->netns), t->dev,
+		       changed[i] ? "changed" : "unchanged");
+		if (o->output == METER_OUT_WIDE)
+			printf(" egress=%s ingress=%s", state[i][0],
+			       state[i][1]);
+		printf("\n");
+	}
+out:
+	free(hp);
+	free(state);
+	free(clsact);
+	free(empty);
+	free(changed);
+	free(cmds);
+	free(cmd_t);
 	return failed;
 }
 
@@ -1954,8 +2142,8 @@ int meter_detach(const struct ifspec *specs, int n,
 	for (i = 0; i < ngone; i++)
 		if (detach_stale(gone[i], o->dry))
 			failed++;
-	for (i = 0; i < r.nt; i++)
-		failed += detach_target(&r.t[i], o);
+	for (i = 0; i < r.nns; i++)
+		failed += detach_ns(&r, i, o);
 	for (i = 0; i < r.nns && !o->dry; i++) {
 		const char *ns = r.ns[i].netns;
 
@@ -2186,6 +2374,7 @@ static void status_ns(const char *netns, enum meter_output out,
 		      struct json_object *jarr)
 {
 	bool json = out == METER_OUT_JSON;
+	struct dev_hooks *dh = NULL;
 	char pin_buf[4 * 256 + 1], dev_buf[4 * IFNAMSIZ + 1];
 	const char *pin = status_name(ifspec_pin_name(netns), json, pin_buf,
 				      sizeof(pin_buf));
@@ -2233,7 +2422,10 @@ static void status_ns(const char *netns, enum meter_output out,
 		return;
 	if (netns_devices(netns, &devs, &nd))
 		return;
-	for (j = 0; j < nd; j++) {
+	/* every hook of the namespace in two processes; unknown: absent */
+	if (devs_hook_states(netns, devs, nd, NULL, &dh))
+		dh = calloc(nd + 1, sizeof(*dh));
+	for (j = 0; j < nd && dh; j++) {
 		struct json_object *jif = NULL;
 		const char *dev = status_name(devs[j].name, json, dev_buf,
 					      sizeof(dev_buf));
@@ -2250,13 +2442,11 @@ static void status_ns(const char *netns, enum meter_output out,
 		}
 		for (k = 0; k < 2; k++) {
 			enum tc_hook h = hook_order[k];
-			struct hook_state st;
-			struct tc_filter_id fid = { 0 };
+			struct hook_state st = dh[j].st[h];
+			struct tc_filter_id fid = dh[j].fid[h];
 			long long at = 0;
 			char when[32];
 
-			if (hook_query(netns, devs[j].name, h, NULL, &st, &fid))
-				st.present = false;
 			if (st.present)
 				at = prog_load_time(st.prog_id);
 			if (out == METER_OUT_NORMAL) {
@@ -2292,6 +2482,7 @@ static void status_ns(const char *netns, enum meter_output out,
 			       memlock);
 		}
 	}
+	free(dh);
 	free(devs);
 }
 
