@@ -213,16 +213,22 @@ struct hook_state {
 	bool ours;		/* ... and it is an ebpflow object */
 	char bpf_name[256];	/* "<digest>.bpf.o:[tc-ingress]" */
 	char digest[EBPF_DIGEST_LEN + 1];
+	char sec[32];		/* its object section: "tc-ingress", ... */
 	unsigned int prog_id;
 };
+
+#define SEC_MAX 32
 
 /*
  * Is NAME "<64 hex>.bpf.o:[tc-...]" (tc loaded the object) or
  * "<64 hex>_tc-...:[*fsobj]" (the program flowctl pinned for the
- * namespace, attached with object-pinned)?  Then copy the digest.
+ * namespace, attached with object-pinned)?  Then copy the digest, and the
+ * section (SEC_MAX bytes; may be NULL) when the name has it.
  */
-static bool parse_bpf_name(const char *name, char *digest)
+static bool parse_bpf_name(const char *name, char *digest, char *sec)
 {
+	const char *s;
+	size_t n;
 	int i;
 
 	for (i = 0; i < EBPF_DIGEST_LEN; i++) {
@@ -236,6 +242,13 @@ static bool parse_bpf_name(const char *name, char *digest)
 		return false;
 	memcpy(digest, name, EBPF_DIGEST_LEN);
 	digest[EBPF_DIGEST_LEN] = '\0';
+	if (sec) {
+		/* "...bpf.o:[SEC]" or "..._SEC:[*fsobj]" */
+		s = name[EBPF_DIGEST_LEN] == '.' ?
+		    strchr(name, '[') + 1 : name + EBPF_DIGEST_LEN + 1;
+		n = strcspn(s, name[EBPF_DIGEST_LEN] == '.' ? "]" : ":");
+		snprintf(sec, SEC_MAX, "%.*s", (int)n, s);
+	}
 	return true;
 }
 
@@ -283,7 +296,8 @@ static void hook_state_parse(struct json_object *arr,
 		    json_object_object_get_ex(opt, "bpf_name", &v)) {
 			snprintf(st->bpf_name, sizeof(st->bpf_name), "%s",
 				 json_object_get_string(v));
-			st->ours = parse_bpf_name(st->bpf_name, st->digest);
+			st->ours = parse_bpf_name(st->bpf_name, st->digest,
+						  st->sec);
 			if (json_object_object_get_ex(opt, "prog", &prog))
 				st->prog_id = json_uint(prog, "id", 0);
 		}
@@ -754,6 +768,7 @@ struct undo {
 	int target;
 	enum tc_hook hook;
 	char old_digest[EBPF_DIGEST_LEN + 1];	/* the filter it replaced */
+	char old_sec[SEC_MAX];	/* ... its section */
 	bool old_pinned;	/* ... attached as flowctl's pinned program */
 };
 
@@ -1021,12 +1036,12 @@ static void print_dry(const struct tc_cmd *c, const char *comment)
 }
 
 /*
- * The pin of the program of DIGEST for HOOK in NETNS's pin dir: the host's
- * path, or (IN_NS) the one tc reaches under `ip netns exec`.  bpffs
- * refuses '.' in names: "<digest>_tc-egress".
+ * The pin of the program of DIGEST, section SEC, in NETNS's pin dir: the
+ * host's path, or (IN_NS) the one tc reaches under `ip netns exec`.
+ * bpffs refuses '.' in names: "<digest>_tc-egress".
  */
 static void prog_pin_path(const char *netns, const char *digest,
-			  enum tc_hook hook, bool in_ns, char *buf, int size)
+			  const char *sec, bool in_ns, char *buf, int size)
 {
 	char dir[400];	/* pin root + a 255-octet name */
 
@@ -1034,7 +1049,7 @@ static void prog_pin_path(const char *netns, const char *digest,
 		tc_pin_mnt(netns, dir, sizeof(dir));
 	else
 		pin_dir_path(netns, dir, sizeof(dir));
-	snprintf(buf, size, "%s/%.64s_%s", dir, digest, tc_hook_sec(hook));
+	snprintf(buf, size, "%s/%.64s_%s", dir, digest, sec);
 }
 
 /*
@@ -1048,11 +1063,11 @@ static bool old_filter_cmd(struct tc_cmd *c, const struct target *t,
 	char path[512];
 
 	if (u->old_pinned) {
-		prog_pin_path(t->netns, u->old_digest, u->hook, false, path,
-			      sizeof(path));
+		prog_pin_path(t->netns, u->old_digest, u->old_sec, false,
+			      path, sizeof(path));
 		if (access(path, F_OK))
 			return false;
-		prog_pin_path(t->netns, u->old_digest, u->hook, true, path,
+		prog_pin_path(t->netns, u->old_digest, u->old_sec, true, path,
 			      sizeof(path));
 		tc_cmd_filter_set_pinned(c, op, t->netns, t->dev, u->hook, id,
 					 path);
@@ -1062,7 +1077,8 @@ static bool old_filter_cmd(struct tc_cmd *c, const struct target *t,
 		 u->old_digest);
 	if (access(path, R_OK))
 		return false;
-	tc_cmd_filter_set(c, op, t->netns, t->dev, u->hook, id, path);
+	tc_cmd_filter_set_sec(c, op, t->netns, t->dev, u->hook, u->old_sec,
+			      id, path);
 	return true;
 }
 
@@ -1375,6 +1391,7 @@ static void undo_push(struct undo *u, int *nu, int ti, enum tc_hook hook,
 				     UNDO_FILTER_REPLACED;
 	if (hp->st.present) {
 		memcpy(x->old_digest, hp->st.digest, sizeof(x->old_digest));
+		memcpy(x->old_sec, hp->st.sec, sizeof(x->old_sec));
 		x->old_pinned = strstr(hp->st.bpf_name, ":[*fsobj]") != NULL;
 	}
 }
@@ -1384,7 +1401,8 @@ static void undo_push(struct undo *u, int *nu, int ti, enum tc_hook hook,
  * namespace's program of DIGEST for that hook.
  */
 static int prog_pin(const char *netns, const char *dev, enum tc_hook hook,
-		    const struct tc_filter_id *id, const char *digest)
+		    const struct tc_filter_id *id, const char *digest,
+		    const char *sec)
 {
 	struct hook_state st;
 	char path[512];
@@ -1398,11 +1416,28 @@ static int prog_pin(const char *netns, const char *dev, enum tc_hook hook,
 	fd = bpf_prog_get_fd_by_id(st.prog_id);
 	if (fd < 0)
 		return -errno;
-	prog_pin_path(netns, digest, hook, false, path, sizeof(path));
+	prog_pin_path(netns, digest, sec, false, path, sizeof(path));
 	unlink(path);
 	err = bpf_obj_pin(fd, path) ? -errno : 0;
 	close(fd);
 	return err;
+}
+
+/*
+ * --latency with the egress hook alone: the ingress hook of each target
+ * gets the stamp-only program (FLOW_SEC_INGRESS_STAMP): it stamps, it
+ * meters nothing, so each forwarded packet is still counted once.
+ */
+static bool stamp_only(const struct meter_opts *o)
+{
+	return o->latency && !(o->hooks & METER_HOOK_INGRESS);
+}
+
+/* Does target T want a filter on HOOK (STAMP: stamp_only())? */
+static bool target_wants(const struct target *t, enum tc_hook h, bool stamp)
+{
+	return (t->hooks & (1U << h)) ||
+	       (stamp && h == TC_HOOK_INGRESS && (t->hooks & (1U << TC_HOOK_EGRESS)));
 }
 
 /*
@@ -1424,8 +1459,13 @@ static int attach_ns(struct request *r, int ns, const struct meter_opts *o,
 	int *cmd_t = calloc(2 * r->nt + 1, sizeof(*cmd_t));
 	char name[NETNS_NAME_MAX + IFNAMSIZ + 32], path[512];
 	bool pinned[2] = { false, false };
+	const char *sec[2];
+	bool stamp = stamp_only(o);
 	int i, k, n, done, err;
 
+	sec[TC_HOOK_EGRESS] = tc_hook_sec(TC_HOOK_EGRESS);
+	sec[TC_HOOK_INGRESS] = stamp ? FLOW_SEC_INGRESS_STAMP :
+				       tc_hook_sec(TC_HOOK_INGRESS);
 	if (!hp || !clsact || !cmds || !cmd_t) {
 		err = -ENOMEM;
 		goto out;
@@ -1442,7 +1482,7 @@ static int attach_ns(struct request *r, int ns, const struct meter_opts *o,
 		for (k = 0; k < 2; k++) {
 			enum tc_hook h = hook_order[k];
 			struct hook_plan *x = &hp[i][h];
-			bool want = t->hooks & (1U << h);
+			bool want = target_wants(t, h, stamp);
 
 			x->op = OP_NONE;
 			if (!want && !(x->st.present && x->st.ours))
@@ -1462,7 +1502,8 @@ static int attach_ns(struct request *r, int ns, const struct meter_opts *o,
 			} else if (!x->st.present) {
 				x->op = OP_ADD;
 				x->what = "added";
-			} else if (strcmp(x->st.digest, p->digest)) {
+			} else if (strcmp(x->st.digest, p->digest) ||
+				   strcmp(x->st.sec, sec[h])) {
 				x->op = OP_REPLACE;
 				x->what = "replaced";
 			} else if (o->force) {
@@ -1498,7 +1539,7 @@ static int attach_ns(struct request *r, int ns, const struct meter_opts *o,
 		enum tc_hook h = hook_order[k];
 		int first = -1;
 
-		prog_pin_path(p->netns, p->digest, h, false, path,
+		prog_pin_path(p->netns, p->digest, sec[h], false, path,
 			      sizeof(path));
 		if (o->force)
 			unlink(path);
@@ -1514,9 +1555,10 @@ static int attach_ns(struct request *r, int ns, const struct meter_opts *o,
 			goto out;
 		}
 		target_name(&r->t[first], h, name, sizeof(name));
-		tc_cmd_filter_set(&cmds[0], hp[first][h].op == OP_ADD ?
-				  "add" : "replace", p->netns,
-				  r->t[first].dev, h, &o->id, p->obj);
+		tc_cmd_filter_set_sec(&cmds[0], hp[first][h].op == OP_ADD ?
+				      "add" : "replace", p->netns,
+				      r->t[first].dev, h, sec[h], &o->id,
+				      p->obj);
 		err = run_cmd(&cmds[0], name, 25, NULL);
 		if (err) {
 			pr_err("%s: attach failed (see the loader's message above)",
@@ -1526,7 +1568,7 @@ static int attach_ns(struct request *r, int ns, const struct meter_opts *o,
 		undo_push(u, nu, first, h, &hp[first][h]);
 		hp[first][h].done = true;
 		err = prog_pin(p->netns, r->t[first].dev, h, &o->id,
-			       p->digest);
+			       p->digest, sec[h]);
 		if (err)	/* each hook then loads the object itself */
 			pr_warn("%s: cannot pin the loaded program (%s): every hook loads the object",
 				name, strerror(-err));
@@ -1544,7 +1586,7 @@ static int attach_ns(struct request *r, int ns, const struct meter_opts *o,
 
 			if (x->done || x->op == OP_NONE || x->op == OP_KEEP)
 				continue;
-			prog_pin_path(p->netns, p->digest, h, true, path,
+			prog_pin_path(p->netns, p->digest, sec[h], true, path,
 				      sizeof(path));
 			if (x->op == OP_DEL)
 				tc_cmd_filter_del(&cmds[n], t->netns, t->dev, h,
@@ -1554,8 +1596,9 @@ static int attach_ns(struct request *r, int ns, const struct meter_opts *o,
 							 t->dev, h, &o->id,
 							 path);
 			else
-				tc_cmd_filter_set(&cmds[n], op, t->netns,
-						  t->dev, h, &o->id, p->obj);
+				tc_cmd_filter_set_sec(&cmds[n], op, t->netns,
+						      t->dev, h, sec[h],
+						      &o->id, p->obj);
 			cmd_t[n++] = i * 2 + h;
 		}
 	}
@@ -1619,9 +1662,14 @@ static int attach_dry(struct request *r, const struct meter_opts *o)
 		for (k = 0; k < 2; k++) {
 			enum tc_hook h = hook_order[k];
 
-			if (t->hooks & (1U << h)) {
-				tc_cmd_filter_set(&c, "add", t->netns, t->dev,
-						  h, &o->id, r->ns[t->ns].obj);
+			if (target_wants(t, h, stamp_only(o))) {
+				tc_cmd_filter_set_sec(&c, "add", t->netns,
+						      t->dev, h,
+						      h == TC_HOOK_INGRESS &&
+						      stamp_only(o) ?
+						      FLOW_SEC_INGRESS_STAMP :
+						      tc_hook_sec(h),
+						      &o->id, r->ns[t->ns].obj);
 				print_dry(&c, NULL);
 			} else {
 				tc_cmd_filter_del(&c, t->netns, t->dev, h,
@@ -1701,13 +1749,12 @@ int meter_attach(const struct ifspec *specs, int n,
 	char reason[256];
 
 	/*
-	 * The latency stamp is taken by the ingress program: without it the
-	 * egress program would find no stamp and every figure would be
-	 * missing.  (A stamp-only ingress section, FLOW_SEC_INGRESS_STAMP,
-	 * is in the object but not attached by itself yet.)
+	 * The latency is measured at egress (stamped at ingress, by the
+	 * metering program or, with egress alone, by a stamp-only one):
+	 * without the egress hook there is nothing to measure.
 	 */
-	if (o->latency && !(o->hooks & METER_HOOK_INGRESS)) {
-		pr_err("--latency needs the ingress hook, where packets are stamped: add --hooks both");
+	if (o->latency && !(o->hooks & METER_HOOK_EGRESS)) {
+		pr_err("--latency is measured at the egress hook: use --hooks egress (the default) or both");
 		return -METER_EUSAGE;
 	}
 	lock = o->dry ? -1 : flowctl_lock(LOCK_TIMEOUT_S);
@@ -1886,13 +1933,13 @@ static void meter_scan_one(void *ctx, int i, enum tc_hook h,
 {
 	struct meter_scan *m = ctx;
 	struct hook_state st;
-	char key[EBPF_DIGEST_LEN + 16];
+	char key[EBPF_DIGEST_LEN + SEC_MAX + 2];
 
 	hook_state_parse(arr, NULL, &st, NULL);
 	if (!st.present)
 		return;
 	m->any = true;
-	snprintf(key, sizeof(key), "%s_%s", st.digest, tc_hook_sec(h));
+	snprintf(key, sizeof(key), "%s_%s", st.digest, st.sec);
 	strset_intern(&m->used, key);
 }
 
@@ -1931,7 +1978,7 @@ static bool netns_has_meter(const char *netns)
 		if (!strchr(de->d_name, '_') ||
 		    strlen(de->d_name) <= EBPF_DIGEST_LEN ||
 		    de->d_name[EBPF_DIGEST_LEN] != '_' ||
-		    !parse_bpf_name(de->d_name, digest) ||
+		    !parse_bpf_name(de->d_name, digest, NULL) ||
 		    strset_holds(&m.used, de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);

@@ -141,13 +141,22 @@ void tc_cmd_filter_set(struct tc_cmd *c, const char *op, const char *netns,
 		       const char *dev, enum tc_hook hook,
 		       const struct tc_filter_id *id, const char *obj)
 {
+	tc_cmd_filter_set_sec(c, op, netns, dev, hook, tc_hook_sec(hook), id,
+			      obj);
+}
+
+void tc_cmd_filter_set_sec(struct tc_cmd *c, const char *op,
+			   const char *netns, const char *dev,
+			   enum tc_hook hook, const char *sec,
+			   const struct tc_filter_id *id, const char *obj)
+{
 	char mnt[512];
 
 	filter_bpf_head(c, op, netns, dev, hook, id);
 	arg(c, "obj");
 	arg(c, obj);
 	arg(c, "sec");
-	arg(c, tc_hook_sec(hook));
+	arg(c, sec);
 	tc_pin_mnt(netns, mnt, sizeof(mnt));
 	c->env[0] = store(c, "TC_BPF_MNT=%s", mnt);
 	c->env[1] = NULL;

@@ -47,6 +47,11 @@ void tc_cmd_filter_show(struct tc_cmd *c, const char *netns, const char *dev,
 void tc_cmd_filter_set(struct tc_cmd *c, const char *op, const char *netns,
 		       const char *dev, enum tc_hook hook,
 		       const struct tc_filter_id *id, const char *obj);
+/* The same with the object's section SEC (e.g. FLOW_SEC_INGRESS_STAMP). */
+void tc_cmd_filter_set_sec(struct tc_cmd *c, const char *op,
+			   const char *netns, const char *dev,
+			   enum tc_hook hook, const char *sec,
+			   const struct tc_filter_id *id, const char *obj);
 void tc_cmd_filter_del(struct tc_cmd *c, const char *netns, const char *dev,
 		       enum tc_hook hook, const struct tc_filter_id *id);
 void ip_cmd_link_show(struct tc_cmd *c, const char *netns);

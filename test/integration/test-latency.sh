@@ -123,4 +123,47 @@ if [ -z "$bad" ] &&
 else
 	fail "promtool check metrics" "$bad"
 fi
+# --latency with the egress hook alone (the default): the ingress hooks
+# get the stamp-only program, the forwarded flow is counted once (egress)
+# and still measured.
+kill -TERM "${T_PIDS[0]}"; wait "${T_PIDS[0]}"
+"$FLOWCTL" meter attach --latency -i "$NS0:*" > "$T_TMP/attach2.out" 2>&1 ||
+	fail "attach --latency (egress)" "$(cat "$T_TMP/attach2.out")"
+bn() { ip netns exec "$NS0" tc -j filter show dev eth1 "$1" | jq -r '[.[] | .options.bpf_name // empty][0]'; }
+case "$(bn ingress)" in
+*tc-ingress-stamp*) pass "egress + --latency: eth1 ingress runs the stamp-only program" ;;
+*) fail "egress + --latency: ingress stamp" "ingress: $(bn ingress)" ;;
+esac
+case "$(bn egress)" in
+*tc-egress*) pass "egress + --latency: eth1 egress runs the meter" ;;
+*) fail "egress + --latency: egress meter" "egress: $(bn egress)" ;;
+esac
+out=$("$FLOWCTL" meter attach --latency -i "$NS0:*" -o wide 2>&1)
+check_eq "egress + --latency again: every hook kept (egress and the stamp)" "0 yes" \
+	"$(grep -c -E 'added|replaced|removed' <<<"$out") $(grep -q ':eth1:ingress (unchanged) kept' <<<"$out" && echo yes)"
+sed -i "s|file: .*|file: $T_TMP/flows2.log|" "$T_TMP/agent.yaml"
+"$FLOWCTL" agent -c "$T_TMP/agent.yaml" 2>"$T_TMP/agent2.err" &
+A2=$!; T_PIDS+=($A2)
+wait_for 50 grep -q "agent started" "$T_TMP/agent2.err" || fail "agent 2 started" "$(tail -3 "$T_TMP/agent2.err")"
+ip netns exec "$NS2" $UDP --recv 10.2.0.2 7201 20 > "$T_TMP/u2.count" &
+R=$!; T_PIDS+=($R)
+sleep 0.3
+ip netns exec "$NS1" $UDP 10.2.0.2 7201 300 100 42100 1
+wait $R
+check_eq "300 datagrams forwarded" 300 "$(cat "$T_TMP/u2.count")"
+wait_for 50 grep -q '"dport":7201' "$T_TMP/flows2.log"
+sleep 0.5
+recs=$(jq -c 'select(.dport == 7201)' "$T_TMP/flows2.log")
+check_eq "egress + --latency: one record, at egress" '["egress"]' "$(jq -s -c 'map(.direction)' <<<"$recs")"
+np=$(jq -r '.latencyPackets // 0' <<<"$(head -1 <<<"$recs")")
+mean=$(jq -r '.latencyMeanNs // 0' <<<"$(head -1 <<<"$recs")")
+if [ "${np:-0}" -ge 295 ] && [ "${np:-0}" -le 300 ] && [ "${mean:-0}" -gt 0 ]; then
+	pass "egress + --latency: $np of 300 packets measured, mean $mean ns"
+else
+	fail "egress + --latency: measured" "${recs:-no record}"
+fi
+out=$("$FLOWCTL" meter attach -i "$NS0:*" -o wide 2>&1)
+check_eq "without --latency again: the stamp is removed from every ingress hook" \
+	"$(grep -c ':ingress' <<<"$out") yes" "$(grep -c ':ingress.*removed' <<<"$out") $(grep -q ':eth1:ingress (changed) removed' <<<"$out" && echo yes)"
+check_eq "eth1 ingress has no filter left" "" "$(bn ingress | sed 's/null//')"
 finish

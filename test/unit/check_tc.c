@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "flow_abi.h"
 #include "tc.h"
 
 static void expect_argv(const struct tc_cmd *c, const char *const *want)
@@ -53,6 +54,22 @@ START_TEST(filter_replace_root)
 			  "o.o");
 	expect_argv(&c, want);
 	ck_assert_str_eq(c.env[0], "TC_BPF_MNT=/sys/fs/bpf/flowctl/DEFAULT");
+}
+END_TEST
+
+START_TEST(filter_add_stamp_section)
+{
+	static const char *const want[] = {
+		"ip", "netns", "exec", "ns0", "tc", "filter", "add", "dev",
+		"eth1", "ingress", "pref", "100", "chain", "0", "handle", "0x1",
+		"bpf", "da", "obj", "o.o", "sec", "tc-ingress-stamp", NULL
+	};
+	struct tc_filter_id id = { 100, 0, 1 };
+	struct tc_cmd c;
+
+	tc_cmd_filter_set_sec(&c, "add", "ns0", "eth1", TC_HOOK_INGRESS,
+			      FLOW_SEC_INGRESS_STAMP, &id, "o.o");
+	expect_argv(&c, want);
 }
 END_TEST
 
@@ -117,6 +134,7 @@ static Suite *tc_suite(void)
 
 	tcase_add_test(tc, filter_add_netns);
 	tcase_add_test(tc, filter_replace_root);
+	tcase_add_test(tc, filter_add_stamp_section);
 	tcase_add_test(tc, filter_del);
 	tcase_add_test(tc, qdisc_and_show);
 	tcase_add_test(tc, printable);
