@@ -318,7 +318,7 @@ static int hook_query(const char *netns, const char *dev, enum tc_hook hook,
 	struct exec_result res;
 	struct json_object *arr;
 	struct tc_cmd c;
-	char what[128];
+	char what[NETNS_NAME_MAX + IFNAMSIZ + 16];
 	int err;
 
 	memset(st, 0, sizeof(*st));
