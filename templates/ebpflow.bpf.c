@@ -5,7 +5,7 @@
  * flows_0 or flows_1 (whichever flow_ctl says is active).  It never drops
  * and never writes to the packet: every path returns TC_ACT_UNSPEC.
  *
- * flowctl renders this template (lib/ebpf_build.c): the knobs below arrive
+ * flowctl renders this template (lib/meter/ebpf_build.c): the knobs below arrive
  * as #defines at the top and the "..." includes of ebpflow/ are inlined.
  * Map layouts and names: ebpflow/flow_abi.h.  Parsing: ebpflow/parse.h.
  */

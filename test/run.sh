@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Run the test suites and print one closing line "N passed, N failed, N
-# skipped".  Usage: test/run.sh [unit|fuzz|bpf|integration]...  (default:
-# all)
+# skipped".  Usage: test/run.sh [layout|unit|fuzz|bpf|integration]...
+# (default: all)
 #
 # Every test prints lines "PASS name", "FAIL name: why" or "SKIP name: why";
 # Check suites are counted from their own summary.  Under CI (CI=true) a skip
@@ -85,6 +85,19 @@ run_integration() {
 	done
 }
 
+# The layering of lib/ (docs/architecture.md, "Modules"): no group includes
+# a group above or beside it.
+run_layout() {
+	local out="$LOG/layout.log"
+	echo "== layout: lib/ groups include only lower groups"
+	/usr/bin/python3 test/layout/check-layers.py 2>&1 | tee "$out"
+	local rc=${PIPESTATUS[0]}
+	count_lines "$out"
+	if [ "$rc" -ne 0 ] && ! grep -q '^FAIL' "$out"; then
+		fail=$((fail + 1)); failed_names+=("FAIL check-layers.py: exit $rc")
+	fi
+}
+
 # The fuzz smoke: every libFuzzer harness (test/fuzz, docs/fuzzing.md) built
 # with clang into FLOWCTL_FUZZ_BUILD (build/fuzz) and run FUZZ_SMOKE_SECONDS
 # (10) on its seed corpus with a fixed seed.  Needs clang's libFuzzer
@@ -131,9 +144,10 @@ int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }
 }
 
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit fuzz bpf integration)
+[ ${#suites[@]} -eq 0 ] && suites=(layout unit fuzz bpf integration)
 for s in "${suites[@]}"; do
 	case "$s" in
+	layout) run_layout ;;
 	unit) run_unit ;;
 	fuzz) run_fuzz ;;
 	bpf) run_bpf ;;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * libFuzzer harness: the agent's YAML config (lib/config.c) loaded from a
+ * libFuzzer harness: the agent's YAML config (lib/config/config.c) loaded from a
  * buffer with config_load_string(), the entry config_load_file() uses
  * after reading the file.  A bad file must give -EINVAL (or -ENOMEM) with a
  * "NAME:..." message and leak nothing (LeakSanitizer checks the error

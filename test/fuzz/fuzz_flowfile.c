@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * libFuzzer harness: flow files (lib/flowfile.c, `flowctl ipfix file`)
+ * libFuzzer harness: flow files (lib/config/flowfile.c, `flowctl ipfix file`)
  * loaded with flowfile_load_string() against one fixed config with
  * templates of every value kind the encoder has (integers and reduced
  * sizes, addresses, MAC, date-times, strings and octet arrays of fixed and

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * libFuzzer harness: what reads what a flow-log hook prints back
- * (lib/hooks.c) and the text around it (lib/flowlog.c).  The input is
+ * (lib/outputs/hooks.c) and the text around it (lib/outputs/flowlog.c).  The input is
  * three things at once:
  *  - a hook's stdout: a chain of one command hook, "cat", is run on it
  *    through hook_chain_run(), so the bytes come back as the hook's output
@@ -10,7 +10,7 @@
  *    uses.  A result must be one JSON object per line, res.n_lines of them;
  *    a refused output must leave *out NULL and count one failure.
  *    The child process is not started: this file defines
- *    exec_run_bounded() (the one lib/exec.c has is then not linked) as a
+ *    exec_run_bounded() (the one lib/base/exec.c has is then not linked) as a
  *    "cat" that exits 0, or fails as a hook can when the input's length
  *    says so, or prints past its output limit.  Forking for
  *    every input made ~20 runs a second; this makes thousands.

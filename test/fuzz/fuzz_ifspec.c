@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * libFuzzer harness: interface specifications (lib/ifspec.c), as given to
+ * libFuzzer harness: interface specifications (lib/base/ifspec.c), as given to
  * `flowctl meter` and in the config's `interfaces`: NETNS:DEV, NETNS:*,
  * DEV.  The input is the text (NUL-terminated copy).  Checks, besides the
  * sanitizers: a spec that parses prints back (ifspec_str) to text that

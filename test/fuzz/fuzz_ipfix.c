@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * libFuzzer harness: the IPFIX encoder (lib/ipfix.c) and the value encoder
- * of flow files (ipfix_value_encode, lib/flowfile.c).
+ * libFuzzer harness: the IPFIX encoder (lib/ipfix/ipfix.c) and the value encoder
+ * of flow files (ipfix_value_encode, lib/config/flowfile.c).
  *
  * The input's first bytes make a template: a field count, then per field an
- * element (the IANA registry of lib/ipfix_ie.c, or an enterprise element
+ * element (the IANA registry of lib/ipfix/ipfix_ie.c, or an enterprise element
  * for each source flowctl can export) and a length (its default, 1..16,
  * variable, or large).  The rest is a little program of operations on
  * messages of an input-chosen maximum length, in a buffer of exactly that

@@ -188,7 +188,7 @@ T_PIDS+=($APID)
 wait_for 50 grep -q "agent started" "$T_TMP/agent.err" ||
 	fail "agent started" "$(tail -3 "$T_TMP/agent.err")"
 # meter attach/detach ask whether an agent holds the flock on the pin root
-# (lib/lock.h); an agent that does not take it yet gets a stand-in holder
+# (lib/meter/lock.h); an agent that does not take it yet gets a stand-in holder
 if flock -n -s "$PIN" true; then
 	flock -x "$PIN" sleep 120 &
 	T_PIDS+=($!)

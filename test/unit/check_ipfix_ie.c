@@ -16,7 +16,7 @@ struct expect_ie {
 	uint16_t length;
 };
 
-/* Written from the IANA registry, independently of lib/ipfix_ie.c. */
+/* Written from the IANA registry, independently of lib/ipfix/ipfix_ie.c. */
 static const struct expect_ie iana[] = {
 	{ "octetDeltaCount", 1, IPFIX_T_UNSIGNED64, 8 },
 	{ "packetDeltaCount", 2, IPFIX_T_UNSIGNED64, 8 },

@@ -18,7 +18,7 @@
 #include "flow_table.h"
 #include "ifspec.h"
 #include "log.h"
-#include "tc.h"
+#include "rundir.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11

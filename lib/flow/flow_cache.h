@@ -62,7 +62,7 @@ struct flow_cache_params {
 	flow_emit_fn emit;		/* required */
 	void *emit_ctx;
 	/*
-	 * Crash journal (lib/flow_journal.c), optional.  When set, the cache
+	 * Crash journal (lib/flow/flow_journal.c), optional.  When set, the cache
 	 * tracks the entries merged since the last flow_cache_dirty_next()
 	 * and, before each emit, calls this (ctx: emit_ctx) with the entry
 	 * indexes of the records of the batch that the journal holds: forget

@@ -12,8 +12,6 @@
 #include "exec.h"
 #include "rundir.h"
 
-#define BPFFS_BIND_DIR FLOWCTL_RUN_DIR "/bpffs"	/* bind of /sys/fs/bpf */
-
 enum tc_hook {
 	TC_HOOK_INGRESS = 0,
 	TC_HOOK_EGRESS = 1,

@@ -9,6 +9,9 @@
 
 /* The one run directory (/var/run is a symlink to it on Debian). */
 #define FLOWCTL_RUN_DIR		"/run/flowctl"
+/* A bind mount of /sys/fs/bpf that `ip netns exec` (which remounts /sys)
+ * leaves reachable. */
+#define BPFFS_BIND_DIR		FLOWCTL_RUN_DIR "/bpffs"
 
 /*
  * mkdir -p DIR (mode 0700 for what it creates), then check it: DIR must be

@@ -2,7 +2,7 @@
 /*
  * IPFIX (RFC 7011) encoding: templates compiled into encode plans, and
  * messages built from template, options template and data sets.  No I/O
- * here; lib/ipfix_export.c sends what this builds.
+ * here; lib/ipfix/ipfix_export.c sends what this builds.
  *
  * Everything written into a message buffer is in network byte order.
  */
