@@ -11,10 +11,9 @@
 #   empty egress  an empty tc program (returns TC_ACT_UNSPEC) on the egress
 #                 hook of eth1 and eth2
 #   meter egress  the meter on those hooks (flowctl meter attach
-#                 --hooks egress; before that option exists: attached on
-#                 both hooks, then the ingress filters deleted with tc)
+#                 --hooks egress)
 #   empty both    the empty program on ingress and egress of eth1 and eth2
-#   meter both    the meter on both hooks (flowctl meter attach)
+#   meter both    the meter on both hooks (--hooks both)
 # A forwarded datagram passes eth1 ingress and eth2 egress: one program
 # with "egress", two with "both".  Busy CPU per datagram = CPU time of the
 # flood process (the whole forwarding runs in its softirq context over
@@ -97,13 +96,6 @@ char _license[] __attribute__((section("license"), used)) = "GPL";
 C
 clang -O2 -target bpf -c "$TMP/empty.c" -o "$TMP/empty.o"
 
-# flowctl meter attach --hooks HOOK when it has it (h/meter adds it)
-if "$FLOWCTL" meter attach --help 2>&1 | grep -q -- '--hooks'; then
-	HAS_HOOKS=1
-else
-	HAS_HOOKS=0
-fi
-
 empty_on() { # HOOK...
 	local h d
 	for d in eth1 eth2; do
@@ -121,17 +113,7 @@ empty_off() {
 	done
 }
 meter_on() { # egress | both
-	local d
-	if [ "$1" = egress ] && [ "$HAS_HOOKS" = 1 ]; then
-		"$FLOWCTL" meter attach --hooks egress -i "$R:eth1" -i "$R:eth2" >/dev/null
-		return
-	fi
-	"$FLOWCTL" meter attach -i "$R:eth1" -i "$R:eth2" >/dev/null
-	if [ "$1" = egress ]; then
-		for d in eth1 eth2; do
-			ip netns exec "$R" tc filter del dev "$d" ingress pref 100
-		done
-	fi
+	"$FLOWCTL" meter attach --hooks "$1" -i "$R:eth1" -i "$R:eth2" >/dev/null
 }
 meter_off() {
 	"$FLOWCTL" meter detach -i "$R:*" >/dev/null 2>&1 || true
@@ -203,7 +185,6 @@ done
 echo "forwarding: UDP, 18-byte payload, 16 flows, S -> R -> K over veth," \
 	"flood on CPU 1, best of $ROUNDS x ${SECONDS_PER_RUN}s"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-[ "$HAS_HOOKS" = 1 ] || echo "(meter egress: attached on both hooks, ingress filters deleted with tc: no --hooks yet)"
 printf "  %-14s %12s %16s\n" setup "packets/s" "CPU ns/packet"
 for s in $SETUPS; do
 	printf "  %-14s %12s %16s\n" "${s/_/ }" "${PPS[$s]}" "${NS[$s]}"

@@ -126,6 +126,25 @@ wait_for() { # TENTHS CMD...
 	return 1
 }
 
+# Start the test collector (ipfix_collector.py) bound to 127.0.0.1 for at
+# most DURATION seconds, writing $T_TMP/NAME.json (messages),
+# $T_TMP/NAME.jsonl (records) and $T_TMP/NAME.err; the other arguments are
+# its own (--udp PORT, --tcp PORT, ...).  Its pid in CPID (killed at
+# cleanup); the check "collector NAME" fails when it is not ready in 5 s.
+collector_up() { # NAME DURATION COLLECTOR-OPTION...
+	local name=$1 dur=$2
+	shift 2
+	rm -f "$T_TMP/$name.ready"
+	$PY "$TOP/test/integration/ipfix_collector.py" "$@" --bind 127.0.0.1 \
+		--out "$T_TMP/$name.json" --records "$T_TMP/$name.jsonl" \
+		--ready-file "$T_TMP/$name.ready" --duration "$dur" \
+		2>>"$T_TMP/$name.err" &
+	CPID=$!
+	T_PIDS+=($CPID)
+	wait_for 50 test -e "$T_TMP/$name.ready" ||
+		fail "collector $name" "not ready: $(cat "$T_TMP/$name.err")"
+}
+
 # The observation domain flowctl gives a namespace by default (FNV-1a, 32
 # bits, of its name; docs/config.md).
 obs_domain() {

@@ -14,7 +14,6 @@
 require_root
 require_cmd tc ip clang jq
 
-COLL="$PY $TOP/test/integration/ipfix_collector.py"
 UDP="$PY $TOP/test/integration/udpsend.py"
 N=3000			# datagrams per case
 NF=30			# flows (100 datagrams each)
@@ -34,12 +33,7 @@ outputs:
 - collector:
     remoteAddress: 127.0.0.1:$PU
 EOF
-$COLL --udp "$PU" --bind 127.0.0.1 --out "$T_TMP/c.json" \
-	--records "$T_TMP/c.jsonl" --ready-file "$T_TMP/c.ready" \
-	--duration 300 2>"$T_TMP/c.err" &
-CPID=$!
-T_PIDS+=($CPID)
-wait_for 50 test -e "$T_TMP/c.ready" || fail collector "not ready: $(cat "$T_TMP/c.err")"
+collector_up c 300 --udp "$PU"
 
 AGENT_N=0
 run_agent() { # [ENV=VALUE]: start an agent, its pid in APID

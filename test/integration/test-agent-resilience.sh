@@ -13,7 +13,6 @@
 require_root
 require_cmd tc ip clang jq curl
 
-COLL="$PY $TOP/test/integration/ipfix_collector.py"
 UDP="$PY $TOP/test/integration/udpsend.py"
 
 testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; }
@@ -24,13 +23,8 @@ I1=$(ifi eth1); I2=$(ifi eth2)
 D=$(obs_domain "$NS0")
 
 start_collector() { # NAME UDPPORT TCPPORT [OPTION]
-	rm -f "$T_TMP/$1.ready"
-	$COLL ${4:-} --udp "$2" --tcp "$3" --bind 127.0.0.1 --out "$T_TMP/$1.json" \
-		--records "$T_TMP/$1.jsonl" --ready-file "$T_TMP/$1.ready" \
-		--duration 300 2>>"$T_TMP/$1.err" &
-	COLL_PID=$!
-	T_PIDS+=($COLL_PID)
-	wait_for 50 test -e "$T_TMP/$1.ready" || fail "collector $1" "not ready"
+	collector_up "$1" 300 ${4:-} --udp "$2" --tcp "$3"
+	COLL_PID=$CPID
 }
 
 PU=$(free_port); PT=$(free_port); PM=$(free_port)

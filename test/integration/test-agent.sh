@@ -11,7 +11,6 @@
 require_root
 require_cmd tc ip clang nfcapd nfdump jq curl iperf3
 
-COLL="$PY $TOP/test/integration/ipfix_collector.py"
 UDP="$PY $TOP/test/integration/udpsend.py"
 TCPF="$PY $TOP/test/integration/tcpflows.py"
 export FLOWCTL_PIN_ROOT=/sys/fs/bpf/flowctl
@@ -24,15 +23,10 @@ I1=$(ifi eth1); I2=$(ifi eth2); I3=$(ifi eth3)
 
 PU=$(free_port); PT=$(free_port); PN=$(free_port); PM=$(free_port)
 mkdir -p "$T_TMP/nf"
-$COLL --udp "$PU" --tcp "$PT" --bind 127.0.0.1 --out "$T_TMP/coll.json" \
-	--records "$T_TMP/coll.jsonl" --ready-file "$T_TMP/coll.ready" --duration 300 \
-	2>"$T_TMP/coll.err" &
-CPID=$!
-T_PIDS+=($CPID)
 nfcapd -b 127.0.0.1 -p "$PN" -w "$T_TMP/nf" -t 3600 >"$T_TMP/nfcapd.log" 2>&1 &
 NPID=$!
 T_PIDS+=($NPID)
-wait_for 50 test -e "$T_TMP/coll.ready" || fail collector "not ready: $(cat "$T_TMP/coll.err")"
+collector_up coll 300 --udp "$PU" --tcp "$PT"
 
 cat > "$T_TMP/fail.sh" <<'EOF'
 #!/bin/sh

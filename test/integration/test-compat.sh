@@ -15,7 +15,6 @@
 require_root
 require_cmd tc ip clang jq bash nfcapd nfdump
 
-COLL="$PY $TOP/test/integration/ipfix_collector.py"
 UDP="$PY $TOP/test/integration/udpsend.py"
 
 testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; }
@@ -23,10 +22,7 @@ testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; 
 on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
 
 PU=$(free_port); PM=$(free_port)
-$COLL --udp "$PU" --bind 127.0.0.1 --out "$T_TMP/c.json" --records "$T_TMP/c.jsonl" \
-	--ready-file "$T_TMP/c.ready" --duration 120 2>"$T_TMP/c.err" &
-CP=$!; T_PIDS+=($CP)
-wait_for 50 test -e "$T_TMP/c.ready" || fail collector "not ready"
+collector_up c 120 --udp "$PU"
 
 W=$T_TMP/work
 mkdir -p "$W"
@@ -136,7 +132,7 @@ out=$(cd "$W" && "$FLOWCTL" ipfix file 2>&1); rc=$?
 check_eq "ipfix file without options: exit 0" 0 "$rc"
 grep -q "2 of 2 records sent" <<<"$out" && pass "ipfix file sent the flow file's 2 records" || fail "ipfix file" "$out"
 sleep 0.5
-kill -TERM $CP; wait $CP
+kill -TERM $CPID; wait $CPID
 R=$T_TMP/c.jsonl
 D=$(obs_domain "$NS0")
 check_eq "kernel flows exported with template 1004 (ports and times)" "1004" \

@@ -10,7 +10,6 @@
 require_root
 require_cmd tc ip clang jq
 
-COLL="$PY $TOP/test/integration/ipfix_collector.py"
 UDP="$PY $TOP/test/integration/udpsend.py"
 
 testbed_up || { fail testbed "cannot create the netns testbed"; finish; exit 1; }
@@ -19,11 +18,7 @@ on_cleanup "$FLOWCTL meter detach -i '$NS0:*'"
 
 start_collector() { # NAME -> port in $PORT, pid in $CPID
 	PORT=$(free_port)
-	$COLL --udp "$PORT" --bind 127.0.0.1 --out "$T_TMP/$1.json" \
-		--records "$T_TMP/$1.jsonl" --ready-file "$T_TMP/$1.ready" \
-		--duration 120 2>"$T_TMP/$1.err" &
-	CPID=$!; T_PIDS+=($CPID)
-	wait_for 50 test -e "$T_TMP/$1.ready" || fail "collector $1" "not ready"
+	collector_up "$1" 120 --udp "$PORT"
 }
 D=$(obs_domain "$NS0")
 # Per-direction packet sums of the records of collector NAME matching SEL,

@@ -13,7 +13,6 @@ require_cmd tc ip clang jq
 PIN=/sys/fs/bpf/flowctl
 export FLOWCTL_PIN_ROOT=$PIN
 UDP="$PY $TOP/test/integration/udpsend.py"
-COLL="$PY $TOP/test/integration/ipfix_collector.py"
 
 # A namespace with veth pairs dN/pN (both ends inside); what is sent to
 # 10.9.0.2 leaves d0 (egress hook) to a static neighbour and arrives at
@@ -160,12 +159,7 @@ done
 
 # --- (b), (c) with an agent ---------------------------------------------------
 PU=$(free_port); PM=$(free_port)
-$COLL --udp "$PU" --bind 127.0.0.1 --out "$T_TMP/coll.json" \
-	--records "$T_TMP/coll.jsonl" --ready-file "$T_TMP/coll.ready" --duration 120 \
-	2>"$T_TMP/coll.err" &
-CPID=$!
-T_PIDS+=($CPID)
-wait_for 50 test -e "$T_TMP/coll.ready" || fail collector "not ready: $(cat "$T_TMP/coll.err")"
+collector_up coll 120 --udp "$PU"
 cat >"$T_TMP/agent.yaml" <<EOF
 scanIntervalMilliseconds: 200
 idleTimeoutSeconds: 60
