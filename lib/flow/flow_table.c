@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpffs.h"
+#include "clock.h"
 #include "log.h"
 #include "netns_id.h"
 
@@ -182,29 +183,16 @@ static int empty_wait(struct flow_table *ft, bool cleared);
 
 /* ---- clocks ---------------------------------------------------------- */
 
-static uint64_t ts_ns(const struct timespec *ts)
-{
-	return (uint64_t)ts->tv_sec * 1000000000ULL + ts->tv_nsec;
-}
-
-uint64_t flow_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts_ns(&ts);
-}
-
 void flow_clock_now(struct flow_clock *clk)
 {
-	struct timespec r1, m, r2;
+	uint64_t r1, m, r2;
 
 	/* the monotonic read sits between two realtime reads: average them */
-	clock_gettime(CLOCK_REALTIME, &r1);
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	clock_gettime(CLOCK_REALTIME, &r2);
-	clk->real_ns = ts_ns(&r1) + (ts_ns(&r2) - ts_ns(&r1)) / 2;
-	clk->mono_ns = ts_ns(&m);
+	r1 = clock_real_ns();
+	m = clock_mono_ns();
+	r2 = clock_real_ns();
+	clk->real_ns = r1 + (r2 - r1) / 2;
+	clk->mono_ns = m;
 }
 
 uint64_t flow_clock_to_unix_ns(const struct flow_clock *clk, uint64_t mono_ns)
@@ -886,7 +874,7 @@ static int ns_open(struct flow_table *ft, const char *name,
 			 ns->dir, strerror(-err));
 		goto out;
 	}
-	ns->prev_drain_ns = flow_mono_ns();
+	ns->prev_drain_ns = clock_mono_ns();
 	if (ft->epfd >= 0) {
 		ns->rb = ring_buffer__new(ns->fd[M_EVENTS], ring_event, ft,
 					  NULL);
@@ -1316,7 +1304,7 @@ void flow_ns_interval(const struct flow_ns *ns, uint64_t *start_ns,
 uint64_t flow_table_grace(struct flow_table *ft)
 {
 	struct timespec pause = { 0, FLOW_GRACE_FALLBACK_MS * 1000000L };
-	uint64_t t0 = flow_mono_ns();
+	uint64_t t0 = clock_mono_ns();
 	__u32 zero = 0;
 	int err;
 
@@ -1331,7 +1319,7 @@ uint64_t flow_table_grace(struct flow_table *ft)
 		err = bpf_map_update_elem(ft->gp_outer, &zero, &ft->gp_inner,
 					  BPF_ANY);
 		if (!err)
-			return flow_mono_ns() - t0;
+			return clock_mono_ns() - t0;
 		pr_warn("map-in-map update failed (%s): sleeping %d ms at "
 			"each drain instead of waiting for the kernel",
 			strerror(-err), FLOW_GRACE_FALLBACK_MS);
@@ -1346,7 +1334,7 @@ uint64_t flow_table_grace(struct flow_table *ft)
 	}
 	while (nanosleep(&pause, &pause) && errno == EINTR)
 		;
-	return flow_mono_ns() - t0;
+	return clock_mono_ns() - t0;
 }
 
 bool flow_table_grace_synced(const struct flow_table *ft)
@@ -2137,7 +2125,7 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 	uint64_t *flows = NULL;
 	int *errs = NULL;
 	bool wait = false, gone_drained = false;
-	uint64_t t0 = flow_mono_ns();
+	uint64_t t0 = clock_mono_ns();
 	size_t i, kept, flipped = 0;
 	int ret = 0, err;
 
@@ -2270,7 +2258,7 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 	ft->nns = kept;
 	if (ops && ops->end)
 		ops->end(ctx);
-	st->total_ns = flow_mono_ns() - t0;
+	st->total_ns = clock_mono_ns() - t0;
 	return ret;
 }
 

@@ -55,7 +55,6 @@ struct flow_clock {
 void flow_clock_now(struct flow_clock *clk);
 /* Unix ns of monotonic MONO_NS (0 stays 0: "never"). */
 uint64_t flow_clock_to_unix_ns(const struct flow_clock *clk, uint64_t mono_ns);
-uint64_t flow_mono_ns(void);
 
 /* The pin root: PIN_ROOT if set, else $FLOWCTL_PIN_ROOT, else FLOW_PIN_ROOT. */
 const char *flow_pin_root(const char *pin_root);

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 
 #include "bench_maps.h"
+#include "clock.h"
 #include "config.h"
 #include "flow_cache.h"
 #include "flow_journal.h"
@@ -196,16 +197,16 @@ static int export_once(struct flow_table *ft, const struct flowctl_config *cfg,
 					&replayed, &x.j);
 		/* the agent's steady state: the slots exist (timed apart) */
 		if (!err) {
-			uint64_t g0 = flow_mono_ns();
+			uint64_t g0 = clock_mono_ns();
 
 			err = flow_journal_reserve(x.j, n);
-			res->grow_ns = flow_mono_ns() - g0;
+			res->grow_ns = clock_mono_ns() - g0;
 		}
 		if (err)
 			goto out;
 	}
 	c0 = cpu_s();
-	t0 = flow_mono_ns();
+	t0 = clock_mono_ns();
 	persist_written = 0;
 	if (j)
 		err = flow_table_drain(ft, &journal_drain_ops, &x, NULL);
@@ -216,8 +217,8 @@ static int export_once(struct flow_table *ft, const struct flowctl_config *cfg,
 		err = -EIO;
 	}
 	if (!err)
-		flow_cache_flush(fc, flow_mono_ns());
-	t1 = flow_mono_ns();
+		flow_cache_flush(fc, clock_mono_ns());
+	t1 = clock_mono_ns();
 	/* the journal's buffers are emptied beside the export (a thread of
 	 * the table): its CPU counts, its time overlaps, as in the agent */
 	if (j && flow_table_settle(ft))
@@ -321,16 +322,16 @@ static int export_two_scans(struct flow_table *ft,
 	if (err)
 		goto out;
 	c0 = cpu_s();
-	t0 = flow_mono_ns();
+	t0 = clock_mono_ns();
 	for (scan = 0; scan < 2 && !err; scan++) {
 		err = flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
 		(*drains)++;
 		if (!err)
-			flow_cache_flush(fc, flow_mono_ns());
+			flow_cache_flush(fc, clock_mono_ns());
 	}
 	if (!err)
 		ipfix_async_wait(x.a);	/* every datagram handed to the kernel */
-	t1 = flow_mono_ns();
+	t1 = clock_mono_ns();
 	c1 = cpu_s();
 	if (err)
 		goto out;
@@ -501,12 +502,12 @@ static int scale_fill(struct scale *s, unsigned int drains)
 /* The kernel's ceiling, one thread: every namespace's map in turn. */
 static double scale_bare(struct scale *s)
 {
-	uint64_t t0 = flow_mono_ns();
+	uint64_t t0 = clock_mono_ns();
 	unsigned int i;
 
 	for (i = 0; i < s->nns; i++)
 		bare_drain(s->m[i].fd[0], s->per_ns);
-	return (double)s->per_ns * s->nns / secs(flow_mono_ns() - t0);
+	return (double)s->per_ns * s->nns / secs(clock_mono_ns() - t0);
 }
 
 /*
@@ -535,14 +536,14 @@ static int scale_export(struct scale *s, struct flow_table *ft,
 	if (err)
 		goto out;
 	c0 = cpu_s();
-	t0 = flow_mono_ns();
+	t0 = clock_mono_ns();
 	err = flow_table_drain(ft, &flow_cache_drain_ops, fc, &ds);
 	(*drains)++;
 	if (!err) {
-		flow_cache_flush(fc, flow_mono_ns());
+		flow_cache_flush(fc, clock_mono_ns());
 		ipfix_async_wait(x.a);
 	}
-	t1 = flow_mono_ns();
+	t1 = clock_mono_ns();
 	c1 = cpu_s();
 	if (err)
 		goto out;

@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpffs.h"
+#include "clock.h"
 #include "flow_abi.h"
 #include "flow_table.h"
 
@@ -152,7 +153,7 @@ static inline void make_keys(uint32_t n)
 		k->dport = htons(443);
 		v->packets = 1 + i % 17;
 		v->octets = v->packets * 700;
-		v->first_seen_ns = flow_mono_ns();
+		v->first_seen_ns = clock_mono_ns();
 		v->last_seen_ns = v->first_seen_ns;
 		v->min_ttl = v->max_ttl = 63;
 	}
@@ -195,7 +196,7 @@ static inline double bare_drain(int fd, uint32_t n)
 	bool first = true;
 	int err;
 
-	t0 = flow_mono_ns();
+	t0 = clock_mono_ns();
 	do {
 		__u32 cnt = BATCH;
 
@@ -205,7 +206,7 @@ static inline double bare_drain(int fd, uint32_t n)
 		in = out;
 		first = false;
 	} while (!err);
-	t0 = flow_mono_ns() - t0;
+	t0 = clock_mono_ns() - t0;
 	free(k);
 	free(v);
 	if (err != -ENOENT || got != n)

@@ -39,6 +39,7 @@
 #include <linux/bpf.h>
 
 #include "bpffs.h"
+#include "clock.h"
 #include "flow_cache.h"
 #include "flow_table.h"
 #include "log.h"
@@ -368,7 +369,7 @@ static void naive_control(int prog, const int fd[6])
 {
 	struct flow_ctl ctl = { 0 };
 	struct timespec ms = { 0, 1000000 };
-	uint64_t got = 0, runs = 0, t0 = flow_mono_ns();
+	uint64_t got = 0, runs = 0, t0 = clock_mono_ns();
 	struct writer w[2];
 	pthread_t th[2];
 	__u32 zero = 0;
@@ -389,7 +390,7 @@ static void naive_control(int prog, const int fd[6])
 			return;
 		}
 	}
-	for (n = 0; n < 300 && flow_mono_ns() - t0 < 1000000000ULL; n++) {
+	for (n = 0; n < 300 && clock_mono_ns() - t0 < 1000000000ULL; n++) {
 		got += naive_drain(fd[0]);
 		nanosleep(&ms, NULL);
 	}
@@ -412,16 +413,16 @@ static uint64_t drain_while_writing(struct flow_table *ft,
 				   struct flow_cache *fc)
 {
 	struct timespec ms = { 0, 1000000 };
-	uint64_t drains = 0, t0 = flow_mono_ns();
+	uint64_t drains = 0, t0 = clock_mono_ns();
 
 	for (;;) {
 		bool running = __atomic_load_n(&writers_left,
 					       __ATOMIC_SEQ_CST) > 0;
 
-		if (drains == 100 || flow_mono_ns() - t0 > 2000000000ULL)
+		if (drains == 100 || clock_mono_ns() - t0 > 2000000000ULL)
 			__atomic_store_n(&writers_stop, 1, __ATOMIC_SEQ_CST);
 		flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
-		flow_cache_expire(fc, flow_mono_ns());
+		flow_cache_expire(fc, clock_mono_ns());
 		drains++;
 		if (!running)
 			return drains;
@@ -494,7 +495,7 @@ static int self_test(void)
 	/* the writers are done: both buffers once more, then everything */
 	flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
 	flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
-	flow_cache_flush(fc, flow_mono_ns());
+	flow_cache_flush(fc, clock_mono_ns());
 	for (i = 0; i < 2; i++) {
 		if (w[i].err) {
 			fail("drain_concurrent", "BPF_PROG_TEST_RUN: %s",
@@ -689,7 +690,7 @@ join:
 		goto out;
 	flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
 	flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
-	flow_cache_flush(fc, flow_mono_ns());
+	flow_cache_flush(fc, clock_mono_ns());
 	for (i = 0; i < t.nns; i++) {
 		for (k = 1; k <= (int)t.ns[i].keys; k++) {
 			uint64_t want = w[0].want[i][k] + w[1].want[i][k];
@@ -836,15 +837,15 @@ static int watch(int argc, char **argv)
 	}
 	pause.tv_sec = interval / 1000;
 	pause.tv_nsec = interval % 1000 * 1000000L;
-	t0 = flow_mono_ns();
+	t0 = clock_mono_ns();
 	while (!(until && !stat(until, &st)) &&
-	       flow_mono_ns() - t0 < (uint64_t)max_ms * 1000000ULL) {
+	       clock_mono_ns() - t0 < (uint64_t)max_ms * 1000000ULL) {
 		c = flow_table_events_consume(ft);
 		if (c > 0)
 			events += c;
 		if (flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL))
 			goto out;
-		flow_cache_expire(fc, flow_mono_ns());
+		flow_cache_expire(fc, clock_mono_ns());
 		drains++;
 		nanosleep(&pause, NULL);
 	}
@@ -852,7 +853,7 @@ static int watch(int argc, char **argv)
 	for (c = 0; c < 2; c++)
 		if (flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL))
 			goto out;
-	flow_cache_flush(fc, flow_mono_ns());
+	flow_cache_flush(fc, clock_mono_ns());
 	printf("drains=%llu map_full_events=%llu\n",
 	       (unsigned long long)drains + 2, (unsigned long long)events);
 	for (d = 0; d < 2; d++)

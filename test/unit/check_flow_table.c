@@ -22,6 +22,7 @@
 
 #include "check_main.h"
 #include "bpffs.h"
+#include "clock.h"
 #include "flow_cache.h"
 #include "flow_table.h"
 #include "log.h"
@@ -810,14 +811,14 @@ START_TEST(test_drain_into_cache)
 	cp.emit = r_emit;
 	cp.emit_ctx = &rs;
 	ck_assert_int_eq(flow_cache_new(&cp, &fc), 0);
-	base_ns = flow_mono_ns();	/* flows seen now: none idle yet */
+	base_ns = clock_mono_ns();	/* flows seen now: none idle yet */
 	fill(p.fd[0], 0, 1000, &want);
 	set_ifstats(p.fd[3], 2, 5, 4);
 	ck_assert_int_eq(flow_table_drain(ft, &flow_cache_drain_ops, fc,
 					  NULL), 0);
 	ck_assert_uint_eq(flow_cache_count(fc), 1000);
 	/* the catch-all goes out at the next expiry */
-	flow_cache_expire(fc, flow_mono_ns());
+	flow_cache_expire(fc, clock_mono_ns());
 	ck_assert_uint_eq(flow_cache_count(fc), 1000);
 	ck_assert_uint_eq(rs.lack, 1);
 	ck_assert_uint_eq(rs.lack_pkts, 4);
@@ -826,7 +827,7 @@ START_TEST(test_drain_into_cache)
 	ck_assert_int_eq(flow_table_drain(ft, &flow_cache_drain_ops, fc,
 					  NULL), 0);
 	ck_assert_uint_eq(flow_cache_count(fc), 1000);
-	flow_cache_flush(fc, flow_mono_ns());
+	flow_cache_flush(fc, clock_mono_ns());
 	ck_assert_uint_eq(rs.pkts, want + 4);
 	ck_assert_uint_eq(rs.n, 1000 + 1);
 	ck_assert_str_eq(rs.ns, "nsX");
