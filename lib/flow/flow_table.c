@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "log.h"
 #include "netns_id.h"
+#include "obs_domain.h"
 
 #ifndef ENOTSUPP
 #define ENOTSUPP 524	/* kernel-internal, returned by the bpf syscall */
@@ -200,17 +201,6 @@ uint64_t flow_clock_to_unix_ns(const struct flow_clock *clk, uint64_t mono_ns)
 	if (!mono_ns)
 		return 0;
 	return clk->real_ns + (int64_t)(mono_ns - clk->mono_ns);
-}
-
-uint32_t flow_ns_default_domain(const char *netns)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *netns; netns++) {
-		h ^= (unsigned char)*netns;
-		h *= 16777619u;
-	}
-	return h;
 }
 
 /* ---- small helpers --------------------------------------------------- */
@@ -867,7 +857,7 @@ static int ns_open(struct flow_table *ft, const char *name,
 				       &ns->id_ino) == 0;
 	ns->obs_domain_id = ft->obs_domain_id ?
 		ft->obs_domain_id(ft->obs_domain_ctx, name) :
-		flow_ns_default_domain(name);
+		obs_domain_default(name);
 	err = ns_baselines(ft, ns);
 	if (err) {
 		fmt(msg, msg_size, "%s: cannot read the counters: %s",

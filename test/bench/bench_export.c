@@ -38,6 +38,7 @@
 #include "ipfix_async.h"
 #include "ipfix_export.h"
 #include "log.h"
+#include "obs_domain.h"
 
 #define REPEAT 3
 
@@ -130,7 +131,7 @@ static const struct flow_drain_ops journal_drain_ops = {
 static uint32_t bench_domain(void *ctx, const char *netns)
 {
 	(void)ctx;
-	return flow_ns_default_domain(netns);
+	return obs_domain_default(netns);
 }
 
 static double cpu_s(void)

@@ -43,6 +43,7 @@
 #include "flow_cache.h"
 #include "flow_table.h"
 #include "log.h"
+#include "obs_domain.h"
 
 #define BPFFS		"/sys/fs/bpf"
 #define BPF_FS_MAGIC_	0xcafe4a11
@@ -599,7 +600,7 @@ static void par_emit(void *ctx, const struct flow_record *r, size_t n)
 		if (k == t->nns || !r->ingress_ifindex ||
 		    r->ingress_ifindex > t->ns[k].keys ||
 		    r->octets != r->packets * OCTETS ||
-		    r->obs_domain_id != flow_ns_default_domain(r->netns)) {
+		    r->obs_domain_id != obs_domain_default(r->netns)) {
 			t->strays++;
 			continue;
 		}

@@ -23,10 +23,12 @@
 #include "check_main.h"
 #include "bpffs.h"
 #include "clock.h"
+#include "config.h"
 #include "flow_cache.h"
 #include "flow_table.h"
 #include "log.h"
 #include "netns_id.h"
+#include "obs_domain.h"
 
 #define BPFFS		"/sys/fs/bpf"
 #define BPF_FS_MAGIC_	0xcafe4a11
@@ -334,9 +336,9 @@ START_TEST(test_discovery)
 	ck_assert_uint_eq(flow_ns_max_flows(flow_table_ns_find(ft, "DEFAULT")),
 			  2048);
 	ck_assert_uint_eq(flow_ns_obs_domain_id(flow_table_ns_find(ft, "nsA")),
-			  flow_ns_default_domain("nsA"));
-	ck_assert_uint_ne(flow_ns_default_domain("nsA"),
-			  flow_ns_default_domain("nsB"));
+			  obs_domain_default("nsA"));
+	ck_assert_uint_ne(obs_domain_default("nsA"),
+			  obs_domain_default("nsB"));
 	ck_assert_str_eq(flow_table_pin_root(ft), root);
 
 	/* nsA detached: its last flows are drained once, then it is gone */
@@ -366,6 +368,31 @@ START_TEST(test_discovery)
 	close_pins(&a);
 	close_pins(&b);
 	close_pins(&c);
+}
+END_TEST
+
+/*
+ * A namespace whose name hashes to 0 (FNV-1a): the flow table, without an
+ * obs_domain_id callback, gives it the domain the config gives it, not 0.
+ */
+START_TEST(test_domain_of_zero_hash)
+{
+	static const char zero[] = "ns-3rs5ic";
+	struct flow_table *ft;
+	struct pins a;
+	uint32_t dom;
+
+	REQUIRE_BPF();
+	ck_assert_uint_eq(obs_domain_hash(zero), 0);
+	make_ns(zero, 64, sizeof(struct flow_key), &a);
+	ft = open_table(NULL);
+	ck_assert_ptr_nonnull(flow_table_ns_find(ft, zero));
+	dom = flow_ns_obs_domain_id(flow_table_ns_find(ft, zero));
+	ck_assert_uint_ne(dom, 0);
+	ck_assert_uint_eq(dom, config_obs_domain_id(NULL, zero));
+	ck_assert_uint_eq(dom, obs_domain_default(zero));
+	flow_table_close(ft);
+	close_pins(&a);
 }
 END_TEST
 
@@ -1088,6 +1115,7 @@ static Suite *flow_table_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_discovery);
+	tcase_add_test(tc, test_domain_of_zero_hash);
 	tcase_add_test(tc, test_only_netns);
 	tcase_add_test(tc, test_pin_root_env);
 	tcase_add_test(tc, test_size_mismatch);
