@@ -25,6 +25,7 @@
 
 #include "bpffs.h"
 #include "clock.h"
+#include "flow_maps.h"
 #include "log.h"
 #include "netns_id.h"
 #include "obs_domain.h"
@@ -32,45 +33,6 @@
 #ifndef ENOTSUPP
 #define ENOTSUPP 524	/* kernel-internal, returned by the bpf syscall */
 #endif
-
-enum {
-	M_FLOWS0,
-	M_FLOWS1,
-	M_CTL,
-	M_IFSTATS,
-	M_COUNTERS,
-	M_EVENTS,
-	M_NR,
-};
-
-static const struct map_spec {
-	const char *name;
-	enum bpf_map_type type;
-	const char *type_name;
-	uint32_t key_size;
-	uint32_t value_size;
-	const char *layout;	/* what flow_abi.h calls the layout */
-} map_specs[M_NR] = {
-	[M_FLOWS0] = { FLOW_MAP_FLOWS_0, BPF_MAP_TYPE_HASH, "hash",
-		       sizeof(struct flow_key), sizeof(struct flow_value),
-		       "struct flow_key / struct flow_value" },
-	[M_FLOWS1] = { FLOW_MAP_FLOWS_1, BPF_MAP_TYPE_HASH, "hash",
-		       sizeof(struct flow_key), sizeof(struct flow_value),
-		       "struct flow_key / struct flow_value" },
-	[M_CTL] = { FLOW_MAP_CTL, BPF_MAP_TYPE_ARRAY, "array",
-		    sizeof(__u32), sizeof(struct flow_ctl),
-		    "__u32 / struct flow_ctl" },
-	[M_IFSTATS] = { FLOW_MAP_IFSTATS, BPF_MAP_TYPE_HASH, "hash",
-			sizeof(struct flow_ifstats_key),
-			sizeof(struct flow_ifstats_value),
-			"struct flow_ifstats_key / struct flow_ifstats_value" },
-	[M_COUNTERS] = { FLOW_MAP_COUNTERS, BPF_MAP_TYPE_PERCPU_ARRAY,
-			 "percpu_array", sizeof(__u32),
-			 sizeof(struct flow_counters),
-			 "__u32 / struct flow_counters" },
-	[M_EVENTS] = { FLOW_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF, "ringbuf",
-		       0, 0, "ring buffer" },
-};
 
 /* Previous cumulative values of one flow_ifstats entry. */
 struct ifstats_prev {
@@ -83,8 +45,8 @@ struct flow_ns {
 	char *name;
 	char dir[PATH_MAX];		/* <root>/<name>/tc/globals */
 	int dir_fd;			/* flock()ed while draining */
-	int fd[M_NR];
-	ino_t ino[M_NR];		/* pins replaced -> new meter */
+	int fd[FM_NR];
+	ino_t ino[FM_NR];		/* pins replaced -> new meter */
 	uint32_t max_flows;
 	uint32_t ifstats_id;		/* map id: is the saved state ours? */
 	uint32_t obs_domain_id;
@@ -98,7 +60,7 @@ struct flow_ns {
 	unsigned int idle;		/* buffer to drain (after the flip) */
 	uint32_t map_id[2];		/* of flows_0 and flows_1 */
 	/* deferred deletion: buffers read, to empty after ops->persist */
-	unsigned int drained;		/* bit M_FLOWS0 + i */
+	unsigned int drained;		/* bit FM_FLOWS0 + i */
 	bool stale_pending;		/* ops->stale after the emptying */
 	uint64_t stale_segs, stale_pkts;
 	uint64_t prev_drain_ns;
@@ -675,7 +637,7 @@ static int read_counters(struct flow_table *ft, struct flow_ns *ns,
 	__u32 zero = 0;
 	int cpu, i;
 
-	if (bpf_map_lookup_elem(ns->fd[M_COUNTERS], &zero, ft->pcpu))
+	if (bpf_map_lookup_elem(ns->fd[FM_COUNTERS], &zero, ft->pcpu))
 		return -errno;
 	memset(sum, 0, sizeof(*sum));
 	for (cpu = 0; cpu < ft->ncpus; cpu++)
@@ -694,7 +656,7 @@ static int ns_baselines(struct flow_table *ft, struct flow_ns *ns)
 	int err;
 
 	state_load(ft, ns);
-	err = read_all(ft, ns->fd[M_IFSTATS], sizeof(*keys), sizeof(*vals),
+	err = read_all(ft, ns->fd[FM_IFSTATS], sizeof(*keys), sizeof(*vals),
 		       (void **)&keys, (void **)&vals, &n);
 	if (err)
 		return err;
@@ -734,7 +696,7 @@ static void ns_free(struct flow_table *ft, struct flow_ns *ns)
 			  ring_buffer__epoll_fd(ns->rb), NULL);
 		ring_buffer__free(ns->rb);
 	}
-	for (i = 0; i < M_NR; i++)
+	for (i = 0; i < FM_NR; i++)
 		if (ns->fd[i] >= 0)
 			close(ns->fd[i]);
 	if (ns->dir_fd >= 0)
@@ -751,8 +713,8 @@ static uint64_t pins_signature(const char *dir)
 	struct stat st;
 	int i;
 
-	for (i = 0; i < M_NR; i++) {
-		fmt(path, sizeof(path), "%s/%s", dir, map_specs[i].name);
+	for (i = 0; i < FM_NR; i++) {
+		fmt(path, sizeof(path), "%s/%s", dir, flow_maps[i].name);
 		sig ^= stat(path, &st) ? 0 : (uint64_t)st.st_ino;
 		sig *= 1099511628211ULL;
 	}
@@ -774,14 +736,14 @@ static int ns_open(struct flow_table *ft, const char *name,
 		   struct flow_ns **nsp, char *msg, size_t msg_size)
 {
 	struct flow_ns *ns;
-	char path[PATH_MAX];
+	char path[PATH_MAX], why[384];
 	int i, err = 0;
 
 	ns = calloc(1, sizeof(*ns));
 	if (!ns)
 		return -ENOMEM;
 	ns->dir_fd = -1;
-	for (i = 0; i < M_NR; i++)
+	for (i = 0; i < FM_NR; i++)
 		ns->fd[i] = -1;
 	ns->name = strdup(name);
 	if (!ns->name) {
@@ -790,8 +752,8 @@ static int ns_open(struct flow_table *ft, const char *name,
 	}
 	fmt(ns->dir, sizeof(ns->dir), "%s/%s/%s", ft->pin_root, name,
 		 FLOW_PIN_GLOBALS);
-	for (i = 0; i < M_NR; i++) {
-		const struct map_spec *s = &map_specs[i];
+	for (i = 0; i < FM_NR; i++) {
+		const struct flow_map_spec *s = &flow_maps[i];
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 		struct stat st;
@@ -818,32 +780,17 @@ static int ns_open(struct flow_table *ft, const char *name,
 				 "info: %s", path, strerror(-err));
 			goto out;
 		}
-		if (info.type != s->type) {
+		if (flow_map_check(i, &info, 0, why, sizeof(why))) {
 			err = -EPROTO;
-			fmt(msg, msg_size, "%s: map type %u, expected %u "
-				 "(%s) of flow_abi.h v%d: pins of another "
-				 "flowctl version? detach and attach the meter "
-				 "again", path, info.type, s->type,
-				 s->type_name, FLOW_ABI_VERSION);
+			fmt(msg, msg_size, "%s: %s (detach and attach the "
+			    "meter again)", path, why);
 			goto out;
 		}
-		if (info.key_size != s->key_size ||
-		    info.value_size != s->value_size) {
-			err = -EPROTO;
-			fmt(msg, msg_size, "%s: key size %u, value size "
-				 "%u; flow_abi.h v%d expects key size %u, "
-				 "value size %u (%s): pins of another flowctl "
-				 "version? detach and attach the meter again",
-				 path, info.key_size, info.value_size,
-				 FLOW_ABI_VERSION, s->key_size, s->value_size,
-				 s->layout);
-			goto out;
-		}
-		if (i == M_FLOWS0)
+		if (i == FM_FLOWS0)
 			ns->max_flows = info.max_entries;
-		if (i == M_FLOWS0 || i == M_FLOWS1)
-			ns->map_id[i - M_FLOWS0] = info.id;
-		if (i == M_IFSTATS)
+		if (i == FM_FLOWS0 || i == FM_FLOWS1)
+			ns->map_id[i - FM_FLOWS0] = info.id;
+		if (i == FM_IFSTATS)
 			ns->ifstats_id = info.id;
 	}
 	ns->dir_fd = open(ns->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -866,7 +813,7 @@ static int ns_open(struct flow_table *ft, const char *name,
 	}
 	ns->prev_drain_ns = clock_mono_ns();
 	if (ft->epfd >= 0) {
-		ns->rb = ring_buffer__new(ns->fd[M_EVENTS], ring_event, ft,
+		ns->rb = ring_buffer__new(ns->fd[FM_EVENTS], ring_event, ft,
 					  NULL);
 		if (!ns->rb) {
 			pr_warn("%s/%s: cannot read map-full events (%s): full "
@@ -897,9 +844,9 @@ static bool ns_pins_intact(const struct flow_ns *ns)
 	struct stat st;
 	int i;
 
-	for (i = 0; i < M_NR; i++) {
+	for (i = 0; i < FM_NR; i++) {
 		fmt(path, sizeof(path), "%s/%s", ns->dir,
-			 map_specs[i].name);
+			 flow_maps[i].name);
 		if (stat(path, &st) || st.st_ino != ns->ino[i])
 			return false;
 	}
@@ -1358,12 +1305,12 @@ static int ns_flip(struct flow_ns *ns)
 	__u32 zero = 0;
 	int err;
 
-	err = bpf_map_lookup_elem(ns->fd[M_CTL], &zero, &ctl);
+	err = bpf_map_lookup_elem(ns->fd[FM_CTL], &zero, &ctl);
 	if (!err) {
 		ns->idle = ctl.active & 1;
 		ctl.active = ns->idle ^ 1;
 		ctl.flips++;
-		err = bpf_map_update_elem(ns->fd[M_CTL], &zero, &ctl, BPF_ANY);
+		err = bpf_map_update_elem(ns->fd[FM_CTL], &zero, &ctl, BPF_ANY);
 	}
 	if (err) {
 		pr_err("%s/%s: cannot switch buffers: %s", ns->dir,
@@ -1561,7 +1508,7 @@ static int ns_read_ifstats(struct flow_table *ft, struct flow_ns *ns,
 	bool added;
 	int err, j;
 
-	err = read_all(ft, ns->fd[M_IFSTATS], sizeof(*keys), sizeof(*vals),
+	err = read_all(ft, ns->fd[FM_IFSTATS], sizeof(*keys), sizeof(*vals),
 		       (void **)&keys, (void **)&vals, &n);
 	if (err) {
 		pr_err("%s/%s: %s", ns->dir, FLOW_MAP_IFSTATS, strerror(-err));
@@ -1655,7 +1602,7 @@ static void *par_worker(void *arg)
 			break;
 		it = &par->items[i];
 		it->err = drain_map(&d, it->ns,
-				    it->ns->fd[M_FLOWS0 + it->ns->idle],
+				    it->ns->fd[FM_FLOWS0 + it->ns->idle],
 				    it->start, it->end, par->ops, par->ctx,
 				    &it->flows, NULL);
 	}
@@ -1795,13 +1742,13 @@ static int par_drain_run(struct flow_table *ft, unsigned int threads,
 		if (errs[i] == -EOPNOTSUPP || errs[i] == -EINVAL ||
 		    errs[i] == -ENOTSUPP) {
 			/* no batch operations: drain_map says so, key by key */
-			errs[i] = drain_map(&d, ns, ns->fd[M_FLOWS0 + ns->idle],
+			errs[i] = drain_map(&d, ns, ns->fd[FM_FLOWS0 + ns->idle],
 					    0, 0, ops, ctx, &flows[i], NULL);
 			continue;
 		}
 		if (pieces[i] < 2 || errs[i])
 			continue;
-		err = drain_map(&d, ns, ns->fd[M_FLOWS0 + ns->idle], 0, 0,
+		err = drain_map(&d, ns, ns->fd[FM_FLOWS0 + ns->idle], 0, 0,
 				ops, ctx, &swept, NULL);
 		if (err)
 			errs[i] = err;
@@ -1923,7 +1870,6 @@ static int map_empty(int fd, unsigned int batch, bool key_by_key,
 
 int flow_table_clear_map_id(uint32_t id, uint64_t *removed)
 {
-	const struct map_spec *s = &map_specs[M_FLOWS0];
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	int fd, err;
@@ -1934,9 +1880,8 @@ int flow_table_clear_map_id(uint32_t id, uint64_t *removed)
 	if (fd < 0)
 		return fd;
 	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	if (!err && (info.type != s->type || info.key_size != s->key_size ||
-		     info.value_size != s->value_size))
-		err = -EPROTO;	/* the id is another map's now */
+	if (!err)	/* -EPROTO: the id is another map's now */
+		err = flow_map_check(FM_FLOWS0, &info, 0, NULL, 0);
 	if (!err)
 		err = map_empty(fd, FLOW_TABLE_BATCH, false, removed);
 	close(fd);
@@ -2003,7 +1948,7 @@ static int empty_start(struct flow_table *ft, const struct flow_drain_ops *ops,
 	for (i = 0; i < ft->nns; i++)
 		for (b = 0; b < 2; b++)
 			if (ft->ns[i]->drained & (1U << b)) {
-				int fd = dup(ft->ns[i]->fd[M_FLOWS0 + b]);
+				int fd = dup(ft->ns[i]->fd[FM_FLOWS0 + b]);
 
 				if (fd < 0)
 					goto fail;
@@ -2078,11 +2023,11 @@ static int drain_persist(struct flow_table *ft,
 			for (b = 0; b < 2; b++) {
 				if (!(ns->drained & (1U << b)))
 					continue;
-				err = map_empty(ns->fd[M_FLOWS0 + b], ft->batch,
+				err = map_empty(ns->fd[FM_FLOWS0 + b], ft->batch,
 						ft->batch_broken, NULL);
 				if (err) {
 					pr_err("%s/%s: cannot empty it after the drain: %s (its flows are counted again at the next one)",
-					       ns->dir, map_specs[M_FLOWS0 + b].name,
+					       ns->dir, flow_maps[FM_FLOWS0 + b].name,
 					       strerror(-err));
 					ret = err;
 				}
@@ -2166,10 +2111,10 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 		ns->this_drain_ns = st->clock.mono_ns;
 		if (ns->flipped || !ns->gone)
 			continue;
-		err = drain_map(&serial, ns, ns->fd[M_FLOWS0], 0, 0, ops, ctx,
+		err = drain_map(&serial, ns, ns->fd[FM_FLOWS0], 0, 0, ops, ctx,
 				&segs, &pkts);
 		if (!err)
-			err = drain_map(&serial, ns, ns->fd[M_FLOWS1], 0, 0,
+			err = drain_map(&serial, ns, ns->fd[FM_FLOWS1], 0, 0,
 					ops, ctx, &segs, &pkts);
 		/* what was handed over is emptied even after an error:
 		 * never twice (the error says what may be lost) */
@@ -2202,7 +2147,7 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 			for (i = 0; i < ft->nns; i++)
 				if (ft->ns[i]->flipped)
 					errs[i] = drain_map(&serial, ft->ns[i],
-						ft->ns[i]->fd[M_FLOWS0 +
+						ft->ns[i]->fd[FM_FLOWS0 +
 							      ft->ns[i]->idle],
 						0, 0, ops, ctx, &flows[i],
 						NULL);
@@ -2271,11 +2216,11 @@ int flow_table_snapshot(struct flow_table *ft, struct flow_ns *ns,
 	int b, err;
 
 	for (b = 0; b < 2; b++) {
-		err = read_all(ft, ns->fd[M_FLOWS0 + b], sizeof(struct flow_key),
+		err = read_all(ft, ns->fd[FM_FLOWS0 + b], sizeof(struct flow_key),
 			       sizeof(struct flow_value), (void **)&keys[b],
 			       (void **)&vals[b], &n[b]);
 		if (err) {
-			pr_err("%s/%s: %s", ns->dir, map_specs[b].name,
+			pr_err("%s/%s: %s", ns->dir, flow_maps[b].name,
 			       strerror(-err));
 			goto out;
 		}
@@ -2346,12 +2291,12 @@ int flow_table_flush(struct flow_table *ft, struct flow_ns *ns,
 	if (err)
 		return err;
 	for (b = 0; b < 2; b++) {
-		int fd = ns->fd[M_FLOWS0 + b];
+		int fd = ns->fd[FM_FLOWS0 + b];
 
 		err = read_all(ft, fd, sizeof(*keys), sizeof(*vals),
 			       (void **)&keys, (void **)&vals, &n);
 		if (err) {
-			pr_err("%s/%s: %s", ns->dir, map_specs[b].name,
+			pr_err("%s/%s: %s", ns->dir, flow_maps[b].name,
 			       strerror(-err));
 			break;
 		}
@@ -2370,7 +2315,7 @@ int flow_table_flush(struct flow_table *ft, struct flow_ns *ns,
 		keys = NULL;
 		vals = NULL;
 		if (err) {
-			pr_err("%s/%s: delete: %s", ns->dir, map_specs[b].name,
+			pr_err("%s/%s: delete: %s", ns->dir, flow_maps[b].name,
 			       strerror(-err));
 			break;
 		}

@@ -34,6 +34,7 @@
 #include "config.h"
 #include "flow_cache.h"
 #include "flow_journal.h"
+#include "flow_maps.h"
 #include "flowlog.h"
 #include "ipfix_async.h"
 #include "ipfix_export.h"
@@ -460,7 +461,7 @@ static void scale_teardown(struct scale *s)
 	unsigned int i, j;
 
 	for (i = 0; i < s->nns; i++)
-		for (j = 0; j < 6; j++)
+		for (j = 0; j < FM_NR; j++)
 			if (s->m[i].fd[j] >= 0)
 				close(s->m[i].fd[j]);
 	remove_tree(s->root);

@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "config.h"
 #include "flow_cache.h"
+#include "flow_maps.h"
 #include "flow_table.h"
 #include "log.h"
 #include "netns_id.h"
@@ -96,55 +97,38 @@ static void teardown(void)
 	} while (0)
 
 struct pins {
-	int fd[6];	/* flows_0, flows_1, ctl, ifstats, counters, events */
+	int fd[FM_NR];
 };
 
-static const char *const names[6] = {
-	FLOW_MAP_FLOWS_0, FLOW_MAP_FLOWS_1, FLOW_MAP_CTL, FLOW_MAP_IFSTATS,
-	FLOW_MAP_COUNTERS, FLOW_MAP_EVENTS,
-};
-
-/* Create and pin the maps of namespace NAME like the meter does. */
+/*
+ * Create and pin the maps of namespace NAME like the meter does; with a
+ * FLOWS_KEY other than sizeof(struct flow_key), flows_0 is then replaced
+ * by one of that key size (pins of another version).
+ */
 static void make_ns(const char *name, uint32_t max_flows, uint32_t flows_key,
 		    struct pins *p)
 {
+	const struct flow_map_spec *s = &flow_maps[FM_FLOWS0];
 	char path[512];
-	int i;
 
-	snprintf(path, sizeof(path), "%s/%s", root, name);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/%s/tc", root, name);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/%s/tc/globals", root, name);
-	mkdir(path, 0700);
-	p->fd[0] = bpf_map_create(BPF_MAP_TYPE_HASH, "flows_0", flows_key,
-				  sizeof(struct flow_value), max_flows, NULL);
-	p->fd[1] = bpf_map_create(BPF_MAP_TYPE_HASH, "flows_1",
-				  sizeof(struct flow_key),
-				  sizeof(struct flow_value), max_flows, NULL);
-	p->fd[2] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "flow_ctl", 4,
-				  sizeof(struct flow_ctl), 1, NULL);
-	p->fd[3] = bpf_map_create(BPF_MAP_TYPE_HASH, "flow_ifstats",
-				  sizeof(struct flow_ifstats_key),
-				  sizeof(struct flow_ifstats_value),
-				  FLOW_IFSTATS_MAX, NULL);
-	p->fd[4] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "flow_counters",
-				  4, sizeof(struct flow_counters), 1, NULL);
-	p->fd[5] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "flow_events", 0, 0,
-				  FLOW_EVENTS_RING_SIZE, NULL);
-	for (i = 0; i < 6; i++) {
-		ck_assert_int_ge(p->fd[i], 0);
-		snprintf(path, sizeof(path), "%s/%s/tc/globals/%s", root, name,
-			 names[i]);
-		ck_assert_int_eq(bpf_obj_pin(p->fd[i], path), 0);
-	}
+	ck_assert_int_eq(flow_maps_pin(root, name, max_flows, p->fd), 0);
+	if (flows_key == s->key_size)
+		return;
+	snprintf(path, sizeof(path), "%s/%s/%s/%s", root, name,
+		 FLOW_PIN_GLOBALS, s->name);
+	ck_assert_int_eq(unlink(path), 0);
+	close(p->fd[FM_FLOWS0]);
+	p->fd[FM_FLOWS0] = bpf_map_create(s->type, s->name, flows_key,
+					  s->value_size, max_flows, NULL);
+	ck_assert_int_ge(p->fd[FM_FLOWS0], 0);
+	ck_assert_int_eq(bpf_obj_pin(p->fd[FM_FLOWS0], path), 0);
 }
 
 static void close_pins(struct pins *p)
 {
 	int i;
 
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < FM_NR; i++)
 		close(p->fd[i]);
 }
 
