@@ -27,7 +27,7 @@
 
 /* ---- drain ----------------------------------------------------------- */
 
-int ns_lock(struct flow_ns *ns)
+int ft_ns_lock(struct flow_ns *ns)
 {
 	while (flock(ns->dir_fd, LOCK_EX)) {
 		if (errno != EINTR) {
@@ -40,7 +40,7 @@ int ns_lock(struct flow_ns *ns)
 	return 0;
 }
 
-void ns_unlock(struct flow_ns *ns)
+void ft_ns_unlock(struct flow_ns *ns)
 {
 	flock(ns->dir_fd, LOCK_UN);
 }
@@ -77,13 +77,13 @@ static int drain_key_by_key(struct flow_table *ft, struct flow_ns *ns, int fd,
 	int err;
 
 	/* the map has no writer: list it, then take each entry */
-	err = read_all(ft, fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
+	err = ft_read_all(ft, fd, sizeof(*keys), sizeof(*vals), (void **)&keys,
 		       (void **)&vals, &n);
 	if (err)
 		return err;
 	for (i = 0; i < n; i++) {
 		if (ft->defer) {
-			/* deleted after ops->persist (map_empty) */
+			/* deleted after ops->persist (ft_map_empty) */
 			err = bpf_map_lookup_elem(fd, &keys[i], &vals[i]);
 		} else if (!ft->del_broken) {
 			err = bpf_map_lookup_and_delete_elem(fd, &keys[i],
@@ -124,7 +124,7 @@ static struct drain_buf *drainer_buf(struct drainer *d, unsigned int **batch)
 {
 	if (!d->par) {
 		*batch = &d->ft->batch;
-		return buf_next(d->ft);
+		return ft_buf_next(d->ft);
 	}
 	*batch = &d->batch;
 	return &d->own;
@@ -135,9 +135,9 @@ static void drainer_hand_over(struct drainer *d, struct drain_buf *b,
 			      const struct flow_drain_ops *ops, void *ctx)
 {
 	if (d->par)
-		par_hand_over(d->par, ns, b, n);
+		ft_par_hand_over(d->par, ns, b, n);
 	else
-		buf_hand_over(d->ft, b, ns, n, ops, ctx);
+		ft_buf_hand_over(d->ft, b, ns, n, ops, ctx);
 }
 
 /*
@@ -149,10 +149,10 @@ static void drainer_hand_over(struct drainer *d, struct drain_buf *b,
  * and stops (see flow_table_drain for the sweep that does not rely on it).
  * PACKETS (may be NULL): add the packets of what was drained.
  */
-int drain_map(struct drainer *d, struct flow_ns *ns, int fd,
-	      __u32 start, __u32 end,
-	      const struct flow_drain_ops *ops, void *ctx,
-	      uint64_t *count, uint64_t *packets)
+int ft_drain_map(struct drainer *d, struct flow_ns *ns, int fd,
+		 __u32 start, __u32 end,
+		 const struct flow_drain_ops *ops, void *ctx,
+		 uint64_t *count, uint64_t *packets)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	struct flow_table *ft = d->ft;
@@ -170,7 +170,7 @@ int drain_map(struct drainer *d, struct flow_ns *ns, int fd,
 		struct drain_buf *b = drainer_buf(d, &batch);
 		__u32 n = *batch;
 
-		err = buf_reserve(b, n);
+		err = ft_buf_reserve(b, n);
 		if (err)
 			break;
 		/* deferred: read only, emptied after ops->persist */
@@ -220,7 +220,7 @@ int drain_map(struct drainer *d, struct flow_ns *ns, int fd,
 	}
 	/* the other callbacks never run beside flows() */
 	if (!d->par)
-		worker_wait_idle(ft);
+		ft_worker_wait_idle(ft);
 	return err;
 }
 
@@ -236,9 +236,9 @@ static int ns_drained(struct flow_table *ft, struct flow_ns *ns,
 {
 	int err;
 
-	err = ns_read_ifstats(ft, ns, ops, ctx);
+	err = ft_ns_read_ifstats(ft, ns, ops, ctx);
 	if (ns->state_dirty)
-		state_save(ft, ns);
+		ft_state_save(ft, ns);
 	ns->prev_drain_ns = ns->this_drain_ns;
 	st->namespaces++;
 	ns->flipped = false;
@@ -248,12 +248,12 @@ static int ns_drained(struct flow_table *ft, struct flow_ns *ns,
 	 * stay: the next agent tries again.
 	 */
 	if (ns->stale && !drain_err && ft->defer) {
-		/* after its buffers are emptied (drain_persist) */
+		/* after its buffers are emptied (ft_drain_persist) */
 		ns->stale_pending = true;
 		ns->stale_segs = segs;
 		ns->stale_pkts = pkts;
 	} else if (ns->stale && !drain_err) {
-		bool unpinned = ns_unpin(ft, ns);
+		bool unpinned = ft_ns_unpin(ft, ns);
 
 		if (ops && ops->stale)
 			ops->stale(ctx, ns, ns->stale, segs, pkts, unpinned);
@@ -277,14 +277,14 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 		st = &local;
 	memset(st, 0, sizeof(*st));
 	/* the buffers of the previous drain are empty before any flip */
-	empty_wait(ft, true);
+	ft_empty_wait(ft, true);
 	ft->defer = ops && ops->persist;
 	for (i = 0; i < ft->nns; i++) {
 		struct flow_ns *ns = ft->ns[i];
 
 		ns->flipped = false;
 		ns->drained = 0;
-		err = ns_lock(ns);
+		err = ft_ns_lock(ns);
 		if (err) {
 			ret = err;
 			continue;
@@ -320,10 +320,10 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 		ns->this_drain_ns = st->clock.mono_ns;
 		if (ns->flipped || !ns->gone)
 			continue;
-		err = drain_map(&serial, ns, ns->fd[FM_FLOWS0], 0, 0, ops, ctx,
+		err = ft_drain_map(&serial, ns, ns->fd[FM_FLOWS0], 0, 0, ops, ctx,
 				&segs, &pkts);
 		if (!err)
-			err = drain_map(&serial, ns, ns->fd[FM_FLOWS1], 0, 0,
+			err = ft_drain_map(&serial, ns, ns->fd[FM_FLOWS1], 0, 0,
 					ops, ctx, &segs, &pkts);
 		/* what was handed over is emptied even after an error:
 		 * never twice (the error says what may be lost) */
@@ -338,7 +338,7 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 	}
 	/* a stale namespace's flows leave before a new one's arrive */
 	if (ft->defer && gone_drained) {
-		err = drain_persist(ft, ops, ctx, false);
+		err = ft_drain_persist(ft, ops, ctx, false);
 		if (err)
 			ret = err;
 	}
@@ -349,13 +349,13 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 		if (!flows || !errs)
 			ret = -ENOMEM;
 		else if (ft->workers > 1 && !ft->batch_broken &&
-			 par_drain_run(ft, ft->workers, ops, ctx, flows,
+			 ft_par_drain_run(ft, ft->workers, ops, ctx, flows,
 				       errs) == 0)
 			;
 		else
 			for (i = 0; i < ft->nns; i++)
 				if (ft->ns[i]->flipped)
-					errs[i] = drain_map(&serial, ft->ns[i],
+					errs[i] = ft_drain_map(&serial, ft->ns[i],
 						ft->ns[i]->fd[FM_FLOWS0 +
 							      ft->ns[i]->idle],
 						0, 0, ops, ctx, &flows[i],
@@ -377,7 +377,7 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 	free(flows);
 	free(errs);
 	if (ft->defer) {
-		err = drain_persist(ft, ops, ctx, true);
+		err = ft_drain_persist(ft, ops, ctx, true);
 		if (err)
 			ret = err;
 	}
@@ -385,16 +385,16 @@ int flow_table_drain(struct flow_table *ft, const struct flow_drain_ops *ops,
 	for (i = 0, kept = 0; i < ft->nns; i++) {
 		struct flow_ns *ns = ft->ns[i];
 
-		ns_unlock(ns);
+		ft_ns_unlock(ns);
 		if (ns->gone) {
 			if (ft->state_dir) {
 				char path[PATH_MAX];
 
-				state_path(ft, ns, path, sizeof(path), "");
+				ft_state_path(ft, ns, path, sizeof(path), "");
 				if (!flow_table_ns_find(ft, ns->name))
 					unlink(path);
 			}
-			ns_free(ft, ns);
+			ft_ns_free(ft, ns);
 			continue;
 		}
 		ft->ns[kept++] = ns;

@@ -32,8 +32,8 @@
  * by key when the kernel has no batch operations.  *REMOVED (may be NULL)
  * adds the entries deleted.  Returns 0 or -errno.
  */
-int map_empty(int fd, unsigned int batch, bool key_by_key,
-	      uint64_t *removed)
+int ft_map_empty(int fd, unsigned int batch, bool key_by_key,
+		 uint64_t *removed)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 	struct flow_key *keys = NULL, k;
@@ -109,7 +109,7 @@ int flow_table_clear_map_id(uint32_t id, uint64_t *removed)
 	if (!err)	/* -EPROTO: the id is another map's now */
 		err = flow_map_check(FM_FLOWS0, &info, 0, NULL, 0);
 	if (!err)
-		err = map_empty(fd, FLOW_TABLE_BATCH, false, removed);
+		err = ft_map_empty(fd, FLOW_TABLE_BATCH, false, removed);
 	close(fd);
 	return err;
 }
@@ -121,7 +121,7 @@ static void *empty_worker(void *arg)
 	int err;
 
 	for (i = 0; i < ft->empty.n; i++) {
-		err = map_empty(ft->empty.fds[i], ft->empty.batch,
+		err = ft_map_empty(ft->empty.fds[i], ft->empty.batch,
 				ft->empty.key_by_key, NULL);
 		if (err)
 			ft->empty.err = err;
@@ -130,7 +130,7 @@ static void *empty_worker(void *arg)
 }
 
 /* Wait for the background emptying, if any; CLEARED: tell its consumer. */
-int empty_wait(struct flow_table *ft, bool cleared)
+int ft_empty_wait(struct flow_table *ft, bool cleared)
 {
 	size_t i;
 	int err;
@@ -154,11 +154,11 @@ int empty_wait(struct flow_table *ft, bool cleared)
 
 int flow_table_settle(struct flow_table *ft)
 {
-	return empty_wait(ft, true);
+	return ft_empty_wait(ft, true);
 }
 
 /*
- * Empty the buffers of IDS in the background (drain_persist): 0, or
+ * Empty the buffers of IDS in the background (ft_drain_persist): 0, or
  * -errno when it must be done here (no memory, no thread).
  */
 static int empty_start(struct flow_table *ft, const struct flow_drain_ops *ops,
@@ -212,9 +212,9 @@ fail:
  * the emptying may go on in the background when nothing waits for it (no
  * stale namespace, one group).
  */
-int drain_persist(struct flow_table *ft,
-		  const struct flow_drain_ops *ops, void *ctx,
-		  bool async)
+int ft_drain_persist(struct flow_table *ft,
+		     const struct flow_drain_ops *ops, void *ctx,
+		     bool async)
 {
 	uint32_t ids[FLOW_TABLE_PERSIST_MAX];
 	size_t i = 0, n, first;
@@ -249,7 +249,7 @@ int drain_persist(struct flow_table *ft,
 			for (b = 0; b < 2; b++) {
 				if (!(ns->drained & (1U << b)))
 					continue;
-				err = map_empty(ns->fd[FM_FLOWS0 + b], ft->batch,
+				err = ft_map_empty(ns->fd[FM_FLOWS0 + b], ft->batch,
 						ft->batch_broken, NULL);
 				if (err) {
 					pr_err("%s/%s: cannot empty it after the drain: %s (its flows are counted again at the next one)",
@@ -270,7 +270,7 @@ int drain_persist(struct flow_table *ft,
 		if (!ns->stale_pending)
 			continue;
 		ns->stale_pending = false;
-		unpinned = ns_unpin(ft, ns);
+		unpinned = ft_ns_unpin(ft, ns);
 		if (ops->stale)
 			ops->stale(ctx, ns, ns->stale, ns->stale_segs,
 				   ns->stale_pkts, unpinned);

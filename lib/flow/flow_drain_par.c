@@ -50,8 +50,8 @@ struct par_drain {
 	pthread_mutex_t mu;		/* every ops->flows call */
 };
 
-void par_hand_over(struct par_drain *par, const struct flow_ns *ns,
-		   const struct drain_buf *b, size_t n)
+void ft_par_hand_over(struct par_drain *par, const struct flow_ns *ns,
+		      const struct drain_buf *b, size_t n)
 {
 	if (!par->ops || !par->ops->flows)
 		return;
@@ -74,7 +74,7 @@ static void *par_worker(void *arg)
 		if (i >= par->n_items)
 			break;
 		it = &par->items[i];
-		it->err = drain_map(&d, it->ns,
+		it->err = ft_drain_map(&d, it->ns,
 				    it->ns->fd[FM_FLOWS0 + it->ns->idle],
 				    it->start, it->end, par->ops, par->ctx,
 				    &it->flows, NULL);
@@ -157,9 +157,9 @@ static struct drain_item *par_items(struct flow_table *ft, unsigned int threads,
  * in every kernel with batch operations, and still exact if that ever
  * changed (an entry is taken by one thread only, under its bucket lock).
  */
-int par_drain_run(struct flow_table *ft, unsigned int threads,
-		  const struct flow_drain_ops *ops, void *ctx,
-		  uint64_t *flows, int *errs)
+int ft_par_drain_run(struct flow_table *ft, unsigned int threads,
+		     const struct flow_drain_ops *ops, void *ctx,
+		     uint64_t *flows, int *errs)
 {
 	struct par_drain par = { .ft = ft, .ops = ops, .ctx = ctx };
 	pthread_t tid[FLOW_TABLE_MAX_WORKERS];
@@ -215,13 +215,13 @@ int par_drain_run(struct flow_table *ft, unsigned int threads,
 		if (errs[i] == -EOPNOTSUPP || errs[i] == -EINVAL ||
 		    errs[i] == -ENOTSUPP) {
 			/* no batch operations: drain_map says so, key by key */
-			errs[i] = drain_map(&d, ns, ns->fd[FM_FLOWS0 + ns->idle],
+			errs[i] = ft_drain_map(&d, ns, ns->fd[FM_FLOWS0 + ns->idle],
 					    0, 0, ops, ctx, &flows[i], NULL);
 			continue;
 		}
 		if (pieces[i] < 2 || errs[i])
 			continue;
-		err = drain_map(&d, ns, ns->fd[FM_FLOWS0 + ns->idle], 0, 0,
+		err = ft_drain_map(&d, ns, ns->fd[FM_FLOWS0 + ns->idle], 0, 0,
 				ops, ctx, &swept, NULL);
 		if (err)
 			errs[i] = err;

@@ -25,14 +25,14 @@
 #include "log.h"
 
 /* Make B hold at least BATCH entries (B is not the worker's now). */
-int buf_reserve(struct drain_buf *b, unsigned int batch)
+int ft_buf_reserve(struct drain_buf *b, unsigned int batch)
 {
 	void *k = b->keys, *v = b->vals;
 	int err;
 
 	if (b->cap >= batch)
 		return 0;
-	err = kv_grow(&k, &v, batch, sizeof(*b->keys), sizeof(*b->vals));
+	err = ft_kv_grow(&k, &v, batch, sizeof(*b->keys), sizeof(*b->vals));
 	b->keys = k;
 	b->vals = v;
 	if (!err)
@@ -66,7 +66,7 @@ static void *drain_worker(void *arg)
 	return NULL;
 }
 
-void worker_start(struct flow_table *ft)
+void ft_worker_start(struct flow_table *ft)
 {
 	int err;
 
@@ -85,7 +85,7 @@ void worker_start(struct flow_table *ft)
 	ft->worker_on = true;
 }
 
-void worker_stop(struct flow_table *ft)
+void ft_worker_stop(struct flow_table *ft)
 {
 	if (!ft->worker_on)
 		return;
@@ -100,7 +100,7 @@ void worker_stop(struct flow_table *ft)
 }
 
 /* The buffer to fill next, once the worker is done with it. */
-struct drain_buf *buf_next(struct flow_table *ft)
+struct drain_buf *ft_buf_next(struct flow_table *ft)
 {
 	struct drain_buf *b = &ft->buf[ft->cur];
 
@@ -114,9 +114,9 @@ struct drain_buf *buf_next(struct flow_table *ft)
 }
 
 /* Give N entries of B to the consumer: to the worker, or right here. */
-void buf_hand_over(struct flow_table *ft, struct drain_buf *b,
-		   const struct flow_ns *ns, size_t n,
-		   const struct flow_drain_ops *ops, void *ctx)
+void ft_buf_hand_over(struct flow_table *ft, struct drain_buf *b,
+		      const struct flow_ns *ns, size_t n,
+		      const struct flow_drain_ops *ops, void *ctx)
 {
 	if (!ops || !ops->flows || !n)
 		return;
@@ -136,7 +136,7 @@ void buf_hand_over(struct flow_table *ft, struct drain_buf *b,
 }
 
 /* Wait until the consumer has everything handed over so far. */
-void worker_wait_idle(struct flow_table *ft)
+void ft_worker_wait_idle(struct flow_table *ft)
 {
 	if (!ft->worker_on)
 		return;

@@ -14,7 +14,8 @@
 
 #include "log.h"
 
-int kv_grow(void **keys, void **vals, size_t cap, size_t ksize, size_t vsize)
+int ft_kv_grow(void **keys, void **vals, size_t cap, size_t ksize,
+	       size_t vsize)
 {
 	void *p;
 
@@ -57,7 +58,7 @@ static int rd_room(struct map_read *r, size_t room)
 		return 0;
 	if (cap < r->n + room * 2)
 		cap = r->n + room * 2;
-	err = kv_grow(&r->keys, &r->vals, cap, r->ksize, r->vsize);
+	err = ft_kv_grow(&r->keys, &r->vals, cap, r->ksize, r->vsize);
 	if (!err)
 		r->cap = cap;
 	return err;
@@ -125,8 +126,8 @@ static int read_key_by_key(struct map_read *r)
 	}
 }
 
-int read_all(struct flow_table *ft, int fd, size_t ksize, size_t vsize,
-	     void **keysp, void **valsp, size_t *np)
+int ft_read_all(struct flow_table *ft, int fd, size_t ksize, size_t vsize,
+		void **keysp, void **valsp, size_t *np)
 {
 	struct map_read r = { .fd = fd, .ksize = ksize, .vsize = vsize };
 	bool no_batch = false;

@@ -92,8 +92,8 @@ static struct ifstats_prev *ifstats_slot(struct flow_ns *ns,
 	return p;
 }
 
-void state_path(const struct flow_table *ft, const struct flow_ns *ns,
-		char *buf, size_t size, const char *suffix)
+void ft_state_path(const struct flow_table *ft, const struct flow_ns *ns,
+		   char *buf, size_t size, const char *suffix)
 {
 	fmt(buf, size, "%s/%s.overflow%s", ft->state_dir, ns->name,
 		 suffix);
@@ -115,7 +115,7 @@ static void state_load(struct flow_table *ft, struct flow_ns *ns)
 
 	if (!ft->state_dir)
 		return;
-	state_path(ft, ns, path, sizeof(path), "");
+	ft_state_path(ft, ns, path, sizeof(path), "");
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -148,7 +148,7 @@ out:
 	fclose(f);
 }
 
-int state_save(struct flow_table *ft, struct flow_ns *ns)
+int ft_state_save(struct flow_table *ft, struct flow_ns *ns)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
 	size_t i;
@@ -157,8 +157,8 @@ int state_save(struct flow_table *ft, struct flow_ns *ns)
 
 	if (!ft->state_dir)
 		return 0;
-	state_path(ft, ns, path, sizeof(path), "");
-	state_path(ft, ns, tmp, sizeof(tmp), ".tmp");
+	ft_state_path(ft, ns, path, sizeof(path), "");
+	ft_state_path(ft, ns, tmp, sizeof(tmp), ".tmp");
 	/* the directory is private (private_dir_ensure); still, never
 	 * follow a link or reuse a file someone left there */
 	if (unlink(tmp) && errno != ENOENT) {
@@ -221,7 +221,7 @@ static int read_counters(struct flow_table *ft, struct flow_ns *ns,
 }
 
 /* Baselines at open: metering totals from now, overflow from the state. */
-int ns_baselines(struct flow_table *ft, struct flow_ns *ns)
+int ft_ns_baselines(struct flow_table *ft, struct flow_ns *ns)
 {
 	struct flow_ifstats_key *keys = NULL;
 	struct flow_ifstats_value *vals = NULL;
@@ -230,7 +230,7 @@ int ns_baselines(struct flow_table *ft, struct flow_ns *ns)
 	int err;
 
 	state_load(ft, ns);
-	err = read_all(ft, ns->fd[FM_IFSTATS], sizeof(*keys), sizeof(*vals),
+	err = ft_read_all(ft, ns->fd[FM_IFSTATS], sizeof(*keys), sizeof(*vals),
 		       (void **)&keys, (void **)&vals, &n);
 	if (err)
 		return err;
@@ -262,8 +262,8 @@ static uint64_t delta_u64(uint64_t now, uint64_t prev)
 	return now >= prev ? now - prev : now;	/* map recreated: restart */
 }
 
-int ns_read_ifstats(struct flow_table *ft, struct flow_ns *ns,
-		    const struct flow_drain_ops *ops, void *ctx)
+int ft_ns_read_ifstats(struct flow_table *ft, struct flow_ns *ns,
+		       const struct flow_drain_ops *ops, void *ctx)
 {
 	struct flow_ifstats_key *keys = NULL;
 	struct flow_ifstats_value *vals = NULL;
@@ -272,7 +272,7 @@ int ns_read_ifstats(struct flow_table *ft, struct flow_ns *ns,
 	bool added;
 	int err, j;
 
-	err = read_all(ft, ns->fd[FM_IFSTATS], sizeof(*keys), sizeof(*vals),
+	err = ft_read_all(ft, ns->fd[FM_IFSTATS], sizeof(*keys), sizeof(*vals),
 		       (void **)&keys, (void **)&vals, &n);
 	if (err) {
 		pr_err("%s/%s: %s", ns->dir, FLOW_MAP_IFSTATS, strerror(-err));

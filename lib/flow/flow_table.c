@@ -82,7 +82,7 @@ void flow_value_merge(struct flow_value *dst, const struct flow_value *src)
 
 /* ---- namespaces ----------------------------------------------------- */
 
-void ns_free(struct flow_table *ft, struct flow_ns *ns)
+void ft_ns_free(struct flow_table *ft, struct flow_ns *ns)
 {
 	int i;
 
@@ -202,7 +202,7 @@ static int ns_open(struct flow_table *ft, const char *name,
 	ns->obs_domain_id = ft->obs_domain_id ?
 		ft->obs_domain_id(ft->obs_domain_ctx, name) :
 		obs_domain_default(name);
-	err = ns_baselines(ft, ns);
+	err = ft_ns_baselines(ft, ns);
 	if (err) {
 		fmt(msg, msg_size, "%s: cannot read the counters: %s",
 			 ns->dir, strerror(-err));
@@ -227,7 +227,7 @@ static int ns_open(struct flow_table *ft, const char *name,
 	}
 out:
 	if (err) {
-		ns_free(ft, ns);
+		ft_ns_free(ft, ns);
 		return err;
 	}
 	*nsp = ns;
@@ -274,7 +274,7 @@ static const char *ns_stale(const struct flow_ns *ns)
  * pin NS was opened with (not a new incarnation's), and its overflow
  * state.  Returns true when the pins are gone.
  */
-bool ns_unpin(struct flow_table *ft, struct flow_ns *ns)
+bool ft_ns_unpin(struct flow_table *ft, struct flow_ns *ns)
 {
 	char path[PATH_MAX];
 	struct netns_id id;
@@ -285,7 +285,7 @@ bool ns_unpin(struct flow_table *ft, struct flow_ns *ns)
 	    ino != ns->id_ino)
 		return false;
 	if (ft->state_dir) {
-		state_path(ft, ns, path, sizeof(path), "");
+		ft_state_path(ft, ns, path, sizeof(path), "");
 		unlink(path);
 	}
 	fmt(path, sizeof(path), "%s/%s", ft->pin_root, ns->name);
@@ -413,7 +413,7 @@ int flow_table_rescan(struct flow_table *ft)
 						      ncap * sizeof(*n2));
 
 			if (!n2) {
-				ns_free(ft, ns);
+				ft_ns_free(ft, ns);
 				ret = -ENOMEM;
 				break;
 			}
@@ -539,7 +539,7 @@ int flow_table_open(const struct flow_table_opts *opts, struct flow_table **ftp)
 			ft->gp_warned = true;
 		}
 		if (!opts->no_worker)
-			worker_start(ft);
+			ft_worker_start(ft);
 	}
 	err = flow_table_rescan(ft);
 	if (err == -ENOMEM)
@@ -561,9 +561,9 @@ void flow_table_close(struct flow_table *ft)
 	if (!ft)
 		return;
 	/* its consumer may be gone: the ids stay noted, emptied again */
-	empty_wait(ft, false);
+	ft_empty_wait(ft, false);
 	for (i = 0; i < ft->nns; i++)
-		ns_free(ft, ft->ns[i]);
+		ft_ns_free(ft, ft->ns[i]);
 	free(ft->ns);
 	for (i = 0; i < ft->nfail; i++)
 		free(ft->fail[i].name);
@@ -574,7 +574,7 @@ void flow_table_close(struct flow_table *ft)
 		close(ft->gp_inner);
 	if (ft->epfd >= 0)
 		close(ft->epfd);
-	worker_stop(ft);
+	ft_worker_stop(ft);
 	for (i = 0; i < 2; i++) {
 		free(ft->buf[i].keys);
 		free(ft->buf[i].vals);
@@ -695,7 +695,7 @@ int flow_table_snapshot(struct flow_table *ft, struct flow_ns *ns,
 	int b, err;
 
 	for (b = 0; b < 2; b++) {
-		err = read_all(ft, ns->fd[FM_FLOWS0 + b], sizeof(struct flow_key),
+		err = ft_read_all(ft, ns->fd[FM_FLOWS0 + b], sizeof(struct flow_key),
 			       sizeof(struct flow_value), (void **)&keys[b],
 			       (void **)&vals[b], &n[b]);
 		if (err) {
@@ -766,13 +766,13 @@ int flow_table_flush(struct flow_table *ft, struct flow_ns *ns,
 	int b, err;
 
 	*removed = 0;
-	err = ns_lock(ns);
+	err = ft_ns_lock(ns);
 	if (err)
 		return err;
 	for (b = 0; b < 2; b++) {
 		int fd = ns->fd[FM_FLOWS0 + b];
 
-		err = read_all(ft, fd, sizeof(*keys), sizeof(*vals),
+		err = ft_read_all(ft, fd, sizeof(*keys), sizeof(*vals),
 			       (void **)&keys, (void **)&vals, &n);
 		if (err) {
 			pr_err("%s/%s: %s", ns->dir, flow_maps[b].name,
@@ -799,7 +799,7 @@ int flow_table_flush(struct flow_table *ft, struct flow_ns *ns,
 			break;
 		}
 	}
-	ns_unlock(ns);
+	ft_ns_unlock(ns);
 	return err;
 }
 

@@ -167,62 +167,63 @@ static inline bool err_unsupported(int err)
 }
 
 /* flow_table.c */
-void ns_free(struct flow_table *ft, struct flow_ns *ns);
-bool ns_unpin(struct flow_table *ft, struct flow_ns *ns);
+void ft_ns_free(struct flow_table *ft, struct flow_ns *ns);
+bool ft_ns_unpin(struct flow_table *ft, struct flow_ns *ns);
 
 /* flow_drain_worker.c */
-int buf_reserve(struct drain_buf *b, unsigned int batch);
-void worker_start(struct flow_table *ft);
-void worker_stop(struct flow_table *ft);
-struct drain_buf *buf_next(struct flow_table *ft);
-void buf_hand_over(struct flow_table *ft, struct drain_buf *b,
-		   const struct flow_ns *ns, size_t n,
-		   const struct flow_drain_ops *ops, void *ctx);
-void worker_wait_idle(struct flow_table *ft);
+int ft_buf_reserve(struct drain_buf *b, unsigned int batch);
+void ft_worker_start(struct flow_table *ft);
+void ft_worker_stop(struct flow_table *ft);
+struct drain_buf *ft_buf_next(struct flow_table *ft);
+void ft_buf_hand_over(struct flow_table *ft, struct drain_buf *b,
+		      const struct flow_ns *ns, size_t n,
+		      const struct flow_drain_ops *ops, void *ctx);
+void ft_worker_wait_idle(struct flow_table *ft);
 
 /* flow_map_read.c */
 /*
  * Grow *KEYS and *VALS to CAP elements of KSIZE / VSIZE bytes: 0 or
  * -ENOMEM (then what could be grown is, and both stay valid).
  */
-int kv_grow(void **keys, void **vals, size_t cap, size_t ksize, size_t vsize);
+int ft_kv_grow(void **keys, void **vals, size_t cap, size_t ksize,
+	       size_t vsize);
 /*
  * Read every entry of the hash map FD without changing it, into malloc'ed
  * arrays of KSIZE / VSIZE elements: batch first; get_next_key + lookup
  * where the kernel has no batch operations (ft->batch_broken, warned once).
  */
-int read_all(struct flow_table *ft, int fd, size_t ksize, size_t vsize,
-	     void **keysp, void **valsp, size_t *np);
+int ft_read_all(struct flow_table *ft, int fd, size_t ksize, size_t vsize,
+		void **keysp, void **valsp, size_t *np);
 
 /* flow_state.c */
-void state_path(const struct flow_table *ft, const struct flow_ns *ns,
-		char *buf, size_t size, const char *suffix);
-int state_save(struct flow_table *ft, struct flow_ns *ns);
-int ns_baselines(struct flow_table *ft, struct flow_ns *ns);
-int ns_read_ifstats(struct flow_table *ft, struct flow_ns *ns,
-		    const struct flow_drain_ops *ops, void *ctx);
+void ft_state_path(const struct flow_table *ft, const struct flow_ns *ns,
+		   char *buf, size_t size, const char *suffix);
+int ft_state_save(struct flow_table *ft, struct flow_ns *ns);
+int ft_ns_baselines(struct flow_table *ft, struct flow_ns *ns);
+int ft_ns_read_ifstats(struct flow_table *ft, struct flow_ns *ns,
+		       const struct flow_drain_ops *ops, void *ctx);
 
 /* flow_drain.c */
-int ns_lock(struct flow_ns *ns);
-void ns_unlock(struct flow_ns *ns);
-int drain_map(struct drainer *d, struct flow_ns *ns, int fd,
-	      __u32 start, __u32 end,
-	      const struct flow_drain_ops *ops, void *ctx,
-	      uint64_t *count, uint64_t *packets);
+int ft_ns_lock(struct flow_ns *ns);
+void ft_ns_unlock(struct flow_ns *ns);
+int ft_drain_map(struct drainer *d, struct flow_ns *ns, int fd,
+		 __u32 start, __u32 end,
+		 const struct flow_drain_ops *ops, void *ctx,
+		 uint64_t *count, uint64_t *packets);
 
 /* flow_drain_par.c */
-void par_hand_over(struct par_drain *par, const struct flow_ns *ns,
-		   const struct drain_buf *b, size_t n);
-int par_drain_run(struct flow_table *ft, unsigned int threads,
-		  const struct flow_drain_ops *ops, void *ctx,
-		  uint64_t *flows, int *errs);
+void ft_par_hand_over(struct par_drain *par, const struct flow_ns *ns,
+		      const struct drain_buf *b, size_t n);
+int ft_par_drain_run(struct flow_table *ft, unsigned int threads,
+		     const struct flow_drain_ops *ops, void *ctx,
+		     uint64_t *flows, int *errs);
 
 /* flow_drain_defer.c */
-int map_empty(int fd, unsigned int batch, bool key_by_key,
-	      uint64_t *removed);
-int empty_wait(struct flow_table *ft, bool cleared);
-int drain_persist(struct flow_table *ft,
-		  const struct flow_drain_ops *ops, void *ctx,
-		  bool async);
+int ft_map_empty(int fd, unsigned int batch, bool key_by_key,
+		 uint64_t *removed);
+int ft_empty_wait(struct flow_table *ft, bool cleared);
+int ft_drain_persist(struct flow_table *ft,
+		     const struct flow_drain_ops *ops, void *ctx,
+		     bool async);
 
 #endif
