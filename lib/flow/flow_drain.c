@@ -6,16 +6,11 @@
  */
 #include "flow_table_int.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -118,7 +113,6 @@ static int drain_key_by_key(struct flow_table *ft, struct flow_ns *ns, int fd,
 		pr_err("%s: draining: %s", ns->dir, strerror(-err));
 	return err;
 }
-
 
 static struct drain_buf *drainer_buf(struct drainer *d, unsigned int **batch)
 {
