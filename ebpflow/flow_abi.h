@@ -21,18 +21,34 @@
 #define FLOW_PIN_GLOBALS	"tc/globals"
 #define FLOW_ROOT_NETNS		"DEFAULT"	/* pin dir of the root netns */
 
-/* Map names (as pinned by tc's loader with LIBBPF_PIN_BY_NAME). */
-#define FLOW_MAP_FLOWS_0	"flows_0"
-#define FLOW_MAP_FLOWS_1	"flows_1"
-#define FLOW_MAP_CTL		"flow_ctl"
-#define FLOW_MAP_IFSTATS	"flow_ifstats"
-#define FLOW_MAP_COUNTERS	"flow_counters"
-#define FLOW_MAP_EVENTS		"flow_events"
-/* Only with the latency knob (meter attach --latency): */
-#define FLOW_MAP_STAMP		"flow_stamp"
-#define FLOW_MAP_LATENCY	"flow_latency"
+/*
+ * Map names (as pinned by tc's loader with LIBBPF_PIN_BY_NAME): the
+ * template declares each map under its _SYM identifier, user space uses
+ * the string, made of the same token.
+ */
+#define FLOW_STR_(x)		#x
+#define FLOW_STR(x)		FLOW_STR_(x)
 
-/* Program sections. */
+#define FLOW_MAP_FLOWS_0_SYM	flows_0
+#define FLOW_MAP_FLOWS_1_SYM	flows_1
+#define FLOW_MAP_CTL_SYM	flow_ctl
+#define FLOW_MAP_IFSTATS_SYM	flow_ifstats
+#define FLOW_MAP_COUNTERS_SYM	flow_counters
+#define FLOW_MAP_EVENTS_SYM	flow_events
+/* Only with the latency knob (meter attach --latency): */
+#define FLOW_MAP_STAMP_SYM	flow_stamp
+#define FLOW_MAP_LATENCY_SYM	flow_latency
+
+#define FLOW_MAP_FLOWS_0	FLOW_STR(FLOW_MAP_FLOWS_0_SYM)
+#define FLOW_MAP_FLOWS_1	FLOW_STR(FLOW_MAP_FLOWS_1_SYM)
+#define FLOW_MAP_CTL		FLOW_STR(FLOW_MAP_CTL_SYM)
+#define FLOW_MAP_IFSTATS	FLOW_STR(FLOW_MAP_IFSTATS_SYM)
+#define FLOW_MAP_COUNTERS	FLOW_STR(FLOW_MAP_COUNTERS_SYM)
+#define FLOW_MAP_EVENTS		FLOW_STR(FLOW_MAP_EVENTS_SYM)
+#define FLOW_MAP_STAMP		FLOW_STR(FLOW_MAP_STAMP_SYM)
+#define FLOW_MAP_LATENCY	FLOW_STR(FLOW_MAP_LATENCY_SYM)
+
+/* Program sections (SEC() in the template, tc's "sec" in user space). */
 #define FLOW_SEC_INGRESS	"tc-ingress"
 #define FLOW_SEC_EGRESS		"tc-egress"
 /*

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "clock.h"
 #include "commands.h"
 #include "config.h"
 #include "flow_cache.h"
@@ -407,7 +408,7 @@ static int dump_read(struct flow_table *ft, struct flow_cache *fc)
 		}
 		flow_clock_now(&clk);
 		flow_cache_set_clock(fc, &clk);
-		flow_cache_merge(fc, dom, keys, vals, n, flow_mono_ns());
+		flow_cache_merge(fc, dom, keys, vals, n, clock_mono_ns());
 		free(e);
 		free(keys);
 		free(vals);
@@ -505,7 +506,7 @@ static int ipfix_dump(int argc, char **argv)
 		goto out;
 	if (dump_read(ft, fc) == -ENOMEM)
 		goto out;
-	flow_cache_flush(fc, flow_mono_ns());
+	flow_cache_flush(fc, clock_mono_ns());
 	if (d.ex)
 		ipfix_exporter_flush(d.ex, timeout_ms);
 	/* a log on stdout keeps it for itself: the summary goes to stderr */

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "flow_cache.h"
 #include "flow_journal.h"
@@ -110,14 +111,6 @@ struct agent {
 	uint64_t scans, records;
 	bool stop;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /* ---- outputs ------------------------------------------------------------- */
 
@@ -759,7 +752,7 @@ static void agent_scan(struct agent *a, bool final)
 		metric_observe(a->m_drain, st.total_ns / 1e9);
 	forget_namespaces(a, gone, n_gone);
 	latency_publish(a);
-	now = mono_ns();
+	now = clock_mono_ns();
 	if (final)
 		flow_cache_flush(a->fc, now);
 	else
@@ -1128,7 +1121,7 @@ int agent_run(const struct agent_opts *opts)
 		uint64_t flows = 0;
 
 		if (flow_journal_open(flow_pin_root(opts->pin_root), a.fc,
-				      agent_domain, &a, mono_ns(), &flows,
+				      agent_domain, &a, clock_mono_ns(), &flows,
 				      &a.journal)) {
 			pr_warn("running without a crash journal: flows in the cache are lost if the agent is killed");
 			flow_cache_journal_stop(a.fc);

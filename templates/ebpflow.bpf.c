@@ -74,8 +74,8 @@ struct flow_table {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 };
 
-struct flow_table flows_0 SEC(".maps");
-struct flow_table flows_1 SEC(".maps");
+struct flow_table FLOW_MAP_FLOWS_0_SYM SEC(".maps");
+struct flow_table FLOW_MAP_FLOWS_1_SYM SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -83,7 +83,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct flow_ctl);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} flow_ctl SEC(".maps");
+} FLOW_MAP_CTL_SYM SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -91,7 +91,7 @@ struct {
 	__type(key, struct flow_ifstats_key);
 	__type(value, struct flow_ifstats_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} flow_ifstats SEC(".maps");
+} FLOW_MAP_IFSTATS_SYM SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -99,13 +99,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct flow_counters);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} flow_counters SEC(".maps");
+} FLOW_MAP_COUNTERS_SYM SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, FLOW_EVENTS_RING_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} flow_events SEC(".maps");
+} FLOW_MAP_EVENTS_SYM SEC(".maps");
 
 #if FLOWCTL_LATENCY
 /*
@@ -120,7 +120,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct flow_stamp);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} flow_stamp SEC(".maps");
+} FLOW_MAP_STAMP_SYM SEC(".maps");
 
 /* Cumulative per (ingress, egress): count, sum and histogram buckets. */
 struct {
@@ -129,7 +129,7 @@ struct {
 	__type(key, struct flow_latency_key);
 	__type(value, struct flow_latency_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} flow_latency SEC(".maps");
+} FLOW_MAP_LATENCY_SYM SEC(".maps");
 #endif
 
 /* One packet as it is accounted (a GSO packet counts all its segments). */
@@ -147,7 +147,7 @@ static __always_inline struct flow_counters *meter_counters(void)
 {
 	__u32 zero = 0;
 
-	return bpf_map_lookup_elem(&flow_counters, &zero);
+	return bpf_map_lookup_elem(&FLOW_MAP_COUNTERS_SYM, &zero);
 }
 
 static __always_inline void meter_count_unparsed(struct __sk_buff *skb)
@@ -244,7 +244,7 @@ static __always_inline void ifstats_update(const struct flow_key *key,
 	ik.egress_ifindex = key->egress_ifindex;
 	ik.direction = key->direction;
 
-	v = bpf_map_lookup_elem(&flow_ifstats, &ik);
+	v = bpf_map_lookup_elem(&FLOW_MAP_IFSTATS_SYM, &ik);
 	if (!v) {
 		__builtin_memset(&nv, 0, sizeof(nv));
 		if (FLOWCTL_IFSTATS) {
@@ -255,10 +255,10 @@ static __always_inline void ifstats_update(const struct flow_key *key,
 			nv.overflow_packets = p->packets;
 			nv.overflow_octets = p->octets;
 		}
-		err = bpf_map_update_elem(&flow_ifstats, &ik, &nv, BPF_NOEXIST);
+		err = bpf_map_update_elem(&FLOW_MAP_IFSTATS_SYM, &ik, &nv, BPF_NOEXIST);
 		if (!err)
 			return;
-		v = err == -EEXIST ? bpf_map_lookup_elem(&flow_ifstats, &ik) :
+		v = err == -EEXIST ? bpf_map_lookup_elem(&FLOW_MAP_IFSTATS_SYM, &ik) :
 				     NULL;
 		if (!v) {
 			cnt = meter_counters();
@@ -295,7 +295,7 @@ static __always_inline void meter_overflow(const struct meter_pkt *p,
 	ev.type = FLOW_EV_MAP_FULL;
 	ev.active = active;
 	ev.ts_ns = p->now;
-	if (bpf_ringbuf_output(&flow_events, &ev, sizeof(ev), 0))
+	if (bpf_ringbuf_output(&FLOW_MAP_EVENTS_SYM, &ev, sizeof(ev), 0))
 		cnt->c[FLOW_CNT_EVENTS_LOST]++;
 	else
 		cnt->c[FLOW_CNT_EVENTS_SENT]++;
@@ -312,7 +312,7 @@ static __always_inline void meter_overflow(const struct meter_pkt *p,
 static __always_inline void latency_stamp(struct __sk_buff *skb)
 {
 	__u32 zero = 0;
-	struct flow_stamp *s = bpf_map_lookup_elem(&flow_stamp, &zero);
+	struct flow_stamp *s = bpf_map_lookup_elem(&FLOW_MAP_STAMP_SYM, &zero);
 
 	if (!s)
 		return;
@@ -329,7 +329,7 @@ static __always_inline void latency_stamp(struct __sk_buff *skb)
 static __always_inline __u64 latency_take(struct __sk_buff *skb)
 {
 	__u32 zero = 0;
-	struct flow_stamp *s = bpf_map_lookup_elem(&flow_stamp, &zero);
+	struct flow_stamp *s = bpf_map_lookup_elem(&FLOW_MAP_STAMP_SYM, &zero);
 	__u64 lat;
 
 	if (!s || !s->ifindex || s->ifindex != skb->ingress_ifindex ||
@@ -360,7 +360,7 @@ static __always_inline void latency_account(struct __sk_buff *skb, __u64 lat)
 
 	k.ingress_ifindex = skb->ingress_ifindex;
 	k.egress_ifindex = skb->ifindex;
-	v = bpf_map_lookup_elem(&flow_latency, &k);
+	v = bpf_map_lookup_elem(&FLOW_MAP_LATENCY_SYM, &k);
 	if (v) {
 		v->count++;
 		v->sum_ns += lat;
@@ -372,7 +372,7 @@ static __always_inline void latency_account(struct __sk_buff *skb, __u64 lat)
 	nv.sum_ns = lat;
 	nv.buckets[b] = 1;
 	/* per-CPU: only this CPU's copy is set, a race cannot lose it */
-	if (bpf_map_update_elem(&flow_latency, &k, &nv, BPF_ANY)) {
+	if (bpf_map_update_elem(&FLOW_MAP_LATENCY_SYM, &k, &nv, BPF_ANY)) {
 		cnt = meter_counters();
 		if (cnt)
 			cnt->c[FLOW_CNT_LATENCY_FULL]++;
@@ -420,14 +420,14 @@ static __always_inline void meter_packet(struct __sk_buff *skb,
 	p.latency_ns = latency_ns;
 
 	/* read once: the agent may flip it while this packet is handled */
-	ctl = bpf_map_lookup_elem(&flow_ctl, &zero);
+	ctl = bpf_map_lookup_elem(&FLOW_MAP_CTL_SYM, &zero);
 	if (ctl)
 		active = READ_ONCE(ctl->active);
 	/* two calls so that each sees a constant map pointer */
 	if (active)
-		err = flow_update(&flows_1, &key, &p);
+		err = flow_update(&FLOW_MAP_FLOWS_1_SYM, &key, &p);
 	else
-		err = flow_update(&flows_0, &key, &p);
+		err = flow_update(&FLOW_MAP_FLOWS_0_SYM, &key, &p);
 	if (err)
 		meter_overflow(&p, active);
 	if (FLOWCTL_IFSTATS || err)
@@ -458,14 +458,14 @@ static __always_inline void egress_hook(struct __sk_buff *skb)
 	meter_packet(skb, FLOW_DIR_EGRESS, lat);
 }
 
-SEC("tc-ingress")
+SEC(FLOW_SEC_INGRESS)
 int flow_ingress(struct __sk_buff *skb)
 {
 	ingress_hook(skb);
 	return TC_ACT_UNSPEC;
 }
 
-SEC("tc-egress")
+SEC(FLOW_SEC_EGRESS)
 int flow_egress(struct __sk_buff *skb)
 {
 	egress_hook(skb);
@@ -474,7 +474,7 @@ int flow_egress(struct __sk_buff *skb)
 
 #if FLOWCTL_LATENCY
 /* Ingress of an interface whose ingress is not metered: stamp only. */
-SEC("tc-ingress-stamp")
+SEC(FLOW_SEC_INGRESS_STAMP)
 int flow_ingress_stamp(struct __sk_buff *skb)
 {
 	latency_stamp(skb);

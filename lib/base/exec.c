@@ -15,13 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
+#include "clock.h"
 
 /*
  * Kill the child and whatever it started: it leads its own process group,
@@ -53,7 +47,7 @@ static int wait_child(pid_t pid, long long deadline, int *status)
 			return -errno;
 		if (r != 0)
 			continue;
-		if (now_ms() >= deadline) {
+		if ((long long)clock_mono_ms() >= deadline) {
 			timed_out = true;
 			kill_child(pid);
 			continue;
@@ -205,7 +199,7 @@ int exec_run_bounded(char *const argv[], char *const env[], const char *in,
 {
 	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
 	struct buf out = { .max = max_out }, err = { .max = max_err };
-	long long deadline = timeout_ms ? now_ms() + timeout_ms : 0;
+	long long deadline = timeout_ms ? (long long)clock_mono_ms() + timeout_ms : 0;
 	size_t in_off = 0;
 	bool timed_out = false, sigpipe_was_pending;
 	sigset_t sigpipe_set, old_mask, pending;
@@ -301,7 +295,7 @@ int exec_run_bounded(char *const argv[], char *const env[], const char *in,
 		if (pin[1] >= 0)
 			pfd[n++] = (struct pollfd){ .fd = pin[1], .events = POLLOUT };
 		if (deadline) {
-			wait = deadline - now_ms();
+			wait = deadline - (long long)clock_mono_ms();
 			if (wait <= 0) {
 				timed_out = true;
 				kill_child(pid);

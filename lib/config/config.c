@@ -27,6 +27,7 @@
 #include "ifspec.h"
 #include "log.h"
 #include "metrics.h"
+#include "obs_domain.h"
 #include "yaml_schema.h"
 
 /*
@@ -1284,18 +1285,9 @@ const struct ipfix_ie *config_ie_by_name(const struct flowctl_config *cfg,
 uint32_t config_obs_domain_id(const struct flowctl_config *cfg,
 			      const char *netns)
 {
-	const unsigned char *c;
-	uint32_t h = 2166136261U;	/* FNV-1a, 32 bits */
-
 	if (cfg && cfg->obs_domain_id_set)
 		return cfg->obs_domain_id;
-	if (!netns)
-		netns = "DEFAULT";
-	for (c = (const unsigned char *)netns; *c; c++) {
-		h ^= *c;
-		h *= 16777619U;
-	}
-	return h ?: 1;
+	return obs_domain_default(netns);
 }
 
 const char *config_transport_name(enum config_transport t)

@@ -31,7 +31,7 @@ bool bpffs_is_bpffs(const char *path)
 	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
+int bpffs_mkdir_p(const char *path, mode_t mode)
 {
 	char tmp[512];
 	char *p;
@@ -55,7 +55,7 @@ int bpffs_ensure(void)
 	int err;
 
 	if (!bpffs_is_bpffs("/sys/fs/bpf")) {
-		mkdir_p("/sys/fs/bpf", 0700);
+		bpffs_mkdir_p("/sys/fs/bpf", 0700);
 		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
 			err = -errno;
 			pr_err("cannot mount bpffs on /sys/fs/bpf: %s",

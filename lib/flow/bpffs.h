@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <linux/types.h>
 
@@ -42,6 +43,8 @@
 int bpffs_ensure(void);
 /* Is PATH on a bpffs? */
 bool bpffs_is_bpffs(const char *path);
+/* mkdir -p PATH (up to 511 bytes): 0 or -errno. */
+int bpffs_mkdir_p(const char *path, mode_t mode);
 
 /* /sys/fs/bpf/flowctl/<pin name of NETNS> */
 void pin_dir_path(const char *netns, char *buf, int size);

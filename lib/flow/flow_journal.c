@@ -25,6 +25,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "flow_table.h"
 #include "log.h"
 
@@ -67,14 +68,6 @@ struct flow_journal {
 	struct flow_journal_stats st;
 	bool warned;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static size_t slots_bytes(uint32_t cap)
 {
@@ -681,7 +674,7 @@ int flow_journal_remove(struct flow_journal *j)
 
 long flow_journal_sync(struct flow_journal *j, struct flow_cache *fc)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = clock_mono_ns();
 	long written = 0;
 	size_t n, i;
 	int err;
@@ -730,7 +723,7 @@ long flow_journal_sync(struct flow_journal *j, struct flow_cache *fc)
 		}
 	}
 	j->st.written += written;
-	j->st.sync_ns += now_ns() - t0;
+	j->st.sync_ns += clock_mono_ns() - t0;
 	return written;
 }
 

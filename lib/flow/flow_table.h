@@ -55,7 +55,6 @@ struct flow_clock {
 void flow_clock_now(struct flow_clock *clk);
 /* Unix ns of monotonic MONO_NS (0 stays 0: "never"). */
 uint64_t flow_clock_to_unix_ns(const struct flow_clock *clk, uint64_t mono_ns);
-uint64_t flow_mono_ns(void);
 
 /* The pin root: PIN_ROOT if set, else $FLOWCTL_PIN_ROOT, else FLOW_PIN_ROOT. */
 const char *flow_pin_root(const char *pin_root);
@@ -73,7 +72,7 @@ struct flow_table_opts {
 	 * over at the first drain.
 	 */
 	const char *state_dir;
-	/* Observation domain of a namespace; NULL: flow_ns_default_domain */
+	/* Observation domain of a namespace; NULL: obs_domain_default */
 	uint32_t (*obs_domain_id)(void *ctx, const char *netns);
 	void *obs_domain_ctx;
 	/* Readers (dump, flush) need no grace-period map. */
@@ -135,8 +134,6 @@ uint32_t flow_ns_max_flows(const struct flow_ns *ns);
  */
 void flow_ns_interval(const struct flow_ns *ns, uint64_t *start_ns,
 		      uint64_t *end_ns);
-/* FNV-1a of the name: the observation domain when none is configured. */
-uint32_t flow_ns_default_domain(const char *netns);
 
 /*
  * Drain consumer.  Every callback may be NULL.  Pointers are valid only

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ipfix.h"
 #include "log.h"
 
@@ -156,14 +157,6 @@ struct ipfix_exporter {
 	uint64_t (*clock)(void);
 	bool warned_no_plan[2];
 };
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
-}
 
 static uint64_t now_real(const struct ipfix_exporter *ex)
 {

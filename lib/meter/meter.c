@@ -38,6 +38,7 @@
 #include "bpffs.h"
 #include "exec.h"
 #include "flow_abi.h"
+#include "flow_maps.h"
 #include "flow_table.h"
 #include "lock.h"
 #include "log.h"
@@ -213,7 +214,7 @@ struct hook_state {
 	bool ours;		/* ... and it is an ebpflow object */
 	char bpf_name[256];	/* "<digest>.bpf.o:[tc-ingress]" */
 	char digest[EBPF_DIGEST_LEN + 1];
-	char sec[32];		/* its object section: "tc-ingress", ... */
+	char sec[32];		/* its object section: FLOW_SEC_INGRESS, ... */
 	unsigned int prog_id;
 };
 
@@ -509,35 +510,6 @@ out:
 
 /* ---- pinned maps of a namespace ---------------------------------------- */
 
-struct map_expect {
-	const char *name;
-	__u32 type, key_size, value_size, max_entries, flags;
-};
-
-static void expected_maps(unsigned int max_flows, bool no_prealloc,
-			  struct map_expect *m)
-{
-	__u32 f = no_prealloc ? BPF_F_NO_PREALLOC : 0;
-
-	m[0] = (struct map_expect){ FLOW_MAP_FLOWS_0, BPF_MAP_TYPE_HASH,
-		sizeof(struct flow_key), sizeof(struct flow_value), max_flows,
-		f };
-	m[1] = (struct map_expect){ FLOW_MAP_FLOWS_1, BPF_MAP_TYPE_HASH,
-		sizeof(struct flow_key), sizeof(struct flow_value), max_flows,
-		f };
-	m[2] = (struct map_expect){ FLOW_MAP_CTL, BPF_MAP_TYPE_ARRAY,
-		sizeof(__u32), sizeof(struct flow_ctl), 1 };
-	m[3] = (struct map_expect){ FLOW_MAP_IFSTATS, BPF_MAP_TYPE_HASH,
-		sizeof(struct flow_ifstats_key),
-		sizeof(struct flow_ifstats_value), FLOW_IFSTATS_MAX };
-	m[4] = (struct map_expect){ FLOW_MAP_COUNTERS,
-		BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-		sizeof(struct flow_counters), 1 };
-	m[5] = (struct map_expect){ FLOW_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF,
-		0, 0, FLOW_EVENTS_RING_SIZE };
-}
-#define N_MAPS 6
-
 static int pinned_map_info(const char *netns, const char *map,
 			   struct bpf_map_info *info)
 {
@@ -573,43 +545,38 @@ static unsigned int pinned_flow_limit(const char *netns)
 static int pins_compatible(const char *netns, unsigned int max_flows,
 			   bool no_prealloc, char *reason, int size)
 {
-	struct map_expect m[N_MAPS];
+	__u32 flags = no_prealloc ? BPF_F_NO_PREALLOC : 0;
+	char why[320];
 	int i;
 
-	expected_maps(max_flows, no_prealloc, m);
-	for (i = 0; i < N_MAPS; i++) {
+	for (i = 0; i < FM_NR; i++) {
+		const char *name = flow_maps[i].name;
+		bool flows = i == FM_FLOWS0 || i == FM_FLOWS1;
 		struct bpf_map_info info;
-		int err = pinned_map_info(netns, m[i].name, &info);
+		int err = pinned_map_info(netns, name, &info);
 
 		if (err == -ENOENT)
 			continue;
 		if (err) {
 			snprintf(reason, size, "cannot read pinned map %s: %s",
-				 m[i].name, strerror(-err));
+				 name, strerror(-err));
 			return -EEXIST;
 		}
-		if (i < 2 && info.max_entries != m[i].max_entries) {
+		if (flows && info.max_entries != max_flows) {
 			snprintf(reason, size,
 				 "its pinned maps hold at most %u flows, the request asks for %u",
-				 info.max_entries, m[i].max_entries);
+				 info.max_entries, max_flows);
 			return -EEXIST;
 		}
-		if (i < 2 && (info.map_flags & BPF_F_NO_PREALLOC) != m[i].flags) {
+		if (flows && (info.map_flags & BPF_F_NO_PREALLOC) != flags) {
 			snprintf(reason, size,
 				 "its pinned flow maps are %s, the request asks for %s maps",
-				 m[i].flags ? "preallocated" : "allocated per flow",
-				 m[i].flags ? "--no-prealloc" : "preallocated");
+				 flags ? "preallocated" : "allocated per flow",
+				 flags ? "--no-prealloc" : "preallocated");
 			return -EEXIST;
 		}
-		if (info.type != m[i].type || info.key_size != m[i].key_size ||
-		    info.value_size != m[i].value_size ||
-		    info.max_entries != m[i].max_entries) {
-			snprintf(reason, size,
-				 "pinned map %s has type %u key %u value %u entries %u, this flowctl expects %u/%u/%u/%u (pins of another version?)",
-				 m[i].name, info.type, info.key_size,
-				 info.value_size, info.max_entries, m[i].type,
-				 m[i].key_size, m[i].value_size,
-				 m[i].max_entries);
+		if (flow_map_check(i, &info, max_flows, why, sizeof(why))) {
+			snprintf(reason, size, "pinned map %s: %s", name, why);
 			return -EEXIST;
 		}
 	}
@@ -1746,7 +1713,7 @@ int meter_attach(const struct ifspec *specs, int n,
 	int lock = -1, nu = 0, i, err, sig = 0;
 	bool interruptible = true, changed = false;
 	sigset_t term, old_mask;
-	char reason[256];
+	char reason[512];
 
 	/*
 	 * The latency is measured at egress (stamped at ingress, by the

@@ -18,7 +18,7 @@ enum tc_hook {
 };
 
 const char *tc_hook_name(enum tc_hook hook);	/* "ingress" / "egress" */
-const char *tc_hook_sec(enum tc_hook hook);	/* "tc-ingress" / ... */
+const char *tc_hook_sec(enum tc_hook hook);	/* FLOW_SEC_INGRESS / ... */
 
 struct tc_filter_id {
 	unsigned int pref;	/* --pref, default 100 */

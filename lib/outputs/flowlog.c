@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "strescape.h"
 
@@ -464,14 +465,6 @@ struct flowlog {
 #define STAT_GET(fl, field) \
 	atomic_load_explicit(&(fl)->field, memory_order_relaxed)
 
-static uint64_t realtime_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool uid_trusted(uid_t uid)
 {
 	return uid == 0 || uid == geteuid();
@@ -860,7 +853,7 @@ static void process_batch(struct flowlog *fl, const char *lines, size_t len,
 	if (hook_chain_len(fl->hooks) && n) {
 		/* the log line gets them back after the hooks, whatever
 		 * the hooks returned; "ts": when it is written */
-		members[flowlog_format_head(members, realtime_ms())] = '\0';
+		members[flowlog_format_head(members, clock_real_ms())] = '\0';
 		scratch->len = 0;
 		if (flowlog_lines_to_array(lines, len, scratch)) {
 			pr_err("flowlog %s: out of memory; batch logged without hooks",
@@ -1096,7 +1089,7 @@ int flowlog_submit(struct flowlog *fl, const struct flow_record *r,
 		   size_t n)
 {
 	struct flowlog_buf text = { 0 };
-	uint64_t ts = realtime_ms();
+	uint64_t ts = clock_real_ms();
 	int ret;
 
 	if (!n)

@@ -32,6 +32,7 @@
 #include "log.h"
 
 #include "bench_maps.h"
+#include "clock.h"
 
 /* The original's way: walk with get_next_key, look up, then delete. */
 static double per_key_drain(int fd, uint32_t n)
@@ -41,7 +42,7 @@ static double per_key_drain(int fd, uint32_t n)
 	uint64_t t0;
 	uint32_t i = 0, j;
 
-	t0 = flow_mono_ns();
+	t0 = clock_mono_ns();
 	while (i < n && !bpf_map_get_next_key(fd, i ? &k[i - 1] : NULL,
 					       &k[i])) {
 		if (!bpf_map_lookup_elem(fd, &k[i], &v))
@@ -49,7 +50,7 @@ static double per_key_drain(int fd, uint32_t n)
 	}
 	for (j = 0; j < i; j++)
 		bpf_map_delete_elem(fd, &k[j]);
-	t0 = flow_mono_ns() - t0;
+	t0 = clock_mono_ns() - t0;
 	free(k);
 	if (i != n)
 		fprintf(stderr, "bench_drain: per key: %u of %u\n", i, n);
@@ -197,7 +198,7 @@ static int run(uint32_t n)
 			g_merge = g;
 			t_merge = t;
 		}
-		flow_cache_flush(fc, flow_mono_ns());
+		flow_cache_flush(fc, clock_mono_ns());
 		flow_cache_free(fc);
 		fc = NULL;
 	}

@@ -30,13 +30,16 @@
 #include <sys/socket.h>
 
 #include "bench_maps.h"
+#include "clock.h"
 #include "config.h"
 #include "flow_cache.h"
 #include "flow_journal.h"
+#include "flow_maps.h"
 #include "flowlog.h"
 #include "ipfix_async.h"
 #include "ipfix_export.h"
 #include "log.h"
+#include "obs_domain.h"
 
 #define REPEAT 3
 
@@ -129,7 +132,7 @@ static const struct flow_drain_ops journal_drain_ops = {
 static uint32_t bench_domain(void *ctx, const char *netns)
 {
 	(void)ctx;
-	return flow_ns_default_domain(netns);
+	return obs_domain_default(netns);
 }
 
 static double cpu_s(void)
@@ -196,16 +199,16 @@ static int export_once(struct flow_table *ft, const struct flowctl_config *cfg,
 					&replayed, &x.j);
 		/* the agent's steady state: the slots exist (timed apart) */
 		if (!err) {
-			uint64_t g0 = flow_mono_ns();
+			uint64_t g0 = clock_mono_ns();
 
 			err = flow_journal_reserve(x.j, n);
-			res->grow_ns = flow_mono_ns() - g0;
+			res->grow_ns = clock_mono_ns() - g0;
 		}
 		if (err)
 			goto out;
 	}
 	c0 = cpu_s();
-	t0 = flow_mono_ns();
+	t0 = clock_mono_ns();
 	persist_written = 0;
 	if (j)
 		err = flow_table_drain(ft, &journal_drain_ops, &x, NULL);
@@ -216,8 +219,8 @@ static int export_once(struct flow_table *ft, const struct flowctl_config *cfg,
 		err = -EIO;
 	}
 	if (!err)
-		flow_cache_flush(fc, flow_mono_ns());
-	t1 = flow_mono_ns();
+		flow_cache_flush(fc, clock_mono_ns());
+	t1 = clock_mono_ns();
 	/* the journal's buffers are emptied beside the export (a thread of
 	 * the table): its CPU counts, its time overlaps, as in the agent */
 	if (j && flow_table_settle(ft))
@@ -321,16 +324,16 @@ static int export_two_scans(struct flow_table *ft,
 	if (err)
 		goto out;
 	c0 = cpu_s();
-	t0 = flow_mono_ns();
+	t0 = clock_mono_ns();
 	for (scan = 0; scan < 2 && !err; scan++) {
 		err = flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
 		(*drains)++;
 		if (!err)
-			flow_cache_flush(fc, flow_mono_ns());
+			flow_cache_flush(fc, clock_mono_ns());
 	}
 	if (!err)
 		ipfix_async_wait(x.a);	/* every datagram handed to the kernel */
-	t1 = flow_mono_ns();
+	t1 = clock_mono_ns();
 	c1 = cpu_s();
 	if (err)
 		goto out;
@@ -458,7 +461,7 @@ static void scale_teardown(struct scale *s)
 	unsigned int i, j;
 
 	for (i = 0; i < s->nns; i++)
-		for (j = 0; j < 6; j++)
+		for (j = 0; j < FM_NR; j++)
 			if (s->m[i].fd[j] >= 0)
 				close(s->m[i].fd[j]);
 	remove_tree(s->root);
@@ -501,12 +504,12 @@ static int scale_fill(struct scale *s, unsigned int drains)
 /* The kernel's ceiling, one thread: every namespace's map in turn. */
 static double scale_bare(struct scale *s)
 {
-	uint64_t t0 = flow_mono_ns();
+	uint64_t t0 = clock_mono_ns();
 	unsigned int i;
 
 	for (i = 0; i < s->nns; i++)
 		bare_drain(s->m[i].fd[0], s->per_ns);
-	return (double)s->per_ns * s->nns / secs(flow_mono_ns() - t0);
+	return (double)s->per_ns * s->nns / secs(clock_mono_ns() - t0);
 }
 
 /*
@@ -535,14 +538,14 @@ static int scale_export(struct scale *s, struct flow_table *ft,
 	if (err)
 		goto out;
 	c0 = cpu_s();
-	t0 = flow_mono_ns();
+	t0 = clock_mono_ns();
 	err = flow_table_drain(ft, &flow_cache_drain_ops, fc, &ds);
 	(*drains)++;
 	if (!err) {
-		flow_cache_flush(fc, flow_mono_ns());
+		flow_cache_flush(fc, clock_mono_ns());
 		ipfix_async_wait(x.a);
 	}
-	t1 = flow_mono_ns();
+	t1 = clock_mono_ns();
 	c1 = cpu_s();
 	if (err)
 		goto out;

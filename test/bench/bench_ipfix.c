@@ -11,19 +11,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "ipfix.h"
 
 #define N_RECORDS	4096		/* distinct records cycled through */
 #define MSG_LEN		1400
 #define TARGET_RPS	20e6
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void fill(struct flow_record *r, int version)
 {
@@ -134,12 +127,12 @@ static int bench(const char *name, const uint16_t *ids, unsigned int n,
 				  encoded + (size_t)i * plan.min_record_len);
 	/* best of 3, alternating, so both see the same machine state */
 	for (rep = 0; rep < 3; rep++) {
-		t0 = now_s();
+		t0 = clock_mono_s();
 		sink += run_encode(&plan, recs, count, buf);
-		t_enc = now_s() - t0;
-		t0 = now_s();
+		t_enc = clock_mono_s() - t0;
+		t0 = clock_mono_s();
 		sink += run_memcpy(encoded, plan.min_record_len, count, buf);
-		t_cpy = now_s() - t0;
+		t_cpy = clock_mono_s() - t0;
 		if (t_enc < best_enc)
 			best_enc = t_enc;
 		if (t_cpy < best_cpy)

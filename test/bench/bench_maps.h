@@ -24,7 +24,9 @@
 #include <bpf/libbpf.h>
 
 #include "bpffs.h"
+#include "clock.h"
 #include "flow_abi.h"
+#include "flow_maps.h"
 #include "flow_table.h"
 
 #define BPFFS		"/sys/fs/bpf"
@@ -39,13 +41,8 @@ static struct flow_key *keys;
 static struct flow_value *vals;
 
 struct maps {
-	int fd[6];
+	int fd[FM_NR];
 	uint32_t max;
-};
-
-static const char *const names[6] = {
-	FLOW_MAP_FLOWS_0, FLOW_MAP_FLOWS_1, FLOW_MAP_CTL, FLOW_MAP_IFSTATS,
-	FLOW_MAP_COUNTERS, FLOW_MAP_EVENTS,
 };
 
 static inline double secs(uint64_t ns)
@@ -57,48 +54,14 @@ static inline double secs(uint64_t ns)
 static inline int make_ns_maps(const char *dir, const char *ns, uint32_t max,
 			       struct maps *m)
 {
-	char path[1024];
-	int i;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, ns);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/%s/tc", dir, ns);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/%s/tc/globals", dir, ns);
-	mkdir(path, 0700);
+	int err;
 
 	m->max = max;
-	m->fd[0] = bpf_map_create(BPF_MAP_TYPE_HASH, "flows_0",
-				  sizeof(struct flow_key),
-				  sizeof(struct flow_value), max, NULL);
-	m->fd[1] = bpf_map_create(BPF_MAP_TYPE_HASH, "flows_1",
-				  sizeof(struct flow_key),
-				  sizeof(struct flow_value), max, NULL);
-	m->fd[2] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "flow_ctl", 4,
-				  sizeof(struct flow_ctl), 1, NULL);
-	m->fd[3] = bpf_map_create(BPF_MAP_TYPE_HASH, "flow_ifstats",
-				  sizeof(struct flow_ifstats_key),
-				  sizeof(struct flow_ifstats_value),
-				  FLOW_IFSTATS_MAX, NULL);
-	m->fd[4] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "flow_counters",
-				  4, sizeof(struct flow_counters), 1, NULL);
-	m->fd[5] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "flow_events", 0, 0,
-				  FLOW_EVENTS_RING_SIZE, NULL);
-	for (i = 0; i < 6; i++) {
-		if (m->fd[i] < 0) {
-			fprintf(stderr, "%s: cannot create %s: %s\n", bench_name,
-				names[i], strerror(-m->fd[i]));
-			return m->fd[i];
-		}
-		snprintf(path, sizeof(path), "%s/%s/tc/globals/%s", dir, ns,
-			 names[i]);
-		if (bpf_obj_pin(m->fd[i], path)) {
-			fprintf(stderr, "%s: pin %s: %s\n", bench_name, path,
-				strerror(errno));
-			return -errno;
-		}
-	}
-	return 0;
+	err = flow_maps_pin(dir, ns, max, m->fd);
+	if (err)
+		fprintf(stderr, "%s: cannot make the maps of %s under %s: %s\n",
+			bench_name, ns, dir, strerror(-err));
+	return err;
 }
 
 static inline int make_maps(uint32_t max, struct maps *m)
@@ -111,8 +74,8 @@ static inline void drop_maps(struct maps *m)
 	char path[1024];
 	int i;
 
-	for (i = 0; i < 6; i++) {
-		snprintf(path, sizeof(path), "%s/%s", globals, names[i]);
+	for (i = 0; i < FM_NR; i++) {
+		snprintf(path, sizeof(path), "%s/%s", globals, flow_maps[i].name);
 		unlink(path);
 		if (m->fd[i] >= 0)
 			close(m->fd[i]);
@@ -152,7 +115,7 @@ static inline void make_keys(uint32_t n)
 		k->dport = htons(443);
 		v->packets = 1 + i % 17;
 		v->octets = v->packets * 700;
-		v->first_seen_ns = flow_mono_ns();
+		v->first_seen_ns = clock_mono_ns();
 		v->last_seen_ns = v->first_seen_ns;
 		v->min_ttl = v->max_ttl = 63;
 	}
@@ -195,7 +158,7 @@ static inline double bare_drain(int fd, uint32_t n)
 	bool first = true;
 	int err;
 
-	t0 = flow_mono_ns();
+	t0 = clock_mono_ns();
 	do {
 		__u32 cnt = BATCH;
 
@@ -205,7 +168,7 @@ static inline double bare_drain(int fd, uint32_t n)
 		in = out;
 		first = false;
 	} while (!err);
-	t0 = flow_mono_ns() - t0;
+	t0 = clock_mono_ns() - t0;
 	free(k);
 	free(v);
 	if (err != -ENOENT || got != n)

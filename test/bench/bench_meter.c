@@ -28,6 +28,7 @@
 #include <linux/bpf.h>
 
 #include "bpffs.h"
+#include "clock.h"
 #include "ebpf_build.h"
 #include "flow_abi.h"
 #include "log.h"
@@ -44,7 +45,7 @@ static const char empty_src[] =
 	"#include <linux/bpf.h>\n"
 	"#include <linux/pkt_cls.h>\n"
 	"#include <bpf/bpf_helpers.h>\n"
-	"SEC(\"tc-ingress\")\n"
+	"SEC(\"" FLOW_SEC_INGRESS "\")\n"
 	"int empty(struct __sk_buff *skb)\n"
 	"{\n"
 	"	(void)skb;\n"
@@ -70,7 +71,7 @@ static const char naive_src[] =
 	"	__type(key, struct k);\n"
 	"	__type(value, struct v);\n"
 	"} naive_flows SEC(\".maps\");\n"
-	"SEC(\"tc-ingress\")\n"
+	"SEC(\"" FLOW_SEC_INGRESS "\")\n"
 	"int naive(struct __sk_buff *skb)\n"
 	"{\n"
 	"	void *data = (void *)(long)skb->data;\n"
@@ -404,17 +405,14 @@ static double measure(const struct bench_prog *p, const struct frame *f,
 static double measure_fine(const struct bench_prog *p, const struct frame *f,
 			   unsigned int repeat)
 {
-	struct timespec t0, t1;
-	double ns;
+	uint64_t t0;
 
 	if (p->newflow && (flows_empty(p) || repeat > NEWFLOW_REPEAT))
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = clock_mono_ns();
 	if (measure(p, f, repeat) < 0)
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
-	return ns / repeat;
+	return (double)(clock_mono_ns() - t0) / repeat;
 }
 
 static int cmp_double(const void *a, const void *b)

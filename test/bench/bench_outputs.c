@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "exec.h"
 #include "flowlog.h"
 #include "hooks.h"
@@ -22,14 +23,6 @@
 
 #define N_FLOWS 1000000
 #define ROUNDS 3
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void make_flows(struct flow_record *r, size_t n)
 {
@@ -134,20 +127,20 @@ static void bench_format(void)
 	make_flows(r, N_FLOWS);
 	for (k = 0; k < ROUNDS; k++) {
 		ours.len = 0;
-		t = now_s();
+		t = clock_mono_s();
 		if (flowlog_format_batch(r, N_FLOWS, FLOWLOG_LINES, ts, &ours))
 			abort();
-		t = now_s() - t;
+		t = clock_mono_s() - t;
 		if (t < best_ours)
 			best_ours = t;
 	}
 	ref = malloc(ours.len + 4096);
 	copy = malloc(ours.len + 1);
 	for (k = 0; k < ROUNDS; k++) {
-		t = now_s();
+		t = clock_mono_s();
 		for (i = 0, off = 0; i < N_FLOWS; i++)
 			off += format_snprintf(ref + off, 4096, &r[i], ts);
-		t = now_s() - t;
+		t = clock_mono_s() - t;
 		if (t < best_printf)
 			best_printf = t;
 	}
@@ -156,9 +149,9 @@ static void bench_format(void)
 		exit(1);
 	}
 	for (k = 0; k < ROUNDS; k++) {
-		t = now_s();
+		t = clock_mono_s();
 		memcpy(copy, ours.data, ours.len);
-		t = now_s() - t;
+		t = clock_mono_s() - t;
 		__asm__ volatile("" : : "r"(copy) : "memory");
 		if (t < best_copy)
 			best_copy = t;
@@ -183,7 +176,7 @@ static double time_hook(struct hook_chain *c, const struct flowlog_buf *in,
 			int reps)
 {
 	struct hook_run_result res;
-	double t = now_s();
+	double t = clock_mono_s();
 	size_t len;
 	char *out;
 	int k;
@@ -196,7 +189,7 @@ static double time_hook(struct hook_chain *c, const struct flowlog_buf *in,
 		}
 		free(out);
 	}
-	return (now_s() - t) / reps;
+	return (clock_mono_s() - t) / reps;
 }
 
 static void bench_hooks(void)
@@ -222,13 +215,13 @@ static void bench_hooks(void)
 	if (hook_chain_create(&jq_chain, &jq_spec, 1, NULL) ||
 	    hook_chain_create(&cat_chain, &cat_spec, 1, NULL))
 		exit(1);
-	t = now_s();
+	t = clock_mono_s();
 	for (k = 0; k < reps; k++) {
 		if (exec_run(true_argv, NULL, NULL, 0, 0, &res) || res.status)
 			exit(1);
 		exec_result_free(&res);
 	}
-	bare = (now_s() - t) / reps;
+	bare = (clock_mono_s() - t) / reps;
 	printf("hooks (one process per batch):\n");
 	printf("  fork+exec /bin/true          %8.2f ms\n", bare * 1e3);
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {

@@ -21,16 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 #define BATCH	64
 #define FLOWS_MAX 256
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv)
 {
@@ -74,8 +68,8 @@ int main(int argc, char **argv)
 		mm[i].msg_hdr.msg_iov = &iov[i];
 		mm[i].msg_hdr.msg_iovlen = 1;
 	}
-	end = now_s() + secs;
-	while (now_s() < end) {
+	end = clock_mono_s() + secs;
+	while (clock_mono_s() < end) {
 		int n = sendmmsg(fds[f], mm, BATCH, 0);
 
 		if (n > 0)

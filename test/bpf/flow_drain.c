@@ -39,9 +39,12 @@
 #include <linux/bpf.h>
 
 #include "bpffs.h"
+#include "clock.h"
 #include "flow_cache.h"
+#include "flow_maps.h"
 #include "flow_table.h"
 #include "log.h"
+#include "obs_domain.h"
 
 #define BPFFS		"/sys/fs/bpf"
 #define BPF_FS_MAGIC_	0xcafe4a11
@@ -108,56 +111,9 @@ static void sum_emit(void *ctx, const struct flow_record *r, size_t n)
 
 /* ---- a private pin root with the meter's maps ------------------------ */
 
-static const char *const names[6] = {
-	FLOW_MAP_FLOWS_0, FLOW_MAP_FLOWS_1, FLOW_MAP_CTL, FLOW_MAP_IFSTATS,
-	FLOW_MAP_COUNTERS, FLOW_MAP_EVENTS,
-};
-
-/* The maps of namespace NS (MAX flows per buffer) under ROOT. */
-static int make_ns_pins(const char *root, const char *ns, uint32_t max,
-			int fd[6])
+static int make_pins(const char *root, int fd[FM_NR])
 {
-	const char *dirs[] = { "", "/tc", "/tc/globals" };
-	char path[512];
-	size_t i;
-
-	if (mkdir(root, 0700) && errno != EEXIST)
-		return -errno;
-	for (i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/%s%s", root, ns, dirs[i]);
-		if (mkdir(path, 0700) && errno != EEXIST)
-			return -errno;
-	}
-	fd[0] = bpf_map_create(BPF_MAP_TYPE_HASH, "flows_0",
-			       sizeof(struct flow_key),
-			       sizeof(struct flow_value), max, NULL);
-	fd[1] = bpf_map_create(BPF_MAP_TYPE_HASH, "flows_1",
-			       sizeof(struct flow_key),
-			       sizeof(struct flow_value), max, NULL);
-	fd[2] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "flow_ctl", 4,
-			       sizeof(struct flow_ctl), 1, NULL);
-	fd[3] = bpf_map_create(BPF_MAP_TYPE_HASH, "flow_ifstats",
-			       sizeof(struct flow_ifstats_key),
-			       sizeof(struct flow_ifstats_value),
-			       FLOW_IFSTATS_MAX, NULL);
-	fd[4] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "flow_counters", 4,
-			       sizeof(struct flow_counters), 1, NULL);
-	fd[5] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "flow_events", 0, 0,
-			       FLOW_EVENTS_RING_SIZE, NULL);
-	for (i = 0; i < 6; i++) {
-		if (fd[i] < 0)
-			return fd[i];
-		snprintf(path, sizeof(path), "%s/%s/tc/globals/%s", root, ns,
-			 names[i]);
-		if (bpf_obj_pin(fd[i], path))
-			return -errno;
-	}
-	return 0;
-}
-
-static int make_pins(const char *root, int fd[6])
-{
-	return make_ns_pins(root, "t", 4096, fd);
+	return flow_maps_pin(root, "t", 4096, fd);
 }
 
 /* ---- the stand-in meter, in raw BPF instructions ---------------------- */
@@ -364,11 +320,11 @@ static uint64_t naive_drain(int fd)
  * buffer being written is read and deleted).  Not a pass/fail case, the
  * race may or may not hit in a short run: it shows what the flip prevents.
  */
-static void naive_control(int prog, const int fd[6])
+static void naive_control(int prog, const int fd[FM_NR])
 {
 	struct flow_ctl ctl = { 0 };
 	struct timespec ms = { 0, 1000000 };
-	uint64_t got = 0, runs = 0, t0 = flow_mono_ns();
+	uint64_t got = 0, runs = 0, t0 = clock_mono_ns();
 	struct writer w[2];
 	pthread_t th[2];
 	__u32 zero = 0;
@@ -389,7 +345,7 @@ static void naive_control(int prog, const int fd[6])
 			return;
 		}
 	}
-	for (n = 0; n < 300 && flow_mono_ns() - t0 < 1000000000ULL; n++) {
+	for (n = 0; n < 300 && clock_mono_ns() - t0 < 1000000000ULL; n++) {
 		got += naive_drain(fd[0]);
 		nanosleep(&ms, NULL);
 	}
@@ -412,16 +368,16 @@ static uint64_t drain_while_writing(struct flow_table *ft,
 				   struct flow_cache *fc)
 {
 	struct timespec ms = { 0, 1000000 };
-	uint64_t drains = 0, t0 = flow_mono_ns();
+	uint64_t drains = 0, t0 = clock_mono_ns();
 
 	for (;;) {
 		bool running = __atomic_load_n(&writers_left,
 					       __ATOMIC_SEQ_CST) > 0;
 
-		if (drains == 100 || flow_mono_ns() - t0 > 2000000000ULL)
+		if (drains == 100 || clock_mono_ns() - t0 > 2000000000ULL)
 			__atomic_store_n(&writers_stop, 1, __ATOMIC_SEQ_CST);
 		flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
-		flow_cache_expire(fc, flow_mono_ns());
+		flow_cache_expire(fc, clock_mono_ns());
 		drains++;
 		if (!running)
 			return drains;
@@ -440,9 +396,10 @@ static int self_test(void)
 	struct writer w[2];
 	pthread_t th[2];
 	struct statfs sf;
-	int fd[6] = { -1, -1, -1, -1, -1, -1 }, prog = -1, i, err;
+	int fd[FM_NR], prog = -1, i, err;
 	uint64_t drains = 0, runs = 0, got;
 
+	memset(fd, -1, sizeof(fd));
 	if (geteuid()) {
 		printf("SKIP drain_concurrent: needs root (BPF)\n");
 		return 0;
@@ -494,7 +451,7 @@ static int self_test(void)
 	/* the writers are done: both buffers once more, then everything */
 	flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
 	flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
-	flow_cache_flush(fc, flow_mono_ns());
+	flow_cache_flush(fc, clock_mono_ns());
 	for (i = 0; i < 2; i++) {
 		if (w[i].err) {
 			fail("drain_concurrent", "BPF_PROG_TEST_RUN: %s",
@@ -521,7 +478,7 @@ out:
 	flow_table_close(ft);
 	if (prog >= 0)
 		close(prog);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < FM_NR; i++)
 		if (fd[i] >= 0)
 			close(fd[i]);
 	remove_tree(root);
@@ -537,7 +494,7 @@ out:
 struct par_ns {
 	char name[16];
 	uint32_t keys;			/* flows 1..keys (skb->mark) */
-	int fd[6];
+	int fd[FM_NR];
 	int prog;
 	uint64_t *want;			/* [keys + 1]: packets run */
 	uint64_t *got;			/* [keys + 1]: packets exported */
@@ -598,7 +555,7 @@ static void par_emit(void *ctx, const struct flow_record *r, size_t n)
 		if (k == t->nns || !r->ingress_ifindex ||
 		    r->ingress_ifindex > t->ns[k].keys ||
 		    r->octets != r->packets * OCTETS ||
-		    r->obs_domain_id != flow_ns_default_domain(r->netns)) {
+		    r->obs_domain_id != obs_domain_default(r->netns)) {
 			t->strays++;
 			continue;
 		}
@@ -642,7 +599,7 @@ static void par_drain_test(const char *name, int nsmall, int nbig,
 		ns->keys = i < nsmall ? 3000 : PAR_KEYS_MAX;
 		ns->want = calloc(ns->keys + 1, sizeof(uint64_t));
 		ns->got = calloc(ns->keys + 1, sizeof(uint64_t));
-		err = make_ns_pins(root, ns->name, i < nsmall ? 4096 : 65536,
+		err = flow_maps_pin(root, ns->name, i < nsmall ? 4096 : 65536,
 				   ns->fd);
 		if (!err) {
 			ns->prog = load_meter(ns->fd[2], ns->fd[0], ns->fd[1],
@@ -689,7 +646,7 @@ join:
 		goto out;
 	flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
 	flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL);
-	flow_cache_flush(fc, flow_mono_ns());
+	flow_cache_flush(fc, clock_mono_ns());
 	for (i = 0; i < t.nns; i++) {
 		for (k = 1; k <= (int)t.ns[i].keys; k++) {
 			uint64_t want = w[0].want[i][k] + w[1].want[i][k];
@@ -723,7 +680,7 @@ out:
 		free(w[i].want);
 	}
 	for (i = 0; i < t.nns; i++) {
-		for (k = 0; k < 6; k++)
+		for (k = 0; k < FM_NR; k++)
 			if (t.ns[i].fd[k] >= 0)
 				close(t.ns[i].fd[k]);
 		if (t.ns[i].prog >= 0)
@@ -836,15 +793,15 @@ static int watch(int argc, char **argv)
 	}
 	pause.tv_sec = interval / 1000;
 	pause.tv_nsec = interval % 1000 * 1000000L;
-	t0 = flow_mono_ns();
+	t0 = clock_mono_ns();
 	while (!(until && !stat(until, &st)) &&
-	       flow_mono_ns() - t0 < (uint64_t)max_ms * 1000000ULL) {
+	       clock_mono_ns() - t0 < (uint64_t)max_ms * 1000000ULL) {
 		c = flow_table_events_consume(ft);
 		if (c > 0)
 			events += c;
 		if (flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL))
 			goto out;
-		flow_cache_expire(fc, flow_mono_ns());
+		flow_cache_expire(fc, clock_mono_ns());
 		drains++;
 		nanosleep(&pause, NULL);
 	}
@@ -852,7 +809,7 @@ static int watch(int argc, char **argv)
 	for (c = 0; c < 2; c++)
 		if (flow_table_drain(ft, &flow_cache_drain_ops, fc, NULL))
 			goto out;
-	flow_cache_flush(fc, flow_mono_ns());
+	flow_cache_flush(fc, clock_mono_ns());
 	printf("drains=%llu map_full_events=%llu\n",
 	       (unsigned long long)drains + 2, (unsigned long long)events);
 	for (d = 0; d < 2; d++)

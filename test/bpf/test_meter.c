@@ -31,6 +31,7 @@
 #include <linux/pkt_cls.h>
 
 #include "bpffs.h"
+#include "clock.h"
 #include "ebpf_build.h"
 #include "flow_abi.h"
 #include "log.h"
@@ -439,14 +440,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static int map_fd(struct bpf_object *obj, const char *name)
 {
 	struct bpf_map *map = bpf_object__find_map_by_name(obj, name);
@@ -656,9 +649,9 @@ static bool run_ctx(int prog, const struct frame *f, struct __sk_buff *ctx,
 		.repeat = 1,
 	);
 
-	*t0 = mono_ns();
+	*t0 = clock_mono_ns();
 	err = bpf_prog_test_run_opts(prog, &opts);
-	*t1 = mono_ns();
+	*t1 = clock_mono_ns();
 	if (err)
 		return failed("test_run: %s", strerror(errno));
 	if ((int)opts.retval != TC_ACT_UNSPEC)

@@ -143,7 +143,7 @@ START_TEST(render_knobs_and_inlining)
 	ck_assert_ptr_nonnull(strstr(src, "#define FLOWCTL_COARSE_TIME 1\n"));
 	/* the knobs come before the template's own text */
 	ck_assert(strstr(src, "#define FLOWCTL_MAX_FLOWS") <
-		  strstr(src, "SEC(\"tc-ingress\")"));
+		  strstr(src, "SEC(FLOW_SEC_INGRESS)"));
 	/* flow_abi.h and parse.h are inlined, exactly once */
 	ck_assert_ptr_nonnull(strstr(src, "struct flow_key {"));
 	ck_assert_ptr_null(strstr(strstr(src, "struct flow_key {") + 1,

@@ -22,10 +22,14 @@
 
 #include "check_main.h"
 #include "bpffs.h"
+#include "clock.h"
+#include "config.h"
 #include "flow_cache.h"
+#include "flow_maps.h"
 #include "flow_table.h"
 #include "log.h"
 #include "netns_id.h"
+#include "obs_domain.h"
 
 #define BPFFS		"/sys/fs/bpf"
 #define BPF_FS_MAGIC_	0xcafe4a11
@@ -93,55 +97,38 @@ static void teardown(void)
 	} while (0)
 
 struct pins {
-	int fd[6];	/* flows_0, flows_1, ctl, ifstats, counters, events */
+	int fd[FM_NR];
 };
 
-static const char *const names[6] = {
-	FLOW_MAP_FLOWS_0, FLOW_MAP_FLOWS_1, FLOW_MAP_CTL, FLOW_MAP_IFSTATS,
-	FLOW_MAP_COUNTERS, FLOW_MAP_EVENTS,
-};
-
-/* Create and pin the maps of namespace NAME like the meter does. */
+/*
+ * Create and pin the maps of namespace NAME like the meter does; with a
+ * FLOWS_KEY other than sizeof(struct flow_key), flows_0 is then replaced
+ * by one of that key size (pins of another version).
+ */
 static void make_ns(const char *name, uint32_t max_flows, uint32_t flows_key,
 		    struct pins *p)
 {
+	const struct flow_map_spec *s = &flow_maps[FM_FLOWS0];
 	char path[512];
-	int i;
 
-	snprintf(path, sizeof(path), "%s/%s", root, name);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/%s/tc", root, name);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/%s/tc/globals", root, name);
-	mkdir(path, 0700);
-	p->fd[0] = bpf_map_create(BPF_MAP_TYPE_HASH, "flows_0", flows_key,
-				  sizeof(struct flow_value), max_flows, NULL);
-	p->fd[1] = bpf_map_create(BPF_MAP_TYPE_HASH, "flows_1",
-				  sizeof(struct flow_key),
-				  sizeof(struct flow_value), max_flows, NULL);
-	p->fd[2] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "flow_ctl", 4,
-				  sizeof(struct flow_ctl), 1, NULL);
-	p->fd[3] = bpf_map_create(BPF_MAP_TYPE_HASH, "flow_ifstats",
-				  sizeof(struct flow_ifstats_key),
-				  sizeof(struct flow_ifstats_value),
-				  FLOW_IFSTATS_MAX, NULL);
-	p->fd[4] = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "flow_counters",
-				  4, sizeof(struct flow_counters), 1, NULL);
-	p->fd[5] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "flow_events", 0, 0,
-				  FLOW_EVENTS_RING_SIZE, NULL);
-	for (i = 0; i < 6; i++) {
-		ck_assert_int_ge(p->fd[i], 0);
-		snprintf(path, sizeof(path), "%s/%s/tc/globals/%s", root, name,
-			 names[i]);
-		ck_assert_int_eq(bpf_obj_pin(p->fd[i], path), 0);
-	}
+	ck_assert_int_eq(flow_maps_pin(root, name, max_flows, p->fd), 0);
+	if (flows_key == s->key_size)
+		return;
+	snprintf(path, sizeof(path), "%s/%s/%s/%s", root, name,
+		 FLOW_PIN_GLOBALS, s->name);
+	ck_assert_int_eq(unlink(path), 0);
+	close(p->fd[FM_FLOWS0]);
+	p->fd[FM_FLOWS0] = bpf_map_create(s->type, s->name, flows_key,
+					  s->value_size, max_flows, NULL);
+	ck_assert_int_ge(p->fd[FM_FLOWS0], 0);
+	ck_assert_int_eq(bpf_obj_pin(p->fd[FM_FLOWS0], path), 0);
 }
 
 static void close_pins(struct pins *p)
 {
 	int i;
 
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < FM_NR; i++)
 		close(p->fd[i]);
 }
 
@@ -333,9 +320,9 @@ START_TEST(test_discovery)
 	ck_assert_uint_eq(flow_ns_max_flows(flow_table_ns_find(ft, "DEFAULT")),
 			  2048);
 	ck_assert_uint_eq(flow_ns_obs_domain_id(flow_table_ns_find(ft, "nsA")),
-			  flow_ns_default_domain("nsA"));
-	ck_assert_uint_ne(flow_ns_default_domain("nsA"),
-			  flow_ns_default_domain("nsB"));
+			  obs_domain_default("nsA"));
+	ck_assert_uint_ne(obs_domain_default("nsA"),
+			  obs_domain_default("nsB"));
 	ck_assert_str_eq(flow_table_pin_root(ft), root);
 
 	/* nsA detached: its last flows are drained once, then it is gone */
@@ -365,6 +352,31 @@ START_TEST(test_discovery)
 	close_pins(&a);
 	close_pins(&b);
 	close_pins(&c);
+}
+END_TEST
+
+/*
+ * A namespace whose name hashes to 0 (FNV-1a): the flow table, without an
+ * obs_domain_id callback, gives it the domain the config gives it, not 0.
+ */
+START_TEST(test_domain_of_zero_hash)
+{
+	static const char zero[] = "ns-3rs5ic";
+	struct flow_table *ft;
+	struct pins a;
+	uint32_t dom;
+
+	REQUIRE_BPF();
+	ck_assert_uint_eq(obs_domain_hash(zero), 0);
+	make_ns(zero, 64, sizeof(struct flow_key), &a);
+	ft = open_table(NULL);
+	ck_assert_ptr_nonnull(flow_table_ns_find(ft, zero));
+	dom = flow_ns_obs_domain_id(flow_table_ns_find(ft, zero));
+	ck_assert_uint_ne(dom, 0);
+	ck_assert_uint_eq(dom, config_obs_domain_id(NULL, zero));
+	ck_assert_uint_eq(dom, obs_domain_default(zero));
+	flow_table_close(ft);
+	close_pins(&a);
 }
 END_TEST
 
@@ -810,14 +822,14 @@ START_TEST(test_drain_into_cache)
 	cp.emit = r_emit;
 	cp.emit_ctx = &rs;
 	ck_assert_int_eq(flow_cache_new(&cp, &fc), 0);
-	base_ns = flow_mono_ns();	/* flows seen now: none idle yet */
+	base_ns = clock_mono_ns();	/* flows seen now: none idle yet */
 	fill(p.fd[0], 0, 1000, &want);
 	set_ifstats(p.fd[3], 2, 5, 4);
 	ck_assert_int_eq(flow_table_drain(ft, &flow_cache_drain_ops, fc,
 					  NULL), 0);
 	ck_assert_uint_eq(flow_cache_count(fc), 1000);
 	/* the catch-all goes out at the next expiry */
-	flow_cache_expire(fc, flow_mono_ns());
+	flow_cache_expire(fc, clock_mono_ns());
 	ck_assert_uint_eq(flow_cache_count(fc), 1000);
 	ck_assert_uint_eq(rs.lack, 1);
 	ck_assert_uint_eq(rs.lack_pkts, 4);
@@ -826,7 +838,7 @@ START_TEST(test_drain_into_cache)
 	ck_assert_int_eq(flow_table_drain(ft, &flow_cache_drain_ops, fc,
 					  NULL), 0);
 	ck_assert_uint_eq(flow_cache_count(fc), 1000);
-	flow_cache_flush(fc, flow_mono_ns());
+	flow_cache_flush(fc, clock_mono_ns());
 	ck_assert_uint_eq(rs.pkts, want + 4);
 	ck_assert_uint_eq(rs.n, 1000 + 1);
 	ck_assert_str_eq(rs.ns, "nsX");
@@ -1087,6 +1099,7 @@ static Suite *flow_table_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_discovery);
+	tcase_add_test(tc, test_domain_of_zero_hash);
 	tcase_add_test(tc, test_only_netns);
 	tcase_add_test(tc, test_pin_root_env);
 	tcase_add_test(tc, test_size_mismatch);

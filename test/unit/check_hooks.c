@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "check_main.h"
+#include "clock.h"
 #include "flowlog.h"
 #include "hooks.h"
 
@@ -74,14 +75,6 @@ static void teardown(void)
 	flowlog_buf_free(&batch);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	ck_assert_int_eq(system(cmd), 0);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static struct hook_spec cmd_hook(const char *name, char *const *argv)
@@ -461,9 +454,9 @@ START_TEST(test_fail_timeout_kills_group)
 	snprintf(body, sizeof(body),
 		 "sleep 30 & echo $! > %s; wait\n", pidfile);
 	spec = sh_hook("hang", body);
-	t0 = now_s();
+	t0 = clock_mono_s();
 	expect_failure(&spec, 1000, HOOK_FAIL_TIMEOUT);
-	dt = now_s() - t0;
+	dt = clock_mono_s() - t0;
 	/* two runs of 1 s each */
 	ck_assert_msg(dt >= 1.9 && dt < 5, "took %.2f s", dt);
 	f = fopen(pidfile, "r");
@@ -486,11 +479,11 @@ START_TEST(test_fail_timeout_command)
 	struct hook_run_result res;
 	size_t len;
 	char *out;
-	double t0 = now_s(), dt;
+	double t0 = clock_mono_s(), dt;
 
 	ck_assert_int_eq(hook_chain_create(&chain, &spec, 1, &opts), 0);
 	ck_assert_int_eq(run(&out, &len, &res), 0);
-	dt = now_s() - t0;
+	dt = clock_mono_s() - t0;
 	ck_assert_msg(dt >= 0.95 && dt < 2.5, "took %.2f s", dt);
 	ck_assert(!res.modified);
 	ck_assert_uint_eq(hook_chain_failures(chain, 0, HOOK_FAIL_TIMEOUT), 1);
@@ -846,13 +839,13 @@ static void expect_failure_fast(const struct hook_spec *spec,
 				enum hook_failure why, double max_s)
 {
 	struct hook_run_result res;
-	double t0 = now_s(), dt;
+	double t0 = clock_mono_s(), dt;
 	size_t len;
 	char *out;
 
 	ck_assert_int_eq(hook_chain_create(&chain, spec, 1, opts), 0);
 	ck_assert_int_eq(run(&out, &len, &res), 0);
-	dt = now_s() - t0;
+	dt = clock_mono_s() - t0;
 	ck_assert(!res.modified);
 	ck_assert_ptr_null(out);
 	ck_assert_uint_eq(res.n_failed, 1);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "clock.h"
 #include "config.h"
 #include "ipfix.h"
 #include "ipfix_export.h"
@@ -1124,14 +1125,6 @@ START_TEST(test_tcp_collector_down)
 }
 END_TEST
 
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 START_TEST(test_tcp_queue_bounded)
 {
 	struct ipfix_collector_stats st;
@@ -1151,11 +1144,11 @@ START_TEST(test_tcp_queue_bounded)
 	/* the collector never reads: kernel buffers, then our queue fill,
 	 * and the rest is counted; the caller is never blocked */
 	for (i = 0; i < 1000; i++) {
-		t0 = mono_s();
+		t0 = clock_mono_s();
 		ipfix_exporter_export(ex, recs, 1000);
 		ipfix_exporter_tick(ex);
-		if (mono_s() - t0 > worst)
-			worst = mono_s() - t0;
+		if (clock_mono_s() - t0 > worst)
+			worst = clock_mono_s() - t0;
 		ipfix_exporter_stats(ex, 0, &st);
 		if (st.records_not_sent)
 			break;

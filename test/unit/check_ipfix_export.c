@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "clock.h"
 #include "config.h"
 #include "ipfix.h"
 #include "ipfix_export.h"
@@ -280,14 +281,6 @@ static int fake_resolver(const char *host, const char *port,
  * time, which the exporter read before the test could replace it. */
 static uint64_t fake_ns;
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static uint64_t fake_clock(void)
 {
 	return fake_ns;
@@ -306,7 +299,7 @@ START_TEST(unresolved_name_is_retried)
 	ipfix_exporter_set_resolver(fake_resolver);
 	atomic_store(&lookups, 0);
 	atomic_store(&name_exists, 0);
-	fake_ns = mono_ns();
+	fake_ns = clock_mono_ns();
 	cfg = make_config("outputs:\n"
 			  "- collector: {remoteAddress: 'collector.test:%u', reconnectIntervalSeconds: 2}\n"
 			  SMALL_TEMPLATE, port);
@@ -384,7 +377,7 @@ START_TEST(destroy_during_a_lookup)
 
 	atomic_store(&lookups, 0);
 	ipfix_exporter_set_resolver(slow_resolver);
-	fake_ns = mono_ns();
+	fake_ns = clock_mono_ns();
 	cfg = make_config("outputs:\n"
 			  "- collector: {remoteAddress: 'slow.test:4739', reconnectIntervalSeconds: 1}\n");
 	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);

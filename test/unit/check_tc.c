@@ -27,7 +27,7 @@ START_TEST(filter_add_netns)
 		"ip", "netns", "exec", "ns0", "tc", "filter", "add", "dev",
 		"eth1", "ingress", "pref", "100", "chain", "0", "handle", "0x1",
 		"bpf", "da", "obj", "/run/flowctl/obj/abc.bpf.o", "sec",
-		"tc-ingress", NULL
+		FLOW_SEC_INGRESS, NULL
 	};
 	struct tc_filter_id id = { 100, 0, 1 };
 	struct tc_cmd c;
@@ -45,7 +45,7 @@ START_TEST(filter_replace_root)
 	static const char *const want[] = {
 		"tc", "filter", "replace", "dev", "eth0", "egress", "pref",
 		"7", "chain", "3", "handle", "0x2a", "bpf", "da", "obj", "o.o",
-		"sec", "tc-egress", NULL
+		"sec", FLOW_SEC_EGRESS, NULL
 	};
 	struct tc_filter_id id = { 7, 3, 42 };
 	struct tc_cmd c;
@@ -62,7 +62,7 @@ START_TEST(filter_add_stamp_section)
 	static const char *const want[] = {
 		"ip", "netns", "exec", "ns0", "tc", "filter", "add", "dev",
 		"eth1", "ingress", "pref", "100", "chain", "0", "handle", "0x1",
-		"bpf", "da", "obj", "o.o", "sec", "tc-ingress-stamp", NULL
+		"bpf", "da", "obj", "o.o", "sec", FLOW_SEC_INGRESS_STAMP, NULL
 	};
 	struct tc_filter_id id = { 100, 0, 1 };
 	struct tc_cmd c;
