@@ -6,7 +6,7 @@
 # and R:eth2-K:eth0) and a UDP flood of small datagrams (18 payload bytes,
 # 16 flows) from S through R to an address behind K (K drops them: no
 # socket, no ICMP), the flood pinned to one CPU.  Five setups of the
-# router, interleaved over ROUNDS rounds of SECONDS each (best kept):
+# router, interleaved over ROUNDS rounds of FLOOD_SECONDS each (best kept):
 #   none          no tc program
 #   empty egress  an empty tc program (returns TC_ACT_UNSPEC) on the egress
 #                 hook of eth1 and eth2
@@ -22,14 +22,15 @@
 # cost is its extra CPU per datagram over the empty program on the same
 # hooks.  No agent runs: the flow maps just hold the 16 flows.
 # Needs root, clang, tc.  Takes the integration lock (it attaches meters).
-# Usage: bench-forward.sh  (ROUNDS=3 SECONDS=2 in the environment)
+# Usage: bench-forward.sh  (ROUNDS=3 FLOOD_SECONDS=2 in the environment;
+# not SECONDS: bash keeps its own clock in that name)
 set -eu
 cd "$(dirname "$0")/.."
 FLOWCTL=${FLOWCTL:-build/default/flowctl}
 B=${FLOWCTL_BUILD:-build/default}
 FLOOD=${FLOOD:-$B/bench/udp_flood}
 ROUNDS=${ROUNDS:-3}
-SECONDS_PER_RUN=${SECONDS:-2}
+SECONDS_PER_RUN=${FLOOD_SECONDS:-2}
 P=bf$$x
 S=${P}s R=${P}r K=${P}k
 TMP=$(mktemp -d)
@@ -173,6 +174,10 @@ for ((round = 0; round < ROUNDS; round++)); do
 		setup_on "$s"
 		read -r pps ns < <(flood)
 		setup_off "$s"
+		if [ "${pps:-0}" = 0 ]; then
+			echo "bench-forward: $s: the sink received nothing" >&2
+			continue
+		fi
 		# best of the rounds: the lowest CPU per packet
 		if [ -z "${NS[$s]:-}" ] || awk -v a="$ns" -v b="${NS[$s]}" \
 			'BEGIN { exit !(a < b) }'; then
@@ -182,6 +187,12 @@ for ((round = 0; round < ROUNDS; round++)); do
 	done
 done
 
+for s in $SETUPS; do
+	if [ -z "${NS[$s]:-}" ]; then
+		echo "bench-forward: no measurement of $s in $ROUNDS rounds" >&2
+		exit 1
+	fi
+done
 echo "forwarding: UDP, 18-byte payload, 16 flows, S -> R -> K over veth," \
 	"flood on CPU 1, best of $ROUNDS x ${SECONDS_PER_RUN}s"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
