@@ -15,9 +15,8 @@
 /* -l in help texts (option tables are constant strings) */
 #define STRINGIFY_(x)	#x
 #define STRINGIFY(x)	STRINGIFY_(x)
-#define MAX_FLOWS_RANGE	"1..16777216"
+#define MAX_FLOWS_RANGE	"1.." STRINGIFY(EBPF_MAX_FLOWS_LIMIT)
 #define MAX_FLOWS_DEFAULT STRINGIFY(FLOW_DEFAULT_MAX_FLOWS)
-_Static_assert(EBPF_MAX_FLOWS_LIMIT == 16777216, "update MAX_FLOWS_RANGE");
 
 int cmd_meter(int argc, char **argv);
 int cmd_dump(int argc, char **argv);

@@ -22,7 +22,9 @@
 #include "log.h"
 #include "option.h"
 
+/* -t: how long to wait for the collectors (ms) */
 #define FILE_FLUSH_TIMEOUT_MS	5000
+#define FILE_FLUSH_TIMEOUT_MAX_MS	600000
 
 static int load_config(const char *path, struct flowctl_config **cfg)
 {
@@ -50,12 +52,13 @@ static int load_export_config(const char *path, struct flowctl_config **cfg)
 	return 0;
 }
 
-/* -t: milliseconds, 0..600000; -1 when not a number in range. */
+/* -t: milliseconds, 0..FILE_FLUSH_TIMEOUT_MAX_MS; -1 when not a number
+ * in range. */
 static int parse_timeout_ms(const char *s)
 {
 	uint32_t v;
 
-	return option_u32("-t", s, 0, 600000, &v) ? -1 : (int)v;
+	return option_u32("-t", s, 0, FILE_FLUSH_TIMEOUT_MAX_MS, &v) ? -1 : (int)v;
 }
 
 static const struct opt ipfix_config_opt[] = {
@@ -66,7 +69,8 @@ static const struct opt ipfix_config_opt[] = {
 static const struct opt ipfix_timeout_opt[] = {
 	{ "timeout", 't', 't', "TIMEOUT_MS",
 	  "wait for the collectors at most this long,\n"
-	  "0..600000 ms (default 5000)" },
+	  "0.." STRINGIFY(FILE_FLUSH_TIMEOUT_MAX_MS) " ms (default "
+	  STRINGIFY(FILE_FLUSH_TIMEOUT_MS) ")" },
 	{ 0 }
 };
 

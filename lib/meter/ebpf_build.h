@@ -14,7 +14,9 @@
 #define EBPF_CACHE_DIR		FLOWCTL_RUN_DIR "/obj"
 #define EBPF_DIGEST_LEN		64	/* hex SHA-256 */
 
-#define EBPF_MAX_FLOWS_LIMIT	(1U << 24)	/* largest max_flows accepted */
+/* Largest max_flows accepted (1 << 24), a plain number so the CLI's help
+ * text can spell it (STRINGIFY). */
+#define EBPF_MAX_FLOWS_LIMIT	16777216
 
 struct ebpf_knobs {
 	unsigned int max_flows;		/* per netns and buffer (-l) */
