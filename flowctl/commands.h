@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Command families of the CLI.  Each returns the process exit code:
- * 0 success, 1 runtime failure, 2 bad usage or bad config.
+ * 0 success, 1 runtime failure, 2 bad usage or bad config.  The library
+ * returns errors (-errno, -FLOWCTL_EREQUEST); exit_code() alone turns
+ * them into exit codes.
  */
 #ifndef FLOWCTL_COMMANDS_H
 #define FLOWCTL_COMMANDS_H
@@ -11,6 +13,10 @@
 #include "options.h"
 
 #define EXIT_USAGE 2
+
+/* The exit code of a library call's result ERR: 0 for 0, EXIT_USAGE for
+ * -FLOWCTL_EREQUEST (a request the user must change), else 1. */
+int exit_code(int err);
 
 /* -l in help texts (option tables are constant strings) */
 #define STRINGIFY_(x)	#x

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "error.h"
 #include "flow_cache.h"
 #include "flow_journal.h"
 #include "flow_latency.h"
@@ -45,7 +46,6 @@
 
 #define IPFIX_IE_FLOW_DIRECTION 61	/* flowDirection (IANA) */
 
-#define EXIT_USAGE 2
 #define SHUTDOWN_FLUSH_MS 3000
 
 /* One configuration and the outputs built from it (swapped on SIGHUP). */
@@ -849,7 +849,7 @@ static int attach_interfaces(const struct flowctl_config *cfg,
 			pr_err("%s: interfaces: '%s': %s", cfg->file,
 			       cfg->interfaces[i], why);
 			free(specs);
-			return -METER_EUSAGE;
+			return -FLOWCTL_EREQUEST;
 		}
 		if (old)
 			pr_info("reload: attaching the meter to %s",
@@ -1045,12 +1045,11 @@ int agent_run(const struct agent_opts *opts)
 	struct flowctl_config *cfg = NULL;
 	const char *maddr;
 	sigset_t sigs;
-	int err, rc = 1;
+	int err;
 
-	/* a config that is bad or cannot be read: fix the config (exit 2) */
-	err = load_config(opts->config, &cfg);
-	if (err)
-		return EXIT_USAGE;
+	/* a config that is bad or cannot be read: the user's to fix */
+	if (load_config(opts->config, &cfg))
+		return -FLOWCTL_EREQUEST;
 	/*
 	 * One agent per pin root, before anything is attached, served or
 	 * drained: a second one would flip and drain the same maps and split
@@ -1059,7 +1058,7 @@ int agent_run(const struct agent_opts *opts)
 	a.lockfd = agent_lock_take(flow_pin_root(opts->pin_root));
 	if (a.lockfd < 0) {
 		config_free(cfg);
-		return 1;
+		return a.lockfd;
 	}
 
 	/* signals first: a TERM during setup still ends cleanly */
@@ -1075,6 +1074,7 @@ int agent_run(const struct agent_opts *opts)
 	if (!a.ifacc || metrics_create(&a.metrics) ||
 	    metrics_register_flowctl(a.metrics, &a.mf)) {
 		pr_err("cannot set up metrics");
+		err = -ENOMEM;
 		config_free(cfg);
 		goto out;
 	}
@@ -1084,7 +1084,8 @@ int agent_run(const struct agent_opts *opts)
 		cfg->metrics_address;
 	err = metrics_serve(a.metrics, maddr);
 	if (err) {
-		rc = err == -EINVAL ? EXIT_USAGE : 1;
+		if (err == -EINVAL)	/* a bad address */
+			err = -FLOWCTL_EREQUEST;
 		config_free(cfg);
 		goto out;
 	}
@@ -1092,7 +1093,6 @@ int agent_run(const struct agent_opts *opts)
 	if (!opts->no_attach) {
 		err = attach_interfaces(cfg, NULL);
 		if (err) {
-			rc = err == -METER_EUSAGE ? EXIT_USAGE : 1;
 			config_free(cfg);
 			goto out;
 		}
@@ -1100,7 +1100,8 @@ int agent_run(const struct agent_opts *opts)
 
 	err = outputs_open(&a, cfg, &a.out);
 	if (err) {
-		rc = err == -EINVAL ? EXIT_USAGE : 1;
+		if (err == -EINVAL)	/* a collector or log it cannot use */
+			err = -FLOWCTL_EREQUEST;
 		config_free(cfg);
 		goto out;
 	}
@@ -1140,15 +1141,13 @@ int agent_run(const struct agent_opts *opts)
 
 	a.epfd = epoll_create1(EPOLL_CLOEXEC);
 	a.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (a.epfd < 0 || a.tfd < 0 || a.sfd < 0 ||
-	    set_timer(a.tfd, fcp.scan_interval_ms)) {
-		pr_err("cannot set up the event loop: %s", strerror(errno));
-		goto out;
-	}
 	a.evfd = flow_table_events_fd(a.ft);
-	if (epoll_add(a.epfd, a.sfd) || epoll_add(a.epfd, a.tfd) ||
+	if (a.epfd < 0 || a.tfd < 0 || a.sfd < 0 ||
+	    set_timer(a.tfd, fcp.scan_interval_ms) ||
+	    epoll_add(a.epfd, a.sfd) || epoll_add(a.epfd, a.tfd) ||
 	    epoll_add(a.epfd, a.evfd)) {
-		pr_err("cannot set up the event loop: %s", strerror(errno));
+		err = errno ? -errno : -EIO;
+		pr_err("cannot set up the event loop: %s", strerror(-err));
 		goto out;
 	}
 	a.exfd = a.out.ex ? ipfix_async_fd(a.out.ex) : -1;
@@ -1234,8 +1233,8 @@ int agent_run(const struct agent_opts *opts)
 	}
 	pr_info("agent stopped: %llu flow records expired over %llu scans",
 		(unsigned long long)a.records, (unsigned long long)a.scans);
-	rc = 0;
+	err = 0;
 out:
 	agent_free(&a);
-	return rc;
+	return err;
 }

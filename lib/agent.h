@@ -32,7 +32,11 @@ struct flowlog;
 int agent_log_open(const struct flowctl_config *cfg,
 		   const struct config_log *lc, bool async, struct flowlog **fl);
 
-/* Run until SIGTERM/SIGINT.  Returns the exit code (0, 1, 2). */
+/*
+ * Run until SIGTERM/SIGINT.  Returns 0; -FLOWCTL_EREQUEST (error.h) for
+ * a config, address or interface the user must change; or -errno (all
+ * said).
+ */
 int agent_run(const struct agent_opts *opts);
 
 /*
