@@ -23,10 +23,12 @@
 #include <strings.h>
 
 #include "embedded.h"
+#include "hostport.h"
 #include "hooks.h"
 #include "ifspec.h"
 #include "log.h"
 #include "metrics.h"
+#include "strnum.h"
 #include "yaml_schema.h"
 
 /*
@@ -361,63 +363,6 @@ static int get_string(struct parser *p, const char *text, char **out,
 		    n ? yaml_describe(n, buf, sizeof(buf)) : "no value");
 }
 
-static bool valid_hostname(const char *h)
-{
-	const char *c;
-
-	if (!*h || strlen(h) > 253)
-		return false;
-	for (c = h; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '.' ||
-		      *c == '_'))
-			return false;
-	return true;
-}
-
-int config_split_address(const char *addr, char *host, size_t host_size,
-			 uint16_t *port)
-{
-	const char *colon, *hs;
-	size_t hlen;
-	uint64_t v;
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (addr[0] == '[') {
-		const char *close = strchr(addr, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		hs = addr + 1;
-		hlen = close - hs;
-		colon = close + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon || strchr(addr, ':') != colon)
-			return -EINVAL;	/* none, or IPv6 without brackets */
-		hs = addr;
-		hlen = colon - addr;
-	}
-	if (hlen == 0 || hlen >= host_size)
-		return -EINVAL;
-	memcpy(host, hs, hlen);
-	host[hlen] = 0;
-	if (parse_u64(colon + 1, &v) || v > 65535)
-		return -EINVAL;
-	if (addr[0] == '[') {
-		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return -EINVAL;
-	} else if (strspn(host, "0123456789.") == hlen) {
-		if (inet_pton(AF_INET, host, &a4) != 1)
-			return -EINVAL;
-	} else if (!valid_hostname(host)) {
-		return -EINVAL;
-	}
-	*port = v;
-	return 0;
-}
-
 /* An optional string: absent is fine, given it must not be empty. */
 __attribute__((format(printf, 4, 5)))
 static int get_opt_string(struct parser *p, const char *text, char **out,
@@ -446,7 +391,7 @@ static int get_address(struct parser *p, const char *text, const char *path,
 	ret = get_string(p, text, out, "%s", path);
 	if (ret)
 		return ret;
-	if (config_split_address(*out, host, sizeof(host), &port) ||
+	if (hostport_parse(*out, host, sizeof(host), &port) ||
 	    (!port_zero_ok && port == 0)) {
 		ret = PERR(p, AT(p, "%s", path),
 			   "%s: bad address '%s' (expected HOST:PORT, IPV4:PORT or [IPV6]:PORT with a port in %d..65535)",

@@ -142,12 +142,6 @@ const struct ipfix_ie *config_ie_by_name(const struct flowctl_config *cfg,
 uint32_t config_obs_domain_id(const struct flowctl_config *cfg,
 			      const char *netns);
 
-/*
- * Split "host:port" / "[v6]:port" / "port"-less forms.  HOST gets the host
- * part (brackets removed), PORT the port.  -EINVAL when malformed.
- */
-int config_split_address(const char *addr, char *host, size_t host_size,
-			 uint16_t *port);
 
 /*
  * Compile template ID of CFG into PLAN, as the exporter does: a configured

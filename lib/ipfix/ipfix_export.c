@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hostport.h"
 #include "ipfix.h"
 #include "log.h"
 
@@ -1025,7 +1026,7 @@ static int lookup(const char *addr, int socktype, bool passive,
 	uint16_t p;
 	int ret;
 
-	if (config_split_address(addr, host, sizeof(host), &p))
+	if (hostport_parse(addr, host, sizeof(host), &p))
 		return EAI_NONAME;
 	snprintf(port, sizeof(port), "%u", p);
 	ret = resolver(host, port, &hints, &res);

@@ -742,44 +742,6 @@ START_TEST(test_metrics_address_as_cli)
 }
 END_TEST
 
-START_TEST(test_split_address)
-{
-	char host[64];
-	uint16_t port;
-
-	ck_assert_int_eq(config_split_address("127.0.0.1:4739", host,
-					      sizeof(host), &port), 0);
-	ck_assert_str_eq(host, "127.0.0.1");
-	ck_assert_uint_eq(port, 4739);
-	ck_assert_int_eq(config_split_address("[::1]:4739", host, sizeof(host),
-					      &port), 0);
-	ck_assert_str_eq(host, "::1");
-	ck_assert_int_eq(config_split_address("[fd00:1::2]:2055", host,
-					      sizeof(host), &port), 0);
-	ck_assert_str_eq(host, "fd00:1::2");
-	ck_assert_uint_eq(port, 2055);
-	ck_assert_int_eq(config_split_address("collector-1.example:9", host,
-					      sizeof(host), &port), 0);
-	ck_assert_str_eq(host, "collector-1.example");
-	ck_assert_int_eq(config_split_address("::1:4739", host, sizeof(host),
-					      &port), -EINVAL);
-	ck_assert_int_eq(config_split_address("[::1]4739", host, sizeof(host),
-					      &port), -EINVAL);
-	ck_assert_int_eq(config_split_address("[::x]:4739", host, sizeof(host),
-					      &port), -EINVAL);
-	ck_assert_int_eq(config_split_address("host:", host, sizeof(host),
-					      &port), -EINVAL);
-	ck_assert_int_eq(config_split_address(":4739", host, sizeof(host),
-					      &port), -EINVAL);
-	ck_assert_int_eq(config_split_address("a b:1", host, sizeof(host),
-					      &port), -EINVAL);
-	ck_assert_int_eq(config_split_address("1.2.3.4:65536", host,
-					      sizeof(host), &port), -EINVAL);
-	ck_assert_int_eq(config_split_address("1.2.3.4:+1", host,
-					      sizeof(host), &port), -EINVAL);
-}
-END_TEST
-
 START_TEST(test_obs_domain_per_netns)
 {
 	uint32_t a = config_obs_domain_id(NULL, "ns0");
@@ -1003,7 +965,6 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_config_keys_case_sensitive);
 	tcase_add_test(tc, test_hook_command_quoted_words);
 	tcase_add_test(tc, test_flow_templates_any_version);
-	tcase_add_test(tc, test_split_address);
 	tcase_add_test(tc, test_metrics_address_as_cli);
 	tcase_add_test(tc, test_obs_domain_per_netns);
 	suite_add_tcase(s, tc);
