@@ -137,7 +137,7 @@ static int ipfix_file(int argc, char **argv)
 	if (flowfile_load(flow_path, cfg, &ff, NULL))
 		goto out;
 	ret = 1;
-	if (ipfix_exporter_create(cfg, &ex)) {
+	if (config_exporter_create(cfg, &ex)) {
 		pr_err("cannot set up the IPFIX exporter");
 		goto out;
 	}
@@ -158,7 +158,7 @@ static int ipfix_file(int argc, char **argv)
 
 		ipfix_exporter_stats(ex, i, &st);
 		printf("collector %s (%s): %llu messages, %llu of %llu records sent, %llu not sent, %llu send errors\n",
-		       st.address, config_transport_name(st.transport),
+		       st.address, ipfix_transport_name(st.transport),
 		       (unsigned long long)st.messages,
 		       (unsigned long long)st.records,
 		       (unsigned long long)records,
@@ -488,7 +488,7 @@ static int ipfix_dump(int argc, char **argv)
 		       flow_table_pin_root(ft));
 		goto out;
 	}
-	if (cfg->n_collectors && ipfix_exporter_create(cfg, &d.ex)) {
+	if (cfg->n_collectors && config_exporter_create(cfg, &d.ex)) {
 		pr_err("cannot set up the IPFIX exporter");
 		goto out;
 	}
@@ -496,7 +496,8 @@ static int ipfix_dump(int argc, char **argv)
 	if (!d.logs)
 		goto out;
 	for (i = 0; i < cfg->n_logs; i++, d.n_logs++)
-		if (agent_log_open(cfg, &cfg->logs[i], false, &d.logs[i])) {
+		if (config_flowlog_open(cfg, &cfg->logs[i], false,
+					&d.logs[i])) {
 			ret = EXIT_USAGE;
 			goto out;
 		}
@@ -521,7 +522,7 @@ static int ipfix_dump(int argc, char **argv)
 
 		ipfix_exporter_stats(d.ex, i, &st);
 		fprintf(out, "collector %s (%s): %llu of %llu records sent, %llu not sent\n",
-		       st.address, config_transport_name(st.transport),
+		       st.address, ipfix_transport_name(st.transport),
 		       (unsigned long long)st.records,
 		       (unsigned long long)d.records,
 		       (unsigned long long)st.records_not_sent);

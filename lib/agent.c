@@ -140,35 +140,6 @@ static void outputs_free(struct agent_outputs *o)
 	memset(o, 0, sizeof(*o));
 }
 
-int agent_log_open(const struct flowctl_config *cfg,
-		   const struct config_log *lc, bool async, struct flowlog **fl)
-{
-	struct hook_spec *hooks = NULL;
-	struct flowlog_config c = { 0 };
-	size_t i;
-	int err;
-
-	if (lc->n_hooks) {
-		hooks = calloc(lc->n_hooks, sizeof(*hooks));
-		if (!hooks)
-			return -ENOMEM;
-	}
-	for (i = 0; i < lc->n_hooks; i++) {
-		hooks[i].name = lc->hooks[i].name;
-		hooks[i].kind = lc->hooks[i].shell ? HOOK_SHELL : HOOK_COMMAND;
-		hooks[i].argv = lc->hooks[i].argv;
-		hooks[i].shell = lc->hooks[i].shell;
-	}
-	c.path = lc->file;
-	c.hooks = hooks;
-	c.n_hooks = lc->n_hooks;
-	c.hook_timeout_ms = cfg->hook_timeout_s * 1000;
-	c.async = async;
-	err = flowlog_open(fl, &c);
-	free(hooks);
-	return err;
-}
-
 /* Build the outputs of CFG (taken over: freed with the outputs). */
 static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 			struct agent_outputs *o)
@@ -181,7 +152,7 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 	if (cfg->n_collectors) {
 		struct ipfix_exporter *ex;
 
-		err = ipfix_exporter_create(cfg, &ex);
+		err = config_exporter_create(cfg, &ex);
 		if (err) {
 			pr_err("cannot set up the IPFIX exporter: %s",
 			       strerror(-err));
@@ -201,7 +172,8 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 		}
 	}
 	for (i = 0; i < cfg->n_logs; i++) {
-		err = agent_log_open(cfg, &cfg->logs[i], true, &o->logs[i]);
+		err = config_flowlog_open(cfg, &cfg->logs[i], true,
+					  &o->logs[i]);
 		if (err)
 			goto fail;
 		o->n_logs++;
@@ -229,12 +201,12 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 
 		ipfix_async_stats(o->ex, i, &st);
 		snprintf(label, sizeof(label), "%s/%s", st.address,
-			 config_transport_name(st.transport));
+			 ipfix_transport_name(st.transport));
 		o->m_coll_msgs[i] = metric_get(a->mf.ipfix_messages, label, NULL);
 		o->m_coll_errs[i] = metric_get(a->mf.ipfix_send_errors, label, NULL);
 		o->m_coll_notsent[i] = metric_get(a->mf.ipfix_not_sent, label, NULL);
 		snprintf(label, sizeof(label), "ipfix:%s/%s", st.address,
-			 config_transport_name(st.transport));
+			 ipfix_transport_name(st.transport));
 		o->m_coll_flows[i] = metric_get(a->mf.flows_exported, label, NULL);
 	}
 	for (i = 0; i < o->n_logs; i++) {

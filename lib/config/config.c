@@ -40,13 +40,13 @@ struct cy_collector {
 	char *address;			/* the README's collectors: form */
 	char *remote_address;
 	char *local_address;
-	enum config_transport transport;
+	enum ipfix_transport transport;
 	char *reconnect_interval;
 };
 
 static const cyaml_strval_t transport_strings[] = {
-	{ "udp", CONFIG_TRANSPORT_UDP },
-	{ "tcp", CONFIG_TRANSPORT_TCP },
+	{ "udp", IPFIX_TRANSPORT_UDP },
+	{ "tcp", IPFIX_TRANSPORT_TCP },
 };
 
 static const cyaml_schema_field_t collector_fields[] = {
@@ -1243,10 +1243,6 @@ uint32_t config_obs_domain_id(const struct flowctl_config *cfg,
 	return h ?: 1;
 }
 
-const char *config_transport_name(enum config_transport t)
-{
-	return t == CONFIG_TRANSPORT_TCP ? "tcp" : "udp";
-}
 
 /* The configured template ID, or NULL. */
 static const struct config_template *

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ipfix.h"
+#include "ipfix_export.h"
 #include "ipfix_ie.h"
 #include "yaml_doc.h"
 
@@ -40,15 +41,10 @@
 	(IPFIX_TID_CONFIG_MAX - IPFIX_MIN_DATA_SET_ID + 1)
 #define CONFIG_MAX_ENTERPRISE_IES		1024
 
-enum config_transport {
-	CONFIG_TRANSPORT_UDP = 0,
-	CONFIG_TRANSPORT_TCP,
-};
-
 struct config_collector {
 	char *remote_address;		/* "host:port", "[v6]:port" */
 	char *local_address;		/* or NULL */
-	enum config_transport transport;
+	enum ipfix_transport transport;
 	uint32_t reconnect_interval_s;	/* TCP */
 	int line;			/* where it was declared */
 };
@@ -154,7 +150,22 @@ int config_template_plan(const struct flowctl_config *cfg, uint16_t id,
 /* Whether CFG configures template ID (templates:). */
 bool config_is_template(const struct flowctl_config *cfg, uint16_t id);
 
-/* The name of a transport ("udp", "tcp"). */
-const char *config_transport_name(enum config_transport t);
+/*
+ * The exporter of CFG: its collectors, templates (compiled here) and
+ * timers as struct ipfix_exporter_params; ipfix_exporter_create()'s
+ * errors.  CFG must outlive the exporter (its address strings).
+ */
+int config_exporter_create(const struct flowctl_config *cfg,
+			   struct ipfix_exporter **out);
+
+/*
+ * Open the flow log LC of CFG (its hooks, the config's hook timeout);
+ * ASYNC: with a writer thread (the agent), else writes in flowlog_submit
+ * (one-shot commands).  flowlog_open's errors.
+ */
+struct flowlog;
+int config_flowlog_open(const struct flowctl_config *cfg,
+			const struct config_log *lc, bool async,
+			struct flowlog **fl);
 
 #endif

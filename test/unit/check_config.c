@@ -197,7 +197,7 @@ START_TEST(test_original_outputs)
 	ck_assert_uint_eq(cfg->n_collectors, 1);
 	ck_assert_str_eq(cfg->collectors[0].remote_address, "10.146.0.6:2100");
 	ck_assert_str_eq(cfg->collectors[0].local_address, "0.0.0.0:50102");
-	ck_assert_int_eq(cfg->collectors[0].transport, CONFIG_TRANSPORT_UDP);
+	ck_assert_int_eq(cfg->collectors[0].transport, IPFIX_TRANSPORT_UDP);
 	ck_assert_uint_eq(cfg->collectors[0].reconnect_interval_s, 60);
 	ck_assert_uint_eq(cfg->n_logs, 1);
 	l = &cfg->logs[0];
@@ -284,10 +284,10 @@ START_TEST(test_all_keys)
 	ck_assert_uint_eq(cfg->n_interfaces, 3);
 	ck_assert_str_eq(cfg->interfaces[1], "ns1:*");
 	ck_assert_uint_eq(cfg->n_collectors, 2);
-	ck_assert_int_eq(cfg->collectors[0].transport, CONFIG_TRANSPORT_TCP);
+	ck_assert_int_eq(cfg->collectors[0].transport, IPFIX_TRANSPORT_TCP);
 	ck_assert_uint_eq(cfg->collectors[0].reconnect_interval_s, 5);
 	ck_assert_str_eq(cfg->collectors[0].local_address, "[::1]:0");
-	ck_assert_int_eq(cfg->collectors[1].transport, CONFIG_TRANSPORT_UDP);
+	ck_assert_int_eq(cfg->collectors[1].transport, IPFIX_TRANSPORT_UDP);
 	ck_assert_str_eq(cfg->logs[0].hooks[0].argv[1], "a b");
 	ck_assert_ptr_null(cfg->logs[0].hooks[0].argv[2]);
 
@@ -333,7 +333,7 @@ static void check_default_config(struct flowctl_config *cfg)
 	ck_assert_uint_eq(cfg->max_ipfix_message_len, 1400);
 	ck_assert_uint_eq(cfg->n_collectors, 1);
 	ck_assert_str_eq(cfg->collectors[0].remote_address, "127.0.0.1:4739");
-	ck_assert_int_eq(cfg->collectors[0].transport, CONFIG_TRANSPORT_UDP);
+	ck_assert_int_eq(cfg->collectors[0].transport, IPFIX_TRANSPORT_UDP);
 	ck_assert_uint_eq(cfg->n_logs, 1);
 	ck_assert_str_eq(cfg->logs[0].file, "/var/log/flowctl/flows.log");
 	ck_assert_uint_eq(cfg->n_templates, 2);
