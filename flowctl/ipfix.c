@@ -426,7 +426,6 @@ static int ipfix_dump(int argc, char **argv)
 	struct flow_table_opts fto = { 0 };
 	struct opt_parser op;
 	struct flow_cache_params fcp;
-	struct flow_cache_config cc;
 	struct flow_table *ft = NULL;
 	struct flow_cache *fc = NULL;
 	struct flowctl_config *cfg = NULL;
@@ -501,9 +500,7 @@ static int ipfix_dump(int argc, char **argv)
 			ret = EXIT_USAGE;
 			goto out;
 		}
-	memset(&cc, 0, sizeof(cc));
 	flow_cache_params_init(&fcp);
-	flow_cache_params_from_config(&fcp, &cc);
 	fcp.emit = dump_emit;
 	fcp.emit_ctx = &d;
 	if (flow_cache_new(&fcp, &fc))

@@ -768,16 +768,8 @@ static int load_config(const char *path, struct flowctl_config **cfg)
 static int cache_params(struct agent *a, const struct flowctl_config *cfg,
 			struct flow_cache_params *p)
 {
-	struct flow_cache_config cc = {
-		.timer_finished_drain_s = cfg->timer_finished_drain_s,
-		.timer_force_drain_s = cfg->timer_force_drain_s,
-		.idle_timeout_s = cfg->idle_timeout_s,
-		.active_timeout_s = cfg->active_timeout_s,
-		.scan_interval_ms = cfg->scan_interval_ms,
-	};
-
 	flow_cache_params_init(p);
-	flow_cache_params_from_config(p, &cc);
+	config_cache_params(cfg, p);
 	p->emit = agent_emit;
 	p->emit_ctx = a;
 	if (!a->opts->no_journal)

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "embedded.h"
+#include "flow_cache.h"
 #include "hostport.h"
 #include "hooks.h"
 #include "ifspec.h"
@@ -1039,12 +1040,12 @@ defaults:
 	if (!cfg->timer_template_flush_s)
 		cfg->timer_template_flush_s = CONFIG_DEFAULT_TEMPLATE_FLUSH_S;
 	if (!cfg->idle_timeout_s)
-		cfg->idle_timeout_s = CONFIG_DEFAULT_IDLE_TIMEOUT_S;
+		cfg->idle_timeout_s = FLOW_CACHE_IDLE_TIMEOUT_S;
 	if (!cfg->active_timeout_s)
 		cfg->active_timeout_s = cfg->timer_force_drain_s ?:
-					CONFIG_DEFAULT_ACTIVE_TIMEOUT_S;
+					FLOW_CACHE_ACTIVE_TIMEOUT_S;
 	if (!cfg->scan_interval_ms)
-		cfg->scan_interval_ms = CONFIG_DEFAULT_SCAN_INTERVAL_MS;
+		cfg->scan_interval_ms = FLOW_CACHE_SCAN_INTERVAL_MS;
 	if (!cfg->hook_timeout_s)
 		cfg->hook_timeout_s = CONFIG_DEFAULT_HOOK_TIMEOUT_S;
 	if (!cfg->exporting_process_id_set)
@@ -1066,7 +1067,7 @@ defaults:
 
 static void timer_default(struct flowctl_config *cfg)
 {
-	cfg->timer_finished_drain_s = CONFIG_DEFAULT_FINISHED_DRAIN_S;
+	cfg->timer_finished_drain_s = FLOW_CACHE_FINISHED_DRAIN_S;
 }
 
 int config_load_string(const char *name, const char *text, size_t len,

@@ -18,13 +18,10 @@
 #include "ipfix_ie.h"
 #include "yaml_doc.h"
 
-/* Defaults (docs/config.md). */
+/* Defaults (docs/config.md); the flow cache's timers (idle, active,
+ * finished drain, scan interval) are the cache's own FLOW_CACHE_*. */
 #define CONFIG_DEFAULT_MAX_MSG_LEN		1400
 #define CONFIG_DEFAULT_TEMPLATE_FLUSH_S		60
-#define CONFIG_DEFAULT_FINISHED_DRAIN_S		1
-#define CONFIG_DEFAULT_IDLE_TIMEOUT_S		15
-#define CONFIG_DEFAULT_ACTIVE_TIMEOUT_S		60
-#define CONFIG_DEFAULT_SCAN_INTERVAL_MS		1000
 #define CONFIG_DEFAULT_HOOK_TIMEOUT_S		10
 #define CONFIG_DEFAULT_RECONNECT_S		60
 #define CONFIG_DEFAULT_METRICS_ADDRESS		"127.0.0.1:9999"
@@ -157,6 +154,12 @@ bool config_is_template(const struct flowctl_config *cfg, uint16_t id);
  */
 int config_exporter_create(const struct flowctl_config *cfg,
 			   struct ipfix_exporter **out);
+
+/* The flow cache's timers from CFG into P (after flow_cache_params_init;
+ * emit and the rest are left to the caller). */
+struct flow_cache_params;
+void config_cache_params(const struct flowctl_config *cfg,
+			 struct flow_cache_params *p);
 
 /*
  * Open the flow log LC of CFG (its hooks, the config's hook timeout);

@@ -1,16 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The config as the parameters of the outputs (the IPFIX exporter, the
- * flow logs): they know nothing of the config; this is the one place
- * that reads it for them.
+ * The config as the parameters of the modules below it (the flow cache,
+ * the IPFIX exporter, the flow logs): they know nothing of the config;
+ * this is the one place that reads it for them.
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "config.h"
+#include "flow_cache.h"
 #include "flowlog.h"
 #include "hooks.h"
 #include "ipfix_export.h"
+
+void config_cache_params(const struct flowctl_config *cfg,
+			 struct flow_cache_params *p)
+{
+	/* loading applied the defaults: every timer is set (and at least 1)
+	 * but the finished drain, whose 0 keeps the cache's default */
+	p->idle_timeout_ms = cfg->idle_timeout_s * 1000;
+	p->active_timeout_ms = cfg->active_timeout_s * 1000;
+	if (cfg->timer_finished_drain_s)
+		p->finished_drain_ms = cfg->timer_finished_drain_s * 1000;
+	p->scan_interval_ms = cfg->scan_interval_ms;
+}
 
 int config_exporter_create(const struct flowctl_config *cfg,
 			   struct ipfix_exporter **out)

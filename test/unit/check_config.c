@@ -15,6 +15,7 @@
 
 #include "check_main.h"
 #include "config.h"
+#include "flow_cache.h"
 #include "embedded.h"
 #include "flowfile.h"
 #include "metrics.h"
@@ -414,6 +415,46 @@ START_TEST(test_case_insensitive_names)
 	for (i = 0; i < 4; i++)
 		ck_assert_uint_eq(cfg->templates[0].fields[i].ie->id, 8);
 	config_free(cfg);
+}
+END_TEST
+
+/* The flow cache's timers: the config's defaults are the cache's own;
+ * activeTimeoutSeconds falls back to timerForceDrainSeconds. */
+static void cache_params_of(const char *text, struct flow_cache_params *p)
+{
+	struct flowctl_config *cfg;
+	struct yaml_error err;
+
+	ck_assert_int_eq(config_load_string("inline", text, strlen(text), &cfg,
+					    &err), 0);
+	flow_cache_params_init(p);
+	config_cache_params(cfg, p);
+	config_free(cfg);
+}
+
+START_TEST(test_cache_params)
+{
+	struct flow_cache_params p, d;
+
+	flow_cache_params_init(&d);
+	cache_params_of("{}\n", &p);
+	ck_assert_uint_eq(p.idle_timeout_ms, d.idle_timeout_ms);
+	ck_assert_uint_eq(p.active_timeout_ms, d.active_timeout_ms);
+	ck_assert_uint_eq(p.finished_drain_ms, d.finished_drain_ms);
+	ck_assert_uint_eq(p.scan_interval_ms, d.scan_interval_ms);
+	cache_params_of("timerForceDrainSeconds: 30\n"
+			"timerFinishedDrainSeconds: 2\n", &p);
+	ck_assert_uint_eq(p.active_timeout_ms, 30000);
+	ck_assert_uint_eq(p.finished_drain_ms, 2000);
+	cache_params_of("timerForceDrainSeconds: 30\n"
+			"activeTimeoutSeconds: 120\n"
+			"idleTimeoutSeconds: 5\n"
+			"scanIntervalMilliseconds: 250\n"
+			"timerFinishedDrainSeconds: 0\n", &p);
+	ck_assert_uint_eq(p.active_timeout_ms, 120000);
+	ck_assert_uint_eq(p.idle_timeout_ms, 5000);
+	ck_assert_uint_eq(p.scan_interval_ms, 250);
+	ck_assert_uint_eq(p.finished_drain_ms, d.finished_drain_ms);
 }
 END_TEST
 
@@ -962,6 +1003,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_built_in_templates_match_config_yaml);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_case_insensitive_names);
+	tcase_add_test(tc, test_cache_params);
 	tcase_add_test(tc, test_config_keys_case_sensitive);
 	tcase_add_test(tc, test_hook_command_quoted_words);
 	tcase_add_test(tc, test_flow_templates_any_version);
