@@ -140,7 +140,8 @@ static void outputs_free(struct agent_outputs *o)
 	memset(o, 0, sizeof(*o));
 }
 
-/* Build the outputs of CFG (taken over: freed with the outputs). */
+/* Build the outputs of CFG into O, which takes CFG over (freed with the
+ * outputs, also when this fails). */
 static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 			struct agent_outputs *o)
 {
@@ -222,8 +223,7 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 	}
 	return 0;
 fail:
-	o->cfg = NULL;	/* the caller still owns CFG on failure */
-	outputs_free(o);
+	outputs_free(o);	/* CFG too */
 	return err;
 }
 
@@ -932,7 +932,6 @@ static void agent_reload(struct agent *a)
 	 */
 	err = outputs_open(a, cfg, &next);
 	if (err) {
-		config_free(cfg);
 		pr_err("reload: cannot build the new outputs; keeping the running config");
 		return;
 	}
@@ -953,7 +952,8 @@ static void agent_reload(struct agent *a)
 		a->out.n_logs);
 }
 
-static void agent_free(struct agent *a)
+/* Close and free everything agent_start() set up, the config too. */
+static void agent_stop(struct agent *a)
 {
 	if (a->epfd >= 0)
 		close(a->epfd);
@@ -998,139 +998,214 @@ int agent_lock_exclude(const char *pin_root, const char *what)
 	return agent_lock_take(root);
 }
 
-int agent_run(const struct agent_opts *opts)
+/*
+ * The running config belongs to a->out (struct agent_outputs) from the
+ * moment it is loaded: outputs_free() frees it, in agent_stop() or when a
+ * reload swaps in the outputs of a new config.  The steps below use it
+ * as a->out.cfg and never free it themselves.
+ */
+
+/* Signals first: a TERM during setup still ends cleanly.  A signalfd
+ * that cannot be made fails loop_open(). */
+static void signals_open(struct agent *a)
 {
-	struct agent a = {
-		.opts = opts, .epfd = -1, .sfd = -1, .tfd = -1, .evfd = -1,
-		.exfd = -1, .lockfd = -1,
-	};
-	struct flow_table_opts fto = { 0 };
-	struct flow_cache_params fcp;
-	struct flowctl_config *cfg = NULL;
-	const char *maddr;
 	sigset_t sigs;
-	int err;
 
-	/* a config that is bad or cannot be read: the user's to fix */
-	if (load_config(opts->config, &cfg))
-		return -FLOWCTL_EREQUEST;
-	/*
-	 * One agent per pin root, before anything is attached, served or
-	 * drained: a second one would flip and drain the same maps and split
-	 * every flow in two records.  Held until the process ends.
-	 */
-	a.lockfd = agent_lock_take(flow_pin_root(opts->pin_root));
-	if (a.lockfd < 0) {
-		config_free(cfg);
-		return a.lockfd;
-	}
-
-	/* signals first: a TERM during setup still ends cleanly */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
-	a.sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	a->sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+}
 
-	a.ifacc = calloc(IFACC_SIZE, sizeof(*a.ifacc));
-	if (!a.ifacc || metrics_create(&a.metrics) ||
-	    metrics_register_flowctl(a.metrics, &a.mf)) {
+/* The metrics server, on --metrics-address or the config's. */
+static int metrics_open(struct agent *a, const char *maddr)
+{
+	int err;
+
+	a->ifacc = calloc(IFACC_SIZE, sizeof(*a->ifacc));
+	if (!a->ifacc || metrics_create(&a->metrics) ||
+	    metrics_register_flowctl(a->metrics, &a->mf)) {
 		pr_err("cannot set up metrics");
-		err = -ENOMEM;
-		config_free(cfg);
-		goto out;
+		return -ENOMEM;
 	}
-	a.m_cache_flows = metric_get(a.mf.cache_flows, NULL);
-	a.m_drain = metric_get(a.mf.drain_duration, "all", NULL);
-	maddr = opts->metrics_address ? opts->metrics_address :
-		cfg->metrics_address;
-	err = metrics_serve(a.metrics, maddr);
-	if (err) {
-		if (err == -EINVAL)	/* a bad address */
-			err = -FLOWCTL_EREQUEST;
-		config_free(cfg);
-		goto out;
-	}
+	a->m_cache_flows = metric_get(a->mf.cache_flows, NULL);
+	a->m_drain = metric_get(a->mf.drain_duration, "all", NULL);
+	err = metrics_serve(a->metrics, maddr);
+	/* -EINVAL: a bad address */
+	return err == -EINVAL ? -FLOWCTL_EREQUEST : err;
+}
 
-	if (!opts->no_attach) {
-		err = attach_interfaces(cfg, NULL);
-		if (err) {
-			config_free(cfg);
-			goto out;
-		}
-	}
+/* The flow cache, the pinned flow tables and the crash journal. */
+static int flows_open(struct agent *a)
+{
+	const struct agent_opts *opts = a->opts;
+	struct flow_table_opts fto = { 0 };
+	struct flow_cache_params fcp;
+	uint64_t flows = 0;
+	int err;
 
-	err = outputs_open(&a, cfg, &a.out);
-	if (err) {
-		if (err == -EINVAL)	/* a collector or log it cannot use */
-			err = -FLOWCTL_EREQUEST;
-		config_free(cfg);
-		goto out;
-	}
-	cache_params(&a, cfg, &fcp);
-	err = flow_cache_new(&fcp, &a.fc);
+	cache_params(a, a->out.cfg, &fcp);
+	err = flow_cache_new(&fcp, &a->fc);
 	if (err) {
 		pr_err("cannot create the flow cache: %s", strerror(-err));
-		goto out;
+		return err;
 	}
 	fto.pin_root = opts->pin_root;
 	fto.state_dir = opts->state_dir ? opts->state_dir :
 			FLOW_TABLE_STATE_DIR;
 	fto.obs_domain_id = agent_domain;
-	fto.obs_domain_ctx = &a;
-	err = flow_table_open(&fto, &a.ft);
+	fto.obs_domain_ctx = a;
+	err = flow_table_open(&fto, &a->ft);
 	if (err) {
 		pr_err("cannot open the flow tables: %s", strerror(-err));
-		goto out;
+		return err;
 	}
 	/*
 	 * The crash journal (under the agent lock): what a killed agent
 	 * drained and did not export is read back, before any drain.
 	 */
-	if (!opts->no_journal) {
-		uint64_t flows = 0;
-
-		if (flow_journal_open(flow_pin_root(opts->pin_root), a.fc,
-				      agent_domain, &a, mono_ns(), &flows,
-				      &a.journal)) {
-			pr_warn("running without a crash journal: flows in the cache are lost if the agent is killed");
-			flow_cache_journal_stop(a.fc);
-		}
-		else if (flows)
-			pr_info("crash journal: %llu flows drained by an agent that did not exit cleanly read back; exported at their timeouts",
-				(unsigned long long)flows);
+	if (opts->no_journal)
+		return 0;
+	if (flow_journal_open(flow_pin_root(opts->pin_root), a->fc,
+			      agent_domain, a, mono_ns(), &flows,
+			      &a->journal)) {
+		pr_warn("running without a crash journal: flows in the cache are lost if the agent is killed");
+		flow_cache_journal_stop(a->fc);
+	} else if (flows) {
+		pr_info("crash journal: %llu flows drained by an agent that did not exit cleanly read back; exported at their timeouts",
+			(unsigned long long)flows);
 	}
+	return 0;
+}
 
-	a.epfd = epoll_create1(EPOLL_CLOEXEC);
-	a.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	a.evfd = flow_table_events_fd(a.ft);
-	if (a.epfd < 0 || a.tfd < 0 || a.sfd < 0 ||
-	    set_timer(a.tfd, fcp.scan_interval_ms) ||
-	    epoll_add(a.epfd, a.sfd) || epoll_add(a.epfd, a.tfd) ||
-	    epoll_add(a.epfd, a.evfd)) {
+/* Watch the exporter's fd, the current outputs' (after a reload too). */
+static void watch_exporter(struct agent *a)
+{
+	int fd = a->out.ex ? ipfix_async_fd(a->out.ex) : -1;
+
+	if (fd == a->exfd)
+		return;
+	if (a->exfd >= 0)
+		epoll_ctl(a->epfd, EPOLL_CTL_DEL, a->exfd, NULL);
+	a->exfd = fd;
+	epoll_add(a->epfd, a->exfd);
+}
+
+/* epoll over the signals, the scan timer and the map-full events. */
+static int loop_open(struct agent *a)
+{
+	int err;
+
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	a->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	a->evfd = flow_table_events_fd(a->ft);
+	if (a->epfd < 0 || a->tfd < 0 || a->sfd < 0 ||
+	    set_timer(a->tfd, a->out.cfg->scan_interval_ms) ||
+	    epoll_add(a->epfd, a->sfd) || epoll_add(a->epfd, a->tfd) ||
+	    epoll_add(a->epfd, a->evfd)) {
 		err = errno ? -errno : -EIO;
 		pr_err("cannot set up the event loop: %s", strerror(-err));
-		goto out;
+		return err;
 	}
-	a.exfd = a.out.ex ? ipfix_async_fd(a.out.ex) : -1;
-	epoll_add(a.epfd, a.exfd);
+	watch_exporter(a);
+	return 0;
+}
+
+/* Everything up to the event loop; on an error agent_stop() undoes it. */
+static int agent_start(struct agent *a)
+{
+	const struct agent_opts *opts = a->opts;
+	const struct flowctl_config *cfg;
+	const char *maddr;
+	int err;
+
+	/* a config that is bad or cannot be read: the user's to fix */
+	if (load_config(opts->config, &a->out.cfg))
+		return -FLOWCTL_EREQUEST;
+	cfg = a->out.cfg;
+	/*
+	 * One agent per pin root, before anything is attached, served or
+	 * drained: a second one would flip and drain the same maps and split
+	 * every flow in two records.  Held until the process ends.
+	 */
+	a->lockfd = agent_lock_take(flow_pin_root(opts->pin_root));
+	if (a->lockfd < 0)
+		return a->lockfd;
+	signals_open(a);
+	maddr = opts->metrics_address ? opts->metrics_address :
+		cfg->metrics_address;
+	err = metrics_open(a, maddr);
+	if (!err && !opts->no_attach)
+		err = attach_interfaces(cfg, NULL);
+	if (!err) {
+		err = outputs_open(a, a->out.cfg, &a->out);
+		/* -EINVAL: a collector or log it cannot use */
+		if (err == -EINVAL)
+			err = -FLOWCTL_EREQUEST;
+	}
+	err = err ?: flows_open(a);
+	err = err ?: loop_open(a);
+	if (err)
+		return err;
 
 	pr_info("agent started: config %s%s, %zu collector(s), %zu log(s), metrics on %s (port %u), scan every %u ms, %zu namespace(s) metered",
 		cfg->file ? cfg->file : "(embedded default)",
 		opts->config_from_cwd ? " (no -c: found in the working directory)" :
 		!opts->config ? " (no -c and no " CONFIG_CWD_FILE ")" : "",
-		cfg->n_collectors, a.out.n_logs, maddr ? maddr : "default",
-		metrics_port(a.metrics), fcp.scan_interval_ms,
-		flow_table_ns_count(a.ft));
+		cfg->n_collectors, a->out.n_logs, maddr ? maddr : "default",
+		metrics_port(a->metrics), cfg->scan_interval_ms,
+		flow_table_ns_count(a->ft));
 	warn_double_count(cfg, flow_pin_root(opts->pin_root));
+	return 0;
+}
 
-	while (!a.stop) {
+/* ---- event handlers ------------------------------------------------------ */
+
+/* SIGHUP reloads; SIGTERM and SIGINT end the loop. */
+static void on_signal(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			agent_reload(a);
+			watch_exporter(a);
+			continue;
+		}
+		pr_info("%s: draining and exporting everything before exit",
+			strsignal(si.ssi_signo));
+		a->stop = true;
+	}
+}
+
+/* The scan timer: drain, expire, export. */
+static void on_timer(struct agent *a)
+{
+	uint64_t ticks;
+
+	if (read(a->tfd, &ticks, sizeof(ticks)) > 0)
+		agent_scan(a, false);
+}
+
+/* A flow map is full: drain now. */
+static void on_map_full(struct agent *a)
+{
+	if (flow_table_events_consume(a->ft) > 0) {
+		pr_debug("map-full event: draining at once");
+		agent_scan(a, false);
+	}
+}
+
+static void agent_loop(struct agent *a)
+{
+	while (!a->stop) {
 		struct epoll_event evs[8];
 		int n, i;
 
-		n = epoll_wait(a.epfd, evs, 8, 1000);
+		n = epoll_wait(a->epfd, evs, 8, 1000);
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll_wait: %s", strerror(errno));
 			break;
@@ -1138,67 +1213,58 @@ int agent_run(const struct agent_opts *opts)
 		for (i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 
-			if (fd == a.sfd) {
-				struct signalfd_siginfo si;
-
-				while (read(a.sfd, &si, sizeof(si)) == sizeof(si)) {
-					if (si.ssi_signo == SIGHUP) {
-						int oldfd = a.exfd;
-
-						agent_reload(&a);
-						a.exfd = a.out.ex ? ipfix_async_fd(a.out.ex) : -1;
-						if (oldfd != a.exfd) {
-							epoll_ctl(a.epfd, EPOLL_CTL_DEL, oldfd, NULL);
-							epoll_add(a.epfd, a.exfd);
-						}
-					} else {
-						pr_info("%s: draining and exporting everything before exit",
-							strsignal(si.ssi_signo));
-						a.stop = true;
-					}
-				}
-			} else if (fd == a.tfd) {
-				uint64_t ticks;
-
-				if (read(a.tfd, &ticks, sizeof(ticks)) > 0)
-					agent_scan(&a, false);
-			} else if (fd == a.evfd) {
-				/* map full: drain now */
-				if (flow_table_events_consume(a.ft) > 0) {
-					pr_debug("map-full event: draining at once");
-					agent_scan(&a, false);
-				}
-			} else if (fd == a.exfd && a.out.ex) {
-				ipfix_async_tick(a.out.ex);
-			}
+			if (fd == a->sfd)
+				on_signal(a);
+			else if (fd == a->tfd)
+				on_timer(a);
+			else if (fd == a->evfd)
+				on_map_full(a);
+			else if (fd == a->exfd && a->out.ex)
+				ipfix_async_tick(a->out.ex);
 		}
-		if (n == 0 && a.out.ex)
-			ipfix_async_tick(a.out.ex);
+		if (n == 0 && a->out.ex)
+			ipfix_async_tick(a->out.ex);
 	}
+}
 
-	/* shutdown: everything counted so far leaves with a forced end */
-	agent_scan(&a, true);
-	if (a.out.ex && ipfix_async_flush(a.out.ex, SHUTDOWN_FLUSH_MS))
+/* Shutdown: everything counted so far leaves with a forced end. */
+static void agent_drain_all(struct agent *a)
+{
+	agent_scan(a, true);
+	if (a->out.ex && ipfix_async_flush(a->out.ex, SHUTDOWN_FLUSH_MS))
 		pr_warn("some IPFIX records could not be sent before exit (counted as not sent)");
-	outputs_metrics(&a);
-	if (a.journal) {
+	outputs_metrics(a);
+	if (a->journal) {
 		struct flow_journal_stats js;
 
-		flow_journal_get_stats(a.journal, &js);
+		flow_journal_get_stats(a->journal, &js);
 		pr_debug("crash journal: %llu flow updates written, %llu flows freed, %llu not journaled, %.1f ms, %llu slots",
 			 (unsigned long long)js.written,
 			 (unsigned long long)js.forgotten,
 			 (unsigned long long)js.failed, js.sync_ns / 1e6,
 			 (unsigned long long)js.slots);
 		/* everything was handed to the outputs: nothing to keep */
-		flow_table_settle(a.ft);
-		flow_journal_remove(a.journal);
-		a.journal = NULL;
+		flow_table_settle(a->ft);
+		flow_journal_remove(a->journal);
+		a->journal = NULL;
 	}
 	pr_info("agent stopped: %llu flow records expired over %llu scans",
-		(unsigned long long)a.records, (unsigned long long)a.scans);
-	err = 0;
-out:
-	agent_free(&a);
+		(unsigned long long)a->records, (unsigned long long)a->scans);
+}
+
+int agent_run(const struct agent_opts *opts)
+{
+	struct agent a = {
+		.opts = opts, .epfd = -1, .sfd = -1, .tfd = -1, .evfd = -1,
+		.exfd = -1, .lockfd = -1,
+	};
+	int err;
+
+	err = agent_start(&a);
+	if (!err) {
+		agent_loop(&a);
+		agent_drain_all(&a);
+	}
+	agent_stop(&a);
 	return err;
 }
