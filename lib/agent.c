@@ -3,12 +3,16 @@
  * flowctl agent: drains the pinned flow tables, keeps the flow cache and
  * feeds the outputs.
  *
- *   timerfd (scan interval) --+
+ *   timerfd (scan interval) --+ on_timer, on_map_full
  *   flow_events ring buffers -+--> scan: rescan namespaces, flip + drain,
  *                             |    merge, expire -> emit -> IPFIX, logs
  *   exporter sockets ---------+--> ipfix_async_tick
- *   signalfd -----------------+--> TERM/INT: final drain, forced end,
- *                                  flush, exit 0; HUP: reload, reopen logs
+ *   signalfd -----------------+--> on_signal: TERM/INT: final drain,
+ *                                  forced end, flush, return 0; HUP:
+ *                                  reload, reopen logs
+ *
+ * agent_run: agent_start (every step up to the loop), agent_loop,
+ * agent_drain_all, agent_stop.
  *
  * Nothing in the loop waits on a collector or a hook: the exporter never
  * blocks and the flow log runs its hooks and writes in its own thread.

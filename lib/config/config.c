@@ -1051,7 +1051,7 @@ defaults:
 	if (!cfg->exporting_process_id_set)
 		cfg->exporting_process_id = 1;
 	if (!cfg->metrics_address) {
-		cfg->metrics_address = strdup(CONFIG_DEFAULT_METRICS_ADDRESS);
+		cfg->metrics_address = strdup(METRICS_DEFAULT_ADDR);
 		if (!cfg->metrics_address)
 			return -ENOMEM;
 	}

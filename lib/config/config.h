@@ -24,7 +24,6 @@
 #define CONFIG_DEFAULT_TEMPLATE_FLUSH_S		60
 #define CONFIG_DEFAULT_HOOK_TIMEOUT_S		10
 #define CONFIG_DEFAULT_RECONNECT_S		60
-#define CONFIG_DEFAULT_METRICS_ADDRESS		"127.0.0.1:9999"
 #define CONFIG_DEFAULT_FILE			"templates/config.yaml"
 /* What the original read without -c (agent, ipfix file/dump): the agent
  * falls back to the embedded default when it does not exist. */
