@@ -330,6 +330,10 @@ static int get_number(struct parser *p, const char *text, uint64_t min,
 		    n ? yaml_describe(n, buf, sizeof(buf)) : text);
 }
 
+/* The longest timer or interval a config may set: a day (the keys in
+ * seconds; docs/config.md). */
+#define CONFIG_MAX_SECONDS	86400
+
 #define GET_U32(p, text, min, max, out, ...)				\
 	({								\
 		uint64_t v_ = *(out);					\
@@ -463,7 +467,7 @@ static int parse_collector(struct parser *p, const struct cy_collector *cc,
 		if (ret)
 			return ret;
 	}
-	return GET_U32(p, cc->reconnect_interval, 1, 86400,
+	return GET_U32(p, cc->reconnect_interval, 1, CONFIG_MAX_SECONDS,
 		       &c->reconnect_interval_s,
 		       "%s/reconnectIntervalSeconds", path);
 }
@@ -976,18 +980,18 @@ static int parse_config(struct parser *p)
 		goto defaults;
 	ret = GET_U32(p, cy->max_ipfix_message_len, 1, IPFIX_MAX_MSG_LEN,
 		      &cfg->max_ipfix_message_len, "maxIpfixMessageLen");
-	ret = ret ?: GET_U32(p, cy->timer_finished_drain, 0, 86400,
+	ret = ret ?: GET_U32(p, cy->timer_finished_drain, 0, CONFIG_MAX_SECONDS,
 			     &cfg->timer_finished_drain_s,
 			     "timerFinishedDrainSeconds");
-	ret = ret ?: GET_U32(p, cy->timer_force_drain, 1, 86400,
+	ret = ret ?: GET_U32(p, cy->timer_force_drain, 1, CONFIG_MAX_SECONDS,
 			     &cfg->timer_force_drain_s,
 			     "timerForceDrainSeconds");
-	ret = ret ?: GET_U32(p, cy->timer_template_flush, 1, 86400,
+	ret = ret ?: GET_U32(p, cy->timer_template_flush, 1, CONFIG_MAX_SECONDS,
 			     &cfg->timer_template_flush_s,
 			     "timerTemplateFlushSeconds");
-	ret = ret ?: GET_U32(p, cy->idle_timeout, 1, 86400,
+	ret = ret ?: GET_U32(p, cy->idle_timeout, 1, CONFIG_MAX_SECONDS,
 			     &cfg->idle_timeout_s, "idleTimeoutSeconds");
-	ret = ret ?: GET_U32(p, cy->active_timeout, 1, 86400,
+	ret = ret ?: GET_U32(p, cy->active_timeout, 1, CONFIG_MAX_SECONDS,
 			     &cfg->active_timeout_s, "activeTimeoutSeconds");
 	ret = ret ?: GET_U32(p, cy->scan_interval, 10, 60000,
 			     &cfg->scan_interval_ms,
