@@ -110,5 +110,5 @@ int cmd_agent(int argc, char **argv)
 		return 1;
 	}
 	log_set_json(json);
-	return agent_run(&o);
+	return exit_code(agent_run(&o));
 }

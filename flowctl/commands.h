@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Command families of the CLI.  Each returns the process exit code:
- * 0 success, 1 runtime failure, 2 bad usage or bad config.
+ * 0 success, 1 runtime failure, 2 bad usage or bad config.  The library
+ * returns errors (-errno, -FLOWCTL_EREQUEST); exit_code() alone turns
+ * them into exit codes.
  */
 #ifndef FLOWCTL_COMMANDS_H
 #define FLOWCTL_COMMANDS_H
@@ -12,12 +14,15 @@
 
 #define EXIT_USAGE 2
 
+/* The exit code of a library call's result ERR: 0 for 0, EXIT_USAGE for
+ * -FLOWCTL_EREQUEST (a request the user must change), else 1. */
+int exit_code(int err);
+
 /* -l in help texts (option tables are constant strings) */
 #define STRINGIFY_(x)	#x
 #define STRINGIFY(x)	STRINGIFY_(x)
-#define MAX_FLOWS_RANGE	"1..16777216"
+#define MAX_FLOWS_RANGE	"1.." STRINGIFY(EBPF_MAX_FLOWS_LIMIT)
 #define MAX_FLOWS_DEFAULT STRINGIFY(FLOW_DEFAULT_MAX_FLOWS)
-_Static_assert(EBPF_MAX_FLOWS_LIMIT == 16777216, "update MAX_FLOWS_RANGE");
 
 int cmd_meter(int argc, char **argv);
 int cmd_dump(int argc, char **argv);

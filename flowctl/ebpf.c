@@ -13,7 +13,6 @@
 #include "ebpf_build.h"
 #include "flow_abi.h"
 #include "log.h"
-#include "meter.h"
 #include "option.h"
 
 enum {
@@ -107,12 +106,6 @@ static int ebpf_parse_opts(int argc, char **argv, const struct cmd_spec *spec,
 		return EXIT_USAGE;
 	}
 	return 0;
-}
-
-/* A bad FLOWCTL_EBPF_TEMPLATE is the user's to fix: exit 2. */
-static int exit_code(int err)
-{
-	return err == -METER_EUSAGE ? EXIT_USAGE : 1;
 }
 
 static int ebpf_code_dump(int argc, char **argv)

@@ -23,7 +23,9 @@
 #include "log.h"
 #include "option.h"
 
+/* -t: how long to wait for the collectors (ms) */
 #define FILE_FLUSH_TIMEOUT_MS	5000
+#define FILE_FLUSH_TIMEOUT_MAX_MS	600000
 
 static int load_config(const char *path, struct flowctl_config **cfg)
 {
@@ -51,12 +53,13 @@ static int load_export_config(const char *path, struct flowctl_config **cfg)
 	return 0;
 }
 
-/* -t: milliseconds, 0..600000; -1 when not a number in range. */
+/* -t: milliseconds, 0..FILE_FLUSH_TIMEOUT_MAX_MS; -1 when not a number
+ * in range. */
 static int parse_timeout_ms(const char *s)
 {
 	uint32_t v;
 
-	return option_u32("-t", s, 0, 600000, &v) ? -1 : (int)v;
+	return option_u32("-t", s, 0, FILE_FLUSH_TIMEOUT_MAX_MS, &v) ? -1 : (int)v;
 }
 
 static const struct opt ipfix_config_opt[] = {
@@ -67,7 +70,8 @@ static const struct opt ipfix_config_opt[] = {
 static const struct opt ipfix_timeout_opt[] = {
 	{ "timeout", 't', 't', "TIMEOUT_MS",
 	  "wait for the collectors at most this long,\n"
-	  "0..600000 ms (default 5000)" },
+	  "0.." STRINGIFY(FILE_FLUSH_TIMEOUT_MAX_MS) " ms (default "
+	  STRINGIFY(FILE_FLUSH_TIMEOUT_MS) ")" },
 	{ 0 }
 };
 
@@ -134,7 +138,7 @@ static int ipfix_file(int argc, char **argv)
 	if (flowfile_load(flow_path, cfg, &ff, NULL))
 		goto out;
 	ret = 1;
-	if (ipfix_exporter_create(cfg, &ex)) {
+	if (config_exporter_create(cfg, &ex)) {
 		pr_err("cannot set up the IPFIX exporter");
 		goto out;
 	}
@@ -155,7 +159,7 @@ static int ipfix_file(int argc, char **argv)
 
 		ipfix_exporter_stats(ex, i, &st);
 		printf("collector %s (%s): %llu messages, %llu of %llu records sent, %llu not sent, %llu send errors\n",
-		       st.address, config_transport_name(st.transport),
+		       st.address, ipfix_transport_name(st.transport),
 		       (unsigned long long)st.messages,
 		       (unsigned long long)st.records,
 		       (unsigned long long)records,
@@ -423,7 +427,6 @@ static int ipfix_dump(int argc, char **argv)
 	struct flow_table_opts fto = { 0 };
 	struct opt_parser op;
 	struct flow_cache_params fcp;
-	struct flow_cache_config cc;
 	struct flow_table *ft = NULL;
 	struct flow_cache *fc = NULL;
 	struct flowctl_config *cfg = NULL;
@@ -485,7 +488,7 @@ static int ipfix_dump(int argc, char **argv)
 		       flow_table_pin_root(ft));
 		goto out;
 	}
-	if (cfg->n_collectors && ipfix_exporter_create(cfg, &d.ex)) {
+	if (cfg->n_collectors && config_exporter_create(cfg, &d.ex)) {
 		pr_err("cannot set up the IPFIX exporter");
 		goto out;
 	}
@@ -493,13 +496,12 @@ static int ipfix_dump(int argc, char **argv)
 	if (!d.logs)
 		goto out;
 	for (i = 0; i < cfg->n_logs; i++, d.n_logs++)
-		if (agent_log_open(cfg, &cfg->logs[i], false, &d.logs[i])) {
+		if (config_flowlog_open(cfg, &cfg->logs[i], false,
+					&d.logs[i])) {
 			ret = EXIT_USAGE;
 			goto out;
 		}
-	memset(&cc, 0, sizeof(cc));
 	flow_cache_params_init(&fcp);
-	flow_cache_params_from_config(&fcp, &cc);
 	fcp.emit = dump_emit;
 	fcp.emit_ctx = &d;
 	if (flow_cache_new(&fcp, &fc))
@@ -518,7 +520,7 @@ static int ipfix_dump(int argc, char **argv)
 
 		ipfix_exporter_stats(d.ex, i, &st);
 		fprintf(out, "collector %s (%s): %llu of %llu records sent, %llu not sent\n",
-		       st.address, config_transport_name(st.transport),
+		       st.address, ipfix_transport_name(st.transport),
 		       (unsigned long long)st.records,
 		       (unsigned long long)d.records,
 		       (unsigned long long)st.records_not_sent);

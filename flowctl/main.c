@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "error.h"
 #include "log.h"
 
 const struct cmd_family flowctl_families[] = {
@@ -27,6 +28,13 @@ const struct cmd_family flowctl_families[] = {
 	  NULL, completion_subcmds },
 	{ 0 }
 };
+
+int exit_code(int err)
+{
+	if (!err)
+		return 0;
+	return err == -FLOWCTL_EREQUEST ? EXIT_USAGE : 1;
+}
 
 static void usage(FILE *f)
 {

@@ -248,13 +248,6 @@ static int meter_parse(int argc, char **argv, const struct cmd_spec *spec,
 	return 0;
 }
 
-static int exit_code(int err)
-{
-	if (!err)
-		return 0;
-	return err == -METER_EUSAGE ? EXIT_USAGE : 1;
-}
-
 static int need_root(void)
 {
 	if (geteuid() != 0) {

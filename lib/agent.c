@@ -3,12 +3,16 @@
  * flowctl agent: drains the pinned flow tables, keeps the flow cache and
  * feeds the outputs.
  *
- *   timerfd (scan interval) --+
+ *   timerfd (scan interval) --+ on_timer, on_map_full
  *   flow_events ring buffers -+--> scan: rescan namespaces, flip + drain,
  *                             |    merge, expire -> emit -> IPFIX, logs
  *   exporter sockets ---------+--> ipfix_async_tick
- *   signalfd -----------------+--> TERM/INT: final drain, forced end,
- *                                  flush, exit 0; HUP: reload, reopen logs
+ *   signalfd -----------------+--> on_signal: TERM/INT: final drain,
+ *                                  forced end, flush, return 0; HUP:
+ *                                  reload, reopen logs
+ *
+ * agent_run: agent_start (every step up to the loop), agent_loop,
+ * agent_drain_all, agent_stop.
  *
  * Nothing in the loop waits on a collector or a hook: the exporter never
  * blocks and the flow log runs its hooks and writes in its own thread.
@@ -30,6 +34,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "error.h"
 #include "flow_cache.h"
 #include "flow_journal.h"
 #include "flow_latency.h"
@@ -46,7 +51,6 @@
 
 #define IPFIX_IE_FLOW_DIRECTION 61	/* flowDirection (IANA) */
 
-#define EXIT_USAGE 2
 #define SHUTDOWN_FLUSH_MS 3000
 
 /* One configuration and the outputs built from it (swapped on SIGHUP). */
@@ -133,36 +137,8 @@ static void outputs_free(struct agent_outputs *o)
 	memset(o, 0, sizeof(*o));
 }
 
-int agent_log_open(const struct flowctl_config *cfg,
-		   const struct config_log *lc, bool async, struct flowlog **fl)
-{
-	struct hook_spec *hooks = NULL;
-	struct flowlog_config c = { 0 };
-	size_t i;
-	int err;
-
-	if (lc->n_hooks) {
-		hooks = calloc(lc->n_hooks, sizeof(*hooks));
-		if (!hooks)
-			return -ENOMEM;
-	}
-	for (i = 0; i < lc->n_hooks; i++) {
-		hooks[i].name = lc->hooks[i].name;
-		hooks[i].kind = lc->hooks[i].shell ? HOOK_SHELL : HOOK_COMMAND;
-		hooks[i].argv = lc->hooks[i].argv;
-		hooks[i].shell = lc->hooks[i].shell;
-	}
-	c.path = lc->file;
-	c.hooks = hooks;
-	c.n_hooks = lc->n_hooks;
-	c.hook_timeout_ms = cfg->hook_timeout_s * 1000;
-	c.async = async;
-	err = flowlog_open(fl, &c);
-	free(hooks);
-	return err;
-}
-
-/* Build the outputs of CFG (taken over: freed with the outputs). */
+/* Build the outputs of CFG into O, which takes CFG over (freed with the
+ * outputs, also when this fails). */
 static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 			struct agent_outputs *o)
 {
@@ -174,7 +150,7 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 	if (cfg->n_collectors) {
 		struct ipfix_exporter *ex;
 
-		err = ipfix_exporter_create(cfg, &ex);
+		err = config_exporter_create(cfg, &ex);
 		if (err) {
 			pr_err("cannot set up the IPFIX exporter: %s",
 			       strerror(-err));
@@ -194,7 +170,8 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 		}
 	}
 	for (i = 0; i < cfg->n_logs; i++) {
-		err = agent_log_open(cfg, &cfg->logs[i], true, &o->logs[i]);
+		err = config_flowlog_open(cfg, &cfg->logs[i], true,
+					  &o->logs[i]);
 		if (err)
 			goto fail;
 		o->n_logs++;
@@ -222,12 +199,12 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 
 		ipfix_async_stats(o->ex, i, &st);
 		snprintf(label, sizeof(label), "%s/%s", st.address,
-			 config_transport_name(st.transport));
+			 ipfix_transport_name(st.transport));
 		o->m_coll_msgs[i] = metric_get(a->mf.ipfix_messages, label, NULL);
 		o->m_coll_errs[i] = metric_get(a->mf.ipfix_send_errors, label, NULL);
 		o->m_coll_notsent[i] = metric_get(a->mf.ipfix_not_sent, label, NULL);
 		snprintf(label, sizeof(label), "ipfix:%s/%s", st.address,
-			 config_transport_name(st.transport));
+			 ipfix_transport_name(st.transport));
 		o->m_coll_flows[i] = metric_get(a->mf.flows_exported, label, NULL);
 	}
 	for (i = 0; i < o->n_logs; i++) {
@@ -243,8 +220,7 @@ static int outputs_open(struct agent *a, struct flowctl_config *cfg,
 	}
 	return 0;
 fail:
-	o->cfg = NULL;	/* the caller still owns CFG on failure */
-	outputs_free(o);
+	outputs_free(o);	/* CFG too */
 	return err;
 }
 
@@ -789,16 +765,8 @@ static int load_config(const char *path, struct flowctl_config **cfg)
 static int cache_params(struct agent *a, const struct flowctl_config *cfg,
 			struct flow_cache_params *p)
 {
-	struct flow_cache_config cc = {
-		.timer_finished_drain_s = cfg->timer_finished_drain_s,
-		.timer_force_drain_s = cfg->timer_force_drain_s,
-		.idle_timeout_s = cfg->idle_timeout_s,
-		.active_timeout_s = cfg->active_timeout_s,
-		.scan_interval_ms = cfg->scan_interval_ms,
-	};
-
 	flow_cache_params_init(p);
-	flow_cache_params_from_config(p, &cc);
+	config_cache_params(cfg, p);
 	p->emit = agent_emit;
 	p->emit_ctx = a;
 	if (!a->opts->no_journal)
@@ -842,7 +810,7 @@ static int attach_interfaces(const struct flowctl_config *cfg,
 			pr_err("%s: interfaces: '%s': %s", cfg->file,
 			       cfg->interfaces[i], why);
 			free(specs);
-			return -METER_EUSAGE;
+			return -FLOWCTL_EREQUEST;
 		}
 		if (old)
 			pr_info("reload: attaching the meter to %s",
@@ -961,7 +929,6 @@ static void agent_reload(struct agent *a)
 	 */
 	err = outputs_open(a, cfg, &next);
 	if (err) {
-		config_free(cfg);
 		pr_err("reload: cannot build the new outputs; keeping the running config");
 		return;
 	}
@@ -982,7 +949,8 @@ static void agent_reload(struct agent *a)
 		a->out.n_logs);
 }
 
-static void agent_free(struct agent *a)
+/* Close and free everything agent_start() set up, the config too. */
+static void agent_stop(struct agent *a)
 {
 	if (a->epfd >= 0)
 		close(a->epfd);
@@ -1027,140 +995,214 @@ int agent_lock_exclude(const char *pin_root, const char *what)
 	return agent_lock_take(root);
 }
 
-int agent_run(const struct agent_opts *opts)
+/*
+ * The running config belongs to a->out (struct agent_outputs) from the
+ * moment it is loaded: outputs_free() frees it, in agent_stop() or when a
+ * reload swaps in the outputs of a new config.  The steps below use it
+ * as a->out.cfg and never free it themselves.
+ */
+
+/* Signals first: a TERM during setup still ends cleanly.  A signalfd
+ * that cannot be made fails loop_open(). */
+static void signals_open(struct agent *a)
 {
-	struct agent a = {
-		.opts = opts, .epfd = -1, .sfd = -1, .tfd = -1, .evfd = -1,
-		.exfd = -1, .lockfd = -1,
-	};
-	struct flow_table_opts fto = { 0 };
-	struct flow_cache_params fcp;
-	struct flowctl_config *cfg = NULL;
-	const char *maddr;
 	sigset_t sigs;
-	int err, rc = 1;
 
-	/* a config that is bad or cannot be read: fix the config (exit 2) */
-	err = load_config(opts->config, &cfg);
-	if (err)
-		return EXIT_USAGE;
-	/*
-	 * One agent per pin root, before anything is attached, served or
-	 * drained: a second one would flip and drain the same maps and split
-	 * every flow in two records.  Held until the process ends.
-	 */
-	a.lockfd = agent_lock_take(flow_pin_root(opts->pin_root));
-	if (a.lockfd < 0) {
-		config_free(cfg);
-		return 1;
-	}
-
-	/* signals first: a TERM during setup still ends cleanly */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
-	a.sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	a->sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+}
 
-	a.ifacc = calloc(IFACC_SIZE, sizeof(*a.ifacc));
-	if (!a.ifacc || metrics_create(&a.metrics) ||
-	    metrics_register_flowctl(a.metrics, &a.mf)) {
+/* The metrics server, on --metrics-address or the config's. */
+static int metrics_open(struct agent *a, const char *maddr)
+{
+	int err;
+
+	a->ifacc = calloc(IFACC_SIZE, sizeof(*a->ifacc));
+	if (!a->ifacc || metrics_create(&a->metrics) ||
+	    metrics_register_flowctl(a->metrics, &a->mf)) {
 		pr_err("cannot set up metrics");
-		config_free(cfg);
-		goto out;
+		return -ENOMEM;
 	}
-	a.m_cache_flows = metric_get(a.mf.cache_flows, NULL);
-	a.m_drain = metric_get(a.mf.drain_duration, "all", NULL);
-	maddr = opts->metrics_address ? opts->metrics_address :
-		cfg->metrics_address;
-	err = metrics_serve(a.metrics, maddr);
-	if (err) {
-		rc = err == -EINVAL ? EXIT_USAGE : 1;
-		config_free(cfg);
-		goto out;
-	}
+	a->m_cache_flows = metric_get(a->mf.cache_flows, NULL);
+	a->m_drain = metric_get(a->mf.drain_duration, "all", NULL);
+	err = metrics_serve(a->metrics, maddr);
+	/* -EINVAL: a bad address */
+	return err == -EINVAL ? -FLOWCTL_EREQUEST : err;
+}
 
-	if (!opts->no_attach) {
-		err = attach_interfaces(cfg, NULL);
-		if (err) {
-			rc = err == -METER_EUSAGE ? EXIT_USAGE : 1;
-			config_free(cfg);
-			goto out;
-		}
-	}
+/* The flow cache, the pinned flow tables and the crash journal. */
+static int flows_open(struct agent *a)
+{
+	const struct agent_opts *opts = a->opts;
+	struct flow_table_opts fto = { 0 };
+	struct flow_cache_params fcp;
+	uint64_t flows = 0;
+	int err;
 
-	err = outputs_open(&a, cfg, &a.out);
-	if (err) {
-		rc = err == -EINVAL ? EXIT_USAGE : 1;
-		config_free(cfg);
-		goto out;
-	}
-	cache_params(&a, cfg, &fcp);
-	err = flow_cache_new(&fcp, &a.fc);
+	cache_params(a, a->out.cfg, &fcp);
+	err = flow_cache_new(&fcp, &a->fc);
 	if (err) {
 		pr_err("cannot create the flow cache: %s", strerror(-err));
-		goto out;
+		return err;
 	}
 	fto.pin_root = opts->pin_root;
 	fto.state_dir = opts->state_dir ? opts->state_dir :
 			FLOW_TABLE_STATE_DIR;
 	fto.obs_domain_id = agent_domain;
-	fto.obs_domain_ctx = &a;
-	err = flow_table_open(&fto, &a.ft);
+	fto.obs_domain_ctx = a;
+	err = flow_table_open(&fto, &a->ft);
 	if (err) {
 		pr_err("cannot open the flow tables: %s", strerror(-err));
-		goto out;
+		return err;
 	}
 	/*
 	 * The crash journal (under the agent lock): what a killed agent
 	 * drained and did not export is read back, before any drain.
 	 */
-	if (!opts->no_journal) {
-		uint64_t flows = 0;
+	if (opts->no_journal)
+		return 0;
+	if (flow_journal_open(flow_pin_root(opts->pin_root), a->fc,
+			      agent_domain, a, clock_mono_ns(), &flows,
+			      &a->journal)) {
+		pr_warn("running without a crash journal: flows in the cache are lost if the agent is killed");
+		flow_cache_journal_stop(a->fc);
+	} else if (flows) {
+		pr_info("crash journal: %llu flows drained by an agent that did not exit cleanly read back; exported at their timeouts",
+			(unsigned long long)flows);
+	}
+	return 0;
+}
 
-		if (flow_journal_open(flow_pin_root(opts->pin_root), a.fc,
-				      agent_domain, &a, clock_mono_ns(), &flows,
-				      &a.journal)) {
-			pr_warn("running without a crash journal: flows in the cache are lost if the agent is killed");
-			flow_cache_journal_stop(a.fc);
-		}
-		else if (flows)
-			pr_info("crash journal: %llu flows drained by an agent that did not exit cleanly read back; exported at their timeouts",
-				(unsigned long long)flows);
-	}
+/* Watch the exporter's fd, the current outputs' (after a reload too). */
+static void watch_exporter(struct agent *a)
+{
+	int fd = a->out.ex ? ipfix_async_fd(a->out.ex) : -1;
 
-	a.epfd = epoll_create1(EPOLL_CLOEXEC);
-	a.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (a.epfd < 0 || a.tfd < 0 || a.sfd < 0 ||
-	    set_timer(a.tfd, fcp.scan_interval_ms)) {
-		pr_err("cannot set up the event loop: %s", strerror(errno));
-		goto out;
+	if (fd == a->exfd)
+		return;
+	if (a->exfd >= 0)
+		epoll_ctl(a->epfd, EPOLL_CTL_DEL, a->exfd, NULL);
+	a->exfd = fd;
+	epoll_add(a->epfd, a->exfd);
+}
+
+/* epoll over the signals, the scan timer and the map-full events. */
+static int loop_open(struct agent *a)
+{
+	int err;
+
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	a->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	a->evfd = flow_table_events_fd(a->ft);
+	if (a->epfd < 0 || a->tfd < 0 || a->sfd < 0 ||
+	    set_timer(a->tfd, a->out.cfg->scan_interval_ms) ||
+	    epoll_add(a->epfd, a->sfd) || epoll_add(a->epfd, a->tfd) ||
+	    epoll_add(a->epfd, a->evfd)) {
+		err = errno ? -errno : -EIO;
+		pr_err("cannot set up the event loop: %s", strerror(-err));
+		return err;
 	}
-	a.evfd = flow_table_events_fd(a.ft);
-	if (epoll_add(a.epfd, a.sfd) || epoll_add(a.epfd, a.tfd) ||
-	    epoll_add(a.epfd, a.evfd)) {
-		pr_err("cannot set up the event loop: %s", strerror(errno));
-		goto out;
+	watch_exporter(a);
+	return 0;
+}
+
+/* Everything up to the event loop; on an error agent_stop() undoes it. */
+static int agent_start(struct agent *a)
+{
+	const struct agent_opts *opts = a->opts;
+	const struct flowctl_config *cfg;
+	const char *maddr;
+	int err;
+
+	/* a config that is bad or cannot be read: the user's to fix */
+	if (load_config(opts->config, &a->out.cfg))
+		return -FLOWCTL_EREQUEST;
+	cfg = a->out.cfg;
+	/*
+	 * One agent per pin root, before anything is attached, served or
+	 * drained: a second one would flip and drain the same maps and split
+	 * every flow in two records.  Held until the process ends.
+	 */
+	a->lockfd = agent_lock_take(flow_pin_root(opts->pin_root));
+	if (a->lockfd < 0)
+		return a->lockfd;
+	signals_open(a);
+	maddr = opts->metrics_address ? opts->metrics_address :
+		cfg->metrics_address;
+	err = metrics_open(a, maddr);
+	if (!err && !opts->no_attach)
+		err = attach_interfaces(cfg, NULL);
+	if (!err) {
+		err = outputs_open(a, a->out.cfg, &a->out);
+		/* -EINVAL: a collector or log it cannot use */
+		if (err == -EINVAL)
+			err = -FLOWCTL_EREQUEST;
 	}
-	a.exfd = a.out.ex ? ipfix_async_fd(a.out.ex) : -1;
-	epoll_add(a.epfd, a.exfd);
+	err = err ?: flows_open(a);
+	err = err ?: loop_open(a);
+	if (err)
+		return err;
 
 	pr_info("agent started: config %s%s, %zu collector(s), %zu log(s), metrics on %s (port %u), scan every %u ms, %zu namespace(s) metered",
 		cfg->file ? cfg->file : "(embedded default)",
 		opts->config_from_cwd ? " (no -c: found in the working directory)" :
 		!opts->config ? " (no -c and no " CONFIG_CWD_FILE ")" : "",
-		cfg->n_collectors, a.out.n_logs, maddr ? maddr : "default",
-		metrics_port(a.metrics), fcp.scan_interval_ms,
-		flow_table_ns_count(a.ft));
+		cfg->n_collectors, a->out.n_logs, maddr ? maddr : "default",
+		metrics_port(a->metrics), cfg->scan_interval_ms,
+		flow_table_ns_count(a->ft));
 	warn_double_count(cfg, flow_pin_root(opts->pin_root));
+	return 0;
+}
 
-	while (!a.stop) {
+/* ---- event handlers ------------------------------------------------------ */
+
+/* SIGHUP reloads; SIGTERM and SIGINT end the loop. */
+static void on_signal(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			agent_reload(a);
+			watch_exporter(a);
+			continue;
+		}
+		pr_info("%s: draining and exporting everything before exit",
+			strsignal(si.ssi_signo));
+		a->stop = true;
+	}
+}
+
+/* The scan timer: drain, expire, export. */
+static void on_timer(struct agent *a)
+{
+	uint64_t ticks;
+
+	if (read(a->tfd, &ticks, sizeof(ticks)) > 0)
+		agent_scan(a, false);
+}
+
+/* A flow map is full: drain now. */
+static void on_map_full(struct agent *a)
+{
+	if (flow_table_events_consume(a->ft) > 0) {
+		pr_debug("map-full event: draining at once");
+		agent_scan(a, false);
+	}
+}
+
+static void agent_loop(struct agent *a)
+{
+	while (!a->stop) {
 		struct epoll_event evs[8];
 		int n, i;
 
-		n = epoll_wait(a.epfd, evs, 8, 1000);
+		n = epoll_wait(a->epfd, evs, 8, 1000);
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll_wait: %s", strerror(errno));
 			break;
@@ -1168,67 +1210,58 @@ int agent_run(const struct agent_opts *opts)
 		for (i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 
-			if (fd == a.sfd) {
-				struct signalfd_siginfo si;
-
-				while (read(a.sfd, &si, sizeof(si)) == sizeof(si)) {
-					if (si.ssi_signo == SIGHUP) {
-						int oldfd = a.exfd;
-
-						agent_reload(&a);
-						a.exfd = a.out.ex ? ipfix_async_fd(a.out.ex) : -1;
-						if (oldfd != a.exfd) {
-							epoll_ctl(a.epfd, EPOLL_CTL_DEL, oldfd, NULL);
-							epoll_add(a.epfd, a.exfd);
-						}
-					} else {
-						pr_info("%s: draining and exporting everything before exit",
-							strsignal(si.ssi_signo));
-						a.stop = true;
-					}
-				}
-			} else if (fd == a.tfd) {
-				uint64_t ticks;
-
-				if (read(a.tfd, &ticks, sizeof(ticks)) > 0)
-					agent_scan(&a, false);
-			} else if (fd == a.evfd) {
-				/* map full: drain now */
-				if (flow_table_events_consume(a.ft) > 0) {
-					pr_debug("map-full event: draining at once");
-					agent_scan(&a, false);
-				}
-			} else if (fd == a.exfd && a.out.ex) {
-				ipfix_async_tick(a.out.ex);
-			}
+			if (fd == a->sfd)
+				on_signal(a);
+			else if (fd == a->tfd)
+				on_timer(a);
+			else if (fd == a->evfd)
+				on_map_full(a);
+			else if (fd == a->exfd && a->out.ex)
+				ipfix_async_tick(a->out.ex);
 		}
-		if (n == 0 && a.out.ex)
-			ipfix_async_tick(a.out.ex);
+		if (n == 0 && a->out.ex)
+			ipfix_async_tick(a->out.ex);
 	}
+}
 
-	/* shutdown: everything counted so far leaves with a forced end */
-	agent_scan(&a, true);
-	if (a.out.ex && ipfix_async_flush(a.out.ex, SHUTDOWN_FLUSH_MS))
+/* Shutdown: everything counted so far leaves with a forced end. */
+static void agent_drain_all(struct agent *a)
+{
+	agent_scan(a, true);
+	if (a->out.ex && ipfix_async_flush(a->out.ex, SHUTDOWN_FLUSH_MS))
 		pr_warn("some IPFIX records could not be sent before exit (counted as not sent)");
-	outputs_metrics(&a);
-	if (a.journal) {
+	outputs_metrics(a);
+	if (a->journal) {
 		struct flow_journal_stats js;
 
-		flow_journal_get_stats(a.journal, &js);
+		flow_journal_get_stats(a->journal, &js);
 		pr_debug("crash journal: %llu flow updates written, %llu flows freed, %llu not journaled, %.1f ms, %llu slots",
 			 (unsigned long long)js.written,
 			 (unsigned long long)js.forgotten,
 			 (unsigned long long)js.failed, js.sync_ns / 1e6,
 			 (unsigned long long)js.slots);
 		/* everything was handed to the outputs: nothing to keep */
-		flow_table_settle(a.ft);
-		flow_journal_remove(a.journal);
-		a.journal = NULL;
+		flow_table_settle(a->ft);
+		flow_journal_remove(a->journal);
+		a->journal = NULL;
 	}
 	pr_info("agent stopped: %llu flow records expired over %llu scans",
-		(unsigned long long)a.records, (unsigned long long)a.scans);
-	rc = 0;
-out:
-	agent_free(&a);
-	return rc;
+		(unsigned long long)a->records, (unsigned long long)a->scans);
+}
+
+int agent_run(const struct agent_opts *opts)
+{
+	struct agent a = {
+		.opts = opts, .epfd = -1, .sfd = -1, .tfd = -1, .evfd = -1,
+		.exfd = -1, .lockfd = -1,
+	};
+	int err;
+
+	err = agent_start(&a);
+	if (!err) {
+		agent_loop(&a);
+		agent_drain_all(&a);
+	}
+	agent_stop(&a);
+	return err;
 }

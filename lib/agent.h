@@ -20,19 +20,11 @@ struct agent_opts {
 	bool no_journal;	/* no crash journal (docs/flowcache.md) */
 };
 
-struct flowctl_config;
-struct config_log;
-struct flowlog;
-
 /*
- * Open the flow log LC of CFG (its hooks, the config's hook timeout);
- * ASYNC: with a writer thread (the agent), else writes in flowlog_submit
- * (one-shot commands).  flowlog_open's errors.
+ * Run until SIGTERM/SIGINT.  Returns 0; -FLOWCTL_EREQUEST (error.h) for
+ * a config, address or interface the user must change; or -errno (all
+ * said).
  */
-int agent_log_open(const struct flowctl_config *cfg,
-		   const struct config_log *lc, bool async, struct flowlog **fl);
-
-/* Run until SIGTERM/SIGINT.  Returns the exit code (0, 1, 2). */
 int agent_run(const struct agent_opts *opts);
 
 /*

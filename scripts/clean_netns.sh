@@ -5,9 +5,10 @@
 # pins of its namespaces.  Usage: clean_netns.sh [PREFIX]  (default: ns)
 set -u
 P=${1:-ns}
+RUN_DIR=/run/flowctl	# FLOWCTL_RUN_DIR (lib/base/rundir.h)
 for i in 0 1 2 3; do
 	ip netns del "$P$i" 2>/dev/null
 	rm -rf "/sys/fs/bpf/flowctl/$P$i"
-	rm -f "/run/flowctl/state/$P$i.overflow"
+	rm -f "$RUN_DIR/state/$P$i.overflow"
 done
 exit 0

@@ -23,11 +23,14 @@
 #include <strings.h>
 
 #include "embedded.h"
+#include "flow_cache.h"
+#include "hostport.h"
 #include "hooks.h"
 #include "ifspec.h"
 #include "log.h"
 #include "metrics.h"
 #include "obs_domain.h"
+#include "strnum.h"
 #include "yaml_schema.h"
 
 /*
@@ -39,13 +42,13 @@ struct cy_collector {
 	char *address;			/* the README's collectors: form */
 	char *remote_address;
 	char *local_address;
-	enum config_transport transport;
+	enum ipfix_transport transport;
 	char *reconnect_interval;
 };
 
 static const cyaml_strval_t transport_strings[] = {
-	{ "udp", CONFIG_TRANSPORT_UDP },
-	{ "tcp", CONFIG_TRANSPORT_TCP },
+	{ "udp", IPFIX_TRANSPORT_UDP },
+	{ "tcp", IPFIX_TRANSPORT_TCP },
 };
 
 static const cyaml_schema_field_t collector_fields[] = {
@@ -328,6 +331,10 @@ static int get_number(struct parser *p, const char *text, uint64_t min,
 		    n ? yaml_describe(n, buf, sizeof(buf)) : text);
 }
 
+/* The longest timer or interval a config may set: a day (the keys in
+ * seconds; docs/config.md). */
+#define CONFIG_MAX_SECONDS	86400
+
 #define GET_U32(p, text, min, max, out, ...)				\
 	({								\
 		uint64_t v_ = *(out);					\
@@ -362,63 +369,6 @@ static int get_string(struct parser *p, const char *text, char **out,
 		    n ? yaml_describe(n, buf, sizeof(buf)) : "no value");
 }
 
-static bool valid_hostname(const char *h)
-{
-	const char *c;
-
-	if (!*h || strlen(h) > 253)
-		return false;
-	for (c = h; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '.' ||
-		      *c == '_'))
-			return false;
-	return true;
-}
-
-int config_split_address(const char *addr, char *host, size_t host_size,
-			 uint16_t *port)
-{
-	const char *colon, *hs;
-	size_t hlen;
-	uint64_t v;
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (addr[0] == '[') {
-		const char *close = strchr(addr, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		hs = addr + 1;
-		hlen = close - hs;
-		colon = close + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon || strchr(addr, ':') != colon)
-			return -EINVAL;	/* none, or IPv6 without brackets */
-		hs = addr;
-		hlen = colon - addr;
-	}
-	if (hlen == 0 || hlen >= host_size)
-		return -EINVAL;
-	memcpy(host, hs, hlen);
-	host[hlen] = 0;
-	if (parse_u64(colon + 1, &v) || v > 65535)
-		return -EINVAL;
-	if (addr[0] == '[') {
-		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return -EINVAL;
-	} else if (strspn(host, "0123456789.") == hlen) {
-		if (inet_pton(AF_INET, host, &a4) != 1)
-			return -EINVAL;
-	} else if (!valid_hostname(host)) {
-		return -EINVAL;
-	}
-	*port = v;
-	return 0;
-}
-
 /* An optional string: absent is fine, given it must not be empty. */
 __attribute__((format(printf, 4, 5)))
 static int get_opt_string(struct parser *p, const char *text, char **out,
@@ -447,7 +397,7 @@ static int get_address(struct parser *p, const char *text, const char *path,
 	ret = get_string(p, text, out, "%s", path);
 	if (ret)
 		return ret;
-	if (config_split_address(*out, host, sizeof(host), &port) ||
+	if (hostport_parse(*out, host, sizeof(host), &port) ||
 	    (!port_zero_ok && port == 0)) {
 		ret = PERR(p, AT(p, "%s", path),
 			   "%s: bad address '%s' (expected HOST:PORT, IPV4:PORT or [IPV6]:PORT with a port in %d..65535)",
@@ -518,7 +468,7 @@ static int parse_collector(struct parser *p, const struct cy_collector *cc,
 		if (ret)
 			return ret;
 	}
-	return GET_U32(p, cc->reconnect_interval, 1, 86400,
+	return GET_U32(p, cc->reconnect_interval, 1, CONFIG_MAX_SECONDS,
 		       &c->reconnect_interval_s,
 		       "%s/reconnectIntervalSeconds", path);
 }
@@ -1031,18 +981,18 @@ static int parse_config(struct parser *p)
 		goto defaults;
 	ret = GET_U32(p, cy->max_ipfix_message_len, 1, IPFIX_MAX_MSG_LEN,
 		      &cfg->max_ipfix_message_len, "maxIpfixMessageLen");
-	ret = ret ?: GET_U32(p, cy->timer_finished_drain, 0, 86400,
+	ret = ret ?: GET_U32(p, cy->timer_finished_drain, 0, CONFIG_MAX_SECONDS,
 			     &cfg->timer_finished_drain_s,
 			     "timerFinishedDrainSeconds");
-	ret = ret ?: GET_U32(p, cy->timer_force_drain, 1, 86400,
+	ret = ret ?: GET_U32(p, cy->timer_force_drain, 1, CONFIG_MAX_SECONDS,
 			     &cfg->timer_force_drain_s,
 			     "timerForceDrainSeconds");
-	ret = ret ?: GET_U32(p, cy->timer_template_flush, 1, 86400,
+	ret = ret ?: GET_U32(p, cy->timer_template_flush, 1, CONFIG_MAX_SECONDS,
 			     &cfg->timer_template_flush_s,
 			     "timerTemplateFlushSeconds");
-	ret = ret ?: GET_U32(p, cy->idle_timeout, 1, 86400,
+	ret = ret ?: GET_U32(p, cy->idle_timeout, 1, CONFIG_MAX_SECONDS,
 			     &cfg->idle_timeout_s, "idleTimeoutSeconds");
-	ret = ret ?: GET_U32(p, cy->active_timeout, 1, 86400,
+	ret = ret ?: GET_U32(p, cy->active_timeout, 1, CONFIG_MAX_SECONDS,
 			     &cfg->active_timeout_s, "activeTimeoutSeconds");
 	ret = ret ?: GET_U32(p, cy->scan_interval, 10, 60000,
 			     &cfg->scan_interval_ms,
@@ -1095,18 +1045,18 @@ defaults:
 	if (!cfg->timer_template_flush_s)
 		cfg->timer_template_flush_s = CONFIG_DEFAULT_TEMPLATE_FLUSH_S;
 	if (!cfg->idle_timeout_s)
-		cfg->idle_timeout_s = CONFIG_DEFAULT_IDLE_TIMEOUT_S;
+		cfg->idle_timeout_s = FLOW_CACHE_IDLE_TIMEOUT_S;
 	if (!cfg->active_timeout_s)
 		cfg->active_timeout_s = cfg->timer_force_drain_s ?:
-					CONFIG_DEFAULT_ACTIVE_TIMEOUT_S;
+					FLOW_CACHE_ACTIVE_TIMEOUT_S;
 	if (!cfg->scan_interval_ms)
-		cfg->scan_interval_ms = CONFIG_DEFAULT_SCAN_INTERVAL_MS;
+		cfg->scan_interval_ms = FLOW_CACHE_SCAN_INTERVAL_MS;
 	if (!cfg->hook_timeout_s)
 		cfg->hook_timeout_s = CONFIG_DEFAULT_HOOK_TIMEOUT_S;
 	if (!cfg->exporting_process_id_set)
 		cfg->exporting_process_id = 1;
 	if (!cfg->metrics_address) {
-		cfg->metrics_address = strdup(CONFIG_DEFAULT_METRICS_ADDRESS);
+		cfg->metrics_address = strdup(METRICS_DEFAULT_ADDR);
 		if (!cfg->metrics_address)
 			return -ENOMEM;
 	}
@@ -1122,7 +1072,7 @@ defaults:
 
 static void timer_default(struct flowctl_config *cfg)
 {
-	cfg->timer_finished_drain_s = CONFIG_DEFAULT_FINISHED_DRAIN_S;
+	cfg->timer_finished_drain_s = FLOW_CACHE_FINISHED_DRAIN_S;
 }
 
 int config_load_string(const char *name, const char *text, size_t len,
@@ -1288,11 +1238,6 @@ uint32_t config_obs_domain_id(const struct flowctl_config *cfg,
 	if (cfg && cfg->obs_domain_id_set)
 		return cfg->obs_domain_id;
 	return obs_domain_default(netns);
-}
-
-const char *config_transport_name(enum config_transport t)
-{
-	return t == CONFIG_TRANSPORT_TCP ? "tcp" : "udp";
 }
 
 /* The configured template ID, or NULL. */

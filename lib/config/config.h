@@ -14,19 +14,16 @@
 #include <stdint.h>
 
 #include "ipfix.h"
+#include "ipfix_export.h"
 #include "ipfix_ie.h"
 #include "yaml_doc.h"
 
-/* Defaults (docs/config.md). */
+/* Defaults (docs/config.md); the flow cache's timers (idle, active,
+ * finished drain, scan interval) are the cache's own FLOW_CACHE_*. */
 #define CONFIG_DEFAULT_MAX_MSG_LEN		1400
 #define CONFIG_DEFAULT_TEMPLATE_FLUSH_S		60
-#define CONFIG_DEFAULT_FINISHED_DRAIN_S		1
-#define CONFIG_DEFAULT_IDLE_TIMEOUT_S		15
-#define CONFIG_DEFAULT_ACTIVE_TIMEOUT_S		60
-#define CONFIG_DEFAULT_SCAN_INTERVAL_MS		1000
 #define CONFIG_DEFAULT_HOOK_TIMEOUT_S		10
 #define CONFIG_DEFAULT_RECONNECT_S		60
-#define CONFIG_DEFAULT_METRICS_ADDRESS		"127.0.0.1:9999"
 #define CONFIG_DEFAULT_FILE			"templates/config.yaml"
 /* What the original read without -c (agent, ipfix file/dump): the agent
  * falls back to the embedded default when it does not exist. */
@@ -40,15 +37,10 @@
 	(IPFIX_TID_CONFIG_MAX - IPFIX_MIN_DATA_SET_ID + 1)
 #define CONFIG_MAX_ENTERPRISE_IES		1024
 
-enum config_transport {
-	CONFIG_TRANSPORT_UDP = 0,
-	CONFIG_TRANSPORT_TCP,
-};
-
 struct config_collector {
 	char *remote_address;		/* "host:port", "[v6]:port" */
 	char *local_address;		/* or NULL */
-	enum config_transport transport;
+	enum ipfix_transport transport;
 	uint32_t reconnect_interval_s;	/* TCP */
 	int line;			/* where it was declared */
 };
@@ -142,12 +134,6 @@ const struct ipfix_ie *config_ie_by_name(const struct flowctl_config *cfg,
 uint32_t config_obs_domain_id(const struct flowctl_config *cfg,
 			      const char *netns);
 
-/*
- * Split "host:port" / "[v6]:port" / "port"-less forms.  HOST gets the host
- * part (brackets removed), PORT the port.  -EINVAL when malformed.
- */
-int config_split_address(const char *addr, char *host, size_t host_size,
-			 uint16_t *port);
 
 /*
  * Compile template ID of CFG into PLAN, as the exporter does: a configured
@@ -160,7 +146,28 @@ int config_template_plan(const struct flowctl_config *cfg, uint16_t id,
 /* Whether CFG configures template ID (templates:). */
 bool config_is_template(const struct flowctl_config *cfg, uint16_t id);
 
-/* The name of a transport ("udp", "tcp"). */
-const char *config_transport_name(enum config_transport t);
+/*
+ * The exporter of CFG: its collectors, templates (compiled here) and
+ * timers as struct ipfix_exporter_params; ipfix_exporter_create()'s
+ * errors.  CFG must outlive the exporter (its address strings).
+ */
+int config_exporter_create(const struct flowctl_config *cfg,
+			   struct ipfix_exporter **out);
+
+/* The flow cache's timers from CFG into P (after flow_cache_params_init;
+ * emit and the rest are left to the caller). */
+struct flow_cache_params;
+void config_cache_params(const struct flowctl_config *cfg,
+			 struct flow_cache_params *p);
+
+/*
+ * Open the flow log LC of CFG (its hooks, the config's hook timeout);
+ * ASYNC: with a writer thread (the agent), else writes in flowlog_submit
+ * (one-shot commands).  flowlog_open's errors.
+ */
+struct flowlog;
+int config_flowlog_open(const struct flowctl_config *cfg,
+			const struct config_log *lc, bool async,
+			struct flowlog **fl);
 
 #endif

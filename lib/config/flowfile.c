@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "strnum.h"
 #include "yaml_schema.h"
 
 #define PERR(d, err, node, ...) yaml_doc_error((d), (err), (node), __VA_ARGS__)

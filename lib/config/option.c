@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include "log.h"
+#include "strnum.h"
 #include "yaml_doc.h"
 
 int option_u64(const char *opt, const char *arg, uint64_t min, uint64_t max,

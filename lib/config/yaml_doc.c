@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "strnum.h"
 
 int yaml_read_file(const char *path, char **text, size_t *len)
 {
@@ -364,31 +365,6 @@ const char *yaml_describe(const yaml_node_t *n, char *buf, size_t size)
 		return "no value";
 	snprintf(buf, size, "'%.60s'", yaml_str(n));
 	return buf;
-}
-
-int parse_u64(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-	int base = 10;
-
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s += 2;
-	}
-	/* strtoull accepts leading blanks and signs: refuse them here */
-	if (!((*s >= '0' && *s <= '9') ||
-	      (base == 16 && ((*s >= 'a' && *s <= 'f') ||
-			      (*s >= 'A' && *s <= 'F')))))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, base);
-	if (*end)
-		return -EINVAL;
-	if (errno == ERANGE)
-		return -ERANGE;
-	*out = v;
-	return 0;
 }
 
 static void format_at(char *buf, size_t size, const char *file,

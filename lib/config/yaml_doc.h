@@ -115,10 +115,6 @@ static inline const char *yaml_str(const yaml_node_t *n)
 /* What the node is, for messages: "a mapping", "a list", "'abc'". */
 const char *yaml_describe(const yaml_node_t *n, char *buf, size_t size);
 
-/* Parse "0x.." or decimal into *OUT; -EINVAL unless the whole string is a
- * number, -ERANGE when it does not fit 64 bits. */
-int parse_u64(const char *s, uint64_t *out);
-
 #define yaml_map_for_each(d, map, pair, key_node, val_node)		\
 	for ((pair) = (map)->data.mapping.pairs.start;			\
 	     (pair) < (map)->data.mapping.pairs.top &&			\

@@ -151,27 +151,6 @@ void flow_cache_params_init(struct flow_cache_params *p)
 	p->emit_batch = FLOW_CACHE_EMIT_BATCH;
 }
 
-void flow_cache_params_from_config(struct flow_cache_params *p,
-				   const struct flow_cache_config *c)
-{
-	flow_emit_fn emit = p->emit;
-	void *ctx = p->emit_ctx;
-
-	flow_cache_params_init(p);
-	p->emit = emit;
-	p->emit_ctx = ctx;
-	if (c->idle_timeout_s)
-		p->idle_timeout_ms = c->idle_timeout_s * 1000;
-	if (c->active_timeout_s)
-		p->active_timeout_ms = c->active_timeout_s * 1000;
-	else if (c->timer_force_drain_s)
-		p->active_timeout_ms = c->timer_force_drain_s * 1000;
-	if (c->timer_finished_drain_s)
-		p->finished_drain_ms = c->timer_finished_drain_s * 1000;
-	if (c->scan_interval_ms)
-		p->scan_interval_ms = c->scan_interval_ms;
-}
-
 /* ---- records --------------------------------------------------------- */
 
 static void out_flush(struct flow_cache *fc)

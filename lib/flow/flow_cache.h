@@ -31,7 +31,8 @@
 #include "flow_record.h"
 #include "flow_table.h"
 
-/* Defaults (the config keys that override them: flow_cache_config). */
+/* Defaults (flow_cache_params_init); the config's own defaults of its
+ * timer keys are these (config_cache_params()). */
 #define FLOW_CACHE_IDLE_TIMEOUT_S	15
 #define FLOW_CACHE_ACTIVE_TIMEOUT_S	60
 #define FLOW_CACHE_FINISHED_DRAIN_S	1
@@ -72,24 +73,8 @@ struct flow_cache_params {
 	void (*journal_forget)(void *ctx, const uint32_t *idx, size_t n);
 };
 
-/* Config keys (0: key absent). */
-struct flow_cache_config {
-	uint32_t timer_finished_drain_s;	/* timerFinishedDrainSeconds */
-	uint32_t timer_force_drain_s;		/* timerForceDrainSeconds */
-	uint32_t idle_timeout_s;		/* idleTimeoutSeconds */
-	uint32_t active_timeout_s;		/* activeTimeoutSeconds */
-	uint32_t scan_interval_ms;		/* scanIntervalMilliseconds */
-};
-
+/* Every parameter to its default (emit and its context: NULL). */
 void flow_cache_params_init(struct flow_cache_params *p);
-/*
- * Defaults, then the config: idle = idleTimeoutSeconds (15); active =
- * activeTimeoutSeconds, else timerForceDrainSeconds, else 60; finished
- * drain = timerFinishedDrainSeconds (1); scan = scanIntervalMilliseconds
- * (1000).  EMIT is left to the caller.
- */
-void flow_cache_params_from_config(struct flow_cache_params *p,
-				   const struct flow_cache_config *c);
 
 struct flow_cache;
 

@@ -46,7 +46,9 @@ struct flow_record {
 	/* forwarding latency (meter --latency): packets measured, sum */
 	uint64_t latency_count;
 	uint64_t latency_sum_ns;
-	const char *netns;		/* owned by the flow table */
+	/* the flow cache's copy of the domain's name (flow_cache_domain),
+	 * freed with the cache; the IPFIX sender thread interns its own */
+	const char *netns;
 };
 
 #endif

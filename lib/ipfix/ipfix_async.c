@@ -197,7 +197,7 @@ static void log_totals(struct ipfix_async *a)
 
 		ipfix_exporter_stats(a->ex, i, &st);
 		pr_info("collector %s (%s): %llu records sent in %llu messages, %llu not sent, %llu send errors",
-			st.address, config_transport_name(st.transport),
+			st.address, ipfix_transport_name(st.transport),
 			(unsigned long long)st.records,
 			(unsigned long long)st.messages,
 			(unsigned long long)(st.records_not_sent + a->dropped),

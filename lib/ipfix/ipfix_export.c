@@ -7,6 +7,7 @@
 #include "ipfix_export.h"
 
 #include <errno.h>
+#include <time.h>		/* before errqueue.h, which uses timespec */
 #include <linux/errqueue.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -18,10 +19,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "hostport.h"
 #include "ipfix.h"
 #include "log.h"
 
@@ -53,7 +54,7 @@ struct queued_msg {
 
 struct collector {
 	struct ipfix_exporter *ex;
-	const struct config_collector *cfg;
+	const struct ipfix_collector_params *cfg;
 	enum coll_state state;
 	int fd;
 	struct sockaddr_storage remote;
@@ -140,7 +141,7 @@ struct metering {
 };
 
 struct ipfix_exporter {
-	const struct flowctl_config *cfg;
+	uint32_t exporting_process_id;
 	uint16_t max_msg_len;
 	uint64_t refresh_ns;
 	struct ipfix_plan *plans;	/* data templates */
@@ -152,6 +153,7 @@ struct ipfix_exporter {
 	struct metering *meter;
 	size_t n_meter;
 	struct collector *colls;
+	struct ipfix_collector_params *coll_params;	/* colls[i].cfg */
 	size_t n_colls;
 	int epfd;
 	uint64_t (*clock)(void);
@@ -172,6 +174,11 @@ void ipfix_exporter_set_clock(struct ipfix_exporter *ex,
 			      uint64_t (*now_ns)(void))
 {
 	ex->clock = now_ns;
+}
+
+const char *ipfix_transport_name(enum ipfix_transport t)
+{
+	return t == IPFIX_TRANSPORT_TCP ? "tcp" : "udp";
 }
 
 static const char *coll_name(const struct collector *c)
@@ -206,7 +213,7 @@ static void send_failed(struct collector *c, int err, const char *what)
 		return;
 	c->failing = true;
 	pr_warn("collector %s (%s): %s: %s; records are counted as not sent until it recovers",
-		coll_name(c), config_transport_name(c->cfg->transport), what,
+		coll_name(c), ipfix_transport_name(c->cfg->transport), what,
 		strerror(err));
 }
 
@@ -290,7 +297,7 @@ static void epoll_update(struct collector *c)
 	struct epoll_event ev = { .data.ptr = c };
 	bool want = c->state == COLL_CONNECTING || c->q_head < c->q_len;
 
-	if (c->cfg->transport != CONFIG_TRANSPORT_TCP || c->fd < 0 ||
+	if (c->cfg->transport != IPFIX_TRANSPORT_TCP || c->fd < 0 ||
 	    want == c->want_out)
 		return;
 	ev.events = EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0);
@@ -720,7 +727,7 @@ static bool coll_can_send(const struct collector *c)
 {
 	return c->state == COLL_UP ||
 	       (c->state == COLL_CONNECTING &&
-		c->cfg->transport == CONFIG_TRANSPORT_TCP);
+		c->cfg->transport == IPFIX_TRANSPORT_TCP);
 }
 
 /* Finish the open message and hand it to the transport. */
@@ -739,7 +746,7 @@ static void coll_send_msg(struct collector *c)
 	/* export time never goes backwards within a session */
 	c->last_export_time = t;
 	len = ipfix_msg_finish(&c->msg, t, d->seq);
-	if (c->cfg->transport == CONFIG_TRANSPORT_UDP) {
+	if (c->cfg->transport == IPFIX_TRANSPORT_UDP) {
 		udp_send(c, len, d, c->msg.n_data, c->msg_records,
 			 c->msg_packets, c->msg_octets);
 		return;
@@ -780,7 +787,7 @@ static void coll_add_options_data(struct collector *c, struct domain_state *d)
 {
 	struct ipfix_exporter *ex = c->ex;
 	struct ipfix_exporting_stats es = {
-		.exporting_process_id = ex->cfg->exporting_process_id,
+		.exporting_process_id = ex->exporting_process_id,
 		.messages = c->st.messages,
 		.records = c->st.records,
 		.octets = c->st.octets,
@@ -819,7 +826,7 @@ static void coll_add_template(struct collector *c, struct domain_state *d,
 		return;
 	coll_send_msg(c);
 	coll_begin_msg(c, d);
-	/* the config check guarantees one template fits a message */
+	/* max_msg_len holds any one template (the config checks it) */
 	ipfix_msg_add_template(&c->msg, plan);
 }
 
@@ -1018,7 +1025,7 @@ static int lookup(const char *addr, int socktype, bool passive,
 	uint16_t p;
 	int ret;
 
-	if (config_split_address(addr, host, sizeof(host), &p))
+	if (hostport_parse(addr, host, sizeof(host), &p))
 		return EAI_NONAME;
 	snprintf(port, sizeof(port), "%u", p);
 	ret = resolver(host, port, &hints, &res);
@@ -1113,7 +1120,7 @@ static void resolve_start(struct collector *c)
 	}
 	pthread_mutex_init(&j->lock, NULL);
 	j->refs = 2;
-	j->socktype = c->cfg->transport == CONFIG_TRANSPORT_TCP ?
+	j->socktype = c->cfg->transport == IPFIX_TRANSPORT_TCP ?
 		      SOCK_STREAM : SOCK_DGRAM;
 	memcpy(j->addr, c->cfg->remote_address, n);
 	pthread_attr_init(&at);
@@ -1179,7 +1186,7 @@ static void coll_start(struct collector *c)
 		c->state = COLL_DEAD;
 		return;
 	}
-	if (c->cfg->transport == CONFIG_TRANSPORT_TCP) {
+	if (c->cfg->transport == IPFIX_TRANSPORT_TCP) {
 		c->state = COLL_DOWN;
 		tcp_connect(c);
 		return;
@@ -1225,9 +1232,9 @@ static void coll_resolve_tick(struct collector *c, uint64_t now)
 }
 
 static int coll_init(struct ipfix_exporter *ex, struct collector *c,
-		     const struct config_collector *cc)
+		     const struct ipfix_collector_params *cc)
 {
-	bool tcp = cc->transport == CONFIG_TRANSPORT_TCP;
+	bool tcp = cc->transport == IPFIX_TRANSPORT_TCP;
 	int err;
 
 	c->ex = ex;
@@ -1302,25 +1309,21 @@ static bool plan_fits(const struct ipfix_exporter *ex,
 	return IPFIX_MSG_HDR_LEN + IPFIX_SET_HDR_LEN + rec <= ex->max_msg_len;
 }
 
-static int setup_plans(struct ipfix_exporter *ex)
+/* P's plans, then room for the built-in default of each IP version. */
+static int setup_plans(struct ipfix_exporter *ex,
+		       const struct ipfix_exporter_params *prm)
 {
-	const struct flowctl_config *cfg = ex->cfg;
-	size_t i, n_cfg = cfg->n_templates;
+	size_t n_cfg = prm->n_plans;
 	int ret;
 
 	ex->plans = calloc(n_cfg + 2, sizeof(*ex->plans));
 	if (!ex->plans)
 		return -ENOMEM;
-	for (i = 0; i < n_cfg; i++) {
-		ret = config_template_plan(cfg, cfg->templates[i].id,
-					   &ex->plans[i]);
-		if (ret)
-			return ret;
-	}
+	if (n_cfg)
+		memcpy(ex->plans, prm->plans, n_cfg * sizeof(*ex->plans));
 	ex->n_plans = n_cfg;
-	ret = choose_plan(ex, n_cfg, 4, cfg->flow_templates.ipv4,
-			  &ex->plan_v4);
-	ret = ret ?: choose_plan(ex, n_cfg, 6, cfg->flow_templates.ipv6,
+	ret = choose_plan(ex, n_cfg, 4, prm->flow_template_v4, &ex->plan_v4);
+	ret = ret ?: choose_plan(ex, n_cfg, 6, prm->flow_template_v6,
 				 &ex->plan_v6);
 	if (ret)
 		return ret;
@@ -1328,7 +1331,7 @@ static int setup_plans(struct ipfix_exporter *ex)
 		struct ipfix_plan *p = &ex->plans[ex->n_plans];
 
 		ipfix_plan_default_v4(p);
-		p->exporting_process_id = cfg->exporting_process_id;
+		p->exporting_process_id = ex->exporting_process_id;
 		if (plan_fits(ex, p)) {
 			ex->plan_v4 = p;
 			ex->n_plans++;
@@ -1341,7 +1344,7 @@ static int setup_plans(struct ipfix_exporter *ex)
 		struct ipfix_plan *p = &ex->plans[ex->n_plans];
 
 		ipfix_plan_default_v6(p);
-		p->exporting_process_id = cfg->exporting_process_id;
+		p->exporting_process_id = ex->exporting_process_id;
 		if (plan_fits(ex, p)) {
 			ex->plan_v6 = p;
 			ex->n_plans++;
@@ -1355,7 +1358,7 @@ static int setup_plans(struct ipfix_exporter *ex)
 	return ret;
 }
 
-int ipfix_exporter_create(const struct flowctl_config *cfg,
+int ipfix_exporter_create(const struct ipfix_exporter_params *p,
 			  struct ipfix_exporter **out)
 {
 	struct ipfix_exporter *ex;
@@ -1366,31 +1369,36 @@ int ipfix_exporter_create(const struct flowctl_config *cfg,
 	ex = calloc(1, sizeof(*ex));
 	if (!ex)
 		return -ENOMEM;
-	ex->cfg = cfg;
-	ex->max_msg_len = cfg->max_ipfix_message_len;
-	ex->refresh_ns = (uint64_t)cfg->timer_template_flush_s * NS_PER_SEC;
+	ex->exporting_process_id = p->exporting_process_id;
+	ex->max_msg_len = p->max_msg_len;
+	ex->refresh_ns = (uint64_t)p->template_refresh_s * NS_PER_SEC;
 	ex->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (ex->epfd < 0) {
 		ret = -errno;
 		goto fail;
 	}
-	ret = setup_plans(ex);
+	ret = setup_plans(ex, p);
 	if (ret)
 		goto fail;
-	ex->colls = calloc(cfg->n_collectors ?: 1, sizeof(*ex->colls));
-	if (!ex->colls) {
+	ex->colls = calloc(p->n_collectors ?: 1, sizeof(*ex->colls));
+	ex->coll_params = calloc(p->n_collectors ?: 1,
+				 sizeof(*ex->coll_params));
+	if (!ex->colls || !ex->coll_params) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	for (i = 0; i < cfg->n_collectors; i++) {
+	if (p->n_collectors)
+		memcpy(ex->coll_params, p->collectors,
+		       p->n_collectors * sizeof(*ex->coll_params));
+	for (i = 0; i < p->n_collectors; i++) {
 		ex->n_colls++;
-		ret = coll_init(ex, &ex->colls[i], &cfg->collectors[i]);
+		ret = coll_init(ex, &ex->colls[i], &ex->coll_params[i]);
 		if (ret)
 			goto fail;
 	}
 	/* a configured domain is known now: templates at start */
-	if (cfg->obs_domain_id_set)
-		ipfix_exporter_add_domain(ex, cfg->obs_domain_id);
+	if (p->obs_domain_id_set)
+		ipfix_exporter_add_domain(ex, p->obs_domain_id);
 	*out = ex;
 	return 0;
 fail:
@@ -1422,6 +1430,7 @@ void ipfix_exporter_destroy(struct ipfix_exporter *ex)
 		free(c->domains);
 	}
 	free(ex->colls);
+	free(ex->coll_params);
 	free(ex->plans);
 	free(ex->meter);
 	if (ex->epfd >= 0)
@@ -1450,7 +1459,7 @@ void ipfix_exporter_tick(struct ipfix_exporter *ex)
 	now = now_mono(ex);
 	for (k = 0; k < ex->n_colls; k++) {
 		struct collector *c = &ex->colls[k];
-		bool tcp = c->cfg->transport == CONFIG_TRANSPORT_TCP;
+		bool tcp = c->cfg->transport == IPFIX_TRANSPORT_TCP;
 
 		if (c->state == COLL_RESOLVING)
 			coll_resolve_tick(c, now);
@@ -1523,7 +1532,7 @@ static bool tcp_pending(const struct ipfix_exporter *ex)
 	for (k = 0; k < ex->n_colls; k++) {
 		const struct collector *c = &ex->colls[k];
 
-		if (c->cfg->transport == CONFIG_TRANSPORT_TCP &&
+		if (c->cfg->transport == IPFIX_TRANSPORT_TCP &&
 		    (c->state == COLL_CONNECTING ||
 		     (c->state == COLL_UP && c->q_head < c->q_len)))
 			return true;
@@ -1543,7 +1552,7 @@ static void udp_check_refused(struct ipfix_exporter *ex, int timeout_ms)
 	for (k = 0; k < ex->n_colls && n < 64; k++) {
 		struct collector *c = &ex->colls[k];
 
-		if (c->cfg->transport == CONFIG_TRANSPORT_UDP && c->fd >= 0 &&
+		if (c->cfg->transport == IPFIX_TRANSPORT_UDP && c->fd >= 0 &&
 		    c->st.messages) {
 			udp_read_errors(c);
 			pfd[n].fd = c->fd;
@@ -1568,7 +1577,7 @@ int ipfix_exporter_flush(struct ipfix_exporter *ex, int timeout_ms)
 	ipfix_exporter_end_batch(ex);
 	for (k = 0; k < ex->n_colls; k++)
 		if (ex->colls[k].state == COLL_UP &&
-		    ex->colls[k].cfg->transport == CONFIG_TRANSPORT_TCP)
+		    ex->colls[k].cfg->transport == IPFIX_TRANSPORT_TCP)
 			tcp_write(&ex->colls[k]);
 	while (tcp_pending(ex)) {
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
@@ -1584,7 +1593,7 @@ int ipfix_exporter_flush(struct ipfix_exporter *ex, int timeout_ms)
 		for (k = 0; k < ex->n_colls; k++) {
 			struct collector *c = &ex->colls[k];
 
-			if (c->cfg->transport == CONFIG_TRANSPORT_TCP &&
+			if (c->cfg->transport == IPFIX_TRANSPORT_TCP &&
 			    (c->q_len > c->q_head || c->state == COLL_CONNECTING))
 				tcp_close(c, ETIMEDOUT, "flush timed out");
 		}

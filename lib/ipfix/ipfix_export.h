@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The IPFIX exporting process: flow records in, IPFIX messages out to every
- * collector of the config, over UDP or TCP (RFC 7011 10).
+ * collector of its parameters, over UDP or TCP (RFC 7011 10).  It knows
+ * nothing of the config: lib/config fills struct ipfix_exporter_params
+ * (config_exporter_create()).
  *
  * Each collector has its own socket, sequence numbers (one counter per
  * observation domain and transport session), template state and counters;
@@ -10,7 +12,7 @@
  *
  * Typical use by the agent:
  *
- *	ipfix_exporter_create(cfg, &ex);
+ *	ipfix_exporter_create(&params, &ex);	(or config_exporter_create)
  *	ipfix_exporter_add_domain(ex, domain);	for each metered netns
  *	epoll_ctl(ADD, ipfix_exporter_fd(ex), EPOLLIN);
  *	loop:
@@ -27,8 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
 #include "flow_record.h"
+#include "ipfix.h"
 
 /* Bytes of IPFIX messages a TCP collector may have queued in user space
  * (on top of the kernel's socket buffer); beyond, records are not sent. */
@@ -36,10 +38,42 @@
 
 struct ipfix_exporter;
 
+enum ipfix_transport {
+	IPFIX_TRANSPORT_UDP = 0,
+	IPFIX_TRANSPORT_TCP,
+};
+
+/* "udp", "tcp" */
+const char *ipfix_transport_name(enum ipfix_transport t);
+
+struct ipfix_collector_params {
+	const char *remote_address;	/* "host:port", "[v6]:port" */
+	const char *local_address;	/* or NULL */
+	enum ipfix_transport transport;
+	uint32_t reconnect_interval_s;	/* TCP; DNS retries */
+};
+
+struct ipfix_exporter_params {
+	const struct ipfix_collector_params *collectors;
+	size_t n_collectors;
+	/* the data templates that may be used, compiled (copied) */
+	const struct ipfix_plan *plans;
+	size_t n_plans;
+	/* the template of kernel flows per IP version: 0 for
+	 * ipfix_plan_choose()'s choice */
+	uint16_t flow_template_v4;
+	uint16_t flow_template_v6;
+	uint16_t max_msg_len;		/* a message holds any one template */
+	uint32_t template_refresh_s;	/* templates (UDP), options records */
+	uint32_t exporting_process_id;
+	bool obs_domain_id_set;		/* announce OBS_DOMAIN_ID at once */
+	uint32_t obs_domain_id;
+};
+
 /* Counters of one collector, for metrics and the command's report. */
 struct ipfix_collector_stats {
 	const char *address;		/* remoteAddress as configured */
-	enum config_transport transport;
+	enum ipfix_transport transport;
 	bool up;			/* UDP: socket open; TCP: connected */
 	uint64_t messages;		/* messages the kernel accepted */
 	uint64_t records;		/* flow records in them */
@@ -53,25 +87,26 @@ struct ipfix_collector_stats {
 };
 
 /*
- * Create the exporter for every collector of CFG (outputs/collectors),
- * compile the templates, open the sockets (UDP: bound to localAddress and
+ * Create the exporter for every collector of P, choose the templates of
+ * kernel flows, open the sockets (UDP: bound to localAddress and
  * connected; TCP: a non-blocking connect is started).  Host names are
  * resolved here; a remoteAddress that does not resolve is logged with its
  * name and looked up again from ipfix_exporter_tick(), in a thread, after
  * reconnectIntervalSeconds, doubling up to 5 minutes.  A collector that
  * cannot be set up (unresolved yet, address in use) counts its records as
  * not sent; it does not fail the others.  Returns 0 or -errno (-ENOMEM,
- * -EINVAL when CFG has no usable template).  CFG must outlive the
- * exporter.
+ * -ENOENT or -EINVAL for a flow template that cannot be used).  P and its
+ * arrays are copied; the address strings must outlive the exporter.
  */
-int ipfix_exporter_create(const struct flowctl_config *cfg,
+int ipfix_exporter_create(const struct ipfix_exporter_params *p,
 			  struct ipfix_exporter **out);
 
 /*
  * Export N flow records to every collector.  Each record goes into the
  * observation domain r->obs_domain_id with the template picked for
- * r->ip_version: the first configured template that carries no address of
- * the other IP version, else the built-in default of that version.
+ * r->ip_version: flow_template_v4/v6 of the parameters, else the one
+ * ipfix_plan_choose() picks among their plans, else the built-in default
+ * of that version.
  * Templates (and options records) of a domain go first.  Never blocks;
  * records that cannot be sent are counted (ipfix_exporter_stats).
  */
@@ -81,15 +116,16 @@ void ipfix_exporter_export(struct ipfix_exporter *ex,
 /*
  * Announce observation domain OBS_DOMAIN_ID (a network namespace the agent
  * meters): its templates and options records are sent now rather than
- * just before its first record.  The config's observationDomainId, when
- * set, is announced by ipfix_exporter_create().
+ * just before its first record.  The parameters' obs_domain_id, when set,
+ * is announced by ipfix_exporter_create().
  */
 void ipfix_exporter_add_domain(struct ipfix_exporter *ex,
 			       uint32_t obs_domain_id);
 
 /*
  * Export one data record already encoded (LEN octets) for template
- * TEMPLATE_ID of the config, in observation domain OBS_DOMAIN_ID: what
+ * TEMPLATE_ID (one of the parameters' plans), in observation domain
+ * OBS_DOMAIN_ID: what
  * `flowctl ipfix file` sends.  Records are packed into messages until
  * ipfix_exporter_end_batch() or ipfix_exporter_flush().  -ENOENT for an
  * unknown template.

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "embedded.h"
+#include "error.h"
 #include "exec.h"
 #include "flow_abi.h"
 #include "log.h"
@@ -248,7 +249,7 @@ static bool has_ctrl(const char *s)
 	return false;
 }
 
-/* Returns 0, -METER_EUSAGE (FILE cannot be a template) or -ENOMEM. */
+/* Returns 0, -FLOWCTL_EREQUEST (FILE cannot be a template) or -ENOMEM. */
 static int read_template(const char *path, char **data, size_t *len)
 {
 	struct stat st;
@@ -262,24 +263,24 @@ static int read_template(const char *path, char **data, size_t *len)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		pr_err("%s=%s: %s", EBPF_TEMPLATE_ENV, path, strerror(errno));
-		return -METER_EUSAGE;
+		return -FLOWCTL_EREQUEST;
 	}
 	if (fstat(fd, &st)) {
 		pr_err("%s=%s: %s", EBPF_TEMPLATE_ENV, path, strerror(errno));
-		err = -METER_EUSAGE;
+		err = -FLOWCTL_EREQUEST;
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		pr_err("%s=%s: not a regular file; name a C source file",
 		       EBPF_TEMPLATE_ENV, path);
-		err = -METER_EUSAGE;
+		err = -FLOWCTL_EREQUEST;
 		goto out;
 	}
 	if (st.st_mode & 022) {
 		pr_err("%s=%s: writable by group or others (mode %04o): whoever can write it chooses the code loaded into the kernel; chmod go-w it",
 		       EBPF_TEMPLATE_ENV, path,
 		       (unsigned int)(st.st_mode & 07777));
-		err = -METER_EUSAGE;
+		err = -FLOWCTL_EREQUEST;
 		goto out;
 	}
 	buf = malloc(EBPF_TEMPLATE_MAX + 1);
@@ -296,7 +297,7 @@ static int read_template(const char *path, char **data, size_t *len)
 		if (r < 0) {
 			pr_err("%s=%s: %s", EBPF_TEMPLATE_ENV, path,
 			       strerror(errno));
-			err = -METER_EUSAGE;
+			err = -FLOWCTL_EREQUEST;
 			goto out;
 		}
 		if (r == 0)
@@ -305,7 +306,7 @@ static int read_template(const char *path, char **data, size_t *len)
 		if (n > EBPF_TEMPLATE_MAX) {
 			pr_err("%s=%s: larger than %u bytes: not a BPF template",
 			       EBPF_TEMPLATE_ENV, path, EBPF_TEMPLATE_MAX);
-			err = -METER_EUSAGE;
+			err = -FLOWCTL_EREQUEST;
 			goto out;
 		}
 	}
@@ -341,7 +342,7 @@ int ebpf_render(const struct ebpf_knobs *k, char **src, size_t *len)
 		    has_ctrl(override)) {
 			pr_err("%s: the path may not contain quotes, backslashes, \"*/\" or control characters",
 			       EBPF_TEMPLATE_ENV);
-			return -METER_EUSAGE;
+			return -FLOWCTL_EREQUEST;
 		}
 		err = read_template(override, &own, &tlen);
 		if (err)

@@ -14,7 +14,9 @@
 #define EBPF_CACHE_DIR		FLOWCTL_RUN_DIR "/obj"
 #define EBPF_DIGEST_LEN		64	/* hex SHA-256 */
 
-#define EBPF_MAX_FLOWS_LIMIT	(1U << 24)	/* largest max_flows accepted */
+/* Largest max_flows accepted (1 << 24), a plain number so the CLI's help
+ * text can spell it (STRINGIFY). */
+#define EBPF_MAX_FLOWS_LIMIT	16777216
 
 struct ebpf_knobs {
 	unsigned int max_flows;		/* per netns and buffer (-l) */
@@ -35,9 +37,9 @@ void ebpf_knobs_default(struct ebpf_knobs *k);
  * Render the template with K: one C source in which the project's own
  * headers are inlined and the knobs are #defines.  *SRC is malloc'ed.
  * FLOWCTL_EBPF_TEMPLATE=FILE in the environment renders FILE instead of the
- * built-in template; -METER_EUSAGE (meter.h) when FILE cannot be one (not a
- * regular file, writable by group or others, over 1 MiB, unreadable): the
- * user must change it.  Otherwise 0 or -errno.
+ * built-in template; -FLOWCTL_EREQUEST (error.h) when FILE cannot be one
+ * (not a regular file, writable by group or others, over 1 MiB,
+ * unreadable): the user must change it.  Otherwise 0 or -errno.
  */
 int ebpf_render(const struct ebpf_knobs *k, char **src, size_t *len);
 

@@ -869,7 +869,7 @@ static int specs_expand(const struct ifspec *specs, int n, bool pins,
 		if (s->netns_glob && !any) {
 			pr_err("-i %s:%s: no network namespace matches '%s' (see `ip netns list`)",
 			       s->netns, s->all ? "*" : s->dev, s->netns);
-			err = -METER_EUSAGE;
+			err = -FLOWCTL_EREQUEST;
 			goto fail;
 		}
 	}
@@ -919,7 +919,7 @@ static int request_resolve(const struct ifspec *specs, int n,
 		if (!netns_exists(s->netns)) {
 			pr_err("%s: network namespace '%s' does not exist (see `ip netns list`)",
 			       name, s->netns);
-			err = -METER_EUSAGE;
+			err = -FLOWCTL_EREQUEST;
 			goto out;
 		}
 		err = netns_devices(s->netns, &devs, &nd);
@@ -944,7 +944,7 @@ static int request_resolve(const struct ifspec *specs, int n,
 			if (!ether && need_devices) {
 				pr_err("%s: link type %s is not Ethernet; the meter parses Ethernet frames only",
 				       name, devs[j].link_type);
-				err = -METER_EUSAGE;
+				err = -FLOWCTL_EREQUEST;
 				break;
 			}
 			err = request_add(r, s->netns, &devs[j], hooks, false);
@@ -956,7 +956,7 @@ static int request_resolve(const struct ifspec *specs, int n,
 		if (!hits && !pattern) {
 			pr_err("%s: no device '%s' in %s", name, s->dev,
 			       s->netns[0] ? s->netns : "the root namespace");
-			err = -METER_EUSAGE;
+			err = -FLOWCTL_EREQUEST;
 			goto out;
 		}
 		if (!hits && need_devices && s->all)
@@ -970,7 +970,7 @@ static int request_resolve(const struct ifspec *specs, int n,
 		pr_err("-i %s: no device matches '%s'",
 		       ifspec_str(&specs[i], name, sizeof(name)),
 		       specs[i].dev);
-		err = -METER_EUSAGE;
+		err = -FLOWCTL_EREQUEST;
 		goto out;
 	}
 out:
@@ -1460,7 +1460,7 @@ static int attach_ns(struct request *r, int ns, const struct meter_opts *o,
 				       name, o->id.pref, o->id.chain,
 				       o->id.handle, x->st.bpf_name[0] ?
 				       x->st.bpf_name : "not bpf");
-				err = -METER_EUSAGE;
+				err = -FLOWCTL_EREQUEST;
 				goto out;
 			}
 			if (!want) {
@@ -1722,7 +1722,7 @@ int meter_attach(const struct ifspec *specs, int n,
 	 */
 	if (o->latency && !(o->hooks & METER_HOOK_EGRESS)) {
 		pr_err("--latency is measured at the egress hook: use --hooks egress (the default) or both");
-		return -METER_EUSAGE;
+		return -FLOWCTL_EREQUEST;
 	}
 	lock = o->dry ? -1 : flowctl_lock(LOCK_TIMEOUT_S);
 	if (lock < 0 && !o->dry)
@@ -1738,7 +1738,7 @@ int meter_attach(const struct ifspec *specs, int n,
 		goto out;
 	if (!r.nt) {
 		pr_err("no interface to attach to");
-		err = -METER_EUSAGE;
+		err = -FLOWCTL_EREQUEST;
 		goto out;
 	}
 	if (!o->dry) {
@@ -1775,7 +1775,7 @@ int meter_attach(const struct ifspec *specs, int n,
 			if (!o->force) {
 				pr_err("%s: %s; run again with --force to replace them (flows not yet exported are lost)",
 				       ifspec_pin_name(p->netns), reason);
-				err = -METER_EUSAGE;
+				err = -FLOWCTL_EREQUEST;
 				goto out;
 			}
 			p->replace_pins = true;
@@ -2515,7 +2515,7 @@ int meter_status(const char *netns, enum meter_output out)
 	if (netns && netns[0] && !netns_exists(netns) && !pin_dir_exists(netns)) {
 		pr_err("network namespace '%s' does not exist", netns);
 		json_object_put(jarr);
-		return -METER_EUSAGE;
+		return -FLOWCTL_EREQUEST;
 	}
 	if (out == METER_OUT_WIDE)
 		printf("%-12s %-12s %-8s %-9s %-12s %-10s %-7s %-20s %-17s %s\n",

@@ -10,11 +10,9 @@
 #include <stdbool.h>
 
 #include "ebpf_build.h"
+#include "error.h"
 #include "ifspec.h"
 #include "tc.h"
-
-/* Return codes beyond -errno: a request the user must change. */
-#define METER_EUSAGE 1000
 
 /* Hooks to meter (--hooks): bits of enum tc_hook. */
 #define METER_HOOK_INGRESS	(1U << TC_HOOK_INGRESS)
@@ -62,7 +60,7 @@ void meter_opts_default(struct meter_opts *o);
 /*
  * Attach to every interface of SPECS, both hooks.  All or nothing: on a
  * failure what this call did is undone.  Prints NETNS:DEV:HOOK (state) per
- * hook.  Returns 0, -METER_EUSAGE for a request to change (bad interface,
+ * hook.  Returns 0, -FLOWCTL_EREQUEST for a request to change (bad interface,
  * flow limit conflict without --force), or -errno.
  */
 int meter_attach(const struct ifspec *specs, int n,

@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 
 #include "flow_abi.h"
+#include "hostport.h"
 #include "log.h"
 
 struct metric {
@@ -906,7 +907,7 @@ int metrics_parse_addr_quiet(const char *addr, struct sockaddr_storage *ss,
 			     socklen_t *len)
 {
 	char host[INET6_ADDRSTRLEN + 1];
-	const char *port_s, *h, *h_end;
+	const char *port_s;
 	unsigned long port;
 	char *end;
 	bool v6 = false;
@@ -916,27 +917,11 @@ int metrics_parse_addr_quiet(const char *addr, struct sockaddr_storage *ss,
 		goto bad;
 	if (*addr >= '0' && *addr <= '9' && !strpbrk(addr, ".:[")) {
 		/* a bare port: on the default host, loopback */
-		h = h_end = "127.0.0.1";
-		h_end += strlen(h);
+		strcpy(host, "127.0.0.1");
 		port_s = addr;
-	} else if (addr[0] == '[') {
-		h = addr + 1;
-		h_end = strchr(h, ']');
-		if (!h_end || h_end[1] != ':')
-			goto bad;
-		port_s = h_end + 2;
-		v6 = true;
-	} else {
-		h = addr;
-		h_end = strrchr(addr, ':');
-		if (!h_end || memchr(addr, ':', h_end - addr))
-			goto bad;	/* no port, or IPv6 without [] */
-		port_s = h_end + 1;
-	}
-	if ((size_t)(h_end - h) >= sizeof(host))
+	} else if (hostport_split(addr, host, sizeof(host), &port_s, &v6)) {
 		goto bad;
-	memcpy(host, h, h_end - h);
-	host[h_end - h] = '\0';
+	}
 	if (!*port_s || *port_s < '0' || *port_s > '9')
 		goto bad;
 	errno = 0;

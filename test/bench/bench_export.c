@@ -180,7 +180,7 @@ static int export_once(struct flow_table *ft, const struct flowctl_config *cfg,
 	uint64_t t0, t1;
 	int err;
 
-	err = ipfix_exporter_create(cfg, &x.ex);
+	err = config_exporter_create(cfg, &x.ex);
 	if (err)
 		return err;
 	flow_cache_params_init(&cp);
@@ -279,7 +279,7 @@ static int async_setup(const struct flowctl_config *cfg, size_t queue,
 	int err;
 
 	*fcp = NULL;
-	err = ipfix_exporter_create(cfg, &ex);
+	err = config_exporter_create(cfg, &ex);
 	if (err)
 		return err;
 	err = ipfix_async_create(ex, queue, &x->a);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "hostport.h"
 #include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -51,8 +52,8 @@ static void check_good(const struct flowctl_config *cfg)
 		const struct config_collector *c = &cfg->collectors[i];
 
 		if (!c->remote_address ||
-		    config_split_address(c->remote_address, host,
-					 sizeof(host), &port))
+		    hostport_parse(c->remote_address, host, sizeof(host),
+				   &port))
 			abort();
 	}
 	for (i = 0; i < cfg->n_logs; i++) {

@@ -12,6 +12,7 @@
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FLOWCTL=${FLOWCTL:-$TOP/build/default/flowctl}
 PY=/usr/bin/python3
+RUN_DIR=/run/flowctl	# FLOWCTL_RUN_DIR (lib/base/rundir.h)
 T_PREFIX=${T_PREFIX:-ft$$x}
 T_PASS=0
 T_FAIL=0

@@ -54,6 +54,29 @@ expect ipfix-dump-timeout 2 "in 0..600000" \
 	"$FLOWCTL" ipfix dump -c "$D/none.yaml" -t 1.5
 expect ebpf-l-big 2 "in 1..16777216" "$FLOWCTL" ebpf code-dump -l 16777217
 
+# --- the range a help text names is the range the option takes: its upper
+# bound is accepted, one more is refused (one constant for both) ---
+help_range() {	# help_range OPTION-PATTERN CMD...: "LO HI" of the help text
+	local pat=$1
+	shift
+	"$@" -h 2>&1 | grep -A2 -E -- "$pat" | grep -oE '[0-9]+\.\.[0-9]+' |
+		head -1 | tr -s '.' ' '
+}
+read -r lo hi <<<"$(help_range '-l, --interface' "$FLOWCTL" meter attach)"
+check_eq "meter -l help names 1..16777216" "1 16777216" "$lo $hi"
+expect meter-l-help-max-plus-1 2 "in $lo..$hi" \
+	"$FLOWCTL" "${A[@]}" -l "$((hi + 1))"
+read -r lo hi <<<"$(help_range '-l, --interface' "$FLOWCTL" ebpf code-dump)"
+check_eq "ebpf -l help names 1..16777216" "1 16777216" "$lo $hi"
+expect ebpf-l-help-max 0 "#define FLOWCTL_MAX_FLOWS $hi\$" \
+	"$FLOWCTL" ebpf code-dump -l "$hi"
+expect ebpf-l-help-max-plus-1 2 "in $lo..$hi" \
+	"$FLOWCTL" ebpf code-dump -l "$((hi + 1))"
+read -r lo hi <<<"$(help_range '-t, --timeout' "$FLOWCTL" ipfix file)"
+check_eq "ipfix -t help names 0..600000" "0 600000" "$lo $hi"
+expect ipfix-t-help-max-plus-1 2 "in $lo..$hi" \
+	"$FLOWCTL" ipfix dump -c "$D/none.yaml" -t "$((hi + 1))"
+
 # --- --netns: a pin directory name, never a path ---
 expect dump-netns-dotdot 2 "--netns ..: namespace name cannot be . or .." \
 	"$FLOWCTL" dump --netns ..

@@ -326,7 +326,7 @@ check_eq "verifier rejection: no filter left" 0 "$left"
 # --- dry run -----------------------------------------------------------------
 out=$("$FLOWCTL" meter attach -i "$NS0:eth2" --dry 2>&1); rc=$?
 check_eq "--dry exit 0" 0 "$rc"
-grep -q "TC_BPF_MNT=/run/flowctl/bpffs/flowctl/$NS0 ip netns exec $NS0 tc filter add dev eth2 egress pref 100 chain 0 handle 0x1 bpf da obj" <<<"$out" &&
+grep -q "TC_BPF_MNT=$RUN_DIR/bpffs/flowctl/$NS0 ip netns exec $NS0 tc filter add dev eth2 egress pref 100 chain 0 handle 0x1 bpf da obj" <<<"$out" &&
 	pass "--dry prints the tc command" || fail "--dry output" "$out"
 n=$(ip netns exec "$NS0" tc -j filter show dev eth2 egress 2>/dev/null | jq 'length')
 check_eq "--dry attached nothing" 0 "${n:-0}"

@@ -33,7 +33,7 @@ mkns() { # NAME [NPAIRS]
 	ip -n "$1" neigh add 10.9.0.2 lladdr 02:00:00:00:00:02 dev d0 nud permanent
 }
 forget_ns() { # NAME: at exit, whatever is left of it
-	on_cleanup "ip netns del '$1'; rm -rf '$PIN/$1'; rm -f '/run/flowctl/state/$1.overflow'"
+	on_cleanup "ip netns del '$1'; rm -rf '$PIN/$1'; rm -f '$RUN_DIR/state/$1.overflow'"
 }
 send() { # NS COUNT SPORT: COUNT datagrams, one flow, out of d0
 	ip netns exec "$1" $UDP 10.9.0.2 7000 "$2" 32 "$3" 1

@@ -16,6 +16,7 @@
 #include "check_main.h"
 #include "clock.h"
 #include "config.h"
+#include "flow_cache.h"
 #include "embedded.h"
 #include "flowfile.h"
 #include "metrics.h"
@@ -198,7 +199,7 @@ START_TEST(test_original_outputs)
 	ck_assert_uint_eq(cfg->n_collectors, 1);
 	ck_assert_str_eq(cfg->collectors[0].remote_address, "10.146.0.6:2100");
 	ck_assert_str_eq(cfg->collectors[0].local_address, "0.0.0.0:50102");
-	ck_assert_int_eq(cfg->collectors[0].transport, CONFIG_TRANSPORT_UDP);
+	ck_assert_int_eq(cfg->collectors[0].transport, IPFIX_TRANSPORT_UDP);
 	ck_assert_uint_eq(cfg->collectors[0].reconnect_interval_s, 60);
 	ck_assert_uint_eq(cfg->n_logs, 1);
 	l = &cfg->logs[0];
@@ -285,10 +286,10 @@ START_TEST(test_all_keys)
 	ck_assert_uint_eq(cfg->n_interfaces, 3);
 	ck_assert_str_eq(cfg->interfaces[1], "ns1:*");
 	ck_assert_uint_eq(cfg->n_collectors, 2);
-	ck_assert_int_eq(cfg->collectors[0].transport, CONFIG_TRANSPORT_TCP);
+	ck_assert_int_eq(cfg->collectors[0].transport, IPFIX_TRANSPORT_TCP);
 	ck_assert_uint_eq(cfg->collectors[0].reconnect_interval_s, 5);
 	ck_assert_str_eq(cfg->collectors[0].local_address, "[::1]:0");
-	ck_assert_int_eq(cfg->collectors[1].transport, CONFIG_TRANSPORT_UDP);
+	ck_assert_int_eq(cfg->collectors[1].transport, IPFIX_TRANSPORT_UDP);
 	ck_assert_str_eq(cfg->logs[0].hooks[0].argv[1], "a b");
 	ck_assert_ptr_null(cfg->logs[0].hooks[0].argv[2]);
 
@@ -334,7 +335,7 @@ static void check_default_config(struct flowctl_config *cfg)
 	ck_assert_uint_eq(cfg->max_ipfix_message_len, 1400);
 	ck_assert_uint_eq(cfg->n_collectors, 1);
 	ck_assert_str_eq(cfg->collectors[0].remote_address, "127.0.0.1:4739");
-	ck_assert_int_eq(cfg->collectors[0].transport, CONFIG_TRANSPORT_UDP);
+	ck_assert_int_eq(cfg->collectors[0].transport, IPFIX_TRANSPORT_UDP);
 	ck_assert_uint_eq(cfg->n_logs, 1);
 	ck_assert_str_eq(cfg->logs[0].file, "/var/log/flowctl/flows.log");
 	ck_assert_uint_eq(cfg->n_templates, 2);
@@ -415,6 +416,46 @@ START_TEST(test_case_insensitive_names)
 	for (i = 0; i < 4; i++)
 		ck_assert_uint_eq(cfg->templates[0].fields[i].ie->id, 8);
 	config_free(cfg);
+}
+END_TEST
+
+/* The flow cache's timers: the config's defaults are the cache's own;
+ * activeTimeoutSeconds falls back to timerForceDrainSeconds. */
+static void cache_params_of(const char *text, struct flow_cache_params *p)
+{
+	struct flowctl_config *cfg;
+	struct yaml_error err;
+
+	ck_assert_int_eq(config_load_string("inline", text, strlen(text), &cfg,
+					    &err), 0);
+	flow_cache_params_init(p);
+	config_cache_params(cfg, p);
+	config_free(cfg);
+}
+
+START_TEST(test_cache_params)
+{
+	struct flow_cache_params p, d;
+
+	flow_cache_params_init(&d);
+	cache_params_of("{}\n", &p);
+	ck_assert_uint_eq(p.idle_timeout_ms, d.idle_timeout_ms);
+	ck_assert_uint_eq(p.active_timeout_ms, d.active_timeout_ms);
+	ck_assert_uint_eq(p.finished_drain_ms, d.finished_drain_ms);
+	ck_assert_uint_eq(p.scan_interval_ms, d.scan_interval_ms);
+	cache_params_of("timerForceDrainSeconds: 30\n"
+			"timerFinishedDrainSeconds: 2\n", &p);
+	ck_assert_uint_eq(p.active_timeout_ms, 30000);
+	ck_assert_uint_eq(p.finished_drain_ms, 2000);
+	cache_params_of("timerForceDrainSeconds: 30\n"
+			"activeTimeoutSeconds: 120\n"
+			"idleTimeoutSeconds: 5\n"
+			"scanIntervalMilliseconds: 250\n"
+			"timerFinishedDrainSeconds: 0\n", &p);
+	ck_assert_uint_eq(p.active_timeout_ms, 120000);
+	ck_assert_uint_eq(p.idle_timeout_ms, 5000);
+	ck_assert_uint_eq(p.scan_interval_ms, 250);
+	ck_assert_uint_eq(p.finished_drain_ms, d.finished_drain_ms);
 }
 END_TEST
 
@@ -735,44 +776,6 @@ START_TEST(test_metrics_address_as_cli)
 }
 END_TEST
 
-START_TEST(test_split_address)
-{
-	char host[64];
-	uint16_t port;
-
-	ck_assert_int_eq(config_split_address("127.0.0.1:4739", host,
-					      sizeof(host), &port), 0);
-	ck_assert_str_eq(host, "127.0.0.1");
-	ck_assert_uint_eq(port, 4739);
-	ck_assert_int_eq(config_split_address("[::1]:4739", host, sizeof(host),
-					      &port), 0);
-	ck_assert_str_eq(host, "::1");
-	ck_assert_int_eq(config_split_address("[fd00:1::2]:2055", host,
-					      sizeof(host), &port), 0);
-	ck_assert_str_eq(host, "fd00:1::2");
-	ck_assert_uint_eq(port, 2055);
-	ck_assert_int_eq(config_split_address("collector-1.example:9", host,
-					      sizeof(host), &port), 0);
-	ck_assert_str_eq(host, "collector-1.example");
-	ck_assert_int_eq(config_split_address("::1:4739", host, sizeof(host),
-					      &port), -EINVAL);
-	ck_assert_int_eq(config_split_address("[::1]4739", host, sizeof(host),
-					      &port), -EINVAL);
-	ck_assert_int_eq(config_split_address("[::x]:4739", host, sizeof(host),
-					      &port), -EINVAL);
-	ck_assert_int_eq(config_split_address("host:", host, sizeof(host),
-					      &port), -EINVAL);
-	ck_assert_int_eq(config_split_address(":4739", host, sizeof(host),
-					      &port), -EINVAL);
-	ck_assert_int_eq(config_split_address("a b:1", host, sizeof(host),
-					      &port), -EINVAL);
-	ck_assert_int_eq(config_split_address("1.2.3.4:65536", host,
-					      sizeof(host), &port), -EINVAL);
-	ck_assert_int_eq(config_split_address("1.2.3.4:+1", host,
-					      sizeof(host), &port), -EINVAL);
-}
-END_TEST
-
 START_TEST(test_obs_domain_per_netns)
 {
 	uint32_t a = config_obs_domain_id(NULL, "ns0");
@@ -993,10 +996,10 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_built_in_templates_match_config_yaml);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_case_insensitive_names);
+	tcase_add_test(tc, test_cache_params);
 	tcase_add_test(tc, test_config_keys_case_sensitive);
 	tcase_add_test(tc, test_hook_command_quoted_words);
 	tcase_add_test(tc, test_flow_templates_any_version);
-	tcase_add_test(tc, test_split_address);
 	tcase_add_test(tc, test_metrics_address_as_cli);
 	tcase_add_test(tc, test_obs_domain_per_netns);
 	suite_add_tcase(s, tc);

@@ -257,22 +257,22 @@ START_TEST(template_override_refused)
 	char *big;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	ck_assert_int_eq(render_with_template("/dev/zero"), -METER_EUSAGE);
-	ck_assert_int_eq(render_with_template(dir), -METER_EUSAGE);
+	ck_assert_int_eq(render_with_template("/dev/zero"), -FLOWCTL_EREQUEST);
+	ck_assert_int_eq(render_with_template(dir), -FLOWCTL_EREQUEST);
 	snprintf(path, sizeof(path), "%s/missing.c", dir);
-	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	ck_assert_int_eq(render_with_template(path), -FLOWCTL_EREQUEST);
 
 	snprintf(path, sizeof(path), "%s/fifo", dir);
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
-	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	ck_assert_int_eq(render_with_template(path), -FLOWCTL_EREQUEST);
 	unlink(path);
 
 	/* anyone may write it: refused, whatever it says */
 	snprintf(path, sizeof(path), "%s/t.c", dir);
 	write_template(path, ok, strlen(ok), 0666);
-	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	ck_assert_int_eq(render_with_template(path), -FLOWCTL_EREQUEST);
 	write_template(path, ok, strlen(ok), 0620);
-	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	ck_assert_int_eq(render_with_template(path), -FLOWCTL_EREQUEST);
 	write_template(path, ok, strlen(ok), 0644);
 	ck_assert_int_eq(render_with_template(path), 0);
 
@@ -283,19 +283,19 @@ START_TEST(template_override_refused)
 	write_template(path, big, 1 << 20, 0600);
 	ck_assert_int_eq(render_with_template(path), 0);
 	write_template(path, big, (1 << 20) + 1, 0600);
-	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	ck_assert_int_eq(render_with_template(path), -FLOWCTL_EREQUEST);
 	free(big);
 	unlink(path);
 
 	/* the path goes into a comment and a #line: nothing that ends them */
 	snprintf(path, sizeof(path), "%s/a\"b.c", dir);
 	write_template(path, ok, strlen(ok), 0600);
-	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	ck_assert_int_eq(render_with_template(path), -FLOWCTL_EREQUEST);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/a*/b.c", dir);
-	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	ck_assert_int_eq(render_with_template(path), -FLOWCTL_EREQUEST);
 	snprintf(path, sizeof(path), "%s/a\nb.c", dir);
-	ck_assert_int_eq(render_with_template(path), -METER_EUSAGE);
+	ck_assert_int_eq(render_with_template(path), -FLOWCTL_EREQUEST);
 	rmdir(dir);
 }
 END_TEST

@@ -769,7 +769,7 @@ START_TEST(test_udp_sequence_and_split)
 	cfg = make_config("maxIpfixMessageLen: 100\n"
 			  "collectors: [{address: 127.0.0.1:%u}]\n"
 			  SMALL_TEMPLATE, port);
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	ipfix_exporter_set_clock(ex, fake_clock);
 	fill_records(recs, 10, 5);
 	ipfix_exporter_export(ex, recs, 10);
@@ -816,7 +816,7 @@ START_TEST(test_udp_domains_and_refresh)
 	cfg = make_config("timerTemplateFlushSeconds: 60\n"
 			  "collectors: [{address: 127.0.0.1:%u}]\n"
 			  SMALL_TEMPLATE, port);
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	fake_now = T0_NS;
 	ipfix_exporter_set_clock(ex, fake_clock);
 	fill_records(recs, 6, 5);
@@ -867,7 +867,7 @@ START_TEST(test_udp_templates_at_start)
 	cfg = make_config("observationDomainId: 9\n"
 			  "collectors: [{address: 127.0.0.1:%u}]\n"
 			  SMALL_TEMPLATE, port);
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	/* the configured domain's templates leave at once */
 	udp_read_all(fd, &rd);
 	ck_assert_int_eq(rd.template_records, 2);
@@ -901,7 +901,7 @@ START_TEST(test_udp_collector_down)
 	cfg = make_config("maxIpfixMessageLen: 100\n"
 			  "collectors: [{address: 127.0.0.1:%u}]\n"
 			  SMALL_TEMPLATE, closed_port(SOCK_DGRAM));
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	fill_records(recs, 40, 1);
 	for (i = 0; i < 4; i++)
 		ipfix_exporter_export(ex, recs + 10 * i, 10);
@@ -933,7 +933,7 @@ START_TEST(test_one_collector_down_others_fine)
 			  "- collector: {remoteAddress: 127.0.0.1:%u}\n"
 			  SMALL_TEMPLATE, closed_port(SOCK_STREAM),
 			  closed_port(SOCK_DGRAM), port);
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	ck_assert_uint_eq(ipfix_exporter_n_collectors(ex), 3);
 	fill_records(recs, 20, 1);
 	ipfix_exporter_export(ex, recs, 10);
@@ -1030,7 +1030,7 @@ START_TEST(test_tcp_session)
 			  "- collector: {remoteAddress: 127.0.0.1:%u, "
 			  "transport: tcp, reconnectIntervalSeconds: 5}\n"
 			  SMALL_TEMPLATE, port);
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	fake_now = T0_NS;
 	ipfix_exporter_set_clock(ex, fake_clock);
 	ck_assert_int_ge(ipfix_exporter_fd(ex), 0);
@@ -1111,7 +1111,7 @@ START_TEST(test_tcp_collector_down)
 	cfg = make_config("outputs:\n"
 			  "- collector: {remoteAddress: 127.0.0.1:%u, transport: tcp}\n"
 			  SMALL_TEMPLATE, closed_port(SOCK_STREAM));
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	fill_records(recs, 5, 1);
 	ipfix_exporter_export(ex, recs, 5);
 	ipfix_exporter_flush(ex, 1000);
@@ -1138,7 +1138,7 @@ START_TEST(test_tcp_queue_bounded)
 	cfg = make_config("outputs:\n"
 			  "- collector: {remoteAddress: 127.0.0.1:%u, transport: tcp}\n"
 			  SMALL_TEMPLATE, port);
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	cfd = tcp_accept(lfd, ex);
 	fill_records(recs, 1000, 1);
 	/* the collector never reads: kernel buffers, then our queue fill,

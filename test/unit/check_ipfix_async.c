@@ -80,7 +80,7 @@ START_TEST(every_record_sent_from_the_worker)
 	char netns[16];
 	int i;
 
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	ck_assert_int_eq(ipfix_async_create(ex, 0, &a), 0);
 	for (i = 0; i < 50; i++) {
 		/* the name's storage changes after each call: it is copied */
@@ -108,7 +108,7 @@ START_TEST(a_full_queue_drops_and_counts)
 	static struct flow_record r[2000];
 	int i;
 
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	/* room for one batch at a time */
 	ck_assert_int_eq(ipfix_async_create(ex, 2000, &a), 0);
 	make_records(r, 2000, NULL);

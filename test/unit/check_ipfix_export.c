@@ -192,7 +192,7 @@ START_TEST(udp_refused_records_are_not_exported)
 	cfg = make_config("maxIpfixMessageLen: 100\n"
 			  "collectors: [{address: 127.0.0.1:%u}]\n"
 			  SMALL_TEMPLATE, port);
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	fill_records(recs, 40, 1);
 	for (i = 0; i < 4; i++)
 		ipfix_exporter_export(ex, recs + 10 * i, 10);
@@ -226,7 +226,7 @@ START_TEST(udp_templates_again_after_a_refusal)
 			  "timerTemplateFlushSeconds: 3600\n"
 			  "collectors: [{address: 127.0.0.1:%u}]\n"
 			  SMALL_TEMPLATE, port);
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	fill_records(recs, 20, 1);
 	ipfix_exporter_export(ex, recs, 10);
 	ipfix_exporter_flush(ex, 100);
@@ -303,7 +303,7 @@ START_TEST(unresolved_name_is_retried)
 	cfg = make_config("outputs:\n"
 			  "- collector: {remoteAddress: 'collector.test:%u', reconnectIntervalSeconds: 2}\n"
 			  SMALL_TEMPLATE, port);
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	ipfix_exporter_set_clock(ex, fake_clock);
 	ck_assert_int_eq(n_lookups(), 1);
 	fill_records(recs, 10, 1);
@@ -380,7 +380,7 @@ START_TEST(destroy_during_a_lookup)
 	fake_ns = clock_mono_ns();
 	cfg = make_config("outputs:\n"
 			  "- collector: {remoteAddress: 'slow.test:4739', reconnectIntervalSeconds: 1}\n");
-	ck_assert_int_eq(ipfix_exporter_create(cfg, &ex), 0);
+	ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 	ipfix_exporter_set_clock(ex, fake_clock);
 	fake_ns += 1100000000ULL;
 	for (i = 0; i < 100 && n_lookups() < 2; i++) {

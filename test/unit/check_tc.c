@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "ebpf_build.h"
 #include "flow_abi.h"
+#include "rundir.h"
 #include "tc.h"
 
 static void expect_argv(const struct tc_cmd *c, const char *const *want)
@@ -26,16 +28,16 @@ START_TEST(filter_add_netns)
 	static const char *const want[] = {
 		"ip", "netns", "exec", "ns0", "tc", "filter", "add", "dev",
 		"eth1", "ingress", "pref", "100", "chain", "0", "handle", "0x1",
-		"bpf", "da", "obj", "/run/flowctl/obj/abc.bpf.o", "sec",
+		"bpf", "da", "obj", EBPF_CACHE_DIR "/abc.bpf.o", "sec",
 		FLOW_SEC_INGRESS, NULL
 	};
 	struct tc_filter_id id = { 100, 0, 1 };
 	struct tc_cmd c;
 
 	tc_cmd_filter_set(&c, "add", "ns0", "eth1", TC_HOOK_INGRESS, &id,
-			  "/run/flowctl/obj/abc.bpf.o");
+			  EBPF_CACHE_DIR "/abc.bpf.o");
 	expect_argv(&c, want);
-	ck_assert_str_eq(c.env[0], "TC_BPF_MNT=/run/flowctl/bpffs/flowctl/ns0");
+	ck_assert_str_eq(c.env[0], "TC_BPF_MNT=" BPFFS_BIND_DIR "/flowctl/ns0");
 	ck_assert_ptr_null(c.env[1]);
 }
 END_TEST
@@ -122,7 +124,7 @@ START_TEST(printable)
 	tc_cmd_filter_set(&c, "add", "ns0", "eth1", TC_HOOK_EGRESS, &id,
 			  "/tmp/my obj.o");
 	s = tc_cmd_str(&c);
-	ck_assert_str_eq(s, "TC_BPF_MNT=/run/flowctl/bpffs/flowctl/ns0 ip netns exec ns0 tc filter add dev eth1 egress pref 100 chain 0 handle 0x1 bpf da obj '/tmp/my obj.o' sec tc-egress");
+	ck_assert_str_eq(s, "TC_BPF_MNT=" BPFFS_BIND_DIR "/flowctl/ns0 ip netns exec ns0 tc filter add dev eth1 egress pref 100 chain 0 handle 0x1 bpf da obj '/tmp/my obj.o' sec tc-egress");
 	free(s);
 }
 END_TEST
