@@ -18,7 +18,6 @@
 #define MAX_SPECS 256
 
 /* The kernel refuses tc chain indexes above TC_ACT_EXT_VAL_MASK. */
-#define TC_CHAIN_MAX	0x0fffffffU
 
 enum { OPT_NETNS = 1000, OPT_PREF, OPT_CHAIN, OPT_HANDLE, OPT_DRY,
        OPT_IFSTATS, OPT_PRECISE_TIME, OPT_LATENCY, OPT_HOOKS,
@@ -38,10 +37,14 @@ static const struct opt meter_if_opts[] = {
 	  OV_NETNS },
 	{ "name", 'n', 'n', "DEV", "device (older form)" },
 	{ "pref", 0, OPT_PREF, "N",
-	  "tc filter preference, 1..65535 (default 100)" },
-	{ "chain", 0, OPT_CHAIN, "N", "tc chain, 0..268435455 (default 0)" },
+	  "tc filter preference, 1.." STRINGIFY(TC_PREF_MAX)
+	  " (default " STRINGIFY(TC_PREF_DEFAULT) ")" },
+	{ "chain", 0, OPT_CHAIN, "N",
+	  "tc chain, 0.." STRINGIFY(TC_CHAIN_MAX)
+	  " (default " STRINGIFY(TC_CHAIN_DEFAULT) ")" },
 	{ "handle", 0, OPT_HANDLE, "N",
-	  "tc filter handle, 1..4294967295 (default 1)" },
+	  "tc filter handle, 1.." STRINGIFY(TC_HANDLE_MAX)
+	  " (default " STRINGIFY(TC_HANDLE_DEFAULT) ")" },
 	{ 0 }
 };
 
@@ -150,7 +153,7 @@ static int meter_parse(int argc, char **argv, const struct cmd_spec *spec,
 			netns = optarg;
 			break;
 		case OPT_PREF:
-			if (option_u32("--pref", optarg, 1, 0xffff,
+			if (option_u32("--pref", optarg, 1, TC_PREF_MAX,
 				       &o->id.pref))
 				return -EINVAL;
 			break;
@@ -160,7 +163,7 @@ static int meter_parse(int argc, char **argv, const struct cmd_spec *spec,
 				return -EINVAL;
 			break;
 		case OPT_HANDLE:
-			if (option_u32("--handle", optarg, 1, UINT32_MAX,
+			if (option_u32("--handle", optarg, 1, TC_HANDLE_MAX,
 				       &o->id.handle))
 				return -EINVAL;
 			break;

@@ -920,6 +920,8 @@ static void agent_reload(struct agent *a)
 	    cfg->timer_force_drain_s != old->timer_force_drain_s ||
 	    cfg->timer_finished_drain_s != old->timer_finished_drain_s)
 		pr_warn("reload: flow timeouts apply to flows from a restart on; the running cache keeps its timeouts");
+	if (cfg->drain_threads != old->drain_threads)
+		pr_warn("reload: drainThreads changes at the next restart");
 	if (strcmp(cfg->metrics_address ? cfg->metrics_address : "",
 		   old->metrics_address ? old->metrics_address : ""))
 		pr_warn("reload: metricsAddress changes at the next restart");
@@ -1055,6 +1057,7 @@ static int flows_open(struct agent *a)
 			FLOW_TABLE_STATE_DIR;
 	fto.obs_domain_id = agent_domain;
 	fto.obs_domain_ctx = a;
+	fto.workers = a->out.cfg->drain_threads;	/* 0: one per CPU */
 	err = flow_table_open(&fto, &a->ft);
 	if (err) {
 		pr_err("cannot open the flow tables: %s", strerror(-err));
@@ -1148,13 +1151,13 @@ static int agent_start(struct agent *a)
 	if (err)
 		return err;
 
-	pr_info("agent started: config %s%s, %zu collector(s), %zu log(s), metrics on %s (port %u), scan every %u ms, %zu namespace(s) metered",
+	pr_info("agent started: config %s%s, %zu collector(s), %zu log(s), metrics on %s (port %u), scan every %u ms, %u drain thread(s), %zu namespace(s) metered",
 		cfg->file ? cfg->file : "(embedded default)",
 		opts->config_from_cwd ? " (no -c: found in the working directory)" :
 		!opts->config ? " (no -c and no " CONFIG_CWD_FILE ")" : "",
 		cfg->n_collectors, a->out.n_logs, maddr ? maddr : "default",
 		metrics_port(a->metrics), cfg->scan_interval_ms,
-		flow_table_ns_count(a->ft));
+		flow_table_workers(a->ft), flow_table_ns_count(a->ft));
 	warn_double_count(cfg, flow_pin_root(opts->pin_root));
 	return 0;
 }

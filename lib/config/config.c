@@ -24,6 +24,7 @@
 
 #include "embedded.h"
 #include "flow_cache.h"
+#include "flow_table.h"
 #include "hostport.h"
 #include "hooks.h"
 #include "ifspec.h"
@@ -220,6 +221,7 @@ struct cy_config {
 	char *idle_timeout;
 	char *active_timeout;
 	char *scan_interval;
+	char *drain_threads;
 	char *hook_timeout;
 	char *metrics_address;
 	char **interfaces;
@@ -258,6 +260,7 @@ static const cyaml_schema_field_t config_fields[] = {
 			  active_timeout),
 	YAML_FIELD_NUMBER("scanIntervalMilliseconds", struct cy_config,
 			  scan_interval),
+	YAML_FIELD_NUMBER("drainThreads", struct cy_config, drain_threads),
 	YAML_FIELD_NUMBER("hookTimeoutSeconds", struct cy_config,
 			  hook_timeout),
 	YAML_FIELD_STRING("metricsAddress", CYAML_FLAG_OPTIONAL,
@@ -997,6 +1000,8 @@ static int parse_config(struct parser *p)
 	ret = ret ?: GET_U32(p, cy->scan_interval, 10, 60000,
 			     &cfg->scan_interval_ms,
 			     "scanIntervalMilliseconds");
+	ret = ret ?: GET_U32(p, cy->drain_threads, 0, FLOW_TABLE_MAX_WORKERS,
+			     &cfg->drain_threads, "drainThreads");
 	ret = ret ?: GET_U32(p, cy->hook_timeout, 1, 3600,
 			     &cfg->hook_timeout_s, "hookTimeoutSeconds");
 	ret = ret ?: GET_U32(p, cy->observation_domain_id, 0, UINT32_MAX,

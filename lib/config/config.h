@@ -78,6 +78,7 @@ struct flowctl_config {
 	uint32_t idle_timeout_s;
 	uint32_t active_timeout_s;
 	uint32_t scan_interval_ms;
+	uint32_t drain_threads;		/* drainThreads: 0 = one per CPU */
 	uint32_t hook_timeout_s;
 	bool obs_domain_id_set;		/* observationDomainId given */
 	uint32_t obs_domain_id;

@@ -591,6 +591,11 @@ size_t flow_table_ns_count(const struct flow_table *ft)
 	return ft->nns;
 }
 
+unsigned int flow_table_workers(const struct flow_table *ft)
+{
+	return ft->workers;
+}
+
 struct flow_ns *flow_table_ns(struct flow_table *ft, size_t i)
 {
 	return i < ft->nns ? ft->ns[i] : NULL;

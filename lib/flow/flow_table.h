@@ -120,6 +120,8 @@ int flow_table_rescan(struct flow_table *ft);
 
 const char *flow_table_pin_root(const struct flow_table *ft);
 size_t flow_table_ns_count(const struct flow_table *ft);
+/* Threads that drain after a flip (opts.workers, 0 resolved). */
+unsigned int flow_table_workers(const struct flow_table *ft);
 struct flow_ns *flow_table_ns(struct flow_table *ft, size_t i);
 struct flow_ns *flow_table_ns_find(struct flow_table *ft, const char *name);
 

@@ -57,9 +57,9 @@
 void meter_opts_default(struct meter_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->id.pref = 100;
-	o->id.chain = 0;
-	o->id.handle = 1;
+	o->id.pref = TC_PREF_DEFAULT;
+	o->id.chain = TC_CHAIN_DEFAULT;
+	o->id.handle = TC_HANDLE_DEFAULT;
 	o->hooks = METER_HOOK_EGRESS;
 }
 

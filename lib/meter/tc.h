@@ -20,11 +20,22 @@ enum tc_hook {
 const char *tc_hook_name(enum tc_hook hook);	/* "ingress" / "egress" */
 const char *tc_hook_sec(enum tc_hook hook);	/* FLOW_SEC_INGRESS / ... */
 
+/*
+ * flowctl's filter: its tc preference, chain and handle (--pref, --chain,
+ * --handle), their defaults and ranges (decimal: the CLI's help texts
+ * print them).
+ */
 struct tc_filter_id {
-	unsigned int pref;	/* --pref, default 100 */
-	unsigned int chain;	/* --chain, default 0 */
-	unsigned int handle;	/* --handle, default 1 */
+	unsigned int pref;
+	unsigned int chain;
+	unsigned int handle;
 };
+#define TC_PREF_DEFAULT		100
+#define TC_PREF_MAX		65535
+#define TC_CHAIN_DEFAULT	0
+#define TC_CHAIN_MAX		268435455	/* 2^28 - 1 */
+#define TC_HANDLE_DEFAULT	1
+#define TC_HANDLE_MAX		4294967295	/* 2^32 - 1 */
 
 #define TC_CMD_MAX_ARGS 40
 

@@ -52,6 +52,8 @@ kill_agent() {
 }
 
 start_agent
+check "no drainThreads: one drain thread per CPU ($(nproc))" \
+	grep -q "$(nproc) drain thread(s)" "$T_TMP/agent1.err"
 for ((r = 0; r < ROUNDS; r++)); do
 	port=$((7600 + r))
 	ip netns exec "$NS2" $UDP --recv 10.2.0.2 "$port" 40 > "$T_TMP/r$r.count" &

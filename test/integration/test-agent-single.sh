@@ -25,6 +25,7 @@ write_config() { # FILE METRICSPORT INTERFACES...
 	{
 		echo "scanIntervalMilliseconds: 200"
 		echo "idleTimeoutSeconds: 1"
+		echo "drainThreads: 1"
 		echo "metricsAddress: 127.0.0.1:$pm"
 		if [ $# -gt 0 ]; then
 			echo "interfaces:"
@@ -48,6 +49,8 @@ APID=$!
 T_PIDS+=($APID)
 wait_for 100 grep -q "agent started" "$T_TMP/agent.err" ||
 	fail "agent started" "$(tail -3 "$T_TMP/agent.err")"
+check "drainThreads: 1 is the agent's number of drain threads" \
+	grep -q "scan every 200 ms, 1 drain thread(s)" "$T_TMP/agent.err"
 attached() { # DEV HOOK
 	tc -n "$NS0" filter show dev "$1" "$2" 2>/dev/null | grep -q bpf
 }

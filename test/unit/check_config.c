@@ -277,6 +277,7 @@ START_TEST(test_all_keys)
 	/* an explicit activeTimeoutSeconds wins over timerForceDrainSeconds */
 	ck_assert_uint_eq(cfg->active_timeout_s, 300);
 	ck_assert_uint_eq(cfg->scan_interval_ms, 250);
+	ck_assert_uint_eq(cfg->drain_threads, 1);
 	ck_assert_uint_eq(cfg->hook_timeout_s, 3);
 	ck_assert(cfg->obs_domain_id_set);
 	ck_assert_uint_eq(cfg->obs_domain_id, 16);
@@ -320,6 +321,7 @@ START_TEST(test_empty_defaults)
 	ck_assert_uint_eq(cfg->idle_timeout_s, 15);
 	ck_assert_uint_eq(cfg->active_timeout_s, 60);
 	ck_assert_uint_eq(cfg->scan_interval_ms, 1000);
+	ck_assert_uint_eq(cfg->drain_threads, 0);	/* one per CPU */
 	ck_assert_uint_eq(cfg->hook_timeout_s, 10);
 	ck_assert_str_eq(cfg->metrics_address, "127.0.0.1:9999");
 	ck_assert(!cfg->obs_domain_id_set);
@@ -470,7 +472,7 @@ START_TEST(test_config_keys_case_sensitive)
 					    &err), 0);
 	ck_assert_uint_eq(err.n_warnings, 1);
 	ck_assert_pstr_eq(err.warning,
-			  "inline:1:1: unknown key 'MaxIpfixMessageLen' in config ignored (known keys: maxIpfixMessageLen, timerFinishedDrainSeconds, timerForceDrainSeconds, timerTemplateFlushSeconds, outputs, collectors, templates, observationDomainId, exportingProcessId, idleTimeoutSeconds, activeTimeoutSeconds, scanIntervalMilliseconds, hookTimeoutSeconds, metricsAddress, interfaces, enterpriseElements, flowTemplates)");
+			  "inline:1:1: unknown key 'MaxIpfixMessageLen' in config ignored (known keys: maxIpfixMessageLen, timerFinishedDrainSeconds, timerForceDrainSeconds, timerTemplateFlushSeconds, outputs, collectors, templates, observationDomainId, exportingProcessId, idleTimeoutSeconds, activeTimeoutSeconds, scanIntervalMilliseconds, drainThreads, hookTimeoutSeconds, metricsAddress, interfaces, enterpriseElements, flowTemplates)");
 	ck_assert_uint_eq(cfg->max_ipfix_message_len,
 			  CONFIG_DEFAULT_MAX_MSG_LEN);
 	config_free(cfg);
