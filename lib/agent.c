@@ -1138,14 +1138,18 @@ static int agent_start(struct agent *a)
 	maddr = opts->metrics_address ? opts->metrics_address :
 		cfg->metrics_address;
 	err = metrics_open(a, maddr);
-	if (!err && !opts->no_attach)
-		err = attach_interfaces(cfg, NULL);
+	/*
+	 * The outputs before the meter: a collector or log the agent cannot
+	 * open stops it with nothing attached.
+	 */
 	if (!err) {
 		err = outputs_open(a, a->out.cfg, &a->out);
 		/* -EINVAL: a collector or log it cannot use */
 		if (err == -EINVAL)
 			err = -FLOWCTL_EREQUEST;
 	}
+	if (!err && !opts->no_attach)
+		err = attach_interfaces(cfg, NULL);
 	err = err ?: flows_open(a);
 	err = err ?: loop_open(a);
 	if (err)

@@ -44,6 +44,19 @@ write_config "$T_TMP/agent2.yaml" "$PM2" "$NS0:eth1" "$NS0:eth3"
 collector_up c 300 --udp "$PU"
 C1=$CPID
 
+# --- an output it cannot open: the agent stops with nothing attached ------
+write_config "$T_TMP/badlog.yaml" "$PM" "$NS0:eth1"
+: >"$T_TMP/a-file"	# a log "directory" that is a file: it cannot be made
+printf -- '- log:\n    file: %s/a-file/flows.log\n' "$T_TMP" >>"$T_TMP/badlog.yaml"
+timeout 30 "${T_AGENT_WRAP[@]}" "$FLOWCTL" agent -c "$T_TMP/badlog.yaml" --log-level debug \
+	2>"$T_TMP/badlog.err"
+rc=$?
+check "a log it cannot open: the agent fails at start (exit $rc)" \
+	test "$rc" -ne 0 -a "$rc" -ne 124
+check "... naming the log" grep -q "a-file/flows.log" "$T_TMP/badlog.err"
+check "... and attached nothing (not half started)" \
+	bash -c "! tc -n $NS0 filter show dev eth1 egress | grep -q bpf"
+
 "${T_AGENT_WRAP[@]}" "$FLOWCTL" agent -c "$T_TMP/agent.yaml" --log-level debug 2>"$T_TMP/agent.err" &
 APID=$!
 T_PIDS+=($APID)
