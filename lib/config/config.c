@@ -1123,11 +1123,7 @@ int config_load_string(const char *name, const char *text, size_t len,
 	yaml_doc_free(&d);
 out:
 	if (ret) {
-		if (ret == -ENOMEM)
-			snprintf(e->text, sizeof(e->text), "%s: out of memory",
-				 name);
-		if (!err)
-			pr_err("%s", e->text);
+		yaml_error_fail(e, err, name, ret);
 		config_free(cfg);
 		return ret;
 	}

@@ -677,11 +677,7 @@ int flowfile_load_string(const char *name, const char *text, size_t len,
 		yaml_doc_free(&d);
 	}
 	if (ret) {
-		if (ret == -ENOMEM)
-			snprintf(e->text, sizeof(e->text), "%s: out of memory",
-				 name);
-		if (!err)
-			pr_err("%s", e->text);
+		yaml_error_fail(e, err, name, ret);
 		flowfile_free(ff);
 		return ret;
 	}

@@ -297,6 +297,15 @@ out:
 	return ret;
 }
 
+void yaml_error_fail(struct yaml_error *e, const struct yaml_error *caller_err,
+		     const char *name, int ret)
+{
+	if (ret == -ENOMEM)
+		snprintf(e->text, sizeof(e->text), "%s: out of memory", name);
+	if (!caller_err)
+		pr_err("%s", e->text);
+}
+
 void yaml_doc_free(struct yaml_doc *d)
 {
 	if (d->loaded)

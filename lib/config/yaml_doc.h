@@ -65,6 +65,14 @@ void yaml_doc_free(struct yaml_doc *d);
 yaml_node_t *yaml_doc_root(struct yaml_doc *d);
 yaml_node_t *yaml_doc_node(struct yaml_doc *d, int index);
 
+/*
+ * The end of a failed load of NAME (error RET) whose message is in E:
+ * "NAME: out of memory" for -ENOMEM; printed when the caller takes no
+ * report (CALLER_ERR NULL, E then its own).
+ */
+void yaml_error_fail(struct yaml_error *e, const struct yaml_error *caller_err,
+		     const char *name, int ret);
+
 /* Fill ERR with "FILE:LINE:COL: MESSAGE" about NODE (NULL: no position);
  * returns -EINVAL. */
 int yaml_doc_error(struct yaml_doc *d, struct yaml_error *err,

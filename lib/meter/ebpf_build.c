@@ -493,6 +493,24 @@ static bool object_usable(const char *path)
 	return ok;
 }
 
+/*
+ * Create a new empty file PATH.XXXXXX (mkstemp) in TMP (SIZE bytes), to be
+ * renamed over PATH.  Its fd, or -errno (printed).
+ */
+static int tmp_beside(const char *path, char *tmp, size_t size)
+{
+	int fd;
+
+	if (snprintf(tmp, size, "%s.XXXXXX", path) >= (int)size)
+		return -ENAMETOOLONG;
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		fd = -errno;
+		pr_err("cannot create %s: %s", tmp, strerror(errno));
+	}
+	return fd;
+}
+
 /* Write DATA to PATH through a temporary file and rename(). */
 static int write_file_atomic(const char *path, const char *data, size_t len)
 {
@@ -500,14 +518,9 @@ static int write_file_atomic(const char *path, const char *data, size_t len)
 	size_t off = 0;
 	int fd, err = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		err = -errno;
-		pr_err("cannot create %s: %s", tmp, strerror(errno));
-		return err;
-	}
+	fd = tmp_beside(path, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
 	while (off < len) {
 		ssize_t w = write(fd, data + off, len - off);
 
@@ -544,15 +557,9 @@ static int clang_compile(const char *src_path, const char *obj_path)
 	size_t i, n = 0;
 	int fd, err;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", obj_path) >=
-	    (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		err = -errno;
-		pr_err("cannot create %s: %s", tmp, strerror(errno));
-		return err;
-	}
+	fd = tmp_beside(obj_path, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
 	close(fd);
 
 	argv[n++] = EBPF_CLANG;
