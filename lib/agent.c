@@ -762,8 +762,8 @@ static int load_config(const char *path, struct flowctl_config **cfg)
 	return err;
 }
 
-static int cache_params(struct agent *a, const struct flowctl_config *cfg,
-			struct flow_cache_params *p)
+static void cache_params(struct agent *a, const struct flowctl_config *cfg,
+			 struct flow_cache_params *p)
 {
 	flow_cache_params_init(p);
 	config_cache_params(cfg, p);
@@ -771,7 +771,6 @@ static int cache_params(struct agent *a, const struct flowctl_config *cfg,
 	p->emit_ctx = a;
 	if (!a->opts->no_journal)
 		p->journal_forget = agent_journal_forget;
-	return 0;
 }
 
 static bool has_interface(const struct flowctl_config *cfg, const char *s)
