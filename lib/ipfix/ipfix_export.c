@@ -11,6 +11,7 @@
 #include <linux/errqueue.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -98,6 +99,15 @@ struct collector {
 	uint8_t *ubuf;			/* UDP_BATCH slots of max_msg_len */
 	struct udp_pending *up;
 	unsigned int n_up;
+	/*
+	 * Segmentation offload (UDP_SEGMENT): a run of messages of one
+	 * length leaves as one send that the kernel cuts into the same
+	 * datagrams, each message its own, as late as it can.  Off when
+	 * the kernel or the route refuses it (then for good), or when
+	 * FLOWCTL_UDP_GSO=0.
+	 */
+	bool gso;
+	uint32_t gso_run;		/* id of the last run sent (not 0) */
 
 	/* TCP queue */
 	uint8_t *q;
@@ -115,6 +125,14 @@ struct collector {
 
 #define UDP_BATCH 32
 #define UDP_SENT_RING 256
+/*
+ * One UDP_SEGMENT send: at most 64 segments (UDP_MAX_SEGMENTS of every
+ * kernel that has it), and one IP packet before segmentation (64 KiB with
+ * the UDP header and the largest IPv4 header).
+ */
+#define UDP_GSO_SEGS_MAX 64
+#define UDP_GSO_BYTES_MAX (65535 - 8 - 60)
+#define UDP_GSO_ENV "FLOWCTL_UDP_GSO"
 
 /* What identifies a sent UDP message in the ICMP error that returns it. */
 struct udp_sent {
@@ -122,6 +140,7 @@ struct udp_sent {
 	uint32_t seq;
 	uint32_t export_time;
 	uint16_t len;			/* 0: free or already refused */
+	uint32_t run;			/* its UDP_SEGMENT send; 0: alone */
 	uint32_t records;
 	uint64_t packets, octets;
 };
@@ -512,11 +531,12 @@ static uint32_t rd32(const uint8_t *p)
 
 /* A message the kernel sent: remembered until an ICMP error may name it. */
 static void udp_sent_add(struct collector *c, const uint8_t *h,
-			 const struct udp_pending *p)
+			 const struct udp_pending *p, uint32_t run)
 {
 	struct udp_sent *s = &c->sent[c->sent_next++ % UDP_SENT_RING];
 
 	s->len = p->len;
+	s->run = run;
 	s->export_time = rd32(h + 4);
 	s->seq = rd32(h + 8);
 	s->domain = rd32(h + 12);
@@ -555,11 +575,23 @@ static void udp_message_refused(struct collector *c, const uint8_t *hdr,
 	coll_resend_templates(c);
 	if (!s)
 		return;
-	if (s->records) {
-		c->st.records -= s->records;
-		count_not_sent(c, s->records, s->packets, s->octets);
+	/*
+	 * Sent in one UDP_SEGMENT send: the messages of the run went to the
+	 * same port at the same moment, and a host that delivers the run
+	 * unsegmented (loopback, veth) answers it with one ICMP error.
+	 * Every message of the run is refused, once.
+	 */
+	for (k = 0; k < UDP_SENT_RING; k++) {
+		struct udp_sent *e = &c->sent[k];
+
+		if (e != s && (!s->run || e->run != s->run || !e->len))
+			continue;
+		if (e->records) {
+			c->st.records -= e->records;
+			count_not_sent(c, e->records, e->packets, e->octets);
+		}
+		e->len = 0;
 	}
-	s->len = 0;
 }
 
 /*
@@ -640,32 +672,93 @@ static void udp_refused(struct collector *c, unsigned int i, int err)
 	}
 }
 
-/* Send the waiting UDP messages. */
+/*
+ * How many waiting messages from I leave as one UDP_SEGMENT send: all of
+ * one length, the last maybe shorter (the kernel cuts at the first one's
+ * length).  1 without segmentation.
+ */
+static unsigned int udp_run(const struct collector *c, unsigned int i)
+{
+	uint16_t len = c->up[i].len;
+	unsigned int k = 1;
+
+	if (!c->gso)
+		return 1;
+	while (i + k < c->n_up && k < UDP_GSO_SEGS_MAX &&
+	       (size_t)len * (k + 1) <= UDP_GSO_BYTES_MAX &&
+	       c->up[i + k].len <= len) {
+		k++;
+		if (c->up[i + k - 1].len < len)
+			break;		/* a shorter one ends the run */
+	}
+	return k;
+}
+
+/* The kernel or the route does not take UDP_SEGMENT: send one by one. */
+static bool udp_gso_refused(struct collector *c, int err)
+{
+	if (err != EIO && err != EINVAL && err != ENOPROTOOPT &&
+	    err != EOPNOTSUPP)
+		return false;
+	c->gso = false;
+	pr_info("collector %s: no UDP segmentation offload on this route (%s): one send per datagram",
+		coll_name(c), strerror(err));
+	return true;
+}
+
+/* Send the waiting UDP messages: runs of one length as one send each. */
 static void udp_flush(struct collector *c)
 {
 	struct mmsghdr mm[UDP_BATCH];
 	struct iovec iov[UDP_BATCH];
-	unsigned int i = 0, j;
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl[UDP_BATCH];
+	unsigned int runs[UDP_BATCH];	/* messages in mm[e] */
+	unsigned int i = 0, j, e, ne, m;
 	bool retried = false;
 	int n;
 
 	/* refusals of earlier messages first: they clear the socket error */
 	udp_read_errors(c);
 	while (i < c->n_up) {
-		for (j = i; j < c->n_up; j++) {
-			iov[j - i].iov_base = udp_slot(c, j);
-			iov[j - i].iov_len = c->up[j].len;
-			memset(&mm[j - i], 0, sizeof(mm[0]));
-			mm[j - i].msg_hdr.msg_iov = &iov[j - i];
-			mm[j - i].msg_hdr.msg_iovlen = 1;
+		memset(mm, 0, sizeof(mm));
+		for (j = i, ne = 0; j < c->n_up; ne++) {
+			unsigned int k = udp_run(c, j);
+			struct msghdr *h = &mm[ne].msg_hdr;
+
+			for (m = 0; m < k; m++) {
+				iov[j - i + m].iov_base = udp_slot(c, j + m);
+				iov[j - i + m].iov_len = c->up[j + m].len;
+			}
+			h->msg_iov = &iov[j - i];
+			h->msg_iovlen = k;
+			if (k > 1) {
+				struct cmsghdr *cm;
+
+				memset(&ctl[ne], 0, sizeof(ctl[ne]));
+				h->msg_control = ctl[ne].buf;
+				h->msg_controllen = sizeof(ctl[ne].buf);
+				cm = CMSG_FIRSTHDR(h);
+				cm->cmsg_level = SOL_UDP;
+				cm->cmsg_type = UDP_SEGMENT;
+				cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+				memcpy(CMSG_DATA(cm), &c->up[j].len,
+				       sizeof(uint16_t));
+			}
+			runs[ne] = k;
+			j += k;
 		}
-		n = sendmmsg(c->fd, mm, c->n_up - i,
-			     MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = sendmmsg(c->fd, mm, ne, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			int err = n < 0 ? errno : EAGAIN;
 
+			/* the same messages again, one datagram per send */
+			if (runs[0] > 1 && udp_gso_refused(c, err))
+				continue;
 			/*
 			 * The ICMP error of an earlier datagram (collector
 			 * down: ECONNREFUSED) fails the next send, which
@@ -677,22 +770,30 @@ static void udp_flush(struct collector *c)
 				retried = true;
 				continue;
 			}
-			udp_refused(c, i, err);
+			for (m = 0; m < runs[0]; m++)
+				udp_refused(c, i + m, err);
 			retried = false;
-			i++;
+			i += runs[0];
 			continue;
 		}
-		for (j = i; j < i + (unsigned int)n; j++) {
-			struct udp_pending *p = &c->up[j];
+		for (e = 0; e < (unsigned int)n; e++) {
+			uint32_t run = 0;
 
-			c->st.messages++;
-			c->st.records += p->records;
-			c->st.octets += p->len;
-			udp_sent_add(c, udp_slot(c, j), p);
+			if (runs[e] > 1 && !++c->gso_run)
+				c->gso_run = 1;
+			if (runs[e] > 1)
+				run = c->gso_run;
+			for (m = 0; m < runs[e]; m++, i++) {
+				struct udp_pending *p = &c->up[i];
+
+				c->st.messages++;
+				c->st.records += p->records;
+				c->st.octets += p->len;
+				udp_sent_add(c, udp_slot(c, i), p, run);
+			}
 		}
 		retried = false;
 		send_ok(c);
-		i += n;
 	}
 	c->n_up = 0;
 	/* over loopback a refusal of what just left is already queued */
@@ -909,20 +1010,31 @@ static void coll_export(struct collector *c, const struct ipfix_plan *plan,
 	c->msg_octets += r->octets;
 }
 
+/*
+ * Within each run of records of one observation domain, the IPv4 records
+ * first, then the IPv6 ones: the messages in between hold one template's
+ * records, all of one length, and leave together as one UDP_SEGMENT send
+ * (records of one export carry no order a collector could rely on).
+ */
 void ipfix_exporter_export(struct ipfix_exporter *ex,
 			   const struct flow_record *recs, size_t n)
 {
-	size_t i, k;
+	size_t i, j, m, k;
+	int v6;
 
 	for (k = 0; k < ex->n_colls; k++) {
 		struct collector *c = &ex->colls[k];
 
-		for (i = 0; i < n; i++) {
-			const struct flow_record *r = &recs[i];
-			const struct ipfix_plan *plan =
-				r->ip_version == 6 ? ex->plan_v6 : ex->plan_v4;
-
-			coll_export(c, plan, r);
+		for (i = 0; i < n; i = j) {
+			for (j = i + 1; j < n && recs[j].obs_domain_id ==
+						 recs[i].obs_domain_id; j++)
+				;
+			for (v6 = 0; v6 < 2; v6++)
+				for (m = i; m < j; m++)
+					if ((recs[m].ip_version == 6) == v6)
+						coll_export(c, v6 ? ex->plan_v6 :
+								    ex->plan_v4,
+							    &recs[m]);
 		}
 		coll_send_msg(c);
 	}
@@ -1140,6 +1252,18 @@ static void resolve_start(struct collector *c)
 	c->job = j;
 }
 
+/* Whether to send runs with UDP_SEGMENT: the kernel knows it (4.18+). */
+static bool udp_gso_wanted(int fd)
+{
+	const char *env = getenv(UDP_GSO_ENV);
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (env && !strcmp(env, "0"))
+		return false;
+	return getsockopt(fd, SOL_UDP, UDP_SEGMENT, &v, &len) == 0;
+}
+
 static int udp_open(struct collector *c)
 {
 	int fd, one = 1;
@@ -1174,6 +1298,7 @@ static int udp_open(struct collector *c)
 	c->fd = fd;
 	c->state = COLL_UP;
 	c->st.up = true;
+	c->gso = udp_gso_wanted(fd);
 	return 0;
 }
 
@@ -1523,6 +1648,7 @@ void ipfix_exporter_stats(const struct ipfix_exporter *ex, size_t i,
 			  struct ipfix_collector_stats *st)
 {
 	*st = ex->colls[i].st;
+	st->segmentation = ex->colls[i].gso;
 }
 
 static bool tcp_pending(const struct ipfix_exporter *ex)

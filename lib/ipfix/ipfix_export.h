@@ -84,6 +84,8 @@ struct ipfix_collector_stats {
 	uint64_t packets_not_sent;	/* their packet and octet counts */
 	uint64_t octets_not_sent;
 	uint64_t connects;		/* TCP connections established */
+	bool segmentation;		/* UDP: runs of messages leave as one
+					 * UDP_SEGMENT send (same datagrams) */
 };
 
 /*

@@ -207,6 +207,86 @@ START_TEST(udp_refused_records_are_not_exported)
 }
 END_TEST
 
+/* The exporter's clock, fixed: two runs encode the same octets. */
+static uint64_t fixed_clock(void)
+{
+	return 1700000000ULL * 1000000000ULL;
+}
+
+/* Every datagram received on FD, in order, into BUF (N of them, LEN each). */
+static size_t read_datagrams(int fd, uint8_t *buf, size_t cap, size_t *lens,
+			     size_t max, size_t *n)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t used = 0;
+
+	*n = 0;
+	while (*n < max && poll(&pfd, 1, 200) > 0) {
+		ssize_t r = recv(fd, buf + used, cap - used, 0);
+
+		if (r <= 0)
+			break;
+		lens[(*n)++] = r;
+		used += r;
+	}
+	return used;
+}
+
+/*
+ * Runs of messages of one length leave as one UDP_SEGMENT send: the
+ * collector receives the same datagrams, octet for octet, as with one
+ * send per message (FLOWCTL_UDP_GSO=0), IPv4 and IPv6 records mixed so
+ * that runs end on shorter messages too.
+ */
+START_TEST(udp_segmentation_sends_the_same_datagrams)
+{
+	static uint8_t got[2][1 << 20];
+	size_t lens[2][2048], n[2], used[2];
+	struct ipfix_collector_stats st;
+	struct flowctl_config *cfg;
+	struct ipfix_exporter *ex;
+	struct flow_record recs[700];
+	uint16_t port = 0;
+	int fd = udp_bind(&port), run, i, rcvbuf = 4 << 20;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	cfg = make_config("collectors: [{address: 127.0.0.1:%u}]\n", port);
+	fill_records(recs, 700, 7);
+	for (i = 0; i < 700; i += 3) {		/* every third one IPv6 */
+		recs[i].ip_version = 6;
+		recs[i].src_addr[10] = recs[i].src_addr[11] = 0;
+		recs[i].src_addr[0] = 0x20;
+	}
+	for (run = 0; run < 2; run++) {
+		if (run)
+			setenv("FLOWCTL_UDP_GSO", "0", 1);
+		ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
+		ipfix_exporter_set_clock(ex, fixed_clock);
+		/* in batches as the agent exports them */
+		for (i = 0; i < 700; i += 256)
+			ipfix_exporter_export(ex, recs + i,
+					      700 - i < 256 ? 700 - i : 256);
+		ipfix_exporter_flush(ex, 100);
+		ipfix_exporter_stats(ex, 0, &st);
+		ck_assert_int_eq(st.segmentation, !run);
+		ck_assert_uint_eq(st.records, 700);
+		ck_assert_uint_eq(st.records_not_sent, 0);
+		ipfix_exporter_destroy(ex);
+		used[run] = read_datagrams(fd, got[run], sizeof(got[run]),
+					   lens[run], 2048, &n[run]);
+		ck_assert_uint_eq(n[run], st.messages);
+	}
+	unsetenv("FLOWCTL_UDP_GSO");
+	ck_assert_uint_gt(n[0], 30);	/* runs of many messages */
+	ck_assert_uint_eq(n[0], n[1]);
+	ck_assert_uint_eq(used[0], used[1]);
+	ck_assert_mem_eq(lens[0], lens[1], n[0] * sizeof(size_t));
+	ck_assert_mem_eq(got[0], got[1], used[0]);
+	config_free(cfg);
+	close(fd);
+}
+END_TEST
+
 /*
  * The collector restarts (it lost the templates): after a refusal the
  * next message that goes out carries the templates, and every data record
@@ -402,6 +482,7 @@ static Suite *ipfix_export_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, udp_refused_records_are_not_exported);
+	tcase_add_test(tc, udp_segmentation_sends_the_same_datagrams);
 	tcase_add_test(tc, udp_templates_again_after_a_refusal);
 	tcase_add_test(tc, unresolved_name_is_retried);
 	tcase_add_test(tc, destroy_during_a_lookup);
