@@ -26,6 +26,7 @@
  * --scale: only the runs on every core)
  */
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -172,7 +173,8 @@ static void result_set(struct result *res, double flows, uint64_t ns,
  * before its export.
  */
 static int export_once(struct flow_table *ft, const struct flowctl_config *cfg,
-		       uint32_t n, bool log_on, bool j, struct result *res)
+		       uint32_t n, bool log_on, bool j, bool no_gso,
+		       struct result *res)
 {
 	struct export_ctx x = { .log_on = log_on };
 	uint64_t replayed;
@@ -183,7 +185,11 @@ static int export_once(struct flow_table *ft, const struct flowctl_config *cfg,
 	uint64_t t0, td, t1;
 	int err;
 
+	/* one send per datagram, as before UDP segmentation offload */
+	if (no_gso)
+		setenv("FLOWCTL_UDP_GSO", "0", 1);
 	err = config_exporter_create(cfg, &x.ex);
+	unsetenv("FLOWCTL_UDP_GSO");
 	if (err)
 		return err;
 	flow_cache_params_init(&cp);
@@ -366,14 +372,14 @@ static int fill_and_export(struct flow_table *ft,
 			   const struct flowctl_config *cfg,
 			   const struct maps *m, uint32_t n,
 			   unsigned int *drains, bool log_on, bool j,
-			   struct result *best)
+			   bool no_gso, struct result *best)
 {
 	struct result r;
 	int err;
 
 	err = fill(m->fd[(*drains)++ & 1], n);
 	if (!err)
-		err = export_once(ft, cfg, n, log_on, j, &r);
+		err = export_once(ft, cfg, n, log_on, j, no_gso, &r);
 	if (!err && r.rate > best->rate)
 		*best = r;
 	return err;
@@ -383,7 +389,7 @@ static int run(uint32_t n, const struct flowctl_config *cfg)
 {
 	struct flow_table_opts to = { .pin_root = root };
 	struct result best = { 0 }, best_log = { 0 }, best2 = { 0 }, r;
-	struct result best_j = { 0 };
+	struct result best_j = { 0 }, best_nogso = { 0 };
 	struct flow_table *ft = NULL;
 	double bare = 0, b;
 	unsigned int drains = 0;
@@ -410,11 +416,13 @@ static int run(uint32_t n, const struct flowctl_config *cfg)
 		 * filled until then: flows_0 at the 1st, 3rd, ... drain.
 		 */
 		err = fill_and_export(ft, cfg, &m, n, &drains, false, false,
-				      &best);
+				      false, &best);
 		err = err ?: fill_and_export(ft, cfg, &m, n, &drains, false,
-					     true, &best_j);
+					     false, true, &best_nogso);
+		err = err ?: fill_and_export(ft, cfg, &m, n, &drains, false,
+					     true, false, &best_j);
 		err = err ?: fill_and_export(ft, cfg, &m, n, &drains, true,
-					     false, &best_log);
+					     false, false, &best_log);
 		if (err)
 			goto out;
 		err = export_two_scans(ft, cfg, &m, n, &drains, &r);
@@ -433,6 +441,11 @@ static int run(uint32_t n, const struct flowctl_config *cfg)
 	       "  of which, in that run:", (double)best.drain_ns / n,
 	       1e9 / bare / ((double)best.drain_ns / n),
 	       (double)best.flush_ns / n);
+	printf("  %-50s %6.2f M flows/s  %.2f  %.2f CPU s per M flows, then expiry + IPFIX + send %.0f ns per flow: %.2fx the time with it\n",
+	       "same, one send per datagram (no UDP_SEGMENT)",
+	       best_nogso.rate / 1e6, best_nogso.rate / bare, best_nogso.cpu,
+	       (double)best_nogso.flush_ns / n,
+	       (double)best_nogso.flush_ns / (double)best.flush_ns);
 	printf("  %-50s %6.2f M flows/s  %.2f  %.2f CPU s per M flows\n",
 	       "same, plus JSON log formatting", best_log.rate / 1e6,
 	       best_log.rate / bare, best_log.cpu);
@@ -523,58 +536,137 @@ static double scale_bare(struct scale *s)
 }
 
 /*
- * One scan as the agent runs it, timed from the flip until the last
- * datagram is handed to the kernel: flip + grace period + drain with the
- * table's WORKERS threads (merging into the cache), expiry of every flow,
- * the exporter's thread encoding and sending with sendmmsg().
+ * One way of running the export, kept for every round at one size: its
+ * table (drain threads), its exporter thread and its flow cache.  The cache
+ * and the exporter live as long as in the agent: the first round grows the
+ * cache (its entries' pages touched once), the next ones reuse it, as the
+ * agent does from its second scan on.  ONE_CPU: the table and the
+ * exporter were made, and each round runs, with the calling thread bound
+ * to the first CPU allowed, so that every thread of the export (drain,
+ * merge worker, IPFIX thread) and its kernel work share one core.
  */
-static int scale_export(struct scale *s, struct flow_table *ft,
-			const struct flowctl_config *cfg, unsigned int *drains,
-			struct result *res)
+struct scale_way {
+	const char *what;
+	unsigned int workers;
+	bool one_cpu;
+	struct flow_table *ft;
+	struct async_ctx x;
+	struct flow_cache *fc;
+	uint64_t records_sent;		/* by the exporter, before this round */
+	uint64_t messages_sent;
+	struct result best;
+	uint64_t wait_ns;		/* in the best round: the exporter's tail */
+};
+
+static cpu_set_t cpus_all;
+
+/* Bind the calling thread to one CPU (ON), or back to every CPU allowed. */
+static int bind_one_cpu(bool on)
 {
-	uint64_t n = (uint64_t)s->per_ns * s->nns;
-	struct ipfix_collector_stats st;
-	struct async_ctx x = { 0 };
-	struct flow_cache *fc = NULL;
-	struct flow_drain_stats ds;
-	double c0, c1;
-	uint64_t t0, t1;
+	cpu_set_t one;
+	int c;
+
+	if (!on)
+		return sched_setaffinity(0, sizeof(cpus_all), &cpus_all) ?
+		       -errno : 0;
+	CPU_ZERO(&one);
+	for (c = 0; c < CPU_SETSIZE && !CPU_ISSET(c, &cpus_all); c++)
+		;
+	CPU_SET(c, &one);
+	return sched_setaffinity(0, sizeof(one), &one) ? -errno : 0;
+}
+
+static int scale_way_open(struct scale_way *w, const char *pin_root,
+			  const struct flowctl_config *cfg, uint64_t n)
+{
+	struct flow_table_opts to = { .pin_root = pin_root,
+				      .workers = w->workers };
 	int err;
 
-	err = async_setup(cfg, 2 * n, n, &x, &fc);
-	if (err)
-		return err;
+	if (w->one_cpu) {
+		err = bind_one_cpu(true);
+		if (err)
+			return err;
+	}
+	err = flow_table_open(&to, &w->ft);
+	if (!err)
+		err = async_setup(cfg, 2 * n, n, &w->x, &w->fc);
+	if (w->one_cpu)
+		err = bind_one_cpu(false) ?: err;
+	return err;
+}
+
+static void scale_way_close(struct scale_way *w)
+{
+	flow_cache_free(w->fc);
+	ipfix_async_destroy(w->x.a, 1000);
+	flow_table_close(w->ft);
+}
+
+/*
+ * One scan as the agent runs it, timed from the flip until the last
+ * datagram is handed to the kernel: flip + grace period + drain with the
+ * table's threads (merging into the cache), expiry of every flow, the
+ * exporter's thread encoding and sending with sendmmsg().  The three
+ * phases are timed too: drain, then expiry (records into the exporter's
+ * queue, sent meanwhile), then the exporter's tail.
+ */
+static int scale_export(struct scale *s, struct scale_way *w,
+			unsigned int *drains)
+{
+	uint64_t n = (uint64_t)s->per_ns * s->nns, rec0 = w->x.records;
+	struct ipfix_collector_stats st;
+	struct flow_drain_stats ds;
+	struct result r = { 0 };
+	double c0, c1;
+	uint64_t t0, td, tf, t1;
+	int err;
+
 	err = scale_fill(s, *drains);
 	if (err)
-		goto out;
+		return err;
+	if (w->one_cpu) {
+		err = bind_one_cpu(true);
+		if (err)
+			return err;
+	}
 	c0 = cpu_s();
 	t0 = clock_mono_ns();
-	err = flow_table_drain(ft, &flow_cache_drain_ops, fc, &ds);
+	err = flow_table_drain(w->ft, &flow_cache_drain_ops, w->fc, &ds);
 	(*drains)++;
+	td = tf = clock_mono_ns();
 	if (!err) {
-		flow_cache_flush(fc, clock_mono_ns());
-		ipfix_async_wait(x.a);
+		flow_cache_flush(w->fc, td);
+		tf = clock_mono_ns();
+		ipfix_async_wait(w->x.a);
 	}
 	t1 = clock_mono_ns();
 	c1 = cpu_s();
+	if (w->one_cpu)
+		err = bind_one_cpu(false) ?: err;
 	if (err)
-		goto out;
-	ipfix_async_stats(x.a, 0, &st);
-	if (x.records != n || st.records != n || st.records_not_sent ||
-	    ds.flows != n) {
+		return err;
+	ipfix_async_stats(w->x.a, 0, &st);
+	if (w->x.records - rec0 != n || st.records - w->records_sent != n ||
+	    st.records_not_sent || ds.flows != n) {
 		fprintf(stderr, "bench_export: scale: %llu drained, %llu of %llu records, %llu sent, %llu not sent\n",
 			(unsigned long long)ds.flows,
-			(unsigned long long)x.records, (unsigned long long)n,
-			(unsigned long long)st.records,
+			(unsigned long long)(w->x.records - rec0),
+			(unsigned long long)n,
+			(unsigned long long)(st.records - w->records_sent),
 			(unsigned long long)st.records_not_sent);
-		err = -EIO;
-		goto out;
+		return -EIO;
 	}
-	result_set(res, n, t1 - t0, c1 - c0, st.messages);
-out:
-	flow_cache_free(fc);
-	ipfix_async_destroy(x.a, 1000);
-	return err;
+	w->records_sent = st.records;
+	result_set(&r, n, t1 - t0, c1 - c0, st.messages - w->messages_sent);
+	w->messages_sent = st.messages;
+	r.drain_ns = td - t0;
+	r.flush_ns = tf - td;
+	if (r.rate > w->best.rate) {
+		w->best = r;
+		w->wait_ns = t1 - tf;
+	}
+	return 0;
 }
 
 static void print_loadavg(void)
@@ -593,56 +685,71 @@ static void print_loadavg(void)
 
 /*
  * N flows in NNS namespaces: the bare batch drain (one thread), the
- * export with one drain thread and with one per CPU, side by side (each
- * REPEAT times, interleaved, best kept).
+ * export with one drain thread and with one per CPU, and with every
+ * thread of the export on one CPU, side by side (each REPEAT times,
+ * interleaved, best kept).
  */
 static int run_scale(uint32_t n, unsigned int nns,
 		     const struct flowctl_config *cfg)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned int workers[2] = { 1, cpus > 1 ? (unsigned int)cpus : 1 };
-	struct result best[2] = { { 0 } }, r;
-	struct flow_table *ft[2] = { NULL, NULL };
-	unsigned int drains = 0;	/* flips of flow_ctl, by both tables */
+	unsigned int all = cpus > 1 ? (unsigned int)cpus : 1;
+	struct scale_way way[3] = {
+		{ .what = "export, drain with  1 thread ", .workers = 1 },
+		{ .what = "export, drain with  N threads", .workers = all },
+		{ .what = "export, all threads on 1 CPU ", .workers = 1,
+		  .one_cpu = true },
+	};
+	unsigned int drains = 0;	/* flips of flow_ctl, by every table */
 	double bare = 0, b;
 	struct scale s;
 	int err, rep, w;
+	char what[64];
 
 	err = scale_setup(&s, n, nns);
-	for (w = 0; w < 2 && !err; w++) {
-		struct flow_table_opts to = { .pin_root = s.root,
-					      .workers = workers[w] };
-
-		err = flow_table_open(&to, &ft[w]);
-	}
+	for (w = 0; w < 3 && !err; w++)
+		err = scale_way_open(&way[w], s.root, cfg,
+				     (uint64_t)s.per_ns * s.nns);
 	for (rep = 0; rep < REPEAT && !err; rep++) {
 		err = scale_fill(&s, 0);
 		if (err)
 			break;
 		b = scale_bare(&s);
 		bare = b > bare ? b : bare;
-		for (w = 0; w < 2 && !err; w++) {
-			err = scale_export(&s, ft[w], cfg, &drains, &r);
-			if (!err && r.rate > best[w].rate)
-				best[w] = r;
-		}
+		for (w = 0; w < 3 && !err; w++)
+			err = scale_export(&s, &way[w], &drains);
 	}
 	if (!err) {
-		printf("%u flows in %u namespace%s, best of %d:\n", n, nns,
-		       nns > 1 ? "s" : "", REPEAT);
+		uint64_t nn = (uint64_t)s.per_ns * s.nns;
+
+		printf("%u flows in %u namespace%s, best of %d (the flow cache reused from round 2, as in the agent):\n",
+		       n, nns, nns > 1 ? "s" : "", REPEAT);
 		print_loadavg();
 		printf("  %-50s %6.2f M flows/s  1.00 (one thread)\n",
 		       "bare lookup_and_delete_batch", bare / 1e6);
-		for (w = 0; w < 2; w++)
-			printf("  %-36s %2u thread%s %6.2f M flows/s  %.2f  %.2f CPU s per M flows\n",
-			       "export, drain with", workers[w],
-			       workers[w] > 1 ? "s" : " ", best[w].rate / 1e6,
-			       best[w].rate / bare, best[w].cpu);
-		printf("  %-50s %6.2fx\n", "scaling (all threads / one)",
-		       best[1].rate / best[0].rate);
+		for (w = 0; w < 3; w++) {
+			struct result *r = &way[w].best;
+
+			snprintf(what, sizeof(what), "%s", way[w].what);
+			if (way[w].workers > 1)
+				snprintf(what, sizeof(what),
+					 "export, drain with %2u threads",
+					 way[w].workers);
+			printf("  %-50s %6.2f M flows/s  %.2f  %.2f CPU s per M flows, %.1f records per datagram\n",
+			       what, r->rate / 1e6, r->rate / bare, r->cpu,
+			       (double)nn / (double)r->messages);
+			printf("  %-50s drain %.0f, expiry %.0f, exporter's tail %.0f ns per flow\n",
+			       "    of which:", (double)r->drain_ns / nn,
+			       (double)r->flush_ns / nn,
+			       (double)way[w].wait_ns / nn);
+		}
+		printf("  %-50s %6.2fx\n", "scaling (N drain threads / one)",
+		       way[1].best.rate / way[0].best.rate);
+		printf("  %-50s %6.2fx\n", "scaling (all CPUs / one CPU)",
+		       way[1].best.rate / way[2].best.rate);
 	}
-	flow_table_close(ft[0]);
-	flow_table_close(ft[1]);
+	for (w = 0; w < 3; w++)
+		scale_way_close(&way[w]);
 	scale_teardown(&s);
 	if (err)
 		fprintf(stderr, "bench_export: scale: %s\n", strerror(-err));
@@ -676,6 +783,11 @@ int main(int argc, char **argv)
 		if (sizes[i] > max)
 			max = sizes[i];
 	log_set_level(LOG_LVL_WARN);
+	if (sched_getaffinity(0, sizeof(cpus_all), &cpus_all)) {
+		fprintf(stderr, "bench_export: sched_getaffinity: %s\n",
+			strerror(errno));
+		return 1;
+	}
 	if (sink_open(&sink)) {
 		fprintf(stderr, "bench_export: no UDP sink: %s\n",
 			strerror(errno));
