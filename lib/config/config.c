@@ -45,11 +45,20 @@ struct cy_collector {
 	char *local_address;
 	enum ipfix_transport transport;
 	char *reconnect_interval;
+	int udp_segmentation;
 };
 
 static const cyaml_strval_t transport_strings[] = {
 	{ "udp", IPFIX_TRANSPORT_UDP },
 	{ "tcp", IPFIX_TRANSPORT_TCP },
+};
+
+/* YAML 1.2's booleans, strictly (libcyaml's bool takes any other word as
+ * true) */
+static const cyaml_strval_t bool_strings[] = {
+	{ "true", 1 }, { "false", 0 },
+	{ "True", 1 }, { "False", 0 },
+	{ "TRUE", 1 }, { "FALSE", 0 },
 };
 
 static const cyaml_schema_field_t collector_fields[] = {
@@ -64,6 +73,10 @@ static const cyaml_schema_field_t collector_fields[] = {
 			 CYAML_ARRAY_LEN(transport_strings)),
 	YAML_FIELD_NUMBER("reconnectIntervalSeconds", struct cy_collector,
 			  reconnect_interval),
+	CYAML_FIELD_ENUM("udpSegmentation",
+			 CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct cy_collector, udp_segmentation, bool_strings,
+			 CYAML_ARRAY_LEN(bool_strings)),
 	CYAML_FIELD_END
 };
 
@@ -452,8 +465,12 @@ static int parse_collector(struct parser *p, const struct cy_collector *cc,
 	    !AT(p, "%s/address", path) && !AT(p, "%s/remoteAddress", path))
 		return PERR(p, map, "collector: missing key '%s'",
 			    old_form ? "address" : "remoteAddress");
+	if (cc->udp_segmentation && cc->transport != IPFIX_TRANSPORT_UDP)
+		return PERR(p, AT(p, "%s/udpSegmentation", path),
+			    "udpSegmentation: applies to UDP collectors only (this one has transport: tcp)");
 	c = &cfg->collectors[cfg->n_collectors++];
 	c->transport = cc->transport;
+	c->udp_segmentation = cc->udp_segmentation != 0;
 	c->reconnect_interval_s = CONFIG_DEFAULT_RECONNECT_S;
 	c->line = map ? (int)map->start_mark.line + 1 : 0;
 	snprintf(sub, sizeof(sub), "%s/%s", path,

@@ -42,6 +42,7 @@ struct config_collector {
 	char *local_address;		/* or NULL */
 	enum ipfix_transport transport;
 	uint32_t reconnect_interval_s;	/* TCP */
+	bool udp_segmentation;		/* UDP: runs as UDP_SEGMENT sends */
 	int line;			/* where it was declared */
 };
 

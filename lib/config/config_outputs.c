@@ -56,6 +56,7 @@ int config_exporter_create(const struct flowctl_config *cfg,
 			.remote_address = c->remote_address,
 			.local_address = c->local_address,
 			.transport = c->transport,
+			.udp_segmentation = c->udp_segmentation,
 			.reconnect_interval_s = c->reconnect_interval_s,
 		};
 	}

@@ -100,11 +100,10 @@ struct collector {
 	struct udp_pending *up;
 	unsigned int n_up;
 	/*
-	 * Segmentation offload (UDP_SEGMENT): a run of messages of one
-	 * length leaves as one send that the kernel cuts into the same
-	 * datagrams, each message its own, as late as it can.  Off when
-	 * the kernel or the route refuses it (then for good), or when
-	 * FLOWCTL_UDP_GSO=0.
+	 * Segmentation offload (UDP_SEGMENT, udpSegmentation: true): a run
+	 * of messages of one length leaves as one send that the kernel cuts
+	 * into the same datagrams, each message its own, as late as it
+	 * can.  Off when the kernel or the route refuses it (then for good).
 	 */
 	bool gso;
 	uint32_t gso_run;		/* id of the last run sent (not 0) */
@@ -132,7 +131,6 @@ struct collector {
  */
 #define UDP_GSO_SEGS_MAX 64
 #define UDP_GSO_BYTES_MAX (65535 - 8 - 60)
-#define UDP_GSO_ENV "FLOWCTL_UDP_GSO"
 
 /* What identifies a sent UDP message in the ICMP error that returns it. */
 struct udp_sent {
@@ -697,8 +695,8 @@ static unsigned int udp_run(const struct collector *c, unsigned int i)
 /* The kernel or the route does not take UDP_SEGMENT: send one by one. */
 static bool udp_gso_refused(struct collector *c, int err)
 {
-	if (err != EIO && err != EINVAL && err != ENOPROTOOPT &&
-	    err != EOPNOTSUPP)
+	if (err != EIO && err != EINVAL && err != EMSGSIZE &&
+	    err != ENOPROTOOPT && err != EOPNOTSUPP)
 		return false;
 	c->gso = false;
 	pr_info("collector %s: no UDP segmentation offload on this route (%s): one send per datagram",
@@ -1252,16 +1250,20 @@ static void resolve_start(struct collector *c)
 	c->job = j;
 }
 
-/* Whether to send runs with UDP_SEGMENT: the kernel knows it (4.18+). */
-static bool udp_gso_wanted(int fd)
+/* Whether to send runs with UDP_SEGMENT: asked for, and the kernel knows
+ * it (4.18+). */
+static bool udp_gso_wanted(const struct collector *c, int fd)
 {
-	const char *env = getenv(UDP_GSO_ENV);
 	int v = 0;
 	socklen_t len = sizeof(v);
 
-	if (env && !strcmp(env, "0"))
+	if (!c->cfg->udp_segmentation)
 		return false;
-	return getsockopt(fd, SOL_UDP, UDP_SEGMENT, &v, &len) == 0;
+	if (getsockopt(fd, SOL_UDP, UDP_SEGMENT, &v, &len) == 0)
+		return true;
+	pr_info("collector %s: udpSegmentation: this kernel has no UDP segmentation offload (%s): one send per datagram",
+		coll_name(c), strerror(errno));
+	return false;
 }
 
 static int udp_open(struct collector *c)
@@ -1298,7 +1300,7 @@ static int udp_open(struct collector *c)
 	c->fd = fd;
 	c->state = COLL_UP;
 	c->st.up = true;
-	c->gso = udp_gso_wanted(fd);
+	c->gso = udp_gso_wanted(c, fd);
 	return 0;
 }
 

@@ -51,6 +51,8 @@ struct ipfix_collector_params {
 	const char *local_address;	/* or NULL */
 	enum ipfix_transport transport;
 	uint32_t reconnect_interval_s;	/* TCP; DNS retries */
+	bool udp_segmentation;		/* UDP: runs of messages of one length
+					 * as one UDP_SEGMENT send each */
 };
 
 struct ipfix_exporter_params {
@@ -84,8 +86,8 @@ struct ipfix_collector_stats {
 	uint64_t packets_not_sent;	/* their packet and octet counts */
 	uint64_t octets_not_sent;
 	uint64_t connects;		/* TCP connections established */
-	bool segmentation;		/* UDP: runs of messages leave as one
-					 * UDP_SEGMENT send (same datagrams) */
+	bool segmentation;		/* UDP: udpSegmentation is on and the
+					 * kernel and route take it */
 };
 
 /*

@@ -291,6 +291,8 @@ START_TEST(test_all_keys)
 	ck_assert_uint_eq(cfg->collectors[0].reconnect_interval_s, 5);
 	ck_assert_str_eq(cfg->collectors[0].local_address, "[::1]:0");
 	ck_assert_int_eq(cfg->collectors[1].transport, IPFIX_TRANSPORT_UDP);
+	ck_assert(!cfg->collectors[0].udp_segmentation);
+	ck_assert(cfg->collectors[1].udp_segmentation);
 	ck_assert_str_eq(cfg->logs[0].hooks[0].argv[1], "a b");
 	ck_assert_ptr_null(cfg->logs[0].hooks[0].argv[2]);
 

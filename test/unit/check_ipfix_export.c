@@ -233,10 +233,10 @@ static size_t read_datagrams(int fd, uint8_t *buf, size_t cap, size_t *lens,
 }
 
 /*
- * Runs of messages of one length leave as one UDP_SEGMENT send: the
- * collector receives the same datagrams, octet for octet, as with one
- * send per message (FLOWCTL_UDP_GSO=0), IPv4 and IPv6 records mixed so
- * that runs end on shorter messages too.
+ * udpSegmentation: runs of messages of one length leave as one
+ * UDP_SEGMENT send, and the collector receives the same datagrams, octet
+ * for octet, as with one send per message (the default), IPv4 and IPv6
+ * records mixed so that runs end on shorter messages too.
  */
 START_TEST(udp_segmentation_sends_the_same_datagrams)
 {
@@ -250,7 +250,6 @@ START_TEST(udp_segmentation_sends_the_same_datagrams)
 	int fd = udp_bind(&port), run, i, rcvbuf = 4 << 20;
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	cfg = make_config("collectors: [{address: 127.0.0.1:%u}]\n", port);
 	fill_records(recs, 700, 7);
 	for (i = 0; i < 700; i += 3) {		/* every third one IPv6 */
 		recs[i].ip_version = 6;
@@ -258,8 +257,10 @@ START_TEST(udp_segmentation_sends_the_same_datagrams)
 		recs[i].src_addr[0] = 0x20;
 	}
 	for (run = 0; run < 2; run++) {
-		if (run)
-			setenv("FLOWCTL_UDP_GSO", "0", 1);
+		cfg = make_config("outputs:\n- collector:\n"
+				  "    remoteAddress: 127.0.0.1:%u\n"
+				  "    udpSegmentation: %s\n", port,
+				  run ? "false" : "true");
 		ck_assert_int_eq(config_exporter_create(cfg, &ex), 0);
 		ipfix_exporter_set_clock(ex, fixed_clock);
 		/* in batches as the agent exports them */
@@ -272,17 +273,16 @@ START_TEST(udp_segmentation_sends_the_same_datagrams)
 		ck_assert_uint_eq(st.records, 700);
 		ck_assert_uint_eq(st.records_not_sent, 0);
 		ipfix_exporter_destroy(ex);
+		config_free(cfg);
 		used[run] = read_datagrams(fd, got[run], sizeof(got[run]),
 					   lens[run], 2048, &n[run]);
 		ck_assert_uint_eq(n[run], st.messages);
 	}
-	unsetenv("FLOWCTL_UDP_GSO");
 	ck_assert_uint_gt(n[0], 30);	/* runs of many messages */
 	ck_assert_uint_eq(n[0], n[1]);
 	ck_assert_uint_eq(used[0], used[1]);
 	ck_assert_mem_eq(lens[0], lens[1], n[0] * sizeof(size_t));
 	ck_assert_mem_eq(got[0], got[1], used[0]);
-	config_free(cfg);
 	close(fd);
 }
 END_TEST
