@@ -110,12 +110,39 @@ N4=40 N6=20 NI=5
 } >"$D/flows.yaml"
 NALL=$((N4 + N6 + NI))
 
+nfcapd_start() { # dir log: nfcapd on UDP_PORT (sets NFCAPD)
+	mkdir -p "$1"
+	nfcapd -p "$UDP_PORT" -b 127.0.0.1 -w "$1" -t 3600 >"$2" 2>&1 &
+	NFCAPD=$!
+	T_PIDS+=("$NFCAPD")
+}
+
+send_file() { # name config: flows.yaml sent, exit 0, every record sent
+	if "$FLOWCTL" ipfix file -c "$2" -f "$D/flows.yaml" >"$D/$1.out" 2>&1; then
+		pass "$1-file-exit-0"
+	else
+		fail "$1-file-exit-0" "$(cat "$D/$1.out")"
+	fi
+	check_eq "$1-file-report" "$NALL of $NALL records sent, 0 not sent" \
+		"$(grep -o '[0-9]* of [0-9]* records sent, [0-9]* not sent' "$D/$1.out")"
+}
+
+nfdump_records() { # dir: what nfcapd stored, a sorted line per record
+	nfdump -R "$1" -q -N -o "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%ts|%te" 2>&1 |
+		tr -d ' ' | sort
+}
+
+nfcapd_no_sequence_error() { # name log
+	if grep -q "Sequence Errors: 0, Bad Packets: 0" "$2"; then
+		pass "$1"
+	else
+		fail "$1" "$(grep -i 'sequence\|bad' "$2" | head -5)"
+	fi
+}
+
 # --- UDP: nfcapd stores, tshark decodes the same datagrams ---
 write_config "$D/udp.yaml" "127.0.0.1:$UDP_PORT" udp
-mkdir -p "$D/nf"
-nfcapd -p "$UDP_PORT" -b 127.0.0.1 -w "$D/nf" -t 3600 >"$D/nfcapd.log" 2>&1 &
-NFCAPD=$!
-T_PIDS+=("$NFCAPD")
+nfcapd_start "$D/nf" "$D/nfcapd.log"
 tshark -i lo -f "udp port $UDP_PORT" -w "$D/udp.pcap" -a duration:30 \
 	>"$D/tshark-udp.log" 2>&1 &
 TSHARK=$!
@@ -126,20 +153,13 @@ if ! wait_for 100 udp_listening || ! wait_for 100 tshark_ready "$D/tshark-udp.lo
 	fail udp-setup "nfcapd or tshark did not start: $(cat "$D/nfcapd.log" "$D/tshark-udp.log")"
 fi
 sleep 0.5
-if "$FLOWCTL" ipfix file -c "$D/udp.yaml" -f "$D/flows.yaml" >"$D/udp.out" 2>&1; then
-	pass udp-file-exit-0
-else
-	fail udp-file-exit-0 "$(cat "$D/udp.out")"
-fi
-check_eq udp-file-report "$NALL of $NALL records sent, 0 not sent" \
-	"$(grep -o '[0-9]* of [0-9]* records sent, [0-9]* not sent' "$D/udp.out")"
+send_file udp "$D/udp.yaml"
 sleep 1
 stop_pid "$TSHARK"
 stop_pid "$NFCAPD"
 
 # nfdump: every record, exact values (-N: numbers; ICMP dport "type.code")
-nfdump -R "$D/nf" -q -N -o "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%ts|%te" 2>&1 |
-	tr -d ' ' | sort >"$D/nfdump.txt"
+nfdump_records "$D/nf" >"$D/nfdump.txt"
 {
 	for ((i = 1; i <= N4; i++)); do
 		printf '10.1.0.%d|10.2.0.1|%d|443|6|%d|%d|2023-11-1422:13:20.%03d|2023-11-1422:13:25.%03d\n' \
@@ -157,11 +177,7 @@ else
 fi
 check_eq nfdump-icmp-records "$NI" "$(grep -c '^10\.3\.0\.[0-9]*|10\.2\.0\.1|0|8\.0|1|' "$D/nfdump.txt")"
 check_eq nfdump-total "$NALL" "$(wc -l <"$D/nfdump.txt")"
-if grep -q "Sequence Errors: 0, Bad Packets: 0" "$D/nfcapd.log"; then
-	pass nfcapd-no-sequence-error
-else
-	fail nfcapd-no-sequence-error "$(grep -i 'sequence\|bad' "$D/nfcapd.log" | head -5)"
-fi
+nfcapd_no_sequence_error nfcapd-no-sequence-error "$D/nfcapd.log"
 grep -q "Observation domain 4242" "$D/nfcapd.log" &&
 	pass nfcapd-observation-domain ||
 	fail nfcapd-observation-domain "$(head -5 "$D/nfcapd.log")"
@@ -193,34 +209,19 @@ tshark_checks tshark-udp "$D/udp.pcap" "udp.port==$UDP_PORT,cflow"
 write_config "$D/gso.yaml" "127.0.0.1:$UDP_PORT" udp
 sed -i 's/^    transport: udp$/&\n    udpSegmentation: true/' "$D/gso.yaml"
 check_eq gso-config-line 1 "$(grep -c '^    udpSegmentation: true$' "$D/gso.yaml")"
-mkdir -p "$D/nf-gso"
-nfcapd -p "$UDP_PORT" -b 127.0.0.1 -w "$D/nf-gso" -t 3600 >"$D/nfcapd-gso.log" 2>&1 &
-NFCAPD=$!
-T_PIDS+=("$NFCAPD")
-if ! wait_for 100 udp_listening; then
+nfcapd_start "$D/nf-gso" "$D/nfcapd-gso.log"
+wait_for 100 udp_listening ||
 	fail gso-setup "nfcapd did not start: $(cat "$D/nfcapd-gso.log")"
-fi
-if "$FLOWCTL" ipfix file -c "$D/gso.yaml" -f "$D/flows.yaml" >"$D/gso.out" 2>&1; then
-	pass gso-file-exit-0
-else
-	fail gso-file-exit-0 "$(cat "$D/gso.out")"
-fi
-check_eq gso-file-report "$NALL of $NALL records sent, 0 not sent" \
-	"$(grep -o '[0-9]* of [0-9]* records sent, [0-9]* not sent' "$D/gso.out")"
+send_file gso "$D/gso.yaml"
 sleep 1
 stop_pid "$NFCAPD"
-nfdump -R "$D/nf-gso" -q -N -o "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%ts|%te" 2>&1 |
-	tr -d ' ' | sort >"$D/nfdump-gso.txt"
+nfdump_records "$D/nf-gso" >"$D/nfdump-gso.txt"
 if diff -u "$D/nfdump.txt" "$D/nfdump-gso.txt" >"$D/nfdump-gso.diff"; then
 	pass gso-nfdump-same-records
 else
 	fail gso-nfdump-same-records "$(head -20 "$D/nfdump-gso.diff")"
 fi
-if grep -q "Sequence Errors: 0, Bad Packets: 0" "$D/nfcapd-gso.log"; then
-	pass gso-nfcapd-no-sequence-error
-else
-	fail gso-nfcapd-no-sequence-error "$(grep -i 'sequence\|bad' "$D/nfcapd-gso.log" | head -5)"
-fi
+nfcapd_no_sequence_error gso-nfcapd-no-sequence-error "$D/nfcapd-gso.log"
 
 # --- TCP: a collector that reads the stream; tshark decodes it ---
 write_config "$D/tcp.yaml" "127.0.0.1:$TCP_PORT" tcp
