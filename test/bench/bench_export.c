@@ -547,6 +547,7 @@ struct scale_way {
 	const char *what;
 	unsigned int workers;
 	bool one_cpu;
+	bool gso;			/* udpSegmentation: true */
 	struct flow_table *ft;
 	struct async_ctx x;
 	struct flow_cache *fc;
@@ -683,20 +684,25 @@ static void print_loadavg(void)
 
 /*
  * N flows in NNS namespaces: the bare batch drain (one thread), the
- * export with one drain thread and with one per CPU, and with every
- * thread of the export on one CPU, side by side (each REPEAT times,
- * interleaved, best kept).
+ * export with one drain thread and with one per CPU, with every thread of
+ * the export on one CPU, and with one per CPU and udpSegmentation, side
+ * by side (each REPEAT times, interleaved, best kept).
  */
+#define NWAYS 4
+
 static int run_scale(uint32_t n, unsigned int nns,
-		     const struct flowctl_config *cfg)
+		     const struct flowctl_config *cfg,
+		     const struct flowctl_config *cfg_gso)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned int all = cpus > 1 ? (unsigned int)cpus : 1;
-	struct scale_way way[3] = {
+	struct scale_way way[NWAYS] = {
 		{ .what = "export, drain with  1 thread ", .workers = 1 },
 		{ .what = "export, drain with  N threads", .workers = all },
 		{ .what = "export, all threads on 1 CPU ", .workers = 1,
 		  .one_cpu = true },
+		{ .what = "export, N threads, udpSegmentation", .workers = all,
+		  .gso = true },
 	};
 	unsigned int drains = 0;	/* flips of flow_ctl, by every table */
 	double bare = 0, b;
@@ -705,8 +711,9 @@ static int run_scale(uint32_t n, unsigned int nns,
 	char what[64];
 
 	err = scale_setup(&s, n, nns);
-	for (w = 0; w < 3 && !err; w++)
-		err = scale_way_open(&way[w], s.root, cfg,
+	for (w = 0; w < NWAYS && !err; w++)
+		err = scale_way_open(&way[w], s.root,
+				     way[w].gso ? cfg_gso : cfg,
 				     (uint64_t)s.per_ns * s.nns);
 	for (rep = 0; rep < REPEAT && !err; rep++) {
 		err = scale_fill(&s, 0);
@@ -714,7 +721,7 @@ static int run_scale(uint32_t n, unsigned int nns,
 			break;
 		b = scale_bare(&s);
 		bare = b > bare ? b : bare;
-		for (w = 0; w < 3 && !err; w++)
+		for (w = 0; w < NWAYS && !err; w++)
 			err = scale_export(&s, &way[w], &drains);
 	}
 	if (!err) {
@@ -725,11 +732,11 @@ static int run_scale(uint32_t n, unsigned int nns,
 		print_loadavg();
 		printf("  %-50s %6.2f M flows/s  1.00 (one thread)\n",
 		       "bare lookup_and_delete_batch", bare / 1e6);
-		for (w = 0; w < 3; w++) {
+		for (w = 0; w < NWAYS; w++) {
 			struct result *r = &way[w].best;
 
 			snprintf(what, sizeof(what), "%s", way[w].what);
-			if (way[w].workers > 1)
+			if (way[w].workers > 1 && !way[w].gso)
 				snprintf(what, sizeof(what),
 					 "export, drain with %2u threads",
 					 way[w].workers);
@@ -746,7 +753,7 @@ static int run_scale(uint32_t n, unsigned int nns,
 		printf("  %-50s %6.2fx\n", "scaling (all CPUs / one CPU)",
 		       way[1].best.rate / way[2].best.rate);
 	}
-	for (w = 0; w < 3; w++)
+	for (w = 0; w < NWAYS; w++)
 		scale_way_close(&way[w]);
 	scale_teardown(&s);
 	if (err)
@@ -810,8 +817,8 @@ int main(int argc, char **argv)
 	/* drain and export on every core: one namespace, then eight */
 	make_keys(max);
 	for (i = 0; i < nsizes; i++) {
-		rc |= run_scale(sizes[i], 1, cfg);
-		rc |= run_scale(sizes[i], SCALE_NS_MAX, cfg);
+		rc |= run_scale(sizes[i], 1, cfg, cfg_gso);
+		rc |= run_scale(sizes[i], SCALE_NS_MAX, cfg, cfg_gso);
 	}
 	bench_teardown();
 	config_free(cfg);
