@@ -699,8 +699,10 @@ static bool udp_gso_refused(struct collector *c, int err)
 	    err != ENOPROTOOPT && err != EOPNOTSUPP)
 		return false;
 	c->gso = false;
-	pr_info("collector %s: no UDP segmentation offload on this route (%s): one send per datagram",
-		coll_name(c), strerror(err));
+	pr_info("collector %s: udpSegmentation: the kernel refuses it on this route (%s%s): one send per datagram from now on",
+		coll_name(c), strerror(err),
+		err == EMSGSIZE || err == EINVAL ?
+		"; messages larger than the route's MTU?" : "");
 	return true;
 }
 

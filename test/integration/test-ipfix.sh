@@ -7,7 +7,8 @@
 #   - tshark decodes every record of the same run (UDP) and of a TCP
 #     session: nothing malformed, no expert warning;
 #   - udpSegmentation: true: nfcapd stores the same records, no sequence
-#     error;
+#     error, also behind a route whose MTU is below the messages (the
+#     exporter falls back to one send per datagram);
 #   - collectors down (UDP and TCP): the command completes, reports what
 #     was not sent, exits 1;
 #   - a bad config, and a flow longer than any message, exit 2 with
@@ -307,6 +308,53 @@ if grep -q "big-flows.yaml:4:5: flow: the record is 90006 octets" "$D/big.out"; 
 else
 	fail oversized-record-position "$(cut -c1-300 "$D/big.out")"
 fi
+
+# --- udpSegmentation over a route whose MTU is below the messages ---
+# The kernel refuses a run whose datagrams exceed the route's MTU (a plain
+# send fragments them): the same messages go again one per send, from then
+# on for that collector, and the collector stores every record.  Two
+# namespaces of this test joined by a veth pair with MTU 1280: nfcapd in
+# one, the exporter in the other.
+NSA=${T_PREFIX}ma NSB=${T_PREFIX}mb
+ip netns add "$NSA" && on_cleanup ip netns del "$NSA"
+ip netns add "$NSB" && on_cleanup ip netns del "$NSB"
+ip link add veth-ma netns "$NSA" type veth peer name veth-mb netns "$NSB"
+ip -n "$NSA" addr add 198.18.7.1/30 dev veth-ma
+ip -n "$NSB" addr add 198.18.7.2/30 dev veth-mb
+ip -n "$NSA" link set veth-ma mtu 1280 up
+ip -n "$NSB" link set veth-mb mtu 1280 up
+mkdir -p "$D/nf-mtu"
+ip netns exec "$NSB" nfcapd -p "$UDP_PORT" -b 198.18.7.2 -w "$D/nf-mtu" \
+	-t 3600 >"$D/nfcapd-mtu.log" 2>&1 &
+NFCAPD=$!
+T_PIDS+=("$NFCAPD")
+mtu_listening() { ip netns exec "$NSB" ss -Hlun "sport = :$UDP_PORT" | grep -q .; }
+wait_for 100 mtu_listening ||
+	fail mtu-setup "nfcapd did not start: $(cat "$D/nfcapd-mtu.log")"
+write_config "$D/mtu.yaml" "198.18.7.2:$UDP_PORT" udp
+sed -i 's/^    transport: udp$/&\n    udpSegmentation: true/' "$D/mtu.yaml"
+if ip netns exec "$NSA" "$FLOWCTL" ipfix file -c "$D/mtu.yaml" \
+	-f "$D/flows.yaml" >"$D/mtu.out" 2>&1; then
+	pass mtu-file-exit-0
+else
+	fail mtu-file-exit-0 "$(cat "$D/mtu.out")"
+fi
+check_eq mtu-file-report "$NALL of $NALL records sent, 0 not sent" \
+	"$(grep -o '[0-9]* of [0-9]* records sent, [0-9]* not sent' "$D/mtu.out")"
+if grep -q "udpSegmentation: the kernel refuses it on this route" "$D/mtu.out"; then
+	pass mtu-falls-back-to-one-send-per-datagram
+else
+	fail mtu-falls-back-to-one-send-per-datagram "$(head -5 "$D/mtu.out")"
+fi
+sleep 1
+stop_pid "$NFCAPD"
+nfdump_records "$D/nf-mtu" >"$D/nfdump-mtu.txt"
+if diff -u "$D/nfdump.txt" "$D/nfdump-mtu.txt" >"$D/nfdump-mtu.diff"; then
+	pass mtu-nfdump-same-records
+else
+	fail mtu-nfdump-same-records "$(head -20 "$D/nfdump-mtu.diff")"
+fi
+nfcapd_no_sequence_error mtu-nfcapd-no-sequence-error "$D/nfcapd-mtu.log"
 
 # --- the compiled templates ---
 "$FLOWCTL" ipfix template -c "$D/udp.yaml" >"$D/template.out" 2>&1
