@@ -1261,8 +1261,11 @@ static bool udp_gso_wanted(const struct collector *c, int fd)
 
 	if (!c->cfg->udp_segmentation)
 		return false;
-	if (getsockopt(fd, SOL_UDP, UDP_SEGMENT, &v, &len) == 0)
+	if (getsockopt(fd, SOL_UDP, UDP_SEGMENT, &v, &len) == 0) {
+		pr_info("collector %s: udpSegmentation: runs of messages of one length leave as one UDP_SEGMENT send",
+			coll_name(c));
 		return true;
+	}
 	pr_info("collector %s: udpSegmentation: this kernel has no UDP segmentation offload (%s): one send per datagram",
 		coll_name(c), strerror(errno));
 	return false;

@@ -5,7 +5,7 @@
 # one's pid in the message) and touches nothing, the first keeps exporting
 # every packet exactly once; flowctl flush and flowctl ipfix dump are
 # refused while an agent runs.  SIGHUP with interfaces added to the config
-# attaches them.
+# attaches them.  The agents export with udpSegmentation: true.
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd tc ip clang jq curl
@@ -34,6 +34,9 @@ write_config() { # FILE METRICSPORT INTERFACES...
 		echo "outputs:"
 		echo "- collector:"
 		echo "    remoteAddress: 127.0.0.1:$PU"
+		# runs of messages as one UDP_SEGMENT send: the strict
+		# collector still gets every packet once, in sequence
+		echo "    udpSegmentation: true"
 	} > "$f"
 }
 write_config "$T_TMP/agent.yaml" "$PM" "$NS0:eth1"
@@ -64,6 +67,8 @@ wait_for 100 grep -q "agent started" "$T_TMP/agent.err" ||
 	fail "agent started" "$(tail -3 "$T_TMP/agent.err")"
 check "drainThreads: 1 is the agent's number of drain threads" \
 	grep -q "scan every 200 ms, 1 drain thread(s)" "$T_TMP/agent.err"
+check "udpSegmentation: true is in use for its collector" \
+	grep -q "127.0.0.1:$PU: udpSegmentation: runs of messages" "$T_TMP/agent.err"
 attached() { # DEV HOOK
 	tc -n "$NS0" filter show dev "$1" "$2" 2>/dev/null | grep -q bpf
 }
