@@ -779,10 +779,11 @@ static void udp_flush(struct collector *c)
 		for (e = 0; e < (unsigned int)n; e++) {
 			uint32_t run = 0;
 
-			if (runs[e] > 1 && !++c->gso_run)
-				c->gso_run = 1;
-			if (runs[e] > 1)
+			if (runs[e] > 1) {	/* ids of runs: never 0 */
+				if (!++c->gso_run)
+					c->gso_run = 1;
 				run = c->gso_run;
+			}
 			for (m = 0; m < runs[e]; m++, i++) {
 				struct udp_pending *p = &c->up[i];
 
