@@ -203,6 +203,20 @@ tshark_checks() { # name pcap decode-as
 }
 tshark_checks tshark-udp "$D/udp.pcap" "udp.port==$UDP_PORT,cflow"
 
+# same_as_first_run NAME: nfcapd (NFCAPD, writing $D/nf-NAME) stopped, it
+# stored the records of the first UDP run, without a sequence error
+same_as_first_run() {
+	sleep 1
+	stop_pid "$NFCAPD"
+	nfdump_records "$D/nf-$1" >"$D/nfdump-$1.txt"
+	if diff -u "$D/nfdump.txt" "$D/nfdump-$1.txt" >"$D/nfdump-$1.diff"; then
+		pass "$1-nfdump-same-records"
+	else
+		fail "$1-nfdump-same-records" "$(head -20 "$D/nfdump-$1.diff")"
+	fi
+	nfcapd_no_sequence_error "$1-nfcapd-no-sequence-error" "$D/nfcapd-$1.log"
+}
+
 # --- udpSegmentation: true: nfcapd gets the same records, in order ---
 # Runs of messages of one length leave as one UDP_SEGMENT send; the
 # kernel cuts them into the same datagrams.  (A capture on lo sees each
@@ -214,15 +228,7 @@ nfcapd_start "$D/nf-gso" "$D/nfcapd-gso.log"
 wait_for 100 udp_listening ||
 	fail gso-setup "nfcapd did not start: $(cat "$D/nfcapd-gso.log")"
 send_file gso "$D/gso.yaml"
-sleep 1
-stop_pid "$NFCAPD"
-nfdump_records "$D/nf-gso" >"$D/nfdump-gso.txt"
-if diff -u "$D/nfdump.txt" "$D/nfdump-gso.txt" >"$D/nfdump-gso.diff"; then
-	pass gso-nfdump-same-records
-else
-	fail gso-nfdump-same-records "$(head -20 "$D/nfdump-gso.diff")"
-fi
-nfcapd_no_sequence_error gso-nfcapd-no-sequence-error "$D/nfcapd-gso.log"
+same_as_first_run gso
 
 # --- TCP: a collector that reads the stream; tshark decodes it ---
 write_config "$D/tcp.yaml" "127.0.0.1:$TCP_PORT" tcp
@@ -346,15 +352,7 @@ if grep -q "udpSegmentation: the kernel refuses it on this route" "$D/mtu.out"; 
 else
 	fail mtu-falls-back-to-one-send-per-datagram "$(head -5 "$D/mtu.out")"
 fi
-sleep 1
-stop_pid "$NFCAPD"
-nfdump_records "$D/nf-mtu" >"$D/nfdump-mtu.txt"
-if diff -u "$D/nfdump.txt" "$D/nfdump-mtu.txt" >"$D/nfdump-mtu.diff"; then
-	pass mtu-nfdump-same-records
-else
-	fail mtu-nfdump-same-records "$(head -20 "$D/nfdump-mtu.diff")"
-fi
-nfcapd_no_sequence_error mtu-nfcapd-no-sequence-error "$D/nfcapd-mtu.log"
+same_as_first_run mtu
 
 # --- the compiled templates ---
 "$FLOWCTL" ipfix template -c "$D/udp.yaml" >"$D/template.out" 2>&1

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,33 @@ static bool bpffs_ready(void)
 	return true;
 }
 
+/*
+ * The pin roots of earlier runs whose process is gone: a failed check ends
+ * its (forked) test before the teardown, which would have removed it.
+ * Only flowctl-test-PID with no such process.
+ */
+static void remove_stale_roots(void)
+{
+	DIR *d = opendir(BPFFS);
+	struct dirent *de;
+	char path[PATH_MAX];
+	int pid, end;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		end = 0;
+		if (sscanf(de->d_name, "flowctl-test-%d%n", &pid, &end) != 1 ||
+		    !end || de->d_name[end] || pid <= 0 || pid == getpid())
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), BPFFS "/%s", de->d_name);
+		remove_tree(path);
+	}
+	closedir(d);
+}
+
 static void setup(void)
 {
 	int fd;
@@ -72,6 +100,7 @@ static void setup(void)
 		goto skip;
 	}
 	close(fd);
+	remove_stale_roots();
 	snprintf(root, sizeof(root), BPFFS "/flowctl-test-%d", getpid());
 	remove_tree(root);
 	ck_assert_int_eq(mkdir(root, 0700), 0);
