@@ -57,24 +57,26 @@ static void start(struct tc_cmd *c, const char *netns, const char *prog)
 	arg(c, prog);
 }
 
-void tc_cmd_qdisc_add(struct tc_cmd *c, const char *netns, const char *dev)
+/* tc qdisc VERB dev DEV clsact */
+static void qdisc_clsact(struct tc_cmd *c, const char *netns, const char *verb,
+			 const char *dev)
 {
 	start(c, netns, "tc");
 	arg(c, "qdisc");
-	arg(c, "add");
+	arg(c, verb);
 	arg(c, "dev");
 	arg(c, dev);
 	arg(c, "clsact");
 }
 
+void tc_cmd_qdisc_add(struct tc_cmd *c, const char *netns, const char *dev)
+{
+	qdisc_clsact(c, netns, "add", dev);
+}
+
 void tc_cmd_qdisc_del(struct tc_cmd *c, const char *netns, const char *dev)
 {
-	start(c, netns, "tc");
-	arg(c, "qdisc");
-	arg(c, "del");
-	arg(c, "dev");
-	arg(c, dev);
-	arg(c, "clsact");
+	qdisc_clsact(c, netns, "del", dev);
 }
 
 void tc_cmd_qdisc_show(struct tc_cmd *c, const char *netns, const char *dev)
